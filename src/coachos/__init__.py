@@ -1,0 +1,64 @@
+"""Coach OS: run a personal-training business — clients, availability, bookings, session packages.
+
+Build it with `bootstrap(settings)` and run use cases with `CoachOS.execute(command)` (or
+`await CoachOS.execute_async(command)` from async code).
+"""
+
+from coachos._app import CoachOS
+from coachos.bootstrap import MEMORY_URL, bootstrap
+from coachos.domain.availability import DateOverride, Slot, WeeklyRule
+from coachos.domain.bookings import Booking, BookingStatus, CreditChange, CreditEvent
+from coachos.domain.catalog import Service, SessionPackage
+from coachos.domain.clients import Channel, Client, ClientStatus, Consent
+from coachos.domain.errors import (
+    CoachOSError,
+    Conflict,
+    CurrencyMismatch,
+    InvalidTransition,
+    NoCreditsLeft,
+    NotFound,
+    PackageExpired,
+    PolicyViolation,
+    SlotUnavailable,
+    ValidationError,
+)
+from coachos.domain.ids import SYSTEM, Actor
+from coachos.domain.money import Money
+from coachos.domain.orgs import Coach, Organization
+from coachos.domain.policy import BookingPolicy
+from coachos.domain.quiet_hours import QuietHours, is_quiet, next_allowed
+from coachos.domain.usecases import (
+    AddCoach,
+    AddDateOverride,
+    BookSession,
+    CancelBooking,
+    CompleteBooking,
+    ConfirmBooking,
+    CreateClient,
+    CreateOrganization,
+    CreateService,
+    FindSlots,
+    ListBookings,
+    MarkNoShow,
+    SellPackage,
+    SetWeeklyHours,
+    UpdateOrganizationSettings,
+    UseCredit,
+)
+from coachos.settings import Settings
+
+__all__ = [
+    # building and running
+    "CoachOS", "Settings", "bootstrap", "MEMORY_URL",
+    # commands
+    "AddCoach", "AddDateOverride", "BookSession", "CancelBooking", "CompleteBooking", "ConfirmBooking",
+    "CreateClient", "CreateOrganization", "CreateService", "FindSlots", "ListBookings", "MarkNoShow",
+    "SellPackage", "SetWeeklyHours", "UpdateOrganizationSettings", "UseCredit",
+    # values and records
+    "Actor", "SYSTEM", "Booking", "BookingPolicy", "BookingStatus", "Channel", "Client", "ClientStatus",
+    "Coach", "Consent", "CreditChange", "CreditEvent", "DateOverride", "Money", "Organization", "QuietHours",
+    "Service", "SessionPackage", "Slot", "WeeklyRule", "is_quiet", "next_allowed",
+    # errors
+    "CoachOSError", "Conflict", "CurrencyMismatch", "InvalidTransition", "NoCreditsLeft", "NotFound",
+    "PackageExpired", "PolicyViolation", "SlotUnavailable", "ValidationError",
+]

@@ -1,0 +1,357 @@
+"""In-memory repositories, scoped by organisation exactly as the SQL ones are."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import TypeVar
+from uuid import UUID
+
+import attrs
+
+from coachos.domain.availability import BusyBlock, DateOverride, WeeklyRule
+from coachos.domain.bookings import (
+    ALLOWED_FROM,
+    Appointment,
+    Booking,
+    BookingStatus,
+    CreditChange,
+    CreditEvent,
+    CreditEventKind,
+)
+from coachos.domain.catalog import Service, SessionPackage
+from coachos.domain.clients import Client
+from coachos.domain.errors import (
+    Conflict,
+    NoCreditsLeft,
+    NotFound,
+    PackageExpired,
+    SlotUnavailable,
+)
+from coachos.domain.events import Event
+from coachos.domain.ids import (
+    Actor,
+    AppointmentId,
+    BookingId,
+    ClientId,
+    CoachId,
+    OrgId,
+    PackageId,
+    ServiceId,
+)
+from coachos.domain.orgs import Coach, Organization
+
+T = TypeVar("T")
+
+
+@attrs.define
+class Tables:
+    """The fake's tables."""
+
+    orgs: dict[UUID, Organization] = attrs.Factory(dict)
+    coaches: dict[UUID, Coach] = attrs.Factory(dict)
+    clients: dict[UUID, Client] = attrs.Factory(dict)
+    services: dict[UUID, Service] = attrs.Factory(dict)
+    weekly: dict[tuple[UUID, UUID], tuple[WeeklyRule, ...]] = attrs.Factory(dict)
+    overrides: dict[UUID, tuple[OrgId, DateOverride]] = attrs.Factory(dict)
+    appointments: dict[UUID, Appointment] = attrs.Factory(dict)
+    bookings: dict[UUID, Booking] = attrs.Factory(dict)
+    packages: dict[UUID, SessionPackage] = attrs.Factory(dict)
+    credit_events: list[tuple[OrgId, CreditEvent]] = attrs.Factory(list)
+    outbox: list[Event] = attrs.Factory(list)
+
+
+def _scoped(table: dict[UUID, T], org_id: OrgId, key: UUID, what: str) -> T:
+    row = table.get(key)
+    if row is None or getattr(row, "org_id", None) != org_id:
+        raise NotFound(f"No such {what} in this business.")
+    return row
+
+
+class _Repo:
+    def __init__(self, tables: Tables) -> None:
+        self._t = tables
+
+
+class MemoryOrganizations(_Repo):
+    """Organisations in memory."""
+
+    def add(self, org: Organization) -> None:
+        """Store a new organisation."""
+        if any(o.slug == org.slug for o in self._t.orgs.values()):
+            raise Conflict(f"The address '{org.slug}' is taken; choose another.")
+        self._t.orgs[org.id] = org
+
+    def get(self, org_id: OrgId) -> Organization:
+        """The organisation."""
+        if org_id not in self._t.orgs:
+            raise NotFound("No such business.")
+        return self._t.orgs[org_id]
+
+    def by_slug(self, slug: str) -> Organization:
+        """The organisation with this slug."""
+        for org in self._t.orgs.values():
+            if org.slug == slug:
+                return org
+        raise NotFound("No such business.")
+
+    def update(self, org: Organization) -> None:
+        """Replace the stored organisation."""
+        self.get(org.id)
+        self._t.orgs[org.id] = org
+
+
+class MemoryCoaches(_Repo):
+    """Coaches in memory."""
+
+    def add(self, coach: Coach) -> None:
+        """Store a new coach."""
+        self._org(coach.org_id)
+        if any(c.org_id == coach.org_id and c.email == coach.email for c in self._t.coaches.values()):
+            raise Conflict("A coach with this email already works here.")
+        self._t.coaches[coach.id] = coach
+
+    def _org(self, org_id: OrgId) -> None:
+        if org_id not in self._t.orgs:
+            raise NotFound("No such business.")
+
+    def get(self, org_id: OrgId, coach_id: CoachId) -> Coach:
+        """The coach."""
+        return _scoped(self._t.coaches, org_id, coach_id, "coach")
+
+    def list(self, org_id: OrgId) -> Sequence[Coach]:
+        """All coaches, by name."""
+        return sorted((c for c in self._t.coaches.values() if c.org_id == org_id), key=lambda c: c.name)
+
+
+class MemoryClients(_Repo):
+    """Clients in memory."""
+
+    def add(self, client: Client) -> None:
+        """Store a new client."""
+        self._t.clients[client.id] = client
+
+    def get(self, org_id: OrgId, client_id: ClientId) -> Client:
+        """The client."""
+        return _scoped(self._t.clients, org_id, client_id, "client")
+
+    def update(self, client: Client) -> None:
+        """Replace the stored client."""
+        self.get(client.org_id, client.id)
+        self._t.clients[client.id] = client
+
+    def list(self, org_id: OrgId, *, search: str = "", limit: int = 100) -> Sequence[Client]:
+        """Clients matching `search`, by name."""
+        needle = search.strip().lower()
+
+        def hit(c: Client) -> bool:
+            return any(needle in (v or "").lower() for v in (c.name, c.email, c.phone))
+
+        found = [c for c in self._t.clients.values() if c.org_id == org_id and hit(c)]
+        return sorted(found, key=lambda c: c.name.lower())[:limit]
+
+
+class MemoryServices(_Repo):
+    """Services in memory."""
+
+    def add(self, service: Service) -> None:
+        """Store a new service."""
+        self._t.services[service.id] = service
+
+    def get(self, org_id: OrgId, service_id: ServiceId) -> Service:
+        """The service."""
+        return _scoped(self._t.services, org_id, service_id, "service")
+
+    def list(self, org_id: OrgId) -> Sequence[Service]:
+        """All services, by name."""
+        return sorted((s for s in self._t.services.values() if s.org_id == org_id), key=lambda s: s.name)
+
+
+class MemoryAvailability(_Repo):
+    """Weekly hours and overrides in memory."""
+
+    def replace_weekly(self, org_id: OrgId, coach_id: CoachId, rules: Sequence[WeeklyRule]) -> None:
+        """Make `rules` the coach's week."""
+        self._t.weekly[(org_id, coach_id)] = tuple(rules)
+
+    def weekly(self, org_id: OrgId, coach_id: CoachId) -> Sequence[WeeklyRule]:
+        """The coach's week."""
+        return self._t.weekly.get((org_id, coach_id), ())
+
+    def add_override(self, org_id: OrgId, override: DateOverride) -> None:
+        """Store an override."""
+        self._t.overrides[override.id] = (org_id, override)
+
+    def remove_override(self, org_id: OrgId, override_id: object) -> None:
+        """Delete an override."""
+        row = self._t.overrides.get(override_id)  # type: ignore[call-overload]  # any hashable id
+        if row is None or row[0] != org_id:
+            raise NotFound("No such date override in this business.")
+        del self._t.overrides[row[1].id]
+
+    def overrides(self, org_id: OrgId, coach_id: CoachId, first: date, last: date) -> Sequence[DateOverride]:
+        """The coach's overrides between two local dates."""
+        return sorted(
+            (o for org, o in self._t.overrides.values() if org == org_id and o.coach_id == coach_id and first <= o.on <= last),
+            key=lambda o: (o.on, o.start or o.end or datetime.min.time()),
+        )
+
+
+class MemoryCalendar(_Repo):
+    """Appointments in memory; the store's lock makes each change atomic."""
+
+    def busy(self, org_id: OrgId, coach_id: CoachId, start: datetime, end: datetime) -> Sequence[BusyBlock]:
+        """The coach's active appointments overlapping [start, end)."""
+        return sorted(
+            (
+                BusyBlock(start=a.start, end=a.blocks_until, service_id=a.service_id, seats_left=a.seats_left)
+                for a in self._active(org_id, coach_id)
+                if a.start < end and a.blocks_until > start
+            ),
+            key=lambda b: b.start,
+        )
+
+    def _active(self, org_id: OrgId, coach_id: CoachId) -> list[Appointment]:
+        return [a for a in self._t.appointments.values() if a.org_id == org_id and a.coach_id == coach_id and a.seats_taken > 0]
+
+    def take_seat(self, org_id: OrgId, wanted: Appointment) -> Appointment:
+        """A seat in the matching appointment, created if there is none."""
+        overlapping = [
+            a for a in self._active(org_id, wanted.coach_id) if a.start < wanted.blocks_until and a.blocks_until > wanted.start
+        ]
+        same = [
+            a for a in overlapping if (a.service_id, a.start, a.end) == (wanted.service_id, wanted.start, wanted.end)
+        ]
+        if len(overlapping) != len(same) or (same and same[0].seats_left < 1):
+            raise SlotUnavailable("That time is not available any more; please pick another slot.")
+        taken = attrs.evolve(same[0] if same else wanted, seats_taken=(same[0].seats_taken if same else 0) + 1)
+        self._t.appointments[taken.id] = taken
+        return taken
+
+    def release_seat(self, org_id: OrgId, appointment_id: AppointmentId) -> None:
+        """Give one seat back."""
+        a = _scoped(self._t.appointments, org_id, appointment_id, "appointment")
+        self._t.appointments[a.id] = attrs.evolve(a, seats_taken=max(0, a.seats_taken - 1))
+
+
+class MemoryBookings(_Repo):
+    """Bookings in memory."""
+
+    def add(self, booking: Booking) -> None:
+        """Store a new booking."""
+        if booking.idempotency_key is not None and self.by_idempotency_key(booking.org_id, booking.idempotency_key):
+            raise Conflict("This booking request was already made.")
+        self._t.bookings[booking.id] = booking
+
+    def get(self, org_id: OrgId, booking_id: BookingId) -> Booking:
+        """The booking."""
+        return _scoped(self._t.bookings, org_id, booking_id, "booking")
+
+    def by_idempotency_key(self, org_id: OrgId, key: str) -> Booking | None:
+        """The booking made with `key`."""
+        return next(
+            (b for b in self._t.bookings.values() if b.org_id == org_id and b.idempotency_key == key), None
+        )
+
+    def transition(
+        self, org_id: OrgId, booking_id: BookingId, to: BookingStatus, *, at: datetime, actor: Actor
+    ) -> Booking | None:
+        """Move the booking if its status allows."""
+        b = self.get(org_id, booking_id)
+        if b.status not in ALLOWED_FROM[to]:
+            return None
+        moved = attrs.evolve(b, status=to, updated_at=at, updated_by=actor)
+        self._t.bookings[b.id] = moved
+        return moved
+
+    def set_package(self, org_id: OrgId, booking_id: BookingId, package_id: PackageId) -> None:
+        """Record the paying package."""
+        b = self.get(org_id, booking_id)
+        self._t.bookings[b.id] = attrs.evolve(b, package_id=package_id)
+
+    def between(
+        self, org_id: OrgId, start: datetime, end: datetime, *, coach_id: CoachId | None = None
+    ) -> Sequence[Booking]:
+        """Bookings starting in [start, end)."""
+        return sorted(
+            (
+                b
+                for b in self._t.bookings.values()
+                if b.org_id == org_id and start <= b.start < end and coach_id in (None, b.coach_id)
+            ),
+            key=lambda b: (b.start, b.created_at),
+        )
+
+    def for_client(self, org_id: OrgId, client_id: ClientId) -> Sequence[Booking]:
+        """A client's bookings."""
+        return sorted(
+            (b for b in self._t.bookings.values() if b.org_id == org_id and b.client_id == client_id),
+            key=lambda b: (b.start, b.created_at),
+        )
+
+
+class MemoryPackages(_Repo):
+    """Packages in memory; the store's lock stands in for the database's atomic statements."""
+
+    def add(self, package: SessionPackage) -> None:
+        """Store a new package."""
+        self._t.packages[package.id] = package
+
+    def get(self, org_id: OrgId, package_id: PackageId) -> SessionPackage:
+        """The package."""
+        return _scoped(self._t.packages, org_id, package_id, "package")
+
+    def for_client(self, org_id: OrgId, client_id: ClientId) -> Sequence[SessionPackage]:
+        """A client's packages, soonest to expire first."""
+        return sorted(
+            (p for p in self._t.packages.values() if p.org_id == org_id and p.client_id == client_id),
+            key=lambda p: (p.expires_at is None, p.expires_at or p.purchased_at, p.purchased_at),
+        )
+
+    def _event(self, booking_id: BookingId, kind: CreditEventKind) -> CreditEvent | None:
+        return next((e for _, e in self._t.credit_events if e.booking_id == booking_id and e.kind is kind), None)
+
+    def use_credit(self, org_id: OrgId, event: CreditEvent) -> CreditChange:
+        """Use a credit for the booking, once."""
+        package = self.get(org_id, event.package_id)
+        earlier = self._event(event.booking_id, CreditEventKind.USE)
+        if earlier is not None:
+            current = self._t.packages[earlier.package_id]
+            return CreditChange(current.id, applied=False, used=current.used, total=current.total)
+        if package.is_expired(event.at):
+            raise PackageExpired("This package has expired; sell the client a new one.")
+        if package.used >= package.total:
+            raise NoCreditsLeft("This package has no sessions left.")
+        updated = attrs.evolve(package, used=package.used + 1)
+        self._t.packages[package.id] = updated
+        self._t.credit_events.append((org_id, event))
+        return CreditChange(package.id, applied=True, used=updated.used, total=updated.total)
+
+    def return_credit(
+        self, org_id: OrgId, booking_id: BookingId, *, at: datetime, actor: Actor, reason: str
+    ) -> CreditChange | None:
+        """Give the booking's credit back, once."""
+        use = self._event(booking_id, CreditEventKind.USE)
+        if use is None or self._t.packages[use.package_id].org_id != org_id:
+            return None
+        package = self._t.packages[use.package_id]
+        if self._event(booking_id, CreditEventKind.RETURN) is not None:
+            return CreditChange(package.id, applied=False, used=package.used, total=package.total)
+        updated = attrs.evolve(package, used=max(0, package.used - 1))
+        self._t.packages[package.id] = updated
+        self._t.credit_events.append(
+            (org_id, CreditEvent(package.id, booking_id, CreditEventKind.RETURN, at, actor, reason))
+        )
+        return CreditChange(package.id, applied=True, used=updated.used, total=updated.total)
+
+    def credit_events(self, org_id: OrgId, package_id: PackageId) -> Sequence[CreditEvent]:
+        """Every use and return of the package's credits."""
+        return [e for org, e in self._t.credit_events if org == org_id and e.package_id == package_id]
+
+
+class MemoryOutbox(_Repo):
+    """The outbox in memory."""
+
+    def pending(self, limit: int = 100) -> Sequence[Event]:
+        """Recorded events, oldest first."""
+        return list(self._t.outbox[:limit])

@@ -1,0 +1,97 @@
+"""In-memory storage with the same guarantees as the database: all-or-nothing, one writer at a time."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from types import TracebackType
+from typing import Any, Self
+
+import attrs
+
+from coachos.adapters.memory._repos import (
+    MemoryAvailability,
+    MemoryBookings,
+    MemoryCalendar,
+    MemoryClients,
+    MemoryCoaches,
+    MemoryOrganizations,
+    MemoryOutbox,
+    MemoryPackages,
+    MemoryServices,
+    Tables,
+)
+from coachos.domain.events import Event
+
+
+@attrs.define
+class MemoryStore:
+    """Every organisation's data, held in dicts; a unit of work holds the lock for its whole life.
+
+    Holding one lock per transaction makes the fake serializable, like SQLite's write
+    transactions, so the use cases' all-or-nothing behaviour can be tested without a database.
+    """
+
+    tables: Tables = attrs.Factory(Tables)
+    lock: threading.RLock = attrs.Factory(threading.RLock)
+
+    def unit_of_work(self) -> MemoryUnitOfWork:
+        """A new unit of work over this store."""
+        return MemoryUnitOfWork(self)
+
+
+class MemoryUnitOfWork:
+    """A transaction over a MemoryStore: changes are undone unless committed."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+        self._snapshot: dict[str, Any] | None = None
+        self._events: list[Event] = []
+        self.committed = False
+        t = store.tables
+        self.orgs = MemoryOrganizations(t)
+        self.coaches = MemoryCoaches(t)
+        self.clients = MemoryClients(t)
+        self.services = MemoryServices(t)
+        self.availability = MemoryAvailability(t)
+        self.calendar = MemoryCalendar(t)
+        self.bookings = MemoryBookings(t)
+        self.packages = MemoryPackages(t)
+        self.outbox = MemoryOutbox(t)
+
+    def __enter__(self) -> Self:
+        self._store.lock.acquire()
+        # Values are frozen objects, so copying the containers is enough to roll back.
+        self._snapshot = {k: copy.copy(v) for k, v in attrs.asdict(self._store.tables, recurse=False).items()}
+        self._events = []
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self.rollback()
+        finally:
+            self._snapshot = None
+            self._store.lock.release()
+
+    def emit(self, event: Event) -> None:
+        """Record an event to store at commit."""
+        self._events.append(event)
+
+    def commit(self) -> None:
+        """Keep every change made so far, with the emitted events."""
+        self._store.tables.outbox.extend(self._events)
+        self._events = []
+        self._snapshot = {k: copy.copy(v) for k, v in attrs.asdict(self._store.tables, recurse=False).items()}
+        self.committed = True
+
+    def rollback(self) -> None:
+        """Undo every change since the last commit."""
+        if self._snapshot is not None:
+            for name, value in self._snapshot.items():
+                setattr(self._store.tables, name, copy.copy(value))
+        self._events = []

@@ -1,0 +1,254 @@
+"""Turning rows into domain objects and back; nothing SQL-shaped crosses into the domain."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from coachos.domain.availability import DateOverride, WeeklyRule
+from coachos.domain.bookings import Appointment, Booking, BookingStatus
+from coachos.domain.catalog import Service, SessionPackage
+from coachos.domain.clients import Channel, Client, ClientStatus, Consent
+from coachos.domain.ids import (
+    Actor,
+    AppointmentId,
+    BookingId,
+    ClientId,
+    CoachId,
+    OrgId,
+    PackageId,
+    ServiceId,
+)
+from coachos.domain.money import Money
+from coachos.domain.orgs import Coach, Organization
+from coachos.domain.policy import BookingPolicy
+from coachos.domain.quiet_hours import QuietHours
+
+Row = Any  # sqlalchemy Row; attribute access by column name
+
+
+def _s(span: timedelta) -> int:
+    return int(span.total_seconds())
+
+
+def org_values(org: Organization) -> dict[str, Any]:
+    p = org.policy
+    return {
+        "id": org.id,
+        "name": org.name,
+        "slug": org.slug,
+        "timezone": org.timezone,
+        "currency": org.currency,
+        "created_at": org.created_at,
+        "min_notice_s": _s(p.min_notice),
+        "horizon_s": _s(p.horizon),
+        "cancellation_window_s": _s(p.cancellation_window),
+        "buffer_s": _s(p.buffer),
+        "slot_interval_s": _s(p.slot_interval),
+        "quiet_start": org.quiet_hours.start,
+        "quiet_end": org.quiet_hours.end,
+    }
+
+
+def org_from(row: Row) -> Organization:
+    return Organization(
+        id=OrgId(row.id),
+        name=row.name,
+        slug=row.slug,
+        timezone=row.timezone,
+        currency=row.currency,
+        created_at=row.created_at,
+        policy=BookingPolicy(
+            min_notice=timedelta(seconds=row.min_notice_s),
+            horizon=timedelta(seconds=row.horizon_s),
+            cancellation_window=timedelta(seconds=row.cancellation_window_s),
+            buffer=timedelta(seconds=row.buffer_s),
+            slot_interval=timedelta(seconds=row.slot_interval_s),
+        ),
+        quiet_hours=QuietHours(start=row.quiet_start, end=row.quiet_end),
+    )
+
+
+def coach_from(row: Row) -> Coach:
+    return Coach(id=CoachId(row.id), org_id=OrgId(row.org_id), name=row.name, email=row.email, active=row.active)
+
+
+def client_values(c: Client) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "org_id": c.org_id,
+        "name": c.name,
+        "phone": c.phone,
+        "email": c.email,
+        "timezone": c.timezone,
+        "status": c.status.value,
+        "consents": [
+            {"channel": k.channel.value, "granted_at": k.granted_at.isoformat(), "method": k.method, "wording": k.wording}
+            for k in c.consents
+        ],
+        "notes": c.notes,
+        "tags": sorted(c.tags),
+        "created_at": c.created_at,
+    }
+
+
+def client_from(row: Row) -> Client:
+    from datetime import datetime
+
+    return Client(
+        id=ClientId(row.id),
+        org_id=OrgId(row.org_id),
+        name=row.name,
+        created_at=row.created_at,
+        phone=row.phone,
+        email=row.email,
+        timezone=row.timezone,
+        status=ClientStatus(row.status),
+        consents=tuple(
+            Consent(
+                channel=Channel(k["channel"]),
+                granted_at=datetime.fromisoformat(k["granted_at"]),
+                method=k["method"],
+                wording=k["wording"],
+            )
+            for k in row.consents
+        ),
+        notes=row.notes,
+        tags=frozenset(row.tags),
+    )
+
+
+def service_values(s: Service) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "org_id": s.org_id,
+        "name": s.name,
+        "duration_s": _s(s.duration),
+        "price_minor": s.price.amount_minor,
+        "currency": s.price.currency,
+        "capacity": s.capacity,
+        "uses_credit": s.uses_credit,
+        "active": s.active,
+    }
+
+
+def service_from(row: Row) -> Service:
+    return Service(
+        id=ServiceId(row.id),
+        org_id=OrgId(row.org_id),
+        name=row.name,
+        duration=timedelta(seconds=row.duration_s),
+        price=Money(row.price_minor, row.currency),
+        capacity=row.capacity,
+        uses_credit=row.uses_credit,
+        active=row.active,
+    )
+
+
+def rule_from(row: Row) -> WeeklyRule:
+    return WeeklyRule(coach_id=CoachId(row.coach_id), weekday=row.weekday, start=row.start, end=row.end)
+
+
+def override_from(row: Row) -> DateOverride:
+    return DateOverride(
+        id=row.id, coach_id=CoachId(row.coach_id), on=row.on, available=row.available, start=row.start, end=row.end
+    )
+
+
+def appointment_values(a: Appointment) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "org_id": a.org_id,
+        "coach_id": a.coach_id,
+        "service_id": a.service_id,
+        "starts_at": a.start,
+        "ends_at": a.end,
+        "blocks_until": a.blocks_until,
+        "capacity": a.capacity,
+        "seats_taken": a.seats_taken,
+    }
+
+
+def appointment_from(row: Row) -> Appointment:
+    return Appointment(
+        id=AppointmentId(row.id),
+        org_id=OrgId(row.org_id),
+        coach_id=CoachId(row.coach_id),
+        service_id=ServiceId(row.service_id),
+        start=row.starts_at,
+        end=row.ends_at,
+        blocks_until=row.blocks_until,
+        capacity=row.capacity,
+        seats_taken=row.seats_taken,
+    )
+
+
+def booking_values(b: Booking) -> dict[str, Any]:
+    return {
+        "id": b.id,
+        "org_id": b.org_id,
+        "appointment_id": b.appointment_id,
+        "coach_id": b.coach_id,
+        "service_id": b.service_id,
+        "client_id": b.client_id,
+        "package_id": b.package_id,
+        "starts_at": b.start,
+        "ends_at": b.end,
+        "status": b.status.value,
+        "idempotency_key": b.idempotency_key,
+        "note": b.note,
+        "created_at": b.created_at,
+        "created_by": str(b.created_by),
+        "updated_at": b.updated_at,
+        "updated_by": str(b.updated_by),
+    }
+
+
+def booking_from(row: Row) -> Booking:
+    return Booking(
+        id=BookingId(row.id),
+        org_id=OrgId(row.org_id),
+        appointment_id=AppointmentId(row.appointment_id),
+        coach_id=CoachId(row.coach_id),
+        service_id=ServiceId(row.service_id),
+        client_id=ClientId(row.client_id),
+        start=row.starts_at,
+        end=row.ends_at,
+        status=BookingStatus(row.status),
+        created_at=row.created_at,
+        created_by=Actor.parse(row.created_by),
+        updated_at=row.updated_at,
+        updated_by=Actor.parse(row.updated_by),
+        package_id=None if row.package_id is None else PackageId(row.package_id),
+        idempotency_key=row.idempotency_key,
+        note=row.note,
+    )
+
+
+def package_values(p: SessionPackage) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "org_id": p.org_id,
+        "client_id": p.client_id,
+        "name": p.name,
+        "total": p.total,
+        "used": p.used,
+        "price_minor": p.price.amount_minor,
+        "currency": p.price.currency,
+        "purchased_at": p.purchased_at,
+        "expires_at": p.expires_at,
+    }
+
+
+def package_from(row: Row) -> SessionPackage:
+    return SessionPackage(
+        id=PackageId(row.id),
+        org_id=OrgId(row.org_id),
+        client_id=ClientId(row.client_id),
+        name=row.name,
+        total=row.total,
+        used=row.used,
+        price=Money(row.price_minor, row.currency),
+        purchased_at=row.purchased_at,
+        expires_at=row.expires_at,
+    )

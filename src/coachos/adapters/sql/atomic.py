@@ -1,0 +1,217 @@
+"""The repositories whose writes must be right under concurrency: seats and credits.
+
+Each change is one conditional statement whose WHERE clause carries the rule (`used < total`,
+`seats_taken < capacity`), so the database decides at the instant of the write; application
+code never reads a counter and writes back a new value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from coachos.adapters.sql import _convert as cv
+from coachos.adapters.sql.repos import _Repo, constraint_hit
+from coachos.adapters.sql.tables import appointments, credit_events, packages
+from coachos.domain.availability import BusyBlock
+from coachos.domain.bookings import Appointment, CreditChange, CreditEvent, CreditEventKind
+from coachos.domain.catalog import SessionPackage
+from coachos.domain.errors import NoCreditsLeft, PackageExpired, SlotUnavailable
+from coachos.domain.ids import Actor, AppointmentId, BookingId, ClientId, CoachId, OrgId, PackageId
+
+_TAKEN = "That time is not available any more; please pick another slot."
+
+
+class SqlCalendar(_Repo):
+    """Appointments: overlaps are refused by the database, seats taken by conditional update."""
+
+    def busy(self, org_id: OrgId, coach_id: CoachId, start: datetime, end: datetime) -> Sequence[BusyBlock]:
+        """The coach's active appointments overlapping [start, end)."""
+        a = appointments.c
+        q = (
+            sa.select(a.starts_at, a.blocks_until, a.service_id, a.capacity, a.seats_taken)
+            .where(a.org_id == org_id, a.coach_id == coach_id, a.seats_taken > 0, a.starts_at < end, a.blocks_until > start)
+            .order_by(a.starts_at)
+        )
+        return [
+            BusyBlock(start=r.starts_at, end=r.blocks_until, service_id=r.service_id, seats_left=r.capacity - r.seats_taken)
+            for r in self._c.execute(q)
+        ]
+
+    def take_seat(self, org_id: OrgId, wanted: Appointment) -> Appointment:
+        """A seat in the coach's appointment at this time, created if there is none."""
+        for _ in range(2):
+            joined = self._join(org_id, wanted)
+            if joined is not None:
+                return joined
+            try:
+                with self._c.begin_nested():
+                    values = cv.appointment_values(wanted) | {"seats_taken": 1}
+                    self._c.execute(appointments.insert().values(**values))
+                return cv.appointment_from(
+                    self._c.execute(sa.select(appointments).where(appointments.c.id == wanted.id)).one()
+                )
+            except IntegrityError as exc:
+                # Another transaction holds an overlapping appointment (PostgreSQL waited for it to
+                # commit before refusing). Look again: it may be the same class, with a free seat.
+                if not constraint_hit(exc, "appointments_no_overlap"):
+                    raise
+        raise SlotUnavailable(_TAKEN)
+
+    def _join(self, org_id: OrgId, wanted: Appointment) -> Appointment | None:
+        a = appointments.c
+        existing = self._c.execute(
+            sa.select(a.id, a.service_id, a.ends_at).where(
+                a.org_id == org_id, a.coach_id == wanted.coach_id, a.starts_at == wanted.start, a.seats_taken > 0
+            )
+        ).one_or_none()
+        if existing is None:
+            return None
+        if (existing.service_id, existing.ends_at) != (wanted.service_id, wanted.end):
+            raise SlotUnavailable(_TAKEN)
+        row = self._c.execute(
+            appointments.update()
+            .where(a.id == existing.id, a.seats_taken > 0, a.seats_taken < a.capacity)
+            .values(seats_taken=a.seats_taken + 1)
+            .returning(*appointments.c)
+        ).one_or_none()
+        if row is None:
+            raise SlotUnavailable("That class is full; please pick another time.")
+        return cv.appointment_from(row)
+
+    def release_seat(self, org_id: OrgId, appointment_id: AppointmentId) -> None:
+        """Give one seat back."""
+        a = appointments.c
+        self._c.execute(
+            appointments.update()
+            .where(a.org_id == org_id, a.id == appointment_id, a.seats_taken > 0)
+            .values(seats_taken=a.seats_taken - 1)
+        )
+
+
+class SqlPackages(_Repo):
+    """Session packages: the credit counter moves only by conditional UPDATE … RETURNING."""
+
+    def add(self, package: SessionPackage) -> None:
+        """Store a new package."""
+        self._c.execute(packages.insert().values(**cv.package_values(package)))
+
+    def get(self, org_id: OrgId, package_id: PackageId) -> SessionPackage:
+        """The package."""
+        q = sa.select(packages).where(packages.c.org_id == org_id, packages.c.id == package_id)
+        return cv.package_from(self._one(q, "package"))
+
+    def for_client(self, org_id: OrgId, client_id: ClientId) -> Sequence[SessionPackage]:
+        """A client's packages, soonest to expire first."""
+        p = packages.c
+        q = (
+            sa.select(packages)
+            .where(p.org_id == org_id, p.client_id == client_id)
+            .order_by(p.expires_at.is_(None), p.expires_at, p.purchased_at)
+        )
+        return [cv.package_from(r) for r in self._c.execute(q)]
+
+    def _claim(self, org_id: OrgId, values: dict[str, Any]) -> int | None:
+        """Insert the credit event unless one of its kind exists for the booking; its id, or None.
+
+        The unique (booking_id, kind) index makes concurrent claims for one booking queue behind
+        the first: only one of them inserts, whatever the timing.
+        """
+        insert = (postgresql.insert if self._c.dialect.name == "postgresql" else sqlite.insert)(credit_events)
+        q = (
+            insert.values(org_id=org_id, **values)
+            .on_conflict_do_nothing(index_elements=["booking_id", "kind"])
+            .returning(credit_events.c.id)
+        )
+        claimed: int | None = self._c.execute(q).scalar_one_or_none()
+        return claimed
+
+    def _counts(self, org_id: OrgId, package_id: PackageId, *, applied: bool) -> CreditChange:
+        row = self._one(sa.select(packages.c.used, packages.c.total).where(packages.c.org_id == org_id, packages.c.id == package_id), "package")
+        return CreditChange(package_id, applied=applied, used=row.used, total=row.total)
+
+    def _used_by(self, org_id: OrgId, booking_id: BookingId) -> PackageId | None:
+        e = credit_events.c
+        found = self._c.execute(
+            sa.select(e.package_id).where(e.org_id == org_id, e.booking_id == booking_id, e.kind == CreditEventKind.USE.value)
+        ).scalar_one_or_none()
+        return None if found is None else PackageId(found)
+
+    def use_credit(self, org_id: OrgId, event: CreditEvent) -> CreditChange:
+        """Use one credit for the booking, once, with the database deciding whether one is left."""
+        self.get(org_id, event.package_id)  # NotFound for another organisation's package
+        claimed = self._claim(org_id, _event_values(event))
+        if claimed is None:
+            earlier = self._used_by(org_id, event.booking_id)
+            assert earlier is not None  # noqa: S101  # the conflicting row is this booking's use
+            return self._counts(org_id, earlier, applied=False)
+        p = packages.c
+        row = self._c.execute(
+            packages.update()
+            .where(
+                p.org_id == org_id,
+                p.id == event.package_id,
+                p.used < p.total,
+                sa.or_(p.expires_at.is_(None), p.expires_at > event.at),
+            )
+            .values(used=p.used + 1)
+            .returning(p.used, p.total)
+        ).one_or_none()
+        if row is None:
+            # Our own uncommitted claim: remove it so another package may be tried in this transaction.
+            self._c.execute(credit_events.delete().where(credit_events.c.id == claimed))
+            if self.get(org_id, event.package_id).is_expired(event.at):
+                raise PackageExpired("This package has expired; sell the client a new one.")
+            raise NoCreditsLeft("This package has no sessions left.")
+        return CreditChange(event.package_id, applied=True, used=row.used, total=row.total)
+
+    def return_credit(
+        self, org_id: OrgId, booking_id: BookingId, *, at: datetime, actor: Actor, reason: str
+    ) -> CreditChange | None:
+        """Give the booking's credit back, once."""
+        package_id = self._used_by(org_id, booking_id)
+        if package_id is None:
+            return None
+        event = CreditEvent(package_id, booking_id, CreditEventKind.RETURN, at, actor, reason)
+        if self._claim(org_id, _event_values(event)) is None:
+            return self._counts(org_id, package_id, applied=False)
+        p = packages.c
+        row = self._c.execute(
+            packages.update()
+            .where(p.org_id == org_id, p.id == package_id, p.used > 0)
+            .values(used=p.used - 1)
+            .returning(p.used, p.total)
+        ).one()
+        return CreditChange(package_id, applied=True, used=row.used, total=row.total)
+
+    def credit_events(self, org_id: OrgId, package_id: PackageId) -> Sequence[CreditEvent]:
+        """Every use and return of the package's credits, oldest first."""
+        e = credit_events.c
+        q = sa.select(credit_events).where(e.org_id == org_id, e.package_id == package_id).order_by(e.id)
+        return [
+            CreditEvent(
+                package_id=PackageId(r.package_id),
+                booking_id=BookingId(r.booking_id),
+                kind=CreditEventKind(r.kind),
+                at=r.at,
+                actor=Actor.parse(r.actor),
+                reason=r.reason,
+            )
+            for r in self._c.execute(q)
+        ]
+
+
+def _event_values(event: CreditEvent) -> dict[str, Any]:
+    return {
+        "package_id": event.package_id,
+        "booking_id": event.booking_id,
+        "kind": event.kind.value,
+        "at": event.at,
+        "actor": str(event.actor),
+        "reason": event.reason[:200],
+    }

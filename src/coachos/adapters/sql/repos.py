@@ -1,0 +1,279 @@
+"""SQL repositories for the plain records: organisations, coaches, clients, services, hours, bookings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from coachos.adapters.sql import _convert as cv
+from coachos.adapters.sql.tables import (
+    bookings,
+    clients,
+    coaches,
+    date_overrides,
+    organizations,
+    services,
+    weekly_rules,
+)
+from coachos.domain.availability import DateOverride, WeeklyRule
+from coachos.domain.bookings import ALLOWED_FROM, Booking, BookingStatus
+from coachos.domain.catalog import Service
+from coachos.domain.clients import Client
+from coachos.domain.errors import Conflict, NotFound
+from coachos.domain.ids import Actor, BookingId, ClientId, CoachId, OrgId, PackageId, ServiceId
+from coachos.domain.orgs import Coach, Organization
+
+
+def constraint_hit(exc: IntegrityError, name: str) -> bool:
+    """Whether `exc` was raised by the constraint or index whose name (or columns) include `name`."""
+    diag = getattr(exc.orig, "diag", None)
+    constraint = getattr(diag, "constraint_name", None)
+    return name in (constraint or str(exc.orig))
+
+
+class _Repo:
+    def __init__(self, conn: sa.Connection) -> None:
+        self._c = conn
+
+    def _one(self, query: sa.Select[Any], what: str) -> Any:
+        row = self._c.execute(query).one_or_none()
+        if row is None:
+            raise NotFound(f"No such {what} in this business.")
+        return row
+
+    def _insert(self, table: sa.Table, values: dict[str, Any], *, unique: str, message: str) -> None:
+        try:
+            with self._c.begin_nested():
+                self._c.execute(table.insert().values(**values))
+        except IntegrityError as exc:
+            if constraint_hit(exc, unique):
+                raise Conflict(message) from exc
+            raise
+
+
+class SqlOrganizations(_Repo):
+    """Organisations in SQL."""
+
+    def add(self, org: Organization) -> None:
+        """Store a new organisation."""
+        self._insert(organizations, cv.org_values(org), unique="slug", message=f"The address '{org.slug}' is taken; choose another.")
+
+    def get(self, org_id: OrgId) -> Organization:
+        """The organisation."""
+        return cv.org_from(self._one(sa.select(organizations).where(organizations.c.id == org_id), "business"))
+
+    def by_slug(self, slug: str) -> Organization:
+        """The organisation with this slug."""
+        return cv.org_from(self._one(sa.select(organizations).where(organizations.c.slug == slug), "business"))
+
+    def update(self, org: Organization) -> None:
+        """Replace the stored organisation's settings."""
+        values = cv.org_values(org)
+        del values["id"], values["created_at"], values["slug"]
+        self._c.execute(organizations.update().where(organizations.c.id == org.id).values(**values))
+
+
+class SqlCoaches(_Repo):
+    """Coaches in SQL."""
+
+    def add(self, coach: Coach) -> None:
+        """Store a new coach."""
+        values = {"id": coach.id, "org_id": coach.org_id, "name": coach.name, "email": coach.email, "active": coach.active}
+        self._insert(coaches, values, unique="email", message="A coach with this email already works here.")
+
+    def get(self, org_id: OrgId, coach_id: CoachId) -> Coach:
+        """The coach."""
+        q = sa.select(coaches).where(coaches.c.org_id == org_id, coaches.c.id == coach_id)
+        return cv.coach_from(self._one(q, "coach"))
+
+    def list(self, org_id: OrgId) -> Sequence[Coach]:
+        """All coaches, by name."""
+        q = sa.select(coaches).where(coaches.c.org_id == org_id).order_by(coaches.c.name)
+        return [cv.coach_from(r) for r in self._c.execute(q)]
+
+
+class SqlClients(_Repo):
+    """Clients in SQL."""
+
+    def add(self, client: Client) -> None:
+        """Store a new client."""
+        self._c.execute(clients.insert().values(**cv.client_values(client)))
+
+    def get(self, org_id: OrgId, client_id: ClientId) -> Client:
+        """The client."""
+        q = sa.select(clients).where(clients.c.org_id == org_id, clients.c.id == client_id)
+        return cv.client_from(self._one(q, "client"))
+
+    def update(self, client: Client) -> None:
+        """Replace the stored client."""
+        values = cv.client_values(client)
+        del values["id"], values["org_id"], values["created_at"]
+        result = self._c.execute(
+            clients.update().where(clients.c.org_id == client.org_id, clients.c.id == client.id).values(**values)
+        )
+        if result.rowcount != 1:
+            raise NotFound("No such client in this business.")
+
+    def list(self, org_id: OrgId, *, search: str = "", limit: int = 100) -> Sequence[Client]:
+        """Clients matching `search`, by name."""
+        q = sa.select(clients).where(clients.c.org_id == org_id)
+        if needle := search.strip().lower():
+            escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            pattern = f"%{escaped}%"
+            q = q.where(
+                sa.or_(
+                    sa.func.lower(clients.c.name).like(pattern, escape="\\"),
+                    clients.c.email.like(pattern, escape="\\"),
+                    clients.c.phone.like(pattern, escape="\\"),
+                )
+            )
+        q = q.order_by(sa.func.lower(clients.c.name)).limit(limit)
+        return [cv.client_from(r) for r in self._c.execute(q)]
+
+
+class SqlServices(_Repo):
+    """Services in SQL."""
+
+    def add(self, service: Service) -> None:
+        """Store a new service."""
+        self._c.execute(services.insert().values(**cv.service_values(service)))
+
+    def get(self, org_id: OrgId, service_id: ServiceId) -> Service:
+        """The service."""
+        q = sa.select(services).where(services.c.org_id == org_id, services.c.id == service_id)
+        return cv.service_from(self._one(q, "service"))
+
+    def list(self, org_id: OrgId) -> Sequence[Service]:
+        """All services, by name."""
+        q = sa.select(services).where(services.c.org_id == org_id).order_by(services.c.name)
+        return [cv.service_from(r) for r in self._c.execute(q)]
+
+
+class SqlAvailability(_Repo):
+    """Weekly hours and date overrides in SQL."""
+
+    def replace_weekly(self, org_id: OrgId, coach_id: CoachId, rules: Sequence[WeeklyRule]) -> None:
+        """Make `rules` the coach's whole week."""
+        self._c.execute(
+            weekly_rules.delete().where(weekly_rules.c.org_id == org_id, weekly_rules.c.coach_id == coach_id)
+        )
+        if rules:
+            self._c.execute(
+                weekly_rules.insert(),
+                [
+                    {"org_id": org_id, "coach_id": coach_id, "weekday": r.weekday, "start": r.start, "end": r.end}
+                    for r in rules
+                ],
+            )
+
+    def weekly(self, org_id: OrgId, coach_id: CoachId) -> Sequence[WeeklyRule]:
+        """The coach's week."""
+        q = (
+            sa.select(weekly_rules)
+            .where(weekly_rules.c.org_id == org_id, weekly_rules.c.coach_id == coach_id)
+            .order_by(weekly_rules.c.weekday, weekly_rules.c.start)
+        )
+        return [cv.rule_from(r) for r in self._c.execute(q)]
+
+    def add_override(self, org_id: OrgId, override: DateOverride) -> None:
+        """Store a date override."""
+        self._c.execute(
+            date_overrides.insert().values(
+                id=override.id,
+                org_id=org_id,
+                coach_id=override.coach_id,
+                on=override.on,
+                available=override.available,
+                start=override.start,
+                end=override.end,
+            )
+        )
+
+    def remove_override(self, org_id: OrgId, override_id: object) -> None:
+        """Delete a date override."""
+        result = self._c.execute(
+            date_overrides.delete().where(date_overrides.c.org_id == org_id, date_overrides.c.id == override_id)
+        )
+        if result.rowcount != 1:
+            raise NotFound("No such date override in this business.")
+
+    def overrides(self, org_id: OrgId, coach_id: CoachId, first: date, last: date) -> Sequence[DateOverride]:
+        """The coach's overrides between two local dates."""
+        t = date_overrides.c
+        q = (
+            sa.select(date_overrides)
+            .where(t.org_id == org_id, t.coach_id == coach_id, t.on >= first, t.on <= last)
+            .order_by(t.on, t.start)
+        )
+        return [cv.override_from(r) for r in self._c.execute(q)]
+
+
+class SqlBookings(_Repo):
+    """Bookings in SQL; status changes are single conditional updates."""
+
+    def add(self, booking: Booking) -> None:
+        """Store a new booking."""
+        self._insert(
+            bookings,
+            cv.booking_values(booking),
+            unique="idempotency_key",
+            message="This booking request was already made.",
+        )
+
+    def get(self, org_id: OrgId, booking_id: BookingId) -> Booking:
+        """The booking."""
+        q = sa.select(bookings).where(bookings.c.org_id == org_id, bookings.c.id == booking_id)
+        return cv.booking_from(self._one(q, "booking"))
+
+    def by_idempotency_key(self, org_id: OrgId, key: str) -> Booking | None:
+        """The booking made with `key`."""
+        q = sa.select(bookings).where(bookings.c.org_id == org_id, bookings.c.idempotency_key == key)
+        row = self._c.execute(q).one_or_none()
+        return None if row is None else cv.booking_from(row)
+
+    def transition(
+        self, org_id: OrgId, booking_id: BookingId, to: BookingStatus, *, at: datetime, actor: Actor
+    ) -> Booking | None:
+        """Move the booking to `to` in one conditional UPDATE … RETURNING."""
+        allowed = sorted(s.value for s in ALLOWED_FROM[to])
+        q = (
+            bookings.update()
+            .where(bookings.c.org_id == org_id, bookings.c.id == booking_id, bookings.c.status.in_(allowed))
+            .values(status=to.value, updated_at=at, updated_by=str(actor))
+            .returning(*bookings.c)
+        )
+        row = self._c.execute(q).one_or_none()
+        return None if row is None else cv.booking_from(row)
+
+    def set_package(self, org_id: OrgId, booking_id: BookingId, package_id: PackageId) -> None:
+        """Record the paying package."""
+        self._c.execute(
+            bookings.update()
+            .where(bookings.c.org_id == org_id, bookings.c.id == booking_id)
+            .values(package_id=package_id)
+        )
+
+    def between(
+        self, org_id: OrgId, start: datetime, end: datetime, *, coach_id: CoachId | None = None
+    ) -> Sequence[Booking]:
+        """Bookings starting in [start, end)."""
+        q = sa.select(bookings).where(
+            bookings.c.org_id == org_id, bookings.c.starts_at >= start, bookings.c.starts_at < end
+        )
+        if coach_id is not None:
+            q = q.where(bookings.c.coach_id == coach_id)
+        q = q.order_by(bookings.c.starts_at, bookings.c.created_at)
+        return [cv.booking_from(r) for r in self._c.execute(q)]
+
+    def for_client(self, org_id: OrgId, client_id: ClientId) -> Sequence[Booking]:
+        """A client's bookings."""
+        q = (
+            sa.select(bookings)
+            .where(bookings.c.org_id == org_id, bookings.c.client_id == client_id)
+            .order_by(bookings.c.starts_at, bookings.c.created_at)
+        )
+        return [cv.booking_from(r) for r in self._c.execute(q)]

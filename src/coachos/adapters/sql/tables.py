@@ -1,0 +1,271 @@
+"""The schema, as SQLAlchemy Core tables shared by PostgreSQL and SQLite.
+
+Guarantees that must hold under concurrency live here, not in application code:
+- every child row points at its parent through (org_id, id), so no row can reference another
+  organisation's records;
+- credits: CHECK 0 <= used <= total, and one credit event of each kind per booking (the
+  idempotency key that makes a retried use or return count once);
+- seats: CHECK 0 <= seats_taken <= capacity;
+- no overlapping appointments for a coach: an exclusion constraint on PostgreSQL and triggers
+  on SQLite, both created by the migrations (see `ddl.py`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING)
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on both databases.
+
+    SQLite has no zone-aware type; values are stored as naive UTC text in one fixed format, so
+    comparing them as text orders them in time.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _id() -> sa.Column[Any]:
+    return sa.Column("id", sa.Uuid(), primary_key=True)
+
+
+def _org() -> sa.Column[Any]:
+    return sa.Column("org_id", sa.Uuid(), sa.ForeignKey("organizations.id"), nullable=False)
+
+
+def _tenant_key(table: str) -> sa.UniqueConstraint:
+    """(org_id, id) is unique so that children can reference both together."""
+    return sa.UniqueConstraint("org_id", "id", name=f"uq_{table}_org_id_id")
+
+
+def _tenant_fk(column: str, parent: str) -> sa.ForeignKeyConstraint:
+    return sa.ForeignKeyConstraint(
+        ["org_id", column], [f"{parent}.org_id", f"{parent}.id"], name=f"fk_{parent}_{column}_same_org"
+    )
+
+
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+organizations = sa.Table(
+    "organizations",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("slug", sa.String(40), nullable=False, unique=True),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("min_notice_s", sa.Integer(), nullable=False),
+    sa.Column("horizon_s", sa.Integer(), nullable=False),
+    sa.Column("cancellation_window_s", sa.Integer(), nullable=False),
+    sa.Column("buffer_s", sa.Integer(), nullable=False),
+    sa.Column("slot_interval_s", sa.Integer(), nullable=False),
+    sa.Column("quiet_start", sa.Time(), nullable=False),
+    sa.Column("quiet_end", sa.Time(), nullable=False),
+)
+
+coaches = sa.Table(
+    "coaches",
+    metadata,
+    _id(),
+    _org(),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("email", sa.String(254), nullable=False),
+    sa.Column("active", sa.Boolean(), nullable=False),
+    _tenant_key("coaches"),
+    sa.UniqueConstraint("org_id", "email"),
+)
+
+clients = sa.Table(
+    "clients",
+    metadata,
+    _id(),
+    _org(),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("phone", sa.String(16)),
+    sa.Column("email", sa.String(254)),
+    sa.Column("timezone", sa.String(64)),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("consents", sa.JSON(), nullable=False),
+    sa.Column("notes", sa.Text(), nullable=False),
+    sa.Column("tags", sa.JSON(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    _tenant_key("clients"),
+    sa.Index("ix_clients_org_id_name", "org_id", "name"),
+)
+
+services = sa.Table(
+    "services",
+    metadata,
+    _id(),
+    _org(),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("duration_s", sa.Integer(), nullable=False),
+    sa.Column("price_minor", sa.BigInteger(), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("capacity", sa.Integer(), nullable=False),
+    sa.Column("uses_credit", sa.Boolean(), nullable=False),
+    sa.Column("active", sa.Boolean(), nullable=False),
+    _tenant_key("services"),
+    sa.CheckConstraint("price_minor >= 0", name="price_not_negative"),
+    sa.CheckConstraint("capacity >= 1", name="capacity_positive"),
+)
+
+weekly_rules = sa.Table(
+    "weekly_rules",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("org_id", sa.Uuid(), nullable=False),
+    sa.Column("coach_id", sa.Uuid(), nullable=False),
+    sa.Column("weekday", sa.SmallInteger(), nullable=False),
+    sa.Column("start", sa.Time(), nullable=False),
+    sa.Column("end", sa.Time(), nullable=False),
+    _tenant_fk("coach_id", "coaches"),
+    sa.CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday_range"),
+    sa.Index("ix_weekly_rules_org_id_coach_id", "org_id", "coach_id"),
+)
+
+date_overrides = sa.Table(
+    "date_overrides",
+    metadata,
+    _id(),
+    sa.Column("org_id", sa.Uuid(), nullable=False),
+    sa.Column("coach_id", sa.Uuid(), nullable=False),
+    sa.Column("on", sa.Date(), nullable=False),
+    sa.Column("available", sa.Boolean(), nullable=False),
+    sa.Column("start", sa.Time()),
+    sa.Column("end", sa.Time()),
+    _tenant_fk("coach_id", "coaches"),
+    sa.Index("ix_date_overrides_org_id_coach_id_on", "org_id", "coach_id", "on"),
+)
+
+appointments = sa.Table(
+    "appointments",
+    metadata,
+    _id(),
+    sa.Column("org_id", sa.Uuid(), nullable=False),
+    sa.Column("coach_id", sa.Uuid(), nullable=False),
+    sa.Column("service_id", sa.Uuid(), nullable=False),
+    sa.Column("starts_at", UTCDateTime(), nullable=False),
+    sa.Column("ends_at", UTCDateTime(), nullable=False),
+    sa.Column("blocks_until", UTCDateTime(), nullable=False),
+    sa.Column("capacity", sa.Integer(), nullable=False),
+    sa.Column("seats_taken", sa.Integer(), nullable=False),
+    _tenant_key("appointments"),
+    _tenant_fk("coach_id", "coaches"),
+    _tenant_fk("service_id", "services"),
+    sa.CheckConstraint("seats_taken >= 0 AND seats_taken <= capacity", name="seats_within_capacity"),
+    sa.CheckConstraint("starts_at < ends_at AND ends_at <= blocks_until", name="times_ordered"),
+    sa.Index("ix_appointments_coach_id_starts_at", "coach_id", "starts_at"),
+)
+
+packages = sa.Table(
+    "packages",
+    metadata,
+    _id(),
+    sa.Column("org_id", sa.Uuid(), nullable=False),
+    sa.Column("client_id", sa.Uuid(), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("total", sa.Integer(), nullable=False),
+    sa.Column("used", sa.Integer(), nullable=False),
+    sa.Column("price_minor", sa.BigInteger(), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("purchased_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime()),
+    _tenant_key("packages"),
+    _tenant_fk("client_id", "clients"),
+    sa.CheckConstraint("used >= 0 AND used <= total", name="used_within_total"),
+    sa.Index("ix_packages_org_id_client_id", "org_id", "client_id"),
+)
+
+bookings = sa.Table(
+    "bookings",
+    metadata,
+    _id(),
+    sa.Column("org_id", sa.Uuid(), nullable=False),
+    sa.Column("appointment_id", sa.Uuid(), nullable=False),
+    sa.Column("coach_id", sa.Uuid(), nullable=False),
+    sa.Column("service_id", sa.Uuid(), nullable=False),
+    sa.Column("client_id", sa.Uuid(), nullable=False),
+    sa.Column("package_id", sa.Uuid()),
+    sa.Column("starts_at", UTCDateTime(), nullable=False),
+    sa.Column("ends_at", UTCDateTime(), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("idempotency_key", sa.String(200)),
+    sa.Column("note", sa.Text(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_by", sa.String(64), nullable=False),
+    _tenant_key("bookings"),
+    _tenant_fk("appointment_id", "appointments"),
+    _tenant_fk("coach_id", "coaches"),
+    _tenant_fk("service_id", "services"),
+    _tenant_fk("client_id", "clients"),
+    _tenant_fk("package_id", "packages"),
+    sa.UniqueConstraint("org_id", "idempotency_key"),
+    sa.CheckConstraint(
+        "status IN ('requested', 'confirmed', 'completed', 'cancelled', 'no_show')", name="status_known"
+    ),
+    sa.Index("ix_bookings_org_id_starts_at", "org_id", "starts_at"),
+    sa.Index("ix_bookings_org_id_client_id", "org_id", "client_id"),
+)
+
+credit_events = sa.Table(
+    "credit_events",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("org_id", sa.Uuid(), nullable=False),
+    sa.Column("package_id", sa.Uuid(), nullable=False),
+    sa.Column("booking_id", sa.Uuid(), nullable=False),
+    sa.Column("kind", sa.String(8), nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("reason", sa.String(200), nullable=False),
+    _tenant_fk("package_id", "packages"),
+    _tenant_fk("booking_id", "bookings"),
+    # The idempotency key: a booking uses at most one credit and returns it at most once.
+    sa.UniqueConstraint("booking_id", "kind"),
+    sa.CheckConstraint("kind IN ('use', 'return')", name="kind_known"),
+    sa.Index("ix_credit_events_org_id_package_id", "org_id", "package_id"),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("org_id", sa.Uuid(), nullable=False),
+    sa.Column("event_type", sa.String(64), nullable=False),
+    sa.Column("payload", sa.JSON(), nullable=False),
+    sa.Column("occurred_at", UTCDateTime(), nullable=False),
+    sa.Column("published_at", UTCDateTime()),
+    sa.Index("ix_outbox_published_at_id", "published_at", "id"),
+)

@@ -1,0 +1,84 @@
+"""The SQL unit of work: one connection, one transaction, every repository on it."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from coachos.adapters.sql.atomic import SqlCalendar, SqlPackages
+from coachos.adapters.sql.outbox import SqlOutbox, event_row
+from coachos.adapters.sql.repos import (
+    SqlAvailability,
+    SqlBookings,
+    SqlClients,
+    SqlCoaches,
+    SqlOrganizations,
+    SqlServices,
+)
+from coachos.adapters.sql.tables import outbox
+from coachos.domain.events import Event
+
+
+class SqlUnitOfWork:
+    """A transaction on `engine`; what is not committed is rolled back when the block ends."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._conn: sa.Connection | None = None
+        self._events: list[Event] = []
+
+    def __enter__(self) -> Self:
+        conn = self._conn = self._engine.connect()
+        conn.begin()
+        self.orgs = SqlOrganizations(conn)
+        self.coaches = SqlCoaches(conn)
+        self.clients = SqlClients(conn)
+        self.services = SqlServices(conn)
+        self.availability = SqlAvailability(conn)
+        self.calendar = SqlCalendar(conn)
+        self.bookings = SqlBookings(conn)
+        self.packages = SqlPackages(conn)
+        self.outbox = SqlOutbox(conn)
+        self._events = []
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                if conn.in_transaction():
+                    conn.rollback()
+            finally:
+                conn.close()
+
+    @property
+    def connection(self) -> sa.Connection:
+        """The open connection (for read models that need SQL the repositories do not offer)."""
+        if self._conn is None:
+            raise RuntimeError("The unit of work is not open; use it in a `with` block.")
+        return self._conn
+
+    def emit(self, event: Event) -> None:
+        """Record an event to store with this transaction."""
+        self._events.append(event)
+
+    def commit(self) -> None:
+        """Store the emitted events and commit everything together."""
+        conn = self.connection
+        if self._events:
+            conn.execute(outbox.insert(), [event_row(e) for e in self._events])
+            self._events = []
+        conn.commit()
+
+    def rollback(self) -> None:
+        """Discard every change and emitted event."""
+        self._events = []
+        self.connection.rollback()

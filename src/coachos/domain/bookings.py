@@ -1,0 +1,127 @@
+"""Bookings and the calendar appointments they take a seat in."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import attrs
+
+from coachos.domain.errors import ValidationError
+from coachos.domain.ids import (
+    Actor,
+    AppointmentId,
+    BookingId,
+    ClientId,
+    CoachId,
+    OrgId,
+    PackageId,
+    ServiceId,
+)
+
+
+class BookingStatus(enum.StrEnum):
+    """Where a booking is in its life: requested → confirmed → completed / cancelled / no-show."""
+
+    REQUESTED = "requested"
+    CONFIRMED = "confirmed"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    NO_SHOW = "no_show"
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the booking still holds its seat."""
+        return self in (BookingStatus.REQUESTED, BookingStatus.CONFIRMED)
+
+
+#: For each target status, the statuses a booking may move to it from.
+ALLOWED_FROM: dict[BookingStatus, frozenset[BookingStatus]] = {
+    BookingStatus.CONFIRMED: frozenset({BookingStatus.REQUESTED}),
+    BookingStatus.COMPLETED: frozenset({BookingStatus.REQUESTED, BookingStatus.CONFIRMED}),
+    BookingStatus.NO_SHOW: frozenset({BookingStatus.REQUESTED, BookingStatus.CONFIRMED}),
+    BookingStatus.CANCELLED: frozenset({BookingStatus.REQUESTED, BookingStatus.CONFIRMED}),
+}
+
+
+def _ordered(instance: Appointment | Booking, _: object, end: datetime) -> None:
+    if end <= instance.start:
+        raise ValidationError("A session must end after it starts.", field="end")
+
+
+@attrs.frozen
+class Appointment:
+    """A block of a coach's calendar for one service at one time, with seats for clients.
+
+    One-to-one training has one seat; a group class has `capacity` seats. The block reaches to
+    `blocks_until` (the end plus the buffer) so that no other appointment of the coach may start
+    inside it; the database enforces that.
+    """
+
+    id: AppointmentId
+    org_id: OrgId
+    coach_id: CoachId
+    service_id: ServiceId
+    start: datetime
+    end: datetime = attrs.field(validator=_ordered)
+    blocks_until: datetime
+    capacity: int
+    seats_taken: int = 0
+
+    @property
+    def seats_left(self) -> int:
+        """Seats still free."""
+        return self.capacity - self.seats_taken
+
+
+@attrs.frozen
+class Booking:
+    """A client's place in an appointment, with who changed it and when."""
+
+    id: BookingId
+    org_id: OrgId
+    appointment_id: AppointmentId
+    coach_id: CoachId
+    service_id: ServiceId
+    client_id: ClientId
+    start: datetime
+    end: datetime = attrs.field(validator=_ordered)
+    status: BookingStatus
+    created_at: datetime
+    created_by: Actor
+    updated_at: datetime
+    updated_by: Actor
+    #: The package whose credit this booking used, if any.
+    package_id: PackageId | None = None
+    #: Set by the caller to make retries of the same request return this booking.
+    idempotency_key: str | None = None
+    note: str = ""
+
+
+class CreditEventKind(enum.StrEnum):
+    """What happened to a credit."""
+
+    USE = "use"
+    RETURN = "return"
+
+
+@attrs.frozen
+class CreditEvent:
+    """A credit used for, or returned from, a booking: who, when and why. At most one of each per booking."""
+
+    package_id: PackageId
+    booking_id: BookingId
+    kind: CreditEventKind
+    at: datetime
+    actor: Actor
+    reason: str
+
+
+@attrs.frozen
+class CreditChange:
+    """What a use or return of a credit did: whether it changed the count, and the count after."""
+
+    package_id: PackageId
+    applied: bool
+    used: int
+    total: int

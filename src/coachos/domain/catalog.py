@@ -1,0 +1,87 @@
+"""What a coach sells: bookable services and session packages."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import attrs
+
+from coachos.domain.contact import check_name
+from coachos.domain.errors import ValidationError
+from coachos.domain.ids import ClientId, OrgId, PackageId, ServiceId
+from coachos.domain.money import Money
+
+
+def _duration(_: object, __: attrs.Attribute[timedelta], value: timedelta) -> None:
+    if value <= timedelta(0) or value > timedelta(hours=12):
+        raise ValidationError("A session lasts more than 0 minutes and at most 12 hours.", field="duration")
+    if value % timedelta(minutes=1):
+        raise ValidationError("Durations are whole minutes.", field="duration")
+
+
+def _price(_: object, __: attrs.Attribute[Money], value: Money) -> None:
+    if value.is_negative:
+        raise ValidationError("A price cannot be negative.", field="price")
+
+
+def _capacity(_: object, __: attrs.Attribute[int], value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 500:
+        raise ValidationError("Capacity is a whole number from 1 to 500.", field="capacity")
+
+
+@attrs.frozen
+class Service:
+    """Something clients book: one-to-one training (capacity 1) or a group class."""
+
+    id: ServiceId
+    org_id: OrgId
+    name: str = attrs.field(converter=check_name)
+    duration: timedelta = attrs.field(validator=_duration)
+    price: Money = attrs.field(validator=_price)
+    capacity: int = attrs.field(default=1, validator=_capacity)
+    #: Whether booking it takes a credit from one of the client's session packages.
+    uses_credit: bool = True
+    active: bool = True
+
+
+def _sessions(_: object, __: attrs.Attribute[int], value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1000:
+        raise ValidationError("A package holds from 1 to 1000 sessions.", field="total")
+
+
+@attrs.frozen
+class SessionPackage:
+    """Sessions a client bought in advance; each booking of a credit-using service uses one.
+
+    `used` is only ever changed by the database, atomically (see the packages repository);
+    this object is a snapshot of it.
+    """
+
+    id: PackageId
+    org_id: OrgId
+    client_id: ClientId
+    name: str = attrs.field(converter=check_name)
+    total: int = attrs.field(validator=_sessions)
+    price: Money = attrs.field(validator=_price)
+    purchased_at: datetime
+    used: int = 0
+    expires_at: datetime | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if not 0 <= self.used <= self.total:
+            raise ValidationError("Used sessions must be between 0 and the total.", field="used")
+        if self.expires_at is not None and self.expires_at <= self.purchased_at:
+            raise ValidationError("A package must expire after it was bought.", field="expires_at")
+
+    @property
+    def remaining(self) -> int:
+        """Credits left to use."""
+        return self.total - self.used
+
+    def is_expired(self, now: datetime) -> bool:
+        """Whether the package can no longer be used at `now`."""
+        return self.expires_at is not None and self.expires_at <= now
+
+    def usable(self, now: datetime) -> bool:
+        """Whether a credit could be used at `now` (the database has the final word)."""
+        return self.remaining > 0 and not self.is_expired(now)

@@ -1,0 +1,84 @@
+"""Clients of a coach: contact details, their own zone, consent and status."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import attrs
+
+from coachos.domain.contact import check_name, optional_email, optional_phone
+from coachos.domain.errors import ValidationError
+from coachos.domain.ids import ClientId, OrgId
+from coachos.domain.timezones import require_utc, zone
+
+
+class ClientStatus(enum.StrEnum):
+    """Where a person stands with the business."""
+
+    LEAD = "lead"
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+
+
+class Channel(enum.StrEnum):
+    """What a consent covers."""
+
+    SMS = "sms"
+    EMAIL = "email"
+    MARKETING = "marketing"
+
+
+def _optional_zone(value: str | None) -> str | None:
+    if value is None or not str(value).strip():
+        return None
+    zone(value)
+    return value
+
+
+@attrs.frozen
+class Consent:
+    """Permission to contact a client on one channel, with the evidence of when and how it was given."""
+
+    channel: Channel = attrs.field(converter=Channel)
+    granted_at: datetime = attrs.field(converter=require_utc)
+    #: How it was given, e.g. "booking_form", "coach_entered", "sms_keyword".
+    method: str = attrs.field(converter=str)
+    #: The exact words the person agreed to, where there were any.
+    wording: str | None = None
+
+
+def _tags(values: frozenset[str] | set[str] | list[str] | tuple[str, ...]) -> frozenset[str]:
+    tags = frozenset(str(v).strip().lower() for v in values if str(v).strip())
+    if any(len(t) > 50 for t in tags):
+        raise ValidationError("Tags are limited to 50 characters.", field="tags")
+    return tags
+
+
+@attrs.frozen
+class Client:
+    """Somebody who trains with the coach (or might: a lead)."""
+
+    id: ClientId
+    org_id: OrgId
+    name: str = attrs.field(converter=check_name)
+    created_at: datetime
+    phone: str | None = attrs.field(default=None, converter=optional_phone)
+    email: str | None = attrs.field(default=None, converter=optional_email)
+    #: The client's own zone, for reminders and quiet hours; None means the organisation's.
+    timezone: str | None = attrs.field(default=None, converter=_optional_zone)
+    status: ClientStatus = attrs.field(default=ClientStatus.LEAD, converter=ClientStatus)
+    consents: tuple[Consent, ...] = ()
+    notes: str = ""
+    tags: frozenset[str] = attrs.field(default=frozenset(), converter=_tags)
+
+    def __attrs_post_init__(self) -> None:
+        if len(self.notes) > 10_000:
+            raise ValidationError("Notes are limited to 10,000 characters.", field="notes")
+        channels = [c.channel for c in self.consents]
+        if len(channels) != len(set(channels)):
+            raise ValidationError("Give at most one consent per channel.", field="consents")
+
+    def consent(self, channel: Channel) -> Consent | None:
+        """The consent for `channel`, or None if the client never gave it."""
+        return next((c for c in self.consents if c.channel == channel), None)

@@ -1,0 +1,75 @@
+"""The domain's error hierarchy.
+
+Every error carries a message a coach could read and act on. Adapters translate vendor and
+database errors into these; the entrypoints map them to HTTP statuses and page messages.
+"""
+
+from __future__ import annotations
+
+
+class CoachOSError(Exception):
+    """Base of every error Coach OS raises on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ValidationError(CoachOSError):
+    """Input is malformed or breaks a rule; nothing was written."""
+
+    code = "invalid"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class NotFound(CoachOSError):
+    """The thing does not exist in this organisation (ids of other orgs look the same)."""
+
+    code = "not_found"
+
+
+class Conflict(CoachOSError):
+    """The request clashes with what is already stored (a taken slot, a duplicate slug)."""
+
+    code = "conflict"
+
+
+class SlotUnavailable(Conflict):
+    """The requested time is taken, full, or not offered any more."""
+
+    code = "slot_unavailable"
+
+
+class PolicyViolation(CoachOSError):
+    """The organisation's booking policy refuses this (notice, horizon, cancellation window)."""
+
+    code = "policy"
+
+
+class InvalidTransition(CoachOSError):
+    """A booking cannot move from its current status to the one asked for."""
+
+    code = "invalid_transition"
+
+
+class NoCreditsLeft(CoachOSError):
+    """The session package is used up."""
+
+    code = "no_credits_left"
+
+
+class PackageExpired(CoachOSError):
+    """The session package expired before this use."""
+
+    code = "package_expired"
+
+
+class CurrencyMismatch(ValidationError):
+    """Amounts in two currencies were combined."""
+
+    code = "currency_mismatch"

@@ -1,0 +1,71 @@
+"""Organisations (tenants) and the coaches who work in them."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import attrs
+
+from coachos.domain.contact import check_email, check_name
+from coachos.domain.errors import ValidationError
+from coachos.domain.ids import CoachId, OrgId
+from coachos.domain.money import _normalise_currency
+from coachos.domain.policy import BookingPolicy
+from coachos.domain.quiet_hours import QuietHours
+from coachos.domain.timezones import zone
+
+_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$")
+
+
+def check_slug(value: str) -> str:
+    """`value` if it is a usable public slug (3–40 of a–z, 0–9 and inner hyphens)."""
+    slug = str(value).strip().lower()
+    if not _SLUG.match(slug) or "--" in slug:
+        raise ValidationError(
+            f"'{value}' cannot be a web address name: use 3 to 40 lowercase letters, digits and "
+            "single hyphens, starting and ending with a letter or digit.",
+            field="slug",
+        )
+    return slug
+
+
+def check_timezone(value: str) -> str:
+    """`value` if it names a known IANA time zone."""
+    zone(value)
+    return value
+
+
+@attrs.frozen
+class Organization:
+    """A coach's business: the tenant every other record belongs to.
+
+    `timezone` is the one place the organisation's zone is stored; everything shown or sent in
+    local time reads it from here.
+    """
+
+    id: OrgId
+    name: str = attrs.field(converter=check_name)
+    slug: str = attrs.field(converter=check_slug)
+    timezone: str = attrs.field(converter=check_timezone)
+    currency: str = attrs.field(converter=_normalise_currency)
+    created_at: datetime
+    policy: BookingPolicy = BookingPolicy()
+    quiet_hours: QuietHours = QuietHours()
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The organisation's zone."""
+        return ZoneInfo(self.timezone)
+
+
+@attrs.frozen
+class Coach:
+    """A member of staff who has availability and takes bookings."""
+
+    id: CoachId
+    org_id: OrgId
+    name: str = attrs.field(converter=check_name)
+    email: str = attrs.field(converter=check_email)
+    active: bool = True

@@ -1,0 +1,43 @@
+"""An organisation's booking policy: how early, how far ahead, how late to cancel, gaps between sessions."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import attrs
+
+from coachos.domain.errors import ValidationError
+
+
+def _non_negative(_: object, attribute: attrs.Attribute[timedelta], value: timedelta) -> None:
+    if not isinstance(value, timedelta) or value < timedelta(0):
+        raise ValidationError(f"{attribute.name} cannot be negative.", field=attribute.name)
+
+
+def _positive(_: object, attribute: attrs.Attribute[timedelta], value: timedelta) -> None:
+    if not isinstance(value, timedelta) or value <= timedelta(0):
+        raise ValidationError(f"{attribute.name} must be longer than zero.", field=attribute.name)
+
+
+@attrs.frozen
+class BookingPolicy:
+    """The rules a client's booking must meet."""
+
+    #: A client cannot book a session starting sooner than this.
+    min_notice: timedelta = attrs.field(default=timedelta(hours=12), validator=_non_negative)
+    #: A client cannot book further ahead than this.
+    horizon: timedelta = attrs.field(default=timedelta(days=60), validator=_positive)
+    #: A client may cancel (and get the credit back) until this long before the start.
+    cancellation_window: timedelta = attrs.field(
+        default=timedelta(hours=24), validator=_non_negative
+    )
+    #: Free time the coach keeps after every session before the next may start.
+    buffer: timedelta = attrs.field(default=timedelta(0), validator=_non_negative)
+    #: Offered start times step by this much from the start of each available period.
+    slot_interval: timedelta = attrs.field(default=timedelta(minutes=30), validator=_positive)
+
+    def __attrs_post_init__(self) -> None:
+        if self.slot_interval < timedelta(minutes=5):
+            raise ValidationError(
+                "slot_interval must be at least 5 minutes.", field="slot_interval"
+            )

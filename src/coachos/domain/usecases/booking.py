@@ -1,0 +1,461 @@
+"""Use cases around the calendar: finding slots, booking, moving a booking through its life, credits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+import attrs
+
+from coachos.domain.availability import Slot, compute_slots, is_offered
+from coachos.domain.bookings import (
+    Appointment,
+    Booking,
+    BookingStatus,
+    CreditChange,
+    CreditEvent,
+    CreditEventKind,
+)
+from coachos.domain.catalog import Service
+from coachos.domain.errors import (
+    Conflict,
+    InvalidTransition,
+    NoCreditsLeft,
+    PackageExpired,
+    PolicyViolation,
+    SlotUnavailable,
+    ValidationError,
+)
+from coachos.domain.events import (
+    BookingCancelled,
+    BookingCompleted,
+    BookingConfirmed,
+    BookingEvent,
+    BookingNoShow,
+    BookingRequested,
+    CreditReturned,
+    CreditUsed,
+)
+from coachos.domain.ids import (
+    Actor,
+    AppointmentId,
+    BookingId,
+    ClientId,
+    CoachId,
+    OrgId,
+    PackageId,
+    ServiceId,
+)
+from coachos.domain.orgs import Coach, Organization
+from coachos.domain.timezones import require_utc
+from coachos.domain.usecases._base import Command, Deps
+from coachos.ports.storage import UnitOfWork
+
+#: Longest range one slot query may cover; keeps a public page from asking for years of slots.
+MAX_SLOT_RANGE = timedelta(days=92)
+
+
+@attrs.frozen(kw_only=True)
+class FindSlots(Command[list[Slot]]):
+    """Bookable start times of a service with a coach in [start, end)."""
+
+    org_id: OrgId
+    coach_id: CoachId
+    service_id: ServiceId
+    start: datetime
+    end: datetime
+
+
+def find_slots(cmd: FindSlots, deps: Deps) -> list[Slot]:
+    """The slots the coach's rules, overrides, bookings and the org's policy leave open."""
+    start, end = require_utc(cmd.start, field="start"), require_utc(cmd.end, field="end")
+    if end <= start:
+        raise ValidationError("The end of the range must be after its start.", field="end")
+    if end - start > MAX_SLOT_RANGE:
+        raise ValidationError("Ask for at most 92 days of slots at a time.", field="end")
+    with deps.uow() as uow:
+        org = uow.orgs.get(cmd.org_id)
+        coach = _active_coach(uow, cmd.org_id, cmd.coach_id)
+        service = _active_service(uow, cmd.org_id, cmd.service_id)
+        return _slots(uow, org, coach, service, start, end, deps.clock.now())
+
+
+def _slots(
+    uow: UnitOfWork,
+    org: Organization,
+    coach: Coach,
+    service: Service,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+) -> list[Slot]:
+    tz = org.tz
+    # Local dates around the range: a UTC range can touch the day before or after in the org's zone.
+    first, last = (start.astimezone(tz) - timedelta(days=1)).date(), (end.astimezone(tz) + timedelta(days=1)).date()
+    reach = service.duration + org.policy.buffer
+    return compute_slots(
+        coach_id=coach.id,
+        service_id=service.id,
+        duration=service.duration,
+        capacity=service.capacity,
+        rules=uow.availability.weekly(org.id, coach.id),
+        overrides=uow.availability.overrides(org.id, coach.id, first, last),
+        busy=uow.calendar.busy(org.id, coach.id, start - reach, end + reach),
+        policy=org.policy,
+        tz=tz,
+        now=now,
+        start=start,
+        end=end,
+    )
+
+
+def _active_coach(uow: UnitOfWork, org_id: OrgId, coach_id: CoachId) -> Coach:
+    coach = uow.coaches.get(org_id, coach_id)
+    if not coach.active:
+        raise ValidationError("This coach no longer takes bookings.", field="coach_id")
+    return coach
+
+
+def _active_service(uow: UnitOfWork, org_id: OrgId, service_id: ServiceId) -> Service:
+    service = uow.services.get(org_id, service_id)
+    if not service.active:
+        raise ValidationError("This service is no longer offered.", field="service_id")
+    return service
+
+
+@attrs.frozen(kw_only=True)
+class BookSession(Command[Booking]):
+    """Book a client into a service with a coach at `start`.
+
+    With an `idempotency_key`, repeating the request (a double click, a retry after a timeout)
+    returns the first booking instead of making another.
+    """
+
+    org_id: OrgId
+    coach_id: CoachId
+    service_id: ServiceId
+    client_id: ClientId
+    start: datetime
+    actor: Actor
+    #: Which package pays; None picks the client's usable package that expires soonest.
+    package_id: PackageId | None = None
+    confirm: bool = False
+    idempotency_key: str | None = None
+    note: str = ""
+
+
+def book_session(cmd: BookSession, deps: Deps) -> Booking:
+    """Check the time is offered, take a seat, record the booking and use a credit — all or nothing."""
+    start = require_utc(cmd.start, field="start")
+    if cmd.idempotency_key is not None and not 1 <= len(cmd.idempotency_key) <= 200:
+        raise ValidationError("Idempotency keys are 1 to 200 characters.", field="idempotency_key")
+    if (earlier := _by_key(cmd, deps)) is not None:
+        return earlier
+    try:
+        return _book(cmd, start, deps)
+    except Conflict:
+        # A concurrent twin of this request may have won the race; then its booking is the answer.
+        if (earlier := _by_key(cmd, deps)) is not None:
+            return earlier
+        raise
+
+
+def _by_key(cmd: BookSession, deps: Deps) -> Booking | None:
+    if cmd.idempotency_key is None:
+        return None
+    with deps.uow() as uow:
+        return uow.bookings.by_idempotency_key(cmd.org_id, cmd.idempotency_key)
+
+
+def _book(cmd: BookSession, start: datetime, deps: Deps) -> Booking:
+    now = deps.clock.now()
+    with deps.uow() as uow:
+        org = uow.orgs.get(cmd.org_id)
+        coach = _active_coach(uow, cmd.org_id, cmd.coach_id)
+        service = _active_service(uow, cmd.org_id, cmd.service_id)
+        uow.clients.get(cmd.org_id, cmd.client_id)
+        _check_policy(org, start, now)
+        end = start + service.duration
+        slot = is_offered(_slots(uow, org, coach, service, start, start + timedelta(minutes=1), now), start)
+        if slot is None:
+            raise SlotUnavailable(_why_unavailable(uow, org.id, coach.id, service, start))
+        appointment = uow.calendar.take_seat(
+            org.id,
+            Appointment(
+                id=AppointmentId(deps.ids.new_id()),
+                org_id=org.id,
+                coach_id=coach.id,
+                service_id=service.id,
+                start=start,
+                end=end,
+                blocks_until=end + org.policy.buffer,
+                capacity=service.capacity,
+            ),
+        )
+        status = BookingStatus.CONFIRMED if cmd.confirm else BookingStatus.REQUESTED
+        booking = Booking(
+            id=BookingId(deps.ids.new_id()),
+            org_id=org.id,
+            appointment_id=appointment.id,
+            coach_id=coach.id,
+            service_id=service.id,
+            client_id=cmd.client_id,
+            start=start,
+            end=end,
+            status=status,
+            created_at=now,
+            created_by=cmd.actor,
+            updated_at=now,
+            updated_by=cmd.actor,
+            idempotency_key=cmd.idempotency_key,
+            note=cmd.note,
+        )
+        uow.bookings.add(booking)
+        event_type = BookingConfirmed if cmd.confirm else BookingRequested
+        uow.emit(event_type(**_booking_fields(booking, now, cmd.actor)))
+        if service.uses_credit:
+            change = _use_credit(uow, booking, cmd.package_id, now, cmd.actor, "booked")
+            booking = attrs.evolve(booking, package_id=change.package_id)
+        uow.commit()
+    return booking
+
+
+def _why_unavailable(uow: UnitOfWork, org_id: OrgId, coach_id: CoachId, service: Service, start: datetime) -> str:
+    if service.capacity > 1 and any(
+        b.start == start and b.service_id == service.id and b.seats_left < 1
+        for b in uow.calendar.busy(org_id, coach_id, start, start + service.duration)
+    ):
+        return "That class is full; please pick another time."
+    return "That time is not available any more; please pick another slot."
+
+
+def _check_policy(org: Organization, start: datetime, now: datetime) -> None:
+    policy = org.policy
+    if start < now:
+        raise PolicyViolation("That time has already passed.")
+    if start < now + policy.min_notice:
+        raise PolicyViolation(f"Bookings need at least {_human(policy.min_notice)} notice.")
+    if start > now + policy.horizon:
+        raise PolicyViolation(f"Bookings can be made at most {_human(policy.horizon)} ahead.")
+
+
+def _human(span: timedelta) -> str:
+    minutes = int(span.total_seconds() // 60)
+    if minutes % (60 * 24) == 0 and minutes:
+        days = minutes // (60 * 24)
+        return f"{days} day{'s' * (days != 1)}"
+    if minutes % 60 == 0 and minutes:
+        hours = minutes // 60
+        return f"{hours} hour{'s' * (hours != 1)}"
+    return f"{minutes} minute{'s' * (minutes != 1)}"
+
+
+def _booking_fields(booking: Booking, now: datetime, actor: Actor) -> dict[str, object]:
+    return {
+        "org_id": booking.org_id,
+        "occurred_at": now,
+        "actor": str(actor),
+        "booking_id": booking.id,
+        "client_id": booking.client_id,
+        "coach_id": booking.coach_id,
+        "service_id": booking.service_id,
+        "start": booking.start,
+    }
+
+
+def _use_credit(
+    uow: UnitOfWork,
+    booking: Booking,
+    package_id: PackageId | None,
+    now: datetime,
+    actor: Actor,
+    reason: str,
+) -> CreditChange:
+    if package_id is not None:
+        package = uow.packages.get(booking.org_id, package_id)
+        if package.client_id != booking.client_id:
+            raise ValidationError("That package belongs to another client.", field="package_id")
+        candidates: Sequence[PackageId] = [package_id]
+    else:
+        # Soonest-expiring first, so credits are not lost to expiry; the database decides each try.
+        candidates = [p.id for p in uow.packages.for_client(booking.org_id, booking.client_id) if p.usable(now)]
+        if not candidates:
+            raise NoCreditsLeft("This client has no session credits left; sell them a package first.")
+    last_error: NoCreditsLeft | PackageExpired | None = None
+    for candidate in candidates:
+        event = CreditEvent(
+            package_id=candidate, booking_id=booking.id, kind=CreditEventKind.USE, at=now, actor=actor, reason=reason
+        )
+        try:
+            change = uow.packages.use_credit(booking.org_id, event)
+        except (NoCreditsLeft, PackageExpired) as exc:
+            last_error = exc
+            continue
+        if change.applied:
+            uow.bookings.set_package(booking.org_id, booking.id, change.package_id)
+            uow.emit(
+                CreditUsed(
+                    org_id=booking.org_id,
+                    occurred_at=now,
+                    actor=str(actor),
+                    package_id=change.package_id,
+                    booking_id=booking.id,
+                    used=change.used,
+                    total=change.total,
+                )
+            )
+        return change
+    assert last_error is not None  # noqa: S101  # the loop ran at least once
+    raise last_error
+
+
+@attrs.frozen(kw_only=True)
+class UseCredit(Command[CreditChange]):
+    """Pay for an existing booking with a package credit; repeating it never uses a second one."""
+
+    org_id: OrgId
+    booking_id: BookingId
+    actor: Actor
+    package_id: PackageId | None = None
+    reason: str = "charged to package"
+
+
+def use_credit(cmd: UseCredit, deps: Deps) -> CreditChange:
+    """Use one credit for the booking, once, atomically in the database."""
+    now = deps.clock.now()
+    with deps.uow() as uow:
+        booking = uow.bookings.get(cmd.org_id, cmd.booking_id)
+        if not booking.status.is_open and booking.status is not BookingStatus.COMPLETED:
+            raise InvalidTransition(f"A {booking.status.value} booking cannot use a credit.")
+        change = _use_credit(uow, booking, cmd.package_id, now, cmd.actor, cmd.reason)
+        uow.commit()
+    return change
+
+
+@attrs.frozen(kw_only=True)
+class CancelBooking(Command[Booking]):
+    """Cancel a booking. Within the policy the credit comes back; a coach may decide either way."""
+
+    org_id: OrgId
+    booking_id: BookingId
+    actor: Actor
+    reason: str = ""
+    #: Coach's choice to return the credit (True) or keep it (False); None follows the policy.
+    return_credit: bool | None = None
+
+
+def cancel_booking(cmd: CancelBooking, deps: Deps) -> Booking:
+    """Cancel once (a repeat returns the cancelled booking), free the seat and return the credit by policy."""
+    now = deps.clock.now()
+    with deps.uow() as uow:
+        org = uow.orgs.get(cmd.org_id)
+        booking = uow.bookings.get(cmd.org_id, cmd.booking_id)
+        by_coach = cmd.actor.kind != "client"
+        if cmd.return_credit is not None and not by_coach:
+            raise PolicyViolation("Only the coach can decide to return or keep a credit.")
+        if not by_coach and booking.status.is_open and now >= booking.start:
+            raise PolicyViolation("This session has already started; please contact your coach.")
+        moved = uow.bookings.transition(cmd.org_id, cmd.booking_id, BookingStatus.CANCELLED, at=now, actor=cmd.actor)
+        if moved is None:
+            current = uow.bookings.get(cmd.org_id, cmd.booking_id)
+            if current.status is BookingStatus.CANCELLED:
+                return current
+            raise InvalidTransition(f"A {current.status.value} booking cannot be cancelled.")
+        late = now > booking.start - org.policy.cancellation_window
+        refund = cmd.return_credit if cmd.return_credit is not None else (by_coach or not late)
+        uow.calendar.release_seat(cmd.org_id, booking.appointment_id)
+        uow.emit(BookingCancelled(**_booking_fields(moved, now, cmd.actor), late=late, reason=cmd.reason))
+        if refund:
+            _return_credit(uow, moved, now, cmd.actor, cmd.reason or "cancelled")
+        uow.commit()
+    return moved
+
+
+def _return_credit(uow: UnitOfWork, booking: Booking, now: datetime, actor: Actor, reason: str) -> None:
+    change = uow.packages.return_credit(booking.org_id, booking.id, at=now, actor=actor, reason=reason)
+    if change is not None and change.applied:
+        uow.emit(
+            CreditReturned(
+                org_id=booking.org_id,
+                occurred_at=now,
+                actor=str(actor),
+                package_id=change.package_id,
+                booking_id=booking.id,
+                used=change.used,
+                total=change.total,
+            )
+        )
+
+
+@attrs.frozen(kw_only=True)
+class ConfirmBooking(Command[Booking]):
+    """Confirm a requested booking."""
+
+    org_id: OrgId
+    booking_id: BookingId
+    actor: Actor
+
+
+@attrs.frozen(kw_only=True)
+class CompleteBooking(Command[Booking]):
+    """Record that the session took place."""
+
+    org_id: OrgId
+    booking_id: BookingId
+    actor: Actor
+
+
+@attrs.frozen(kw_only=True)
+class MarkNoShow(Command[Booking]):
+    """Record that the client did not come (the credit stays used)."""
+
+    org_id: OrgId
+    booking_id: BookingId
+    actor: Actor
+
+
+_MOVES: dict[type, tuple[BookingStatus, type[BookingEvent], bool]] = {
+    ConfirmBooking: (BookingStatus.CONFIRMED, BookingConfirmed, False),
+    CompleteBooking: (BookingStatus.COMPLETED, BookingCompleted, True),
+    MarkNoShow: (BookingStatus.NO_SHOW, BookingNoShow, True),
+}
+
+
+def move_booking(cmd: ConfirmBooking | CompleteBooking | MarkNoShow, deps: Deps) -> Booking:
+    """Move the booking to the command's status once; a repeat returns it unchanged."""
+    target, event_type, after_start = _MOVES[type(cmd)]
+    now = deps.clock.now()
+    with deps.uow() as uow:
+        booking = uow.bookings.get(cmd.org_id, cmd.booking_id)
+        if after_start and now < booking.start:
+            raise PolicyViolation("This session has not started yet.")
+        moved = uow.bookings.transition(cmd.org_id, cmd.booking_id, target, at=now, actor=cmd.actor)
+        if moved is None:
+            current = uow.bookings.get(cmd.org_id, cmd.booking_id)
+            if current.status is target:
+                return current
+            raise InvalidTransition(
+                f"A {current.status.value} booking cannot become {target.value.replace('_', '-')}."
+            )
+        uow.emit(event_type(**_booking_fields(moved, now, cmd.actor)))
+        uow.commit()
+    return moved
+
+
+@attrs.frozen(kw_only=True)
+class ListBookings(Command[list[Booking]]):
+    """Bookings starting in [start, end), optionally of one coach."""
+
+    org_id: OrgId
+    start: datetime
+    end: datetime
+    coach_id: CoachId | None = None
+
+
+def list_bookings(cmd: ListBookings, deps: Deps) -> list[Booking]:
+    """The bookings in the range, by start time."""
+    start, end = require_utc(cmd.start, field="start"), require_utc(cmd.end, field="end")
+    if end <= start:
+        raise ValidationError("The end of the range must be after its start.", field="end")
+    with deps.uow() as uow:
+        return list(uow.bookings.between(cmd.org_id, start, end, coach_id=cmd.coach_id))

@@ -1,0 +1,314 @@
+"""Use cases that set a business up: organisation, coaches, services, clients, hours, packages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
+
+import attrs
+
+from coachos.domain.availability import DateOverride, WeeklyRule
+from coachos.domain.catalog import Service, SessionPackage
+from coachos.domain.clients import Client, ClientStatus, Consent
+from coachos.domain.errors import CurrencyMismatch, ValidationError
+from coachos.domain.events import (
+    AvailabilityChanged,
+    ClientCreated,
+    CoachAdded,
+    OrganizationCreated,
+    PackageSold,
+    ServiceCreated,
+)
+from coachos.domain.ids import Actor, ClientId, CoachId, OrgId, PackageId, ServiceId
+from coachos.domain.money import Money
+from coachos.domain.orgs import Coach, Organization
+from coachos.domain.policy import BookingPolicy
+from coachos.domain.quiet_hours import QuietHours
+from coachos.domain.timezones import require_utc
+from coachos.domain.usecases._base import Command, Deps
+
+
+@attrs.frozen(kw_only=True)
+class CreateOrganization(Command[tuple[Organization, Coach]]):
+    """Sign a business up, with its first coach (the owner)."""
+
+    name: str
+    slug: str
+    timezone: str
+    currency: str
+    owner_name: str
+    owner_email: str
+    policy: BookingPolicy = BookingPolicy()
+    quiet_hours: QuietHours = QuietHours()
+
+
+def create_organization(cmd: CreateOrganization, deps: Deps) -> tuple[Organization, Coach]:
+    """Create the organisation and its owner coach together."""
+    now = deps.clock.now()
+    org = Organization(
+        id=OrgId(deps.ids.new_id()),
+        name=cmd.name,
+        slug=cmd.slug,
+        timezone=cmd.timezone,
+        currency=cmd.currency,
+        created_at=now,
+        policy=cmd.policy,
+        quiet_hours=cmd.quiet_hours,
+    )
+    coach = Coach(id=CoachId(deps.ids.new_id()), org_id=org.id, name=cmd.owner_name, email=cmd.owner_email)
+    with deps.uow() as uow:
+        uow.orgs.add(org)
+        uow.coaches.add(coach)
+        actor = str(Actor("coach", coach.id))
+        uow.emit(OrganizationCreated(org_id=org.id, occurred_at=now, actor=actor))
+        uow.emit(CoachAdded(org_id=org.id, occurred_at=now, actor=actor, coach_id=coach.id))
+        uow.commit()
+    return org, coach
+
+
+@attrs.frozen(kw_only=True)
+class UpdateOrganizationSettings(Command[Organization]):
+    """Change an organisation's name, zone, policy or quiet hours (None keeps the current value)."""
+
+    org_id: OrgId
+    actor: Actor
+    name: str | None = None
+    timezone: str | None = None
+    policy: BookingPolicy | None = None
+    quiet_hours: QuietHours | None = None
+
+
+def update_organization_settings(cmd: UpdateOrganizationSettings, deps: Deps) -> Organization:
+    """Apply the given settings; the zone is validated and stored only on the organisation."""
+    with deps.uow() as uow:
+        org = uow.orgs.get(cmd.org_id)
+        changes = {
+            k: v
+            for k, v in {
+                "name": cmd.name,
+                "timezone": cmd.timezone,
+                "policy": cmd.policy,
+                "quiet_hours": cmd.quiet_hours,
+            }.items()
+            if v is not None
+        }
+        updated = attrs.evolve(org, **changes)
+        uow.orgs.update(updated)
+        uow.commit()
+    return updated
+
+
+@attrs.frozen(kw_only=True)
+class AddCoach(Command[Coach]):
+    """Add a member of staff."""
+
+    org_id: OrgId
+    name: str
+    email: str
+    actor: Actor
+
+
+def add_coach(cmd: AddCoach, deps: Deps) -> Coach:
+    """Store a new coach in the organisation."""
+    now = deps.clock.now()
+    with deps.uow() as uow:
+        uow.orgs.get(cmd.org_id)
+        coach = Coach(id=CoachId(deps.ids.new_id()), org_id=cmd.org_id, name=cmd.name, email=cmd.email)
+        uow.coaches.add(coach)
+        uow.emit(CoachAdded(org_id=cmd.org_id, occurred_at=now, actor=str(cmd.actor), coach_id=coach.id))
+        uow.commit()
+    return coach
+
+
+@attrs.frozen(kw_only=True)
+class CreateService(Command[Service]):
+    """Offer something bookable."""
+
+    org_id: OrgId
+    name: str
+    duration: timedelta
+    price: Money
+    actor: Actor
+    capacity: int = 1
+    uses_credit: bool = True
+
+
+def create_service(cmd: CreateService, deps: Deps) -> Service:
+    """Store a service priced in the organisation's currency."""
+    now = deps.clock.now()
+    with deps.uow() as uow:
+        org = uow.orgs.get(cmd.org_id)
+        _same_currency(org, cmd.price)
+        service = Service(
+            id=ServiceId(deps.ids.new_id()),
+            org_id=org.id,
+            name=cmd.name,
+            duration=cmd.duration,
+            price=cmd.price,
+            capacity=cmd.capacity,
+            uses_credit=cmd.uses_credit,
+        )
+        uow.services.add(service)
+        uow.emit(ServiceCreated(org_id=org.id, occurred_at=now, actor=str(cmd.actor), service_id=service.id))
+        uow.commit()
+    return service
+
+
+def _same_currency(org: Organization, price: Money) -> None:
+    if price.currency != org.currency:
+        raise CurrencyMismatch(
+            f"Prices in this business are in {org.currency}; {price.currency} was given.",
+            field="price",
+        )
+
+
+@attrs.frozen(kw_only=True)
+class CreateClient(Command[Client]):
+    """Add a client or lead."""
+
+    org_id: OrgId
+    name: str
+    actor: Actor
+    phone: str | None = None
+    email: str | None = None
+    timezone: str | None = None
+    status: ClientStatus = ClientStatus.LEAD
+    consents: tuple[Consent, ...] = ()
+    notes: str = ""
+    tags: frozenset[str] = frozenset()
+
+
+def create_client(cmd: CreateClient, deps: Deps) -> Client:
+    """Store a new client after validating their details."""
+    now = deps.clock.now()
+    client = Client(
+        id=ClientId(deps.ids.new_id()),
+        org_id=cmd.org_id,
+        name=cmd.name,
+        created_at=now,
+        phone=cmd.phone,
+        email=cmd.email,
+        timezone=cmd.timezone,
+        status=cmd.status,
+        consents=cmd.consents,
+        notes=cmd.notes,
+        tags=cmd.tags,
+    )
+    with deps.uow() as uow:
+        uow.orgs.get(cmd.org_id)
+        uow.clients.add(client)
+        uow.emit(ClientCreated(org_id=cmd.org_id, occurred_at=now, actor=str(cmd.actor), client_id=client.id))
+        uow.commit()
+    return client
+
+
+@attrs.frozen(kw_only=True)
+class SetWeeklyHours(Command[tuple[WeeklyRule, ...]]):
+    """Replace a coach's weekly hours; each entry is (weekday 0=Monday, start, end) in the org's zone."""
+
+    org_id: OrgId
+    coach_id: CoachId
+    hours: Sequence[tuple[int, time, time]]
+    actor: Actor
+
+
+def set_weekly_hours(cmd: SetWeeklyHours, deps: Deps) -> tuple[WeeklyRule, ...]:
+    """Validate and store the coach's new weekly hours as a whole."""
+    rules = tuple(
+        sorted(
+            (WeeklyRule(coach_id=cmd.coach_id, weekday=d, start=s, end=e) for d, s, e in cmd.hours),
+            key=lambda r: (r.weekday, r.start),
+        )
+    )
+    for a, b in zip(rules, rules[1:], strict=False):
+        if a.weekday == b.weekday and b.start < a.end:
+            raise ValidationError(
+                "Two periods on the same day overlap; merge them into one.", field="hours"
+            )
+    now = deps.clock.now()
+    with deps.uow() as uow:
+        uow.coaches.get(cmd.org_id, cmd.coach_id)
+        uow.availability.replace_weekly(cmd.org_id, cmd.coach_id, rules)
+        uow.emit(AvailabilityChanged(org_id=cmd.org_id, occurred_at=now, actor=str(cmd.actor), coach_id=cmd.coach_id))
+        uow.commit()
+    return rules
+
+
+@attrs.frozen(kw_only=True)
+class AddDateOverride(Command[DateOverride]):
+    """Extra hours (available=True) or time off (available=False) on one local date."""
+
+    org_id: OrgId
+    coach_id: CoachId
+    on: date
+    available: bool
+    actor: Actor
+    start: time | None = None
+    end: time | None = None
+
+
+def add_date_override(cmd: AddDateOverride, deps: Deps) -> DateOverride:
+    """Store a date override for the coach."""
+    override = DateOverride(
+        id=deps.ids.new_id(),
+        coach_id=cmd.coach_id,
+        on=cmd.on,
+        available=cmd.available,
+        start=cmd.start,
+        end=cmd.end,
+    )
+    now = deps.clock.now()
+    with deps.uow() as uow:
+        uow.coaches.get(cmd.org_id, cmd.coach_id)
+        uow.availability.add_override(cmd.org_id, override)
+        uow.emit(AvailabilityChanged(org_id=cmd.org_id, occurred_at=now, actor=str(cmd.actor), coach_id=cmd.coach_id))
+        uow.commit()
+    return override
+
+
+@attrs.frozen(kw_only=True)
+class SellPackage(Command[SessionPackage]):
+    """Give a client a package of sessions (paid elsewhere for now, or free)."""
+
+    org_id: OrgId
+    client_id: ClientId
+    name: str
+    sessions: int
+    price: Money
+    actor: Actor
+    expires_at: datetime | None = None
+
+
+def sell_package(cmd: SellPackage, deps: Deps) -> SessionPackage:
+    """Store the client's new package."""
+    now = deps.clock.now()
+    expires = None if cmd.expires_at is None else require_utc(cmd.expires_at, field="expires_at")
+    with deps.uow() as uow:
+        org = uow.orgs.get(cmd.org_id)
+        _same_currency(org, cmd.price)
+        uow.clients.get(cmd.org_id, cmd.client_id)
+        package = SessionPackage(
+            id=PackageId(deps.ids.new_id()),
+            org_id=cmd.org_id,
+            client_id=cmd.client_id,
+            name=cmd.name,
+            total=cmd.sessions,
+            price=cmd.price,
+            purchased_at=now,
+            expires_at=expires,
+        )
+        uow.packages.add(package)
+        uow.emit(
+            PackageSold(
+                org_id=cmd.org_id,
+                occurred_at=now,
+                actor=str(cmd.actor),
+                package_id=package.id,
+                client_id=cmd.client_id,
+                total=package.total,
+                price_minor=package.price.amount_minor,
+                currency=package.price.currency,
+            )
+        )
+        uow.commit()
+    return package

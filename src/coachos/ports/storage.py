@@ -1,0 +1,283 @@
+"""Storage ports: repositories scoped by organisation, and the unit of work that commits them together.
+
+Every method takes the organisation id and only ever sees that organisation's rows; an id from
+another organisation behaves exactly like an id that does not exist (NotFound).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from coachos.domain.availability import BusyBlock, DateOverride, WeeklyRule
+from coachos.domain.bookings import (
+    Appointment,
+    Booking,
+    BookingStatus,
+    CreditChange,
+    CreditEvent,
+)
+from coachos.domain.catalog import Service, SessionPackage
+from coachos.domain.clients import Client
+from coachos.domain.events import Event
+from coachos.domain.ids import (
+    Actor,
+    AppointmentId,
+    BookingId,
+    ClientId,
+    CoachId,
+    OrgId,
+    PackageId,
+    ServiceId,
+)
+from coachos.domain.orgs import Coach, Organization
+
+
+class OrganizationRepository(Protocol):
+    """Organisations (tenants)."""
+
+    def add(self, org: Organization) -> None:
+        """Store a new organisation; Conflict if its slug is taken."""
+        ...
+
+    def get(self, org_id: OrgId) -> Organization:
+        """The organisation, or NotFound."""
+        ...
+
+    def by_slug(self, slug: str) -> Organization:
+        """The organisation with this public slug, or NotFound."""
+        ...
+
+    def update(self, org: Organization) -> None:
+        """Replace the stored organisation's settings."""
+        ...
+
+
+class CoachRepository(Protocol):
+    """Coaches (staff) of an organisation."""
+
+    def add(self, coach: Coach) -> None:
+        """Store a new coach; Conflict if the email is already a coach of this organisation."""
+        ...
+
+    def get(self, org_id: OrgId, coach_id: CoachId) -> Coach:
+        """The coach, or NotFound."""
+        ...
+
+    def list(self, org_id: OrgId) -> Sequence[Coach]:
+        """All coaches, by name."""
+        ...
+
+
+class ClientRepository(Protocol):
+    """Clients and leads of an organisation."""
+
+    def add(self, client: Client) -> None:
+        """Store a new client."""
+        ...
+
+    def get(self, org_id: OrgId, client_id: ClientId) -> Client:
+        """The client, or NotFound."""
+        ...
+
+    def update(self, client: Client) -> None:
+        """Replace the stored client."""
+        ...
+
+    def list(self, org_id: OrgId, *, search: str = "", limit: int = 100) -> Sequence[Client]:
+        """Clients whose name, email or phone contain `search`, by name."""
+        ...
+
+
+class ServiceRepository(Protocol):
+    """Bookable services."""
+
+    def add(self, service: Service) -> None:
+        """Store a new service."""
+        ...
+
+    def get(self, org_id: OrgId, service_id: ServiceId) -> Service:
+        """The service, or NotFound."""
+        ...
+
+    def list(self, org_id: OrgId) -> Sequence[Service]:
+        """All services, by name."""
+        ...
+
+
+class AvailabilityRepository(Protocol):
+    """Coaches' weekly hours and date overrides."""
+
+    def replace_weekly(self, org_id: OrgId, coach_id: CoachId, rules: Sequence[WeeklyRule]) -> None:
+        """Make `rules` the coach's whole weekly schedule."""
+        ...
+
+    def weekly(self, org_id: OrgId, coach_id: CoachId) -> Sequence[WeeklyRule]:
+        """The coach's weekly schedule."""
+        ...
+
+    def add_override(self, org_id: OrgId, override: DateOverride) -> None:
+        """Store a date override."""
+        ...
+
+    def remove_override(self, org_id: OrgId, override_id: object) -> None:
+        """Delete a date override, or NotFound."""
+        ...
+
+    def overrides(
+        self, org_id: OrgId, coach_id: CoachId, first: date, last: date
+    ) -> Sequence[DateOverride]:
+        """The coach's overrides on local dates from `first` to `last` inclusive."""
+        ...
+
+
+class CalendarRepository(Protocol):
+    """Appointments on coaches' calendars; the database forbids overlaps and overfull classes."""
+
+    def busy(
+        self, org_id: OrgId, coach_id: CoachId, start: datetime, end: datetime
+    ) -> Sequence[BusyBlock]:
+        """The coach's active appointments that overlap [start, end), buffers included."""
+        ...
+
+    def take_seat(self, org_id: OrgId, wanted: Appointment) -> Appointment:
+        """A seat in the coach's appointment for this service and time, creating it if needed.
+
+        Atomic: raises SlotUnavailable when the time overlaps another appointment of the coach
+        or the class is full, even under concurrent requests.
+        """
+        ...
+
+    def release_seat(self, org_id: OrgId, appointment_id: AppointmentId) -> None:
+        """Give back one seat; an appointment with no seats taken frees the coach's time."""
+        ...
+
+
+class BookingRepository(Protocol):
+    """Bookings."""
+
+    def add(self, booking: Booking) -> None:
+        """Store a new booking; Conflict if its idempotency key was used before."""
+        ...
+
+    def get(self, org_id: OrgId, booking_id: BookingId) -> Booking:
+        """The booking, or NotFound."""
+        ...
+
+    def by_idempotency_key(self, org_id: OrgId, key: str) -> Booking | None:
+        """The booking made with this idempotency key, if any."""
+        ...
+
+    def transition(
+        self,
+        org_id: OrgId,
+        booking_id: BookingId,
+        to: BookingStatus,
+        *,
+        at: datetime,
+        actor: Actor,
+    ) -> Booking | None:
+        """Move the booking to `to` if its status allows it, atomically; None if it did not move."""
+        ...
+
+    def set_package(self, org_id: OrgId, booking_id: BookingId, package_id: PackageId) -> None:
+        """Record which package paid for the booking."""
+        ...
+
+    def between(
+        self,
+        org_id: OrgId,
+        start: datetime,
+        end: datetime,
+        *,
+        coach_id: CoachId | None = None,
+    ) -> Sequence[Booking]:
+        """Bookings starting in [start, end), by start time."""
+        ...
+
+    def for_client(self, org_id: OrgId, client_id: ClientId) -> Sequence[Booking]:
+        """All bookings of a client, by start time."""
+        ...
+
+
+class PackageRepository(Protocol):
+    """Session packages; credits change only through single atomic statements."""
+
+    def add(self, package: SessionPackage) -> None:
+        """Store a newly sold package."""
+        ...
+
+    def get(self, org_id: OrgId, package_id: PackageId) -> SessionPackage:
+        """The package, or NotFound."""
+        ...
+
+    def for_client(self, org_id: OrgId, client_id: ClientId) -> Sequence[SessionPackage]:
+        """A client's packages, soonest to expire first."""
+        ...
+
+    def use_credit(self, org_id: OrgId, event: CreditEvent) -> CreditChange:
+        """Use one credit of `event.package_id` for `event.booking_id`, once per booking.
+
+        A repeat for the same booking changes nothing (`applied` false). Raises NoCreditsLeft or
+        PackageExpired when the package cannot pay, as decided by the database at that instant.
+        """
+        ...
+
+    def return_credit(
+        self, org_id: OrgId, booking_id: BookingId, *, at: datetime, actor: Actor, reason: str
+    ) -> CreditChange | None:
+        """Give back the credit the booking used, once; None if it used none or it came back already."""
+        ...
+
+    def credit_events(self, org_id: OrgId, package_id: PackageId) -> Sequence[CreditEvent]:
+        """Every use and return of the package's credits, oldest first."""
+        ...
+
+
+class Outbox(Protocol):
+    """Events recorded with the change that caused them, for later delivery."""
+
+    def pending(self, limit: int = 100) -> Sequence[Event]:
+        """Events not yet marked delivered, oldest first."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction over every repository: all of it commits, or none of it."""
+
+    orgs: OrganizationRepository
+    coaches: CoachRepository
+    clients: ClientRepository
+    services: ServiceRepository
+    availability: AvailabilityRepository
+    calendar: CalendarRepository
+    bookings: BookingRepository
+    packages: PackageRepository
+    outbox: Outbox
+
+    def __enter__(self) -> Self:
+        """Begin the transaction."""
+        ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Roll back whatever was not committed, and end the transaction."""
+        ...
+
+    def emit(self, event: Event) -> None:
+        """Record `event` to be stored with this transaction's changes."""
+        ...
+
+    def commit(self) -> None:
+        """Make every change and emitted event permanent, together."""
+        ...
+
+    def rollback(self) -> None:
+        """Discard every change and emitted event."""
+        ...

@@ -1,0 +1,15 @@
+"""The unit suite's use-case tests, run again on SQLite and PostgreSQL through the SQL adapter.
+
+The same assertions holding on the fakes and on both databases is what makes the fakes
+trustworthy stand-ins.
+"""
+
+from tests.unit.test_usecases import (  # noqa: F401  # collected again with this folder's `app`
+    TestBookSession,
+    TestCancelBooking,
+    TestCredits,
+    TestFindSlots,
+    TestMoves,
+    TestOutbox,
+    TestSetup,
+)
