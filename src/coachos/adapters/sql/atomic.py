@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from coachos.adapters.sql import _convert as cv
 from coachos.adapters.sql.repos import _Repo, constraint_hit
-from coachos.adapters.sql.tables import appointments, credit_events, packages
+from coachos.adapters.sql.tables import appointments, coaches, credit_events, packages
 from coachos.domain.availability import BusyBlock
 from coachos.domain.bookings import Appointment, CreditChange, CreditEvent, CreditEventKind
 from coachos.domain.catalog import SessionPackage
@@ -45,6 +45,7 @@ class SqlCalendar(_Repo):
 
     def take_seat(self, org_id: OrgId, wanted: Appointment) -> Appointment:
         """A seat in the coach's appointment at this time, created if there is none."""
+        self._queue_for_coach(org_id, wanted.coach_id)
         for _ in range(2):
             joined = self._join(org_id, wanted)
             if joined is not None:
@@ -62,6 +63,20 @@ class SqlCalendar(_Repo):
                 if not constraint_hit(exc, "appointments_no_overlap"):
                     raise
         raise SlotUnavailable(_TAKEN)
+
+    def _queue_for_coach(self, org_id: OrgId, coach_id: CoachId) -> None:
+        """Make seat-takers for one coach wait their turn (PostgreSQL; SQLite writers are serial already).
+
+        The exclusion constraint alone is correct but two transactions inserting overlapping
+        appointments can each wait on the other's uncommitted row and deadlock. Locking the
+        coach's row first (FOR NO KEY UPDATE, which foreign-key checks do not conflict with)
+        queues them, so the later one sees the earlier one's committed appointment instead.
+        """
+        self._c.execute(
+            sa.select(coaches.c.id)
+            .where(coaches.c.org_id == org_id, coaches.c.id == coach_id)
+            .with_for_update(key_share=True)
+        )
 
     def _join(self, org_id: OrgId, wanted: Appointment) -> Appointment | None:
         a = appointments.c

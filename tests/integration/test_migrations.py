@@ -1,0 +1,172 @@
+"""Migrations build the schema the code expects, and the schema itself enforces the guarantees."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from coachos.adapters.sql import migrate
+from coachos.adapters.sql.engine import make_engine
+from coachos.adapters.sql.tables import metadata
+from tests.integration.conftest import PostgresDatabases, fresh_sqlite
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A brand-new empty database of each kind."""
+    if request.param == "sqlite":
+        url = fresh_sqlite(tmp_path)
+    else:
+        dbs: PostgresDatabases = request.getfixturevalue("pg_databases")
+        url = dbs.create()
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+
+
+def _diff(engine: Engine) -> list[object]:
+    with engine.connect() as conn:
+        return list(compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata))
+
+
+class TestMigrations:
+    def test_upgrade_from_empty_matches_the_models(self, empty_engine: Engine) -> None:
+        """Migrating an empty database reaches the newest revision with exactly the tables the code declares."""
+        assert migrate.current_revision(empty_engine) is None
+        migrate.upgrade(empty_engine)
+        assert migrate.is_current(empty_engine)
+        assert _diff(empty_engine) == []
+
+    def test_downgrade_to_empty_and_up_again(self, empty_engine: Engine) -> None:
+        """The schema can be taken down to nothing and rebuilt."""
+        migrate.upgrade(empty_engine)
+        migrate.downgrade(empty_engine, "base")
+        assert set(sa.inspect(empty_engine).get_table_names()) <= {"alembic_version"}
+        migrate.upgrade(empty_engine)
+        assert _diff(empty_engine) == []
+
+    def test_upgrade_twice_is_harmless(self, empty_engine: Engine) -> None:
+        """Running the upgrade on every deploy changes nothing the second time."""
+        migrate.upgrade(empty_engine)
+        migrate.upgrade(empty_engine)
+        assert migrate.is_current(empty_engine)
+
+
+def _seed(conn: sa.Connection) -> dict[str, uuid.UUID]:
+    """Rows for one organisation, written with plain SQL, bypassing every application check."""
+    ids = {k: uuid.uuid4() for k in ("org", "coach", "service", "client", "package", "other_org", "other_client")}
+    now = datetime(2026, 3, 2, tzinfo=UTC)
+    t = metadata.tables
+    for org, slug in ((ids["org"], "a-org"), (ids["other_org"], "b-org")):
+        conn.execute(
+            t["organizations"].insert().values(
+                id=org, name="Org", slug=slug, timezone="UTC", currency="USD", created_at=now, min_notice_s=0,
+                horizon_s=86400, cancellation_window_s=0, buffer_s=0, slot_interval_s=1800,
+                quiet_start=time(21), quiet_end=time(8),
+            )
+        )
+    conn.execute(t["coaches"].insert().values(id=ids["coach"], org_id=ids["org"], name="C", email="c@x.io", active=True))
+    conn.execute(
+        t["services"].insert().values(
+            id=ids["service"], org_id=ids["org"], name="S", duration_s=3600, price_minor=100, currency="USD",
+            capacity=1, uses_credit=True, active=True,
+        )
+    )
+    for client, org in ((ids["client"], ids["org"]), (ids["other_client"], ids["other_org"])):
+        conn.execute(
+            t["clients"].insert().values(
+                id=client, org_id=org, name="K", status="active", consents=[], notes="", tags=[], created_at=now
+            )
+        )
+    conn.execute(
+        t["packages"].insert().values(
+            id=ids["package"], org_id=ids["org"], client_id=ids["client"], name="P", total=1, used=1,
+            price_minor=0, currency="USD", purchased_at=now,
+        )
+    )
+    return ids
+
+
+def _appointment(ids: dict[str, uuid.UUID], start: datetime, *, seats: int = 1, capacity: int = 1) -> dict[str, object]:
+    return {
+        "id": uuid.uuid4(), "org_id": ids["org"], "coach_id": ids["coach"], "service_id": ids["service"],
+        "starts_at": start, "ends_at": start + timedelta(hours=1), "blocks_until": start + timedelta(hours=1),
+        "capacity": capacity, "seats_taken": seats,
+    }
+
+
+class TestDatabaseGuarantees:
+    """Each guarantee holds even for SQL that skips the application entirely."""
+
+    @pytest.fixture
+    def conn(self, empty_engine: Engine) -> Iterator[sa.Connection]:
+        migrate.upgrade(empty_engine)
+        with empty_engine.connect() as conn:
+            yield conn
+
+    def test_credits_cannot_exceed_total(self, conn: sa.Connection) -> None:
+        """The database refuses used > total."""
+        ids = _seed(conn)
+        with pytest.raises(IntegrityError):
+            conn.execute(sa.text("UPDATE packages SET used = used + 1 WHERE id = :id"), {"id": _param(conn, ids["package"])})
+
+    def test_credits_cannot_go_below_zero(self, conn: sa.Connection) -> None:
+        """The database refuses used < 0."""
+        ids = _seed(conn)
+        with pytest.raises(IntegrityError):
+            conn.execute(sa.text("UPDATE packages SET used = -1 WHERE id = :id"), {"id": _param(conn, ids["package"])})
+
+    def test_overlapping_appointments_refused(self, conn: sa.Connection) -> None:
+        """A coach's second appointment overlapping the first is refused by the database."""
+        ids = _seed(conn)
+        start = datetime(2026, 3, 3, 10, tzinfo=UTC)
+        conn.execute(metadata.tables["appointments"].insert().values(**_appointment(ids, start)))
+        with pytest.raises(IntegrityError, match="appointments_no_overlap"):
+            conn.execute(
+                metadata.tables["appointments"].insert().values(**_appointment(ids, start + timedelta(minutes=30)))
+            )
+
+    def test_adjacent_and_released_appointments_allowed(self, conn: sa.Connection) -> None:
+        """Back-to-back appointments and one over a released (empty) appointment are accepted."""
+        ids = _seed(conn)
+        start = datetime(2026, 3, 3, 10, tzinfo=UTC)
+        table = metadata.tables["appointments"]
+        conn.execute(table.insert().values(**_appointment(ids, start)))
+        conn.execute(table.insert().values(**_appointment(ids, start + timedelta(hours=1))))
+        conn.execute(table.insert().values(**_appointment(ids, start + timedelta(hours=3), seats=0)))
+        conn.execute(table.insert().values(**_appointment(ids, start + timedelta(hours=3))))
+
+    def test_seats_cannot_exceed_capacity(self, conn: sa.Connection) -> None:
+        """The database refuses more seats taken than the appointment has."""
+        ids = _seed(conn)
+        with pytest.raises(IntegrityError):
+            conn.execute(
+                metadata.tables["appointments"].insert().values(
+                    **_appointment(ids, datetime(2026, 3, 3, 10, tzinfo=UTC), seats=4, capacity=3)
+                )
+            )
+
+    def test_cross_tenant_reference_refused(self, conn: sa.Connection) -> None:
+        """A package cannot point at a client of another organisation."""
+        ids = _seed(conn)
+        with pytest.raises(IntegrityError):
+            conn.execute(
+                metadata.tables["packages"].insert().values(
+                    id=uuid.uuid4(), org_id=ids["org"], client_id=ids["other_client"], name="P", total=1, used=0,
+                    price_minor=0, currency="USD", purchased_at=datetime(2026, 3, 2, tzinfo=UTC),
+                )
+            )
+
+
+def _param(conn: sa.Connection, value: uuid.UUID) -> object:
+    """A UUID as the driver stores it in a raw statement (native on PostgreSQL, hex text on SQLite)."""
+    return value if conn.dialect.name == "postgresql" else value.hex
