@@ -22,7 +22,9 @@ def clock() -> FixedClock:
 def app(clock: FixedClock) -> Iterator[CoachOS]:
     """Coach OS on the in-memory fakes (integration tests override this with real databases)."""
     store = MemoryStore()
-    with bootstrap(Settings(database_url="memory://"), uow=store.unit_of_work, clock=clock, ids=SequentialIds()) as built:
+    with bootstrap(
+        Settings(database_url="memory://"), uow=store.unit_of_work, clock=clock, ids=SequentialIds()
+    ) as built:
         yield built
 
 

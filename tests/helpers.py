@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
-
 import uuid
+from datetime import UTC, datetime, time, timedelta
 
 import attrs
 
@@ -52,7 +51,7 @@ def make_world(
     sessions: int = 10,
     policy: BookingPolicy | None = None,
 ) -> World:
-    """A business in `timezone`: hours 09:00–17:00 every day, 60-minute PT, a 3-seat class, a client with a package.
+    """A business in `timezone`: hours 09:00-17:00 every day, 60-minute PT, a 3-seat class, a client with a package.
 
     Slugs are unique per call so tests can share one database, isolated by tenant.
     """
@@ -74,8 +73,13 @@ def make_world(
     )
     group = app.execute(
         CreateService(
-            org_id=org.id, name="Class", duration=timedelta(minutes=60), price=Money(2000, "USD"), capacity=3,
-            uses_credit=False, actor=me,
+            org_id=org.id,
+            name="Class",
+            duration=timedelta(minutes=60),
+            price=Money(2000, "USD"),
+            capacity=3,
+            uses_credit=False,
+            actor=me,
         )
     )
     app.execute(
@@ -96,7 +100,11 @@ def add_client(app: CoachOS, world: World, name: str = "Sam Patel", *, sessions:
     if sessions:
         app.execute(
             SellPackage(
-                org_id=world.org.id, client_id=client.id, name="Pack", sessions=sessions, price=Money(0, "USD"),
+                org_id=world.org.id,
+                client_id=client.id,
+                name="Pack",
+                sessions=sessions,
+                price=Money(0, "USD"),
                 actor=world.me,
             )
         )

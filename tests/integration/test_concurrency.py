@@ -6,6 +6,7 @@ so their transactions overlap. Runs on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -55,8 +56,13 @@ def kinds(results: Sequence[object]) -> Counter[str]:
 def drop_in(app: CoachOS, w: World, capacity: int = 50, *, uses_credit: bool = False) -> Service:
     return app.execute(
         CreateService(
-            org_id=w.org.id, name="Drop-in", duration=timedelta(minutes=60), price=Money(0, "USD"),
-            capacity=capacity, uses_credit=uses_credit, actor=w.me,
+            org_id=w.org.id,
+            name="Drop-in",
+            duration=timedelta(minutes=60),
+            price=Money(0, "USD"),
+            capacity=capacity,
+            uses_credit=uses_credit,
+            actor=w.me,
         )
     )
 
@@ -68,21 +74,27 @@ def used(app: CoachOS, w: World) -> int:
 
 class TestCreditRaces:
     def test_fifty_uses_of_a_ten_session_package(self, app: CoachOS) -> None:
-        """Fifty concurrent uses of a ten-session package: exactly ten succeed and forty are told no credits are left."""
+        """Fifty concurrent uses of a ten-session package: exactly ten succeed, forty hear no credits are left."""
         w = make_world(app, sessions=10)
         service = drop_in(app, w)
         bookings: list[Booking] = [
             app.execute(
                 BookSession(
-                    org_id=w.org.id, coach_id=w.coach.id, service_id=service.id, client_id=w.client.id,
-                    start=local(w, 3, 10), actor=w.me,
+                    org_id=w.org.id,
+                    coach_id=w.coach.id,
+                    service_id=service.id,
+                    client_id=w.client.id,
+                    start=local(w, 3, 10),
+                    actor=w.me,
                 )
             )
             for _ in range(50)
         ]
         results = race(
             [
-                lambda b=b: app.execute(UseCredit(org_id=w.org.id, booking_id=b.id, package_id=w.package.id, actor=w.me))
+                lambda b=b: app.execute(
+                    UseCredit(org_id=w.org.id, booking_id=b.id, package_id=w.package.id, actor=w.me)
+                )
                 for b in bookings
             ]
         )
@@ -98,8 +110,12 @@ class TestCreditRaces:
         service = drop_in(app, w)
         booking = app.execute(
             BookSession(
-                org_id=w.org.id, coach_id=w.coach.id, service_id=service.id, client_id=w.client.id,
-                start=local(w, 3, 10), actor=w.me,
+                org_id=w.org.id,
+                coach_id=w.coach.id,
+                service_id=service.id,
+                client_id=w.client.id,
+                start=local(w, 3, 10),
+                actor=w.me,
             )
         )
         results = race(
@@ -118,8 +134,12 @@ class TestCreditRaces:
             [
                 lambda: app.execute(
                     BookSession(
-                        org_id=w.org.id, coach_id=w.coach.id, service_id=service.id, client_id=w.client.id,
-                        start=local(w, 3, 10), actor=w.me,
+                        org_id=w.org.id,
+                        coach_id=w.coach.id,
+                        service_id=service.id,
+                        client_id=w.client.id,
+                        start=local(w, 3, 10),
+                        actor=w.me,
                     )
                 )
                 for _ in range(50)
@@ -137,8 +157,12 @@ class TestCreditRaces:
         w = make_world(app, sessions=10)
         booking = app.execute(
             BookSession(
-                org_id=w.org.id, coach_id=w.coach.id, service_id=w.pt.id, client_id=w.client.id,
-                start=local(w, 5, 10), actor=w.me,
+                org_id=w.org.id,
+                coach_id=w.coach.id,
+                service_id=w.pt.id,
+                client_id=w.client.id,
+                start=local(w, 5, 10),
+                actor=w.me,
             )
         )
         assert used(app, w) == 1
@@ -161,8 +185,12 @@ class TestSeatRaces:
             [
                 lambda c=c: app.execute(
                     BookSession(
-                        org_id=w.org.id, coach_id=w.coach.id, service_id=w.pt.id, client_id=c.id,
-                        start=local(w, 3, 10), actor=w.me,
+                        org_id=w.org.id,
+                        coach_id=w.coach.id,
+                        service_id=w.pt.id,
+                        client_id=c.id,
+                        start=local(w, 3, 10),
+                        actor=w.me,
                     )
                 )
                 for c in clients
@@ -191,7 +219,7 @@ class TestSeatRaces:
         booked = sorted(r.start for r in results if isinstance(r, Booking))
         assert all(isinstance(r, SlotUnavailable) for r in results if isinstance(r, CoachOSError))
         assert 1 <= len(booked) <= 2
-        assert all(b - a >= timedelta(minutes=60) for a, b in zip(booked, booked[1:], strict=False))
+        assert all(b - a >= timedelta(minutes=60) for a, b in itertools.pairwise(booked))
 
     def test_class_capacity_race(self, app: CoachOS) -> None:
         """Twenty concurrent bookings of a three-seat class: exactly three get a seat."""
@@ -201,8 +229,12 @@ class TestSeatRaces:
             [
                 lambda c=c: app.execute(
                     BookSession(
-                        org_id=w.org.id, coach_id=w.coach.id, service_id=w.group.id, client_id=c.id,
-                        start=local(w, 3, 10), actor=w.me,
+                        org_id=w.org.id,
+                        coach_id=w.coach.id,
+                        service_id=w.group.id,
+                        client_id=c.id,
+                        start=local(w, 3, 10),
+                        actor=w.me,
                     )
                 )
                 for c in clients
@@ -217,8 +249,13 @@ class TestSeatRaces:
             [
                 lambda: app.execute(
                     BookSession(
-                        org_id=w.org.id, coach_id=w.coach.id, service_id=w.pt.id, client_id=w.client.id,
-                        start=local(w, 3, 10), actor=w.me, idempotency_key="form-123",
+                        org_id=w.org.id,
+                        coach_id=w.coach.id,
+                        service_id=w.pt.id,
+                        client_id=w.client.id,
+                        start=local(w, 3, 10),
+                        actor=w.me,
+                        idempotency_key="form-123",
                     )
                 )
                 for _ in range(10)
@@ -234,4 +271,4 @@ def _enough_connections(app: CoachOS) -> None:
     """Races need the pool to hand each worker its own connection (checked, not assumed)."""
     engine_pool = getattr(app.unit_of_work(), "_engine", None)
     if engine_pool is not None and engine_pool.dialect.name == "postgresql":
-        assert engine_pool.pool.size() + engine_pool.pool._max_overflow >= 50  # noqa: SLF001
+        assert engine_pool.pool.size() + engine_pool.pool._max_overflow >= 50

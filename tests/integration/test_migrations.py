@@ -68,29 +68,61 @@ def _seed(conn: sa.Connection) -> dict[str, uuid.UUID]:
     t = metadata.tables
     for org, slug in ((ids["org"], "a-org"), (ids["other_org"], "b-org")):
         conn.execute(
-            t["organizations"].insert().values(
-                id=org, name="Org", slug=slug, timezone="UTC", currency="USD", created_at=now, min_notice_s=0,
-                horizon_s=86400, cancellation_window_s=0, buffer_s=0, slot_interval_s=1800,
-                quiet_start=time(21), quiet_end=time(8),
+            t["organizations"]
+            .insert()
+            .values(
+                id=org,
+                name="Org",
+                slug=slug,
+                timezone="UTC",
+                currency="USD",
+                created_at=now,
+                min_notice_s=0,
+                horizon_s=86400,
+                cancellation_window_s=0,
+                buffer_s=0,
+                slot_interval_s=1800,
+                quiet_start=time(21),
+                quiet_end=time(8),
             )
         )
-    conn.execute(t["coaches"].insert().values(id=ids["coach"], org_id=ids["org"], name="C", email="c@x.io", active=True))
     conn.execute(
-        t["services"].insert().values(
-            id=ids["service"], org_id=ids["org"], name="S", duration_s=3600, price_minor=100, currency="USD",
-            capacity=1, uses_credit=True, active=True,
+        t["coaches"].insert().values(id=ids["coach"], org_id=ids["org"], name="C", email="c@x.io", active=True)
+    )
+    conn.execute(
+        t["services"]
+        .insert()
+        .values(
+            id=ids["service"],
+            org_id=ids["org"],
+            name="S",
+            duration_s=3600,
+            price_minor=100,
+            currency="USD",
+            capacity=1,
+            uses_credit=True,
+            active=True,
         )
     )
     for client, org in ((ids["client"], ids["org"]), (ids["other_client"], ids["other_org"])):
         conn.execute(
-            t["clients"].insert().values(
-                id=client, org_id=org, name="K", status="active", consents=[], notes="", tags=[], created_at=now
-            )
+            t["clients"]
+            .insert()
+            .values(id=client, org_id=org, name="K", status="active", consents=[], notes="", tags=[], created_at=now)
         )
     conn.execute(
-        t["packages"].insert().values(
-            id=ids["package"], org_id=ids["org"], client_id=ids["client"], name="P", total=1, used=1,
-            price_minor=0, currency="USD", purchased_at=now,
+        t["packages"]
+        .insert()
+        .values(
+            id=ids["package"],
+            org_id=ids["org"],
+            client_id=ids["client"],
+            name="P",
+            total=1,
+            used=1,
+            price_minor=0,
+            currency="USD",
+            purchased_at=now,
         )
     )
     return ids
@@ -98,9 +130,15 @@ def _seed(conn: sa.Connection) -> dict[str, uuid.UUID]:
 
 def _appointment(ids: dict[str, uuid.UUID], start: datetime, *, seats: int = 1, capacity: int = 1) -> dict[str, object]:
     return {
-        "id": uuid.uuid4(), "org_id": ids["org"], "coach_id": ids["coach"], "service_id": ids["service"],
-        "starts_at": start, "ends_at": start + timedelta(hours=1), "blocks_until": start + timedelta(hours=1),
-        "capacity": capacity, "seats_taken": seats,
+        "id": uuid.uuid4(),
+        "org_id": ids["org"],
+        "coach_id": ids["coach"],
+        "service_id": ids["service"],
+        "starts_at": start,
+        "ends_at": start + timedelta(hours=1),
+        "blocks_until": start + timedelta(hours=1),
+        "capacity": capacity,
+        "seats_taken": seats,
     }
 
 
@@ -117,7 +155,9 @@ class TestDatabaseGuarantees:
         """The database refuses used > total."""
         ids = _seed(conn)
         with pytest.raises(IntegrityError):
-            conn.execute(sa.text("UPDATE packages SET used = used + 1 WHERE id = :id"), {"id": _param(conn, ids["package"])})
+            conn.execute(
+                sa.text("UPDATE packages SET used = used + 1 WHERE id = :id"), {"id": _param(conn, ids["package"])}
+            )
 
     def test_credits_cannot_go_below_zero(self, conn: sa.Connection) -> None:
         """The database refuses used < 0."""
@@ -150,9 +190,9 @@ class TestDatabaseGuarantees:
         ids = _seed(conn)
         with pytest.raises(IntegrityError):
             conn.execute(
-                metadata.tables["appointments"].insert().values(
-                    **_appointment(ids, datetime(2026, 3, 3, 10, tzinfo=UTC), seats=4, capacity=3)
-                )
+                metadata.tables["appointments"]
+                .insert()
+                .values(**_appointment(ids, datetime(2026, 3, 3, 10, tzinfo=UTC), seats=4, capacity=3))
             )
 
     def test_cross_tenant_reference_refused(self, conn: sa.Connection) -> None:
@@ -160,9 +200,18 @@ class TestDatabaseGuarantees:
         ids = _seed(conn)
         with pytest.raises(IntegrityError):
             conn.execute(
-                metadata.tables["packages"].insert().values(
-                    id=uuid.uuid4(), org_id=ids["org"], client_id=ids["other_client"], name="P", total=1, used=0,
-                    price_minor=0, currency="USD", purchased_at=datetime(2026, 3, 2, tzinfo=UTC),
+                metadata.tables["packages"]
+                .insert()
+                .values(
+                    id=uuid.uuid4(),
+                    org_id=ids["org"],
+                    client_id=ids["other_client"],
+                    name="P",
+                    total=1,
+                    used=0,
+                    price_minor=0,
+                    currency="USD",
+                    purchased_at=datetime(2026, 3, 2, tzinfo=UTC),
                 )
             )
 

@@ -73,7 +73,9 @@ def demo(settings: Settings) -> None:
         summary = seed_demo(app)
         org, coach = summary.org, summary.coach
         if summary.created:
-            click.echo(f"Created the demo business '{org.name}' ({summary.clients} clients, {summary.bookings} bookings).")
+            click.echo(
+                f"Created the demo business '{org.name}' ({summary.clients} clients, {summary.bookings} bookings)."
+            )
         else:
             click.echo(f"The demo business '{org.name}' is already there.")
         click.echo(f"  public address: /{org.slug}   time zone: {org.timezone}   coach login: {coach.email}")

@@ -69,18 +69,29 @@ def seed_demo(app: CoachOS) -> DemoSummary:
     )
     me = Actor("coach", coach.id)
     pt = app.execute(
-        CreateService(org_id=org.id, name="Personal training", duration=timedelta(minutes=60), price=Money(8500, "USD"), actor=me)
-    )
-    app.execute(
         CreateService(
-            org_id=org.id, name="Small-group HIIT", duration=timedelta(minutes=45), price=Money(2500, "USD"),
-            capacity=8, uses_credit=False, actor=me,
+            org_id=org.id, name="Personal training", duration=timedelta(minutes=60), price=Money(8500, "USD"), actor=me
         )
     )
     app.execute(
         CreateService(
-            org_id=org.id, name="Free consultation", duration=timedelta(minutes=30), price=Money(0, "USD"),
-            uses_credit=False, actor=me,
+            org_id=org.id,
+            name="Small-group HIIT",
+            duration=timedelta(minutes=45),
+            price=Money(2500, "USD"),
+            capacity=8,
+            uses_credit=False,
+            actor=me,
+        )
+    )
+    app.execute(
+        CreateService(
+            org_id=org.id,
+            name="Free consultation",
+            duration=timedelta(minutes=30),
+            price=Money(0, "USD"),
+            uses_credit=False,
+            actor=me,
         )
     )
     weekdays = [(d, time(7), time(12)) for d in range(5)] + [(d, time(15), time(19)) for d in range(5)]
@@ -100,16 +111,27 @@ def seed_demo(app: CoachOS) -> DemoSummary:
         clients.append(
             app.execute(
                 CreateClient(
-                    org_id=org.id, name=name, phone=phone, email=email, timezone=tz, status=ClientStatus.ACTIVE,
-                    consents=consents, actor=me,
+                    org_id=org.id,
+                    name=name,
+                    phone=phone,
+                    email=email,
+                    timezone=tz,
+                    status=ClientStatus.ACTIVE,
+                    consents=consents,
+                    actor=me,
                 )
             )
         )
     for client in clients[:3]:
         app.execute(
             SellPackage(
-                org_id=org.id, client_id=client.id, name="10 sessions", sessions=10, price=Money(75000, "USD"),
-                expires_at=now + timedelta(days=180), actor=me,
+                org_id=org.id,
+                client_id=client.id,
+                name="10 sessions",
+                sessions=10,
+                price=Money(75000, "USD"),
+                expires_at=now + timedelta(days=180),
+                actor=me,
             )
         )
     slots = app.execute(
@@ -120,11 +142,14 @@ def seed_demo(app: CoachOS) -> DemoSummary:
     for slot, client in zip(slots[::5], clients[:3] * 2, strict=False):
         app.execute(
             BookSession(
-                org_id=org.id, coach_id=coach.id, service_id=pt.id, client_id=client.id, start=slot.start,
-                confirm=True, actor=me,
+                org_id=org.id,
+                coach_id=coach.id,
+                service_id=pt.id,
+                client_id=client.id,
+                start=slot.start,
+                confirm=True,
+                actor=me,
             )
         )
         booked += 1
     return DemoSummary(org=org, coach=coach, created=True, clients=len(clients), bookings=booked)
-
-

@@ -126,9 +126,7 @@ class AvailabilityRepository(Protocol):
         """Delete a date override, or NotFound."""
         ...
 
-    def overrides(
-        self, org_id: OrgId, coach_id: CoachId, first: date, last: date
-    ) -> Sequence[DateOverride]:
+    def overrides(self, org_id: OrgId, coach_id: CoachId, first: date, last: date) -> Sequence[DateOverride]:
         """The coach's overrides on local dates from `first` to `last` inclusive."""
         ...
 
@@ -136,9 +134,7 @@ class AvailabilityRepository(Protocol):
 class CalendarRepository(Protocol):
     """Appointments on coaches' calendars; the database forbids overlaps and overfull classes."""
 
-    def busy(
-        self, org_id: OrgId, coach_id: CoachId, start: datetime, end: datetime
-    ) -> Sequence[BusyBlock]:
+    def busy(self, org_id: OrgId, coach_id: CoachId, start: datetime, end: datetime) -> Sequence[BusyBlock]:
         """The coach's active appointments that overlap [start, end), buffers included."""
         ...
 

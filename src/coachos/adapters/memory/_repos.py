@@ -192,7 +192,11 @@ class MemoryAvailability(_Repo):
     def overrides(self, org_id: OrgId, coach_id: CoachId, first: date, last: date) -> Sequence[DateOverride]:
         """The coach's overrides between two local dates."""
         return sorted(
-            (o for org, o in self._t.overrides.values() if org == org_id and o.coach_id == coach_id and first <= o.on <= last),
+            (
+                o
+                for org, o in self._t.overrides.values()
+                if org == org_id and o.coach_id == coach_id and first <= o.on <= last
+            ),
             key=lambda o: (o.on, o.start or o.end or datetime.min.time()),
         )
 
@@ -212,12 +216,18 @@ class MemoryCalendar(_Repo):
         )
 
     def _active(self, org_id: OrgId, coach_id: CoachId) -> list[Appointment]:
-        return [a for a in self._t.appointments.values() if a.org_id == org_id and a.coach_id == coach_id and a.seats_taken > 0]
+        return [
+            a
+            for a in self._t.appointments.values()
+            if a.org_id == org_id and a.coach_id == coach_id and a.seats_taken > 0
+        ]
 
     def take_seat(self, org_id: OrgId, wanted: Appointment) -> Appointment:
         """A seat in the matching appointment, created if there is none."""
         overlapping = [
-            a for a in self._active(org_id, wanted.coach_id) if a.start < wanted.blocks_until and a.blocks_until > wanted.start
+            a
+            for a in self._active(org_id, wanted.coach_id)
+            if a.start < wanted.blocks_until and a.blocks_until > wanted.start
         ]
         same = [
             a for a in overlapping if (a.service_id, a.start, a.end) == (wanted.service_id, wanted.start, wanted.end)
@@ -249,9 +259,7 @@ class MemoryBookings(_Repo):
 
     def by_idempotency_key(self, org_id: OrgId, key: str) -> Booking | None:
         """The booking made with `key`."""
-        return next(
-            (b for b in self._t.bookings.values() if b.org_id == org_id and b.idempotency_key == key), None
-        )
+        return next((b for b in self._t.bookings.values() if b.org_id == org_id and b.idempotency_key == key), None)
 
     def transition(
         self, org_id: OrgId, booking_id: BookingId, to: BookingStatus, *, at: datetime, actor: Actor

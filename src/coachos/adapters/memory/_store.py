@@ -22,6 +22,17 @@ from coachos.adapters.memory._repos import (
     Tables,
 )
 from coachos.domain.events import Event
+from coachos.ports.storage import (
+    AvailabilityRepository,
+    BookingRepository,
+    CalendarRepository,
+    ClientRepository,
+    CoachRepository,
+    OrganizationRepository,
+    Outbox,
+    PackageRepository,
+    ServiceRepository,
+)
 
 
 @attrs.define
@@ -49,15 +60,15 @@ class MemoryUnitOfWork:
         self._events: list[Event] = []
         self.committed = False
         t = store.tables
-        self.orgs = MemoryOrganizations(t)
-        self.coaches = MemoryCoaches(t)
-        self.clients = MemoryClients(t)
-        self.services = MemoryServices(t)
-        self.availability = MemoryAvailability(t)
-        self.calendar = MemoryCalendar(t)
-        self.bookings = MemoryBookings(t)
-        self.packages = MemoryPackages(t)
-        self.outbox = MemoryOutbox(t)
+        self.orgs: OrganizationRepository = MemoryOrganizations(t)
+        self.coaches: CoachRepository = MemoryCoaches(t)
+        self.clients: ClientRepository = MemoryClients(t)
+        self.services: ServiceRepository = MemoryServices(t)
+        self.availability: AvailabilityRepository = MemoryAvailability(t)
+        self.calendar: CalendarRepository = MemoryCalendar(t)
+        self.bookings: BookingRepository = MemoryBookings(t)
+        self.packages: PackageRepository = MemoryPackages(t)
+        self.outbox: Outbox = MemoryOutbox(t)
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()

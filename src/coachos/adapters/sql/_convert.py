@@ -83,7 +83,12 @@ def client_values(c: Client) -> dict[str, Any]:
         "timezone": c.timezone,
         "status": c.status.value,
         "consents": [
-            {"channel": k.channel.value, "granted_at": k.granted_at.isoformat(), "method": k.method, "wording": k.wording}
+            {
+                "channel": k.channel.value,
+                "granted_at": k.granted_at.isoformat(),
+                "method": k.method,
+                "wording": k.wording,
+            }
             for k in c.consents
         ],
         "notes": c.notes,

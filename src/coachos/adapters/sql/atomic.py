@@ -35,11 +35,15 @@ class SqlCalendar(_Repo):
         a = appointments.c
         q = (
             sa.select(a.starts_at, a.blocks_until, a.service_id, a.capacity, a.seats_taken)
-            .where(a.org_id == org_id, a.coach_id == coach_id, a.seats_taken > 0, a.starts_at < end, a.blocks_until > start)
+            .where(
+                a.org_id == org_id, a.coach_id == coach_id, a.seats_taken > 0, a.starts_at < end, a.blocks_until > start
+            )
             .order_by(a.starts_at)
         )
         return [
-            BusyBlock(start=r.starts_at, end=r.blocks_until, service_id=r.service_id, seats_left=r.capacity - r.seats_taken)
+            BusyBlock(
+                start=r.starts_at, end=r.blocks_until, service_id=r.service_id, seats_left=r.capacity - r.seats_taken
+            )
             for r in self._c.execute(q)
         ]
 
@@ -147,13 +151,20 @@ class SqlPackages(_Repo):
         return claimed
 
     def _counts(self, org_id: OrgId, package_id: PackageId, *, applied: bool) -> CreditChange:
-        row = self._one(sa.select(packages.c.used, packages.c.total).where(packages.c.org_id == org_id, packages.c.id == package_id), "package")
+        row = self._one(
+            sa.select(packages.c.used, packages.c.total).where(
+                packages.c.org_id == org_id, packages.c.id == package_id
+            ),
+            "package",
+        )
         return CreditChange(package_id, applied=applied, used=row.used, total=row.total)
 
     def _used_by(self, org_id: OrgId, booking_id: BookingId) -> PackageId | None:
         e = credit_events.c
         found = self._c.execute(
-            sa.select(e.package_id).where(e.org_id == org_id, e.booking_id == booking_id, e.kind == CreditEventKind.USE.value)
+            sa.select(e.package_id).where(
+                e.org_id == org_id, e.booking_id == booking_id, e.kind == CreditEventKind.USE.value
+            )
         ).scalar_one_or_none()
         return None if found is None else PackageId(found)
 

@@ -60,7 +60,12 @@ class SqlOrganizations(_Repo):
 
     def add(self, org: Organization) -> None:
         """Store a new organisation."""
-        self._insert(organizations, cv.org_values(org), unique="slug", message=f"The address '{org.slug}' is taken; choose another.")
+        self._insert(
+            organizations,
+            cv.org_values(org),
+            unique="slug",
+            message=f"The address '{org.slug}' is taken; choose another.",
+        )
 
     def get(self, org_id: OrgId) -> Organization:
         """The organisation."""
@@ -82,7 +87,13 @@ class SqlCoaches(_Repo):
 
     def add(self, coach: Coach) -> None:
         """Store a new coach."""
-        values = {"id": coach.id, "org_id": coach.org_id, "name": coach.name, "email": coach.email, "active": coach.active}
+        values = {
+            "id": coach.id,
+            "org_id": coach.org_id,
+            "name": coach.name,
+            "email": coach.email,
+            "active": coach.active,
+        }
         self._insert(coaches, values, unique="email", message="A coach with this email already works here.")
 
     def get(self, org_id: OrgId, coach_id: CoachId) -> Coach:

@@ -20,6 +20,17 @@ from coachos.adapters.sql.repos import (
 )
 from coachos.adapters.sql.tables import outbox
 from coachos.domain.events import Event
+from coachos.ports.storage import (
+    AvailabilityRepository,
+    BookingRepository,
+    CalendarRepository,
+    ClientRepository,
+    CoachRepository,
+    OrganizationRepository,
+    Outbox,
+    PackageRepository,
+    ServiceRepository,
+)
 
 
 class SqlUnitOfWork:
@@ -33,15 +44,15 @@ class SqlUnitOfWork:
     def __enter__(self) -> Self:
         conn = self._conn = self._engine.connect()
         conn.begin()
-        self.orgs = SqlOrganizations(conn)
-        self.coaches = SqlCoaches(conn)
-        self.clients = SqlClients(conn)
-        self.services = SqlServices(conn)
-        self.availability = SqlAvailability(conn)
-        self.calendar = SqlCalendar(conn)
-        self.bookings = SqlBookings(conn)
-        self.packages = SqlPackages(conn)
-        self.outbox = SqlOutbox(conn)
+        self.orgs: OrganizationRepository = SqlOrganizations(conn)
+        self.coaches: CoachRepository = SqlCoaches(conn)
+        self.clients: ClientRepository = SqlClients(conn)
+        self.services: ServiceRepository = SqlServices(conn)
+        self.availability: AvailabilityRepository = SqlAvailability(conn)
+        self.calendar: CalendarRepository = SqlCalendar(conn)
+        self.bookings: BookingRepository = SqlBookings(conn)
+        self.packages: PackageRepository = SqlPackages(conn)
+        self.outbox: Outbox = SqlOutbox(conn)
         self._events = []
         return self
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from typing import Any, TypeVar
+
 import attrs
 
 from coachos.domain.availability import Slot, compute_slots, is_offered
@@ -50,6 +52,8 @@ from coachos.domain.orgs import Coach, Organization
 from coachos.domain.timezones import require_utc
 from coachos.domain.usecases._base import Command, Deps
 from coachos.ports.storage import UnitOfWork
+
+BE = TypeVar("BE", bound=BookingEvent)
 
 #: Longest range one slot query may cover; keeps a public page from asking for years of slots.
 MAX_SLOT_RANGE = timedelta(days=92)
@@ -212,7 +216,7 @@ def _book(cmd: BookSession, start: datetime, deps: Deps) -> Booking:
         )
         uow.bookings.add(booking)
         event_type = BookingConfirmed if cmd.confirm else BookingRequested
-        uow.emit(event_type(**_booking_fields(booking, now, cmd.actor)))
+        uow.emit(_booking_event(event_type, booking, now, cmd.actor))
         if service.uses_credit:
             change = _use_credit(uow, booking, cmd.package_id, now, cmd.actor, "booked")
             booking = attrs.evolve(booking, package_id=change.package_id)
@@ -250,17 +254,18 @@ def _human(span: timedelta) -> str:
     return f"{minutes} minute{'s' * (minutes != 1)}"
 
 
-def _booking_fields(booking: Booking, now: datetime, actor: Actor) -> dict[str, object]:
-    return {
-        "org_id": booking.org_id,
-        "occurred_at": now,
-        "actor": str(actor),
-        "booking_id": booking.id,
-        "client_id": booking.client_id,
-        "coach_id": booking.coach_id,
-        "service_id": booking.service_id,
-        "start": booking.start,
-    }
+def _booking_event(cls: type[BE], booking: Booking, now: datetime, actor: Actor, **extra: Any) -> BE:
+    return cls(
+        org_id=booking.org_id,
+        occurred_at=now,
+        actor=str(actor),
+        booking_id=booking.id,
+        client_id=booking.client_id,
+        coach_id=booking.coach_id,
+        service_id=booking.service_id,
+        start=booking.start,
+        **extra,
+    )
 
 
 def _use_credit(
@@ -364,7 +369,7 @@ def cancel_booking(cmd: CancelBooking, deps: Deps) -> Booking:
         late = now > booking.start - org.policy.cancellation_window
         refund = cmd.return_credit if cmd.return_credit is not None else (by_coach or not late)
         uow.calendar.release_seat(cmd.org_id, booking.appointment_id)
-        uow.emit(BookingCancelled(**_booking_fields(moved, now, cmd.actor), late=late, reason=cmd.reason))
+        uow.emit(_booking_event(BookingCancelled, moved, now, cmd.actor, late=late, reason=cmd.reason))
         if refund:
             _return_credit(uow, moved, now, cmd.actor, cmd.reason or "cancelled")
         uow.commit()
@@ -434,10 +439,8 @@ def move_booking(cmd: ConfirmBooking | CompleteBooking | MarkNoShow, deps: Deps)
             current = uow.bookings.get(cmd.org_id, cmd.booking_id)
             if current.status is target:
                 return current
-            raise InvalidTransition(
-                f"A {current.status.value} booking cannot become {target.value.replace('_', '-')}."
-            )
-        uow.emit(event_type(**_booking_fields(moved, now, cmd.actor)))
+            raise InvalidTransition(f"A {current.status.value} booking cannot become {target.value.replace('_', '-')}.")
+        uow.emit(_booking_event(event_type, moved, now, cmd.actor))
         uow.commit()
     return moved
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 
@@ -38,8 +39,8 @@ class CreateOrganization(Command[tuple[Organization, Coach]]):
     currency: str
     owner_name: str
     owner_email: str
-    policy: BookingPolicy = BookingPolicy()
-    quiet_hours: QuietHours = QuietHours()
+    policy: BookingPolicy = attrs.field(factory=BookingPolicy)
+    quiet_hours: QuietHours = attrs.field(factory=QuietHours)
 
 
 def create_organization(cmd: CreateOrganization, deps: Deps) -> tuple[Organization, Coach]:
@@ -82,17 +83,13 @@ def update_organization_settings(cmd: UpdateOrganizationSettings, deps: Deps) ->
     """Apply the given settings; the zone is validated and stored only on the organisation."""
     with deps.uow() as uow:
         org = uow.orgs.get(cmd.org_id)
-        changes = {
-            k: v
-            for k, v in {
-                "name": cmd.name,
-                "timezone": cmd.timezone,
-                "policy": cmd.policy,
-                "quiet_hours": cmd.quiet_hours,
-            }.items()
-            if v is not None
-        }
-        updated = attrs.evolve(org, **changes)
+        updated = attrs.evolve(
+            org,
+            name=org.name if cmd.name is None else cmd.name,
+            timezone=org.timezone if cmd.timezone is None else cmd.timezone,
+            policy=org.policy if cmd.policy is None else cmd.policy,
+            quiet_hours=org.quiet_hours if cmd.quiet_hours is None else cmd.quiet_hours,
+        )
         uow.orgs.update(updated)
         uow.commit()
     return updated
@@ -220,11 +217,9 @@ def set_weekly_hours(cmd: SetWeeklyHours, deps: Deps) -> tuple[WeeklyRule, ...]:
             key=lambda r: (r.weekday, r.start),
         )
     )
-    for a, b in zip(rules, rules[1:], strict=False):
+    for a, b in itertools.pairwise(rules):
         if a.weekday == b.weekday and b.start < a.end:
-            raise ValidationError(
-                "Two periods on the same day overlap; merge them into one.", field="hours"
-            )
+            raise ValidationError("Two periods on the same day overlap; merge them into one.", field="hours")
     now = deps.clock.now()
     with deps.uow() as uow:
         uow.coaches.get(cmd.org_id, cmd.coach_id)

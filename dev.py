@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Set up and run Coach OS with nothing but Python 3.11+ installed.
+
+    python3 dev.py start   # the demo business on embedded SQLite (the main job)
+    python3 dev.py test    # every check: ruff, mypy --strict, import contracts, all tests
+    python3 dev.py bench   # the benchmarks (prints a table, writes bench/results/latest.json)
+
+The first run creates .venv and installs the package with its development tools; later runs
+reinstall only when pyproject.toml changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+STAMP = VENV / ".coachos-installed"
+
+
+def run(*args: str | Path, env: dict[str, str] | None = None) -> None:
+    """Run a command from the repository root; stop with its exit code if it fails."""
+    print("+", " ".join(str(a) for a in args), flush=True)
+    done = subprocess.run([str(a) for a in args], cwd=ROOT, env=env, check=False)  # noqa: S603  # our own argv
+    if done.returncode != 0:
+        sys.exit(done.returncode)
+
+
+def ensure_venv() -> None:
+    """Create .venv and install coachos[dev] into it unless pyproject.toml is unchanged since last time."""
+    if sys.version_info < (3, 11):
+        sys.exit(f"Coach OS needs Python 3.11 or newer; this is {sys.version.split()[0]}.")
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if STAMP.exists() and STAMP.read_text() == wanted:
+        return
+    if not (BIN / "python").exists():
+        print(f"Creating {VENV} ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    run(BIN / "python", "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    run(BIN / "python", "-m", "pip", "install", "--quiet", "-e", ".[dev]")
+    STAMP.write_text(wanted)
+
+
+def start() -> None:
+    """Migrate the embedded database and make sure the demo business exists."""
+    env = dict(os.environ)
+    env.setdefault("COACHOS_DATABASE_URL", f"sqlite:///{ROOT / 'coachos.db'}")
+    run(BIN / "coachos", "db", "upgrade", env=env)
+    run(BIN / "coachos", "demo", env=env)
+
+
+def test(extra: list[str]) -> None:
+    """Every quality gate, then the whole test suite (unit and integration)."""
+    run(BIN / "ruff", "check", "src", "tests", "bench", "dev.py")
+    run(BIN / "ruff", "format", "--check", "src", "tests", "bench", "dev.py")
+    run(BIN / "mypy")
+    run(BIN / "lint-imports")
+    run(BIN / "python", "-m", "pytest", *extra)
+
+
+def bench() -> None:
+    """Run the benchmarks."""
+    run(BIN / "python", "-m", "bench")
+
+
+def main() -> None:
+    command, extra = (sys.argv[1], sys.argv[2:]) if len(sys.argv) > 1 else ("", [])
+    if command not in ("start", "test", "bench"):
+        sys.exit(__doc__)
+    ensure_venv()
+    if command == "start":
+        start()
+    elif command == "test":
+        test(extra)
+    else:
+        bench()
+
+
+if __name__ == "__main__":
+    main()
