@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
@@ -23,14 +23,46 @@ REDACTED = "[redacted]"
 #: Field names whose values are personal data or secrets, whatever they hold.
 SENSITIVE_KEYS = frozenset(
     {
-        "name", "first_name", "last_name", "full_name", "client_name", "coach_name", "owner_name",
-        "phone", "phone_number", "to", "from_", "from", "email", "owner_email",
-        "body", "message", "text", "notes", "note", "address",
-        "password", "token", "secret", "api_key", "authorization", "cookie", "signature",
+        "name",
+        "first_name",
+        "last_name",
+        "full_name",
+        "client_name",
+        "coach_name",
+        "owner_name",
+        "phone",
+        "phone_number",
+        "to",
+        "from_",
+        "from",
+        "email",
+        "owner_email",
+        "body",
+        "message",
+        "text",
+        "notes",
+        "note",
+        "address",
+        "password",
+        "token",
+        "secret",
+        "api_key",
+        "authorization",
+        "cookie",
+        "signature",
     }
 )
 _EMAIL = re.compile(r"[^@\s<>\"']+@[^@\s<>\"']+\.[A-Za-z]{2,}")
-_PHONE = re.compile(r"\+?\d[\d\s().-]{6,}\d")
+_PHONE = re.compile(
+    r"""
+    (?<![\w.-])(?<!\d:)                                  # not inside a word, an id, a decimal or a clock time
+    (?!\d{4}-\d{2}-\d{2}(?!\d))                          # not a date such as 2026-03-02
+    (?!\d{8}-\d{4}-\d{4}-\d{4}-\d{12})                   # not a UUID that happens to be all digits
+    (?:\+\(?\d[\d\s().-]{5,20}|\(?\d[\d\s().-]{6,20})\d  # 7+ digits after a +, else 8+ characters
+    (?![\w:-])                                           # and not followed by more of one
+    """,
+    re.VERBOSE,
+)
 _URL_PASSWORD = re.compile(r"(\w+://[^:/@\s]+):[^@/\s]+@")
 
 
@@ -41,13 +73,24 @@ def scrub(text: str) -> str:
     return _PHONE.sub(REDACTED, text)
 
 
+def _clean(value: Any) -> Any:
+    """`value` scrubbed, looking inside dicts, lists, tuples and sets (other objects are left as they are)."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, Mapping):
+        return {k: REDACTED if str(k).lower() in SENSITIVE_KEYS else _clean(v) for k, v in value.items()}
+    if type(value) in (list, tuple, set, frozenset):
+        return type(value)(_clean(v) for v in value)
+    return value
+
+
 def redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """structlog processor: blank sensitive fields and scrub every other string."""
+    """structlog processor: blank sensitive fields and scrub every other string, nested ones too."""
     for key, value in list(event_dict.items()):
         if key.lower() in SENSITIVE_KEYS and key != "event":
             event_dict[key] = REDACTED
-        elif isinstance(value, str):
-            event_dict[key] = scrub(value)
+        else:
+            event_dict[key] = _clean(value)
     return event_dict
 
 

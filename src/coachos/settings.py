@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from typing import Literal
@@ -55,10 +56,16 @@ class Settings:
         log_format = env.get("COACHOS_LOG_FORMAT", "console").strip() or "console"
         if log_format not in ("console", "json"):
             raise ValueError(f"COACHOS_LOG_FORMAT must be 'console' or 'json', not '{log_format}'.")
+        log_level = env.get("COACHOS_LOG_LEVEL", "INFO").strip().upper() or "INFO"
+        # An unknown name would only fail later, deep inside configure_logging.
+        if not isinstance(logging.getLevelName(log_level), int):
+            raise ValueError(
+                f"COACHOS_LOG_LEVEL must be a level such as DEBUG, INFO, WARNING or ERROR, not '{log_level}'."
+            )
         return cls(
             database_url=env.get("COACHOS_DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL,
             db_pool_size=_positive_int(env, "COACHOS_DB_POOL_SIZE", 10),
             worker_threads=_positive_int(env, "COACHOS_WORKER_THREADS", 16),
             log_format=log_format,  # type: ignore[arg-type]  # checked just above
-            log_level=env.get("COACHOS_LOG_LEVEL", "INFO").strip().upper() or "INFO",
+            log_level=log_level,
         )

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
-from hypothesis import settings, strategies as st
+from hypothesis import settings
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from coachos import (
@@ -59,8 +60,12 @@ class CreditMachine(RuleBasedStateMachine):
         start = (MONDAY_NOON_UTC + timedelta(days=day)).astimezone(self.w.org.tz).replace(hour=hour, minute=0)
         made = self._try(
             BookSession(
-                org_id=self.w.org.id, coach_id=self.w.coach.id, service_id=service.id, client_id=self.w.client.id,
-                start=start, actor=self.w.me,
+                org_id=self.w.org.id,
+                coach_id=self.w.coach.id,
+                service_id=service.id,
+                client_id=self.w.client.id,
+                start=start,
+                actor=self.w.me,
             )
         )
         if isinstance(made, Booking):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import TypeVar
 
 import attrs
 
@@ -29,6 +30,26 @@ class Channel(enum.StrEnum):
     MARKETING = "marketing"
 
 
+E = TypeVar("E", bound=enum.StrEnum)
+
+
+def _choose(kind: type[E], field: str, value: object) -> E:
+    """`value` as a member of `kind`, refusing unknown values with the allowed ones listed."""
+    try:
+        return kind(str(value))
+    except ValueError:
+        allowed = ", ".join(m.value for m in kind)
+        raise ValidationError(f"'{value}' is not a {field}; use one of: {allowed}.", field=field) from None
+
+
+def _channel(value: object) -> Channel:
+    return _choose(Channel, "channel", value)
+
+
+def _status(value: object) -> ClientStatus:
+    return _choose(ClientStatus, "status", value)
+
+
 def _optional_zone(value: str | None) -> str | None:
     if value is None or not str(value).strip():
         return None
@@ -36,12 +57,16 @@ def _optional_zone(value: str | None) -> str | None:
     return value
 
 
+def _granted_at(value: datetime) -> datetime:
+    return require_utc(value, field="granted_at")
+
+
 @attrs.frozen
 class Consent:
     """Permission to contact a client on one channel, with the evidence of when and how it was given."""
 
-    channel: Channel = attrs.field(converter=Channel)
-    granted_at: datetime = attrs.field(converter=require_utc)
+    channel: Channel = attrs.field(converter=_channel)
+    granted_at: datetime = attrs.field(converter=_granted_at)
     #: How it was given, e.g. "booking_form", "coach_entered", "sms_keyword".
     method: str = attrs.field(converter=str)
     #: The exact words the person agreed to, where there were any.
@@ -49,6 +74,8 @@ class Consent:
 
 
 def _tags(values: frozenset[str] | set[str] | list[str] | tuple[str, ...]) -> frozenset[str]:
+    if isinstance(values, str):  # iterating it would make a tag of every letter
+        raise ValidationError("Tags are a collection of words, not one string.", field="tags")
     tags = frozenset(str(v).strip().lower() for v in values if str(v).strip())
     if any(len(t) > 50 for t in tags):
         raise ValidationError("Tags are limited to 50 characters.", field="tags")
@@ -67,7 +94,7 @@ class Client:
     email: str | None = attrs.field(default=None, converter=optional_email)
     #: The client's own zone, for reminders and quiet hours; None means the organisation's.
     timezone: str | None = attrs.field(default=None, converter=_optional_zone)
-    status: ClientStatus = attrs.field(default=ClientStatus.LEAD, converter=ClientStatus)
+    status: ClientStatus = attrs.field(default=ClientStatus.LEAD, converter=_status)
     consents: tuple[Consent, ...] = ()
     notes: str = ""
     tags: frozenset[str] = attrs.field(default=frozenset(), converter=_tags)

@@ -6,7 +6,7 @@ import re
 
 from coachos.domain.errors import ValidationError
 
-_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$", re.ASCII)  # ASCII: \d would accept e.g. Arabic-Indic digits
 # Deliberately modest: one @, no spaces, a dot in the domain. Deliverability is proven by sending.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
 _PHONE_PUNCTUATION = re.compile(r"[\s().\-]")

@@ -20,7 +20,7 @@ _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$")
 
 
 def check_slug(value: str) -> str:
-    """`value` if it is a usable public slug (3–40 of a–z, 0–9 and inner hyphens)."""
+    """`value` if it is a usable public slug (3 to 40 of a-z, 0-9 and inner hyphens)."""
     slug = str(value).strip().lower()
     if not _SLUG.match(slug) or "--" in slug:
         raise ValidationError(
@@ -51,8 +51,8 @@ class Organization:
     timezone: str = attrs.field(converter=check_timezone)
     currency: str = attrs.field(converter=_normalise_currency)
     created_at: datetime
-    policy: BookingPolicy = BookingPolicy()
-    quiet_hours: QuietHours = QuietHours()
+    policy: BookingPolicy = attrs.field(factory=BookingPolicy)
+    quiet_hours: QuietHours = attrs.field(factory=QuietHours)
 
     @property
     def tz(self) -> ZoneInfo:

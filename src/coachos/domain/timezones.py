@@ -18,7 +18,8 @@ def zone(name: str) -> ZoneInfo:
         raise ValidationError(f"'{name}' is not a time zone name.", field="timezone")
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    # A folder of the zone database ("America") raises IsADirectoryError, an OSError.
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
         raise ValidationError(
             f"'{name}' is not a known time zone; use an IANA name such as 'Europe/London'.",
             field="timezone",
@@ -28,9 +29,7 @@ def zone(name: str) -> ZoneInfo:
 def require_utc(value: datetime, *, field: str = "at") -> datetime:
     """`value` converted to UTC, refusing naive datetimes (they name no zone)."""
     if value.tzinfo is None or value.utcoffset() is None:
-        raise ValidationError(
-            f"{field} has no time zone; pass an aware datetime.", field=field
-        )
+        raise ValidationError(f"{field} has no time zone; pass an aware datetime.", field=field)
     return value.astimezone(UTC)
 
 
