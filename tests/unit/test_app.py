@@ -43,8 +43,11 @@ class TestExecuteAsync:
             async def call() -> tuple[int, int]:
                 request_id.set("req-42")
                 query = FindSlots(
-                    org_id=w.org.id, coach_id=w.coach.id, service_id=w.pt.id,
-                    start=local(w, 3, 0), end=local(w, 4, 0),
+                    org_id=w.org.id,
+                    coach_id=w.coach.id,
+                    service_id=w.pt.id,
+                    start=local(w, 3, 0),
+                    end=local(w, 4, 0),
                 )
                 slots = await app.execute_async(query)
                 return threading.get_ident(), len(slots)
@@ -58,8 +61,11 @@ class TestExecuteAsync:
     def test_concurrent_awaits_do_not_serialise_the_loop(self, app: CoachOS, world: World) -> None:
         """Many awaited use cases complete together and agree with the synchronous call."""
         query = FindSlots(
-            org_id=world.org.id, coach_id=world.coach.id, service_id=world.pt.id,
-            start=local(world, 3, 0), end=local(world, 10, 0),
+            org_id=world.org.id,
+            coach_id=world.coach.id,
+            service_id=world.pt.id,
+            start=local(world, 3, 0),
+            end=local(world, 10, 0),
         )
 
         async def many() -> list[int]:

@@ -8,6 +8,7 @@ import pytest
 
 from coachos import (
     Actor,
+    AddDateOverride,
     BookingStatus,
     BookSession,
     CancelBooking,
@@ -27,6 +28,7 @@ from coachos import (
     NotFound,
     PackageExpired,
     PolicyViolation,
+    RemoveDateOverride,
     SellPackage,
     SlotUnavailable,
     UseCredit,
@@ -128,6 +130,36 @@ class TestFindSlots:
         assert not {"09:30", "10:00", "10:30"} & set(starts)
         assert "11:00" in starts
 
+    def test_day_off_removes_slots_until_the_override_goes(self, app: CoachOS, world: World) -> None:
+        """A whole-day override empties the day; removing it brings the weekly hours back."""
+        query = FindSlots(
+            org_id=world.org.id,
+            coach_id=world.coach.id,
+            service_id=world.pt.id,
+            start=local(world, 4, 0),
+            end=local(world, 5, 0),
+        )
+        before = app.execute(query)
+        day_off = app.execute(
+            AddDateOverride(
+                org_id=world.org.id,
+                coach_id=world.coach.id,
+                on=local(world, 4, 12).date(),
+                available=False,
+                actor=world.me,
+            )
+        )
+        assert app.execute(query) == []
+        other = make_world(app)
+        with pytest.raises(NotFound):
+            app.execute(
+                RemoveDateOverride(org_id=other.org.id, coach_id=other.coach.id, override_id=day_off.id, actor=other.me)
+            )
+        app.execute(
+            RemoveDateOverride(org_id=world.org.id, coach_id=world.coach.id, override_id=day_off.id, actor=world.me)
+        )
+        assert app.execute(query) == before
+
     def test_range_must_be_ordered_and_bounded(self, app: CoachOS, world: World) -> None:
         """An empty, reversed or over-long range is refused."""
         base = {"org_id": world.org.id, "coach_id": world.coach.id, "service_id": world.pt.id}
@@ -171,6 +203,13 @@ class TestBookSession:
         first = book(app, world, idempotency_key="click-1")
         again = book(app, world, idempotency_key="click-1")
         assert again == first
+        assert package_used(app, world) == 1
+
+    def test_idempotency_key_reused_for_another_booking_is_refused(self, app: CoachOS, world: World) -> None:
+        """Reusing a request key for a different time is a conflict, not a silent return of the old booking."""
+        book(app, world, idempotency_key="click-1")
+        with pytest.raises(Conflict, match="different booking"):
+            book(app, world, 3, 14, idempotency_key="click-1")
         assert package_used(app, world) == 1
 
     def test_past_notice_and_horizon_are_policy_errors(self, app: CoachOS, world: World) -> None:

@@ -32,9 +32,7 @@ class Actor:
         if self.kind not in _KINDS:
             raise ValidationError(f"Unknown actor kind '{self.kind}'.", field="actor")
         if (self.kind == "system") != (self.id is None):
-            raise ValidationError(
-                "A coach or client actor needs an id; the system actor has none.", field="actor"
-            )
+            raise ValidationError("A coach or client actor needs an id; the system actor has none.", field="actor")
 
     def __str__(self) -> str:
         return self.kind if self.id is None else f"{self.kind}:{self.id}"

@@ -44,9 +44,7 @@ class Money:
 
     def _same(self, other: Money) -> None:
         if other.currency != self.currency:
-            raise CurrencyMismatch(
-                f"Cannot combine {self.currency} with {other.currency}; convert first."
-            )
+            raise CurrencyMismatch(f"Cannot combine {self.currency} with {other.currency}; convert first.")
 
     def __add__(self, other: Money) -> Money:
         self._same(other)

@@ -28,9 +28,7 @@ class BookingPolicy:
     #: A client cannot book further ahead than this.
     horizon: timedelta = attrs.field(default=timedelta(days=60), validator=_positive)
     #: A client may cancel (and get the credit back) until this long before the start.
-    cancellation_window: timedelta = attrs.field(
-        default=timedelta(hours=24), validator=_non_negative
-    )
+    cancellation_window: timedelta = attrs.field(default=timedelta(hours=24), validator=_non_negative)
     #: Free time the coach keeps after every session before the next may start.
     buffer: timedelta = attrs.field(default=timedelta(0), validator=_non_negative)
     #: Offered start times step by this much from the start of each available period.
@@ -38,6 +36,4 @@ class BookingPolicy:
 
     def __attrs_post_init__(self) -> None:
         if self.slot_interval < timedelta(minutes=5):
-            raise ValidationError(
-                "slot_interval must be at least 5 minutes.", field="slot_interval"
-            )
+            raise ValidationError("slot_interval must be at least 5 minutes.", field="slot_interval")

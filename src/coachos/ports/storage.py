@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol, Self
+from uuid import UUID
 
 from coachos.domain.availability import BusyBlock, DateOverride, WeeklyRule
 from coachos.domain.bookings import (
@@ -122,7 +123,7 @@ class AvailabilityRepository(Protocol):
         """Store a date override."""
         ...
 
-    def remove_override(self, org_id: OrgId, override_id: object) -> None:
+    def remove_override(self, org_id: OrgId, override_id: UUID) -> None:
         """Delete a date override, or NotFound."""
         ...
 

@@ -182,9 +182,9 @@ class MemoryAvailability(_Repo):
         """Store an override."""
         self._t.overrides[override.id] = (org_id, override)
 
-    def remove_override(self, org_id: OrgId, override_id: object) -> None:
+    def remove_override(self, org_id: OrgId, override_id: UUID) -> None:
         """Delete an override."""
-        row = self._t.overrides.get(override_id)  # type: ignore[call-overload]  # any hashable id
+        row = self._t.overrides.get(override_id)
         if row is None or row[0] != org_id:
             raise NotFound("No such date override in this business.")
         del self._t.overrides[row[1].id]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
+from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -204,7 +205,7 @@ class SqlAvailability(_Repo):
             )
         )
 
-    def remove_override(self, org_id: OrgId, override_id: object) -> None:
+    def remove_override(self, org_id: OrgId, override_id: UUID) -> None:
         """Delete a date override."""
         result = self._c.execute(
             date_overrides.delete().where(date_overrides.c.org_id == org_id, date_overrides.c.id == override_id)

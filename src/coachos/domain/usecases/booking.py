@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-
 from typing import Any, TypeVar
 
 import attrs
@@ -168,7 +167,15 @@ def _by_key(cmd: BookSession, deps: Deps) -> Booking | None:
     if cmd.idempotency_key is None:
         return None
     with deps.uow() as uow:
-        return uow.bookings.by_idempotency_key(cmd.org_id, cmd.idempotency_key)
+        earlier = uow.bookings.by_idempotency_key(cmd.org_id, cmd.idempotency_key)
+    if earlier is not None and (earlier.client_id, earlier.service_id, earlier.coach_id, earlier.start) != (
+        cmd.client_id,
+        cmd.service_id,
+        cmd.coach_id,
+        require_utc(cmd.start, field="start"),
+    ):
+        raise Conflict("This request key was already used for a different booking; send a new key.")
+    return earlier
 
 
 def _book(cmd: BookSession, start: datetime, deps: Deps) -> Booking:

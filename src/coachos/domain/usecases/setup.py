@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
+from uuid import UUID
 
 import attrs
 
@@ -259,6 +260,26 @@ def add_date_override(cmd: AddDateOverride, deps: Deps) -> DateOverride:
         uow.emit(AvailabilityChanged(org_id=cmd.org_id, occurred_at=now, actor=str(cmd.actor), coach_id=cmd.coach_id))
         uow.commit()
     return override
+
+
+@attrs.frozen(kw_only=True)
+class RemoveDateOverride(Command[None]):
+    """Delete a date override (the day goes back to the weekly hours)."""
+
+    org_id: OrgId
+    coach_id: CoachId
+    override_id: UUID
+    actor: Actor
+
+
+def remove_date_override(cmd: RemoveDateOverride, deps: Deps) -> None:
+    """Delete the override; NotFound if it is not this organisation's."""
+    now = deps.clock.now()
+    with deps.uow() as uow:
+        uow.coaches.get(cmd.org_id, cmd.coach_id)
+        uow.availability.remove_override(cmd.org_id, cmd.override_id)
+        uow.emit(AvailabilityChanged(org_id=cmd.org_id, occurred_at=now, actor=str(cmd.actor), coach_id=cmd.coach_id))
+        uow.commit()
 
 
 @attrs.frozen(kw_only=True)
