@@ -7,7 +7,6 @@ against the number of successful uses: any over-count fails the benchmark.
 
 from __future__ import annotations
 
-import os
 import statistics
 import threading
 import time
@@ -15,23 +14,16 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import psycopg
 import sqlalchemy as sa
 
+from bench._pg import temp_postgres
 from coachos import Actor, CoachOS, NoCreditsLeft, Settings, UseCredit, bootstrap
-from coachos.adapters.sql import migrate
-from coachos.adapters.sql.engine import make_engine
 from coachos.adapters.sql.tables import appointments, bookings
 from coachos.adapters.sql.uow import SqlUnitOfWork
 from coachos.domain.ids import BookingId, PackageId
 from tests.helpers import World, add_client, make_world
 
-ADMIN_URL = os.environ.get("COACHOS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 WORKERS = 32
-
-
-def _libpq(url: str) -> str:
-    return sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def _bulk_bookings(engine: sa.Engine, w: World, client_ids: list[Any], per_client: int) -> dict[Any, list[BookingId]]:
@@ -45,9 +37,15 @@ def _bulk_bookings(engine: sa.Engine, w: World, client_ids: list[Any], per_clien
             begins = start + timedelta(hours=2 * i)
             conn.execute(
                 appointments.insert().values(
-                    id=appt, org_id=w.org.id, coach_id=w.coach.id, service_id=w.group.id, starts_at=begins,
-                    ends_at=begins + timedelta(hours=1), blocks_until=begins + timedelta(hours=1),
-                    capacity=per_client, seats_taken=per_client,
+                    id=appt,
+                    org_id=w.org.id,
+                    coach_id=w.coach.id,
+                    service_id=w.group.id,
+                    starts_at=begins,
+                    ends_at=begins + timedelta(hours=1),
+                    blocks_until=begins + timedelta(hours=1),
+                    capacity=per_client,
+                    seats_taken=per_client,
                 )
             )
             ids = [BookingId(uuid.uuid4()) for _ in range(per_client)]
@@ -55,10 +53,20 @@ def _bulk_bookings(engine: sa.Engine, w: World, client_ids: list[Any], per_clien
                 bookings.insert(),
                 [
                     {
-                        "id": b, "org_id": w.org.id, "appointment_id": appt, "coach_id": w.coach.id,
-                        "service_id": w.group.id, "client_id": client_id, "starts_at": begins,
-                        "ends_at": begins + timedelta(hours=1), "status": "confirmed", "note": "",
-                        "created_at": now, "created_by": str(w.me), "updated_at": now, "updated_by": str(w.me),
+                        "id": b,
+                        "org_id": w.org.id,
+                        "appointment_id": appt,
+                        "coach_id": w.coach.id,
+                        "service_id": w.group.id,
+                        "client_id": client_id,
+                        "starts_at": begins,
+                        "ends_at": begins + timedelta(hours=1),
+                        "status": "confirmed",
+                        "note": "",
+                        "created_at": now,
+                        "created_by": str(w.me),
+                        "updated_at": now,
+                        "updated_by": str(w.me),
                     }
                     for b in ids
                 ],
@@ -108,20 +116,11 @@ def _hammer(app: CoachOS, w: World, jobs: list[list[tuple[BookingId, PackageId]]
 
 def run(per_worker: int = 40) -> list[dict[str, Any]]:
     """Both contention cases; raises if any counter was over-counted."""
-    name = f"coachos_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(_libpq(ADMIN_URL), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = sa.make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url, pool_size=WORKERS + 4)
-    try:
-        migrate.upgrade(engine)
-        app = bootstrap(Settings(database_url="memory://"), uow=lambda: SqlUnitOfWork(engine))
-        with app:
-            return [_one_package(app, engine, per_worker), _many_packages(app, engine, per_worker)]
-    finally:
-        engine.dispose()
-        with psycopg.connect(_libpq(ADMIN_URL), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with (
+        temp_postgres(pool_size=WORKERS + 4) as engine,
+        bootstrap(Settings(database_url="memory://"), uow=lambda: SqlUnitOfWork(engine)) as app,
+    ):
+        return [_one_package(app, engine, per_worker), _many_packages(app, engine, per_worker)]
 
 
 def _one_package(app: CoachOS, engine: sa.Engine, per_worker: int) -> dict[str, Any]:
@@ -149,7 +148,12 @@ def _many_packages(app: CoachOS, engine: sa.Engine, per_worker: int) -> dict[str
         used = [uow.packages.get(w.org.id, p).used for p in packages]
     assert used == [per_worker] * WORKERS, f"miscount: {used}"
     assert result["succeeded"] == per_worker * WORKERS
-    return {"name": "credits_32_workers_32_packages", "workers": WORKERS, "total_credits": per_worker * WORKERS, **result}
+    return {
+        "name": "credits_32_workers_32_packages",
+        "workers": WORKERS,
+        "total_credits": per_worker * WORKERS,
+        **result,
+    }
 
 
 if __name__ == "__main__":

@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 from coachos.domain.errors import ValidationError
 from coachos.domain.quiet_hours import (
     QuietHours,
-    first_instant_at_or_after,
     is_quiet,
     next_allowed,
     recipient_zone,
 )
+from coachos.domain.timezones import first_instant_at_or_after
 
 NEW_YORK = ZoneInfo("America/New_York")
 LONDON = ZoneInfo("Europe/London")
@@ -34,9 +34,14 @@ TRANSITIONS = {
 }
 
 
+def naive(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    """A reading of a clock with no zone: what wall-clock helpers take, and what others refuse."""
+    return datetime(year, month, day, hour, minute)  # noqa: DTZ001  # naive on purpose, see docstring
+
+
 def at(tz: ZoneInfo, *fields: int, fold: int = 0) -> datetime:
     """The UTC instant a clock in `tz` shows the given wall-clock time (`fold` picks a repeat)."""
-    return datetime(*fields, tzinfo=tz, fold=fold).astimezone(UTC)  # type: ignore[misc]
+    return naive(*fields).replace(tzinfo=tz, fold=fold).astimezone(UTC)
 
 
 def wall(instant: datetime, tz: ZoneInfo) -> datetime:
@@ -60,7 +65,7 @@ def zone_and_instant(draw: st.DrawFn) -> tuple[ZoneInfo, datetime]:
     near = draw(st.sampled_from(TRANSITIONS[tz]))
     offset = draw(st.one_of(st.integers(-6 * 3600, 6 * 3600), st.integers(-2 * 86400, 2 * 86400)))
     anywhere = draw(
-        st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2027, 1, 1)).map(
+        st.datetimes(min_value=naive(2024, 1, 1), max_value=naive(2027, 1, 1)).map(
             lambda naive: naive.replace(tzinfo=UTC)
         )
     )
@@ -89,7 +94,7 @@ class TestQuietHours:
     def test_refuses_a_datetime(self) -> None:
         """A full date and time is not a time of day and is refused."""
         with pytest.raises(ValidationError):
-            QuietHours(start=datetime(2025, 1, 1, 21, 0))  # type: ignore[arg-type]
+            QuietHours(start=naive(2025, 1, 1, 21, 0))  # type: ignore[arg-type]
 
     def test_window_crossing_midnight_covers_evening_and_early_morning(self) -> None:
         """A 21:00-08:00 window covers 21:00 and 07:59 but not 08:00 or 20:59."""
@@ -141,7 +146,7 @@ class TestIsQuiet:
     def test_refuses_a_naive_instant(self) -> None:
         """An instant without a zone is refused."""
         with pytest.raises(ValidationError):
-            is_quiet(datetime(2025, 1, 15, 12, 0), QuietHours(), LONDON)
+            is_quiet(naive(2025, 1, 15, 12, 0), QuietHours(), LONDON)
 
     def test_repeated_hour_is_quiet_on_both_passes(self) -> None:
         """A 01:00-01:30 window applies on both passes of New York's repeated hour."""
@@ -185,14 +190,14 @@ class TestNextAllowed:
     def test_refuses_a_naive_instant(self) -> None:
         """An instant without a zone is refused."""
         with pytest.raises(ValidationError):
-            next_allowed(datetime(2025, 1, 15, 23, 0), QuietHours(), LONDON)
+            next_allowed(naive(2025, 1, 15, 23, 0), QuietHours(), LONDON)
 
     @pytest.mark.parametrize(
         ("tz", "quiet_at", "jump"),
         [
-            (NEW_YORK, datetime(2025, 3, 9, 0, 0), datetime(2025, 3, 9, 7, 0, tzinfo=UTC)),
-            (LONDON, datetime(2025, 3, 30, 0, 10), datetime(2025, 3, 30, 1, 0, tzinfo=UTC)),
-            (SYDNEY, datetime(2025, 10, 5, 0, 15), datetime(2025, 10, 4, 16, 0, tzinfo=UTC)),
+            (NEW_YORK, naive(2025, 3, 9, 0, 0), datetime(2025, 3, 9, 7, 0, tzinfo=UTC)),
+            (LONDON, naive(2025, 3, 30, 0, 10), datetime(2025, 3, 30, 1, 0, tzinfo=UTC)),
+            (SYDNEY, naive(2025, 10, 5, 0, 15), datetime(2025, 10, 4, 16, 0, tzinfo=UTC)),
         ],
         ids=["new-york", "london", "sydney"],
     )
@@ -208,9 +213,7 @@ class TestNextAllowed:
         [(NEW_YORK, (2025, 11, 2)), (LONDON, (2025, 10, 26)), (SYDNEY, (2025, 4, 6))],
         ids=["new-york", "london", "sydney"],
     )
-    def test_end_repeated_by_fall_back_is_its_first_occurrence(
-        self, tz: ZoneInfo, day: tuple[int, int, int]
-    ) -> None:
+    def test_end_repeated_by_fall_back_is_its_first_occurrence(self, tz: ZoneInfo, day: tuple[int, int, int]) -> None:
         """When the end time happens twice, quiet hours first end at its earlier occurrence."""
         end = time(2, 30) if tz is SYDNEY else time(1, 30)
         window = QuietHours(time(21, 0), end)
@@ -259,9 +262,7 @@ class TestNextAllowed:
 
     @settings(max_examples=100, deadline=None)
     @given(zone_and_instant(), windows)
-    def test_is_idempotent(
-        self, zone_instant: tuple[ZoneInfo, datetime], window: QuietHours
-    ) -> None:
+    def test_is_idempotent(self, zone_instant: tuple[ZoneInfo, datetime], window: QuietHours) -> None:
         """Asking again from the allowed instant returns that same instant."""
         tz, instant = zone_instant
         result = next_allowed(instant, window, tz)
@@ -269,12 +270,10 @@ class TestNextAllowed:
 
     @settings(max_examples=100, deadline=None)
     @given(
-        st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2027, 1, 1)),
+        st.datetimes(min_value=naive(2024, 1, 1), max_value=naive(2027, 1, 1)),
         windows,
     )
-    def test_without_clock_changes_quiet_hours_end_at_the_end_time(
-        self, naive: datetime, window: QuietHours
-    ) -> None:
+    def test_without_clock_changes_quiet_hours_end_at_the_end_time(self, naive: datetime, window: QuietHours) -> None:
         """In Kolkata a delayed message always goes exactly at the window's end time."""
         instant = naive.replace(tzinfo=UTC)
         result = next_allowed(instant, window, KOLKATA)
@@ -315,17 +314,17 @@ class TestFirstInstantAtOrAfter:
 
     def test_ordinary_time_is_its_only_occurrence(self) -> None:
         """09:00 on an ordinary London summer day is 08:00 UTC."""
-        result = first_instant_at_or_after(datetime(2025, 7, 1, 9, 0), LONDON)
+        result = first_instant_at_or_after(naive(2025, 7, 1, 9, 0), LONDON)
         assert result == datetime(2025, 7, 1, 8, 0, tzinfo=UTC)
 
     def test_skipped_time_is_the_jump(self) -> None:
         """02:30 on New York's spring-forward day is reached at the jump, 07:00 UTC."""
-        result = first_instant_at_or_after(datetime(2025, 3, 9, 2, 30), NEW_YORK)
+        result = first_instant_at_or_after(naive(2025, 3, 9, 2, 30), NEW_YORK)
         assert result == datetime(2025, 3, 9, 7, 0, tzinfo=UTC)
 
     def test_repeated_time_is_its_first_occurrence(self) -> None:
         """02:30 on Sydney's fall-back day is first reached in summer time, at 15:30 UTC."""
-        result = first_instant_at_or_after(datetime(2025, 4, 6, 2, 30), SYDNEY)
+        result = first_instant_at_or_after(naive(2025, 4, 6, 2, 30), SYDNEY)
         assert result == datetime(2025, 4, 5, 15, 30, tzinfo=UTC)
 
     def test_refuses_an_aware_wall_time(self) -> None:

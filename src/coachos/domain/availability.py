@@ -17,8 +17,7 @@ import attrs
 
 from coachos.domain.errors import ValidationError
 from coachos.domain.policy import BookingPolicy
-from coachos.domain.quiet_hours import first_instant_at_or_after
-from coachos.domain.timezones import require_utc
+from coachos.domain.timezones import exists_locally, first_instant_at_or_after, require_utc
 
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
@@ -29,7 +28,7 @@ _Period = tuple[time, time]
 def _wall_time(_: object, attribute: attrs.Attribute[time], value: object) -> None:
     if not isinstance(value, time) or value.tzinfo is not None:
         raise ValidationError(
-            f"{attribute.name} must be a time of day such as 09:00, without a time zone "
+            f"The {attribute.name} time must be a time of day such as 09:00, without a time zone "
             "(the organisation's zone applies).",
             field=attribute.name,
         )
@@ -38,9 +37,7 @@ def _wall_time(_: object, attribute: attrs.Attribute[time], value: object) -> No
 def _check_weekday(_: object, __: attrs.Attribute[int], value: object) -> None:
     # bool is an int subclass; True would quietly mean Tuesday.
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < len(_WEEKDAYS):
-        raise ValidationError(
-            "Weekday must be a number from 0 (Monday) to 6 (Sunday).", field="weekday"
-        )
+        raise ValidationError("Weekday must be a number from 0 (Monday) to 6 (Sunday).", field="weekday")
 
 
 def _utc_start(value: datetime) -> datetime:
@@ -65,7 +62,7 @@ class WeeklyRule:
         if not self.start < self.end:
             raise ValidationError(
                 f"Weekly hours on {_WEEKDAYS[self.weekday]} must end after they start; hours "
-                "cannot run past midnight, so split them into two days.",
+                "cannot run past midnight, so split them into two rules, one each side of midnight.",
                 field="end",
             )
 
@@ -97,9 +94,7 @@ class DateOverride:
                 raise ValidationError("Extra hours need a start and an end time.", field="start")
             return
         if not self.start < self.end:
-            raise ValidationError(
-                "The end time must be after the start time on the same day.", field="end"
-            )
+            raise ValidationError("The end time must be after the start time on the same day.", field="end")
 
     @property
     def period(self) -> tuple[time, time] | None:
@@ -160,7 +155,8 @@ def compute_slots(
     Rules and overrides of other coaches are ignored. Start times step by the policy's slot
     interval from the start of each available period on the local clock; a time the clocks skip
     is not offered and a time they repeat is offered once, at its first occurrence. A slot must
-    end by the end of its period, respect the policy's notice and horizon, and keep clear of busy
+    end by the end of its period (the first moment the local clock reaches the period's end time),
+    respect the policy's notice and horizon, and keep clear of busy
     time (with the policy's buffer after it), unless it joins a group class of the same service
     starting at the same time that still has free places.
     """
@@ -184,9 +180,7 @@ def compute_slots(
     first_day = earliest.astimezone(tz).date()
     last_day = min(end, latest).astimezone(tz).date()
     slots: list[Slot] = []
-    for slot_start, slot_end in hours.fitting(
-        first_day, last_day, policy.slot_interval, duration, tz
-    ):
+    for slot_start, slot_end in hours.fitting(first_day, last_day, policy.slot_interval, duration, tz):
         if slot_start < earliest or slot_start >= end or slot_start > latest:
             continue
         seats = calendar.seats(slot_start, slot_end + policy.buffer, capacity)
@@ -211,9 +205,7 @@ class _Hours:
     off: dict[date, list[_Period] | None]
 
     @classmethod
-    def of(
-        cls, coach_id: UUID, rules: Sequence[WeeklyRule], overrides: Sequence[DateOverride]
-    ) -> _Hours:
+    def of(cls, coach_id: UUID, rules: Sequence[WeeklyRule], overrides: Sequence[DateOverride]) -> _Hours:
         """The hours of `coach_id` among rules and overrides that may belong to several coaches."""
         weekly: dict[int, list[_Period]] = {weekday: [] for weekday in range(7)}
         for rule in rules:
@@ -225,19 +217,17 @@ class _Hours:
             if override.coach_id != coach_id:
                 continue
             period = override.period
-            if override.available and period is not None:
+            if period is None:
+                off[override.on] = None  # only time off can be a whole day
+            elif override.available:
                 extra.setdefault(override.on, []).append(period)
-            elif period is None:
-                off[override.on] = None
             elif (day_off := off.setdefault(override.on, [])) is not None:
                 day_off.append(period)
         return cls(weekly, extra, off)
 
     def periods(self, day: date) -> list[_Period]:
         """The available periods on local date `day`, merged, in order."""
-        return _day_periods(
-            self.weekly[day.weekday()] + self.extra.get(day, []), self.off.get(day, [])
-        )
+        return _day_periods(self.weekly[day.weekday()] + self.extra.get(day, []), self.off.get(day, []))
 
     def fitting(
         self,
@@ -283,12 +273,21 @@ def _day_periods(hours: list[_Period], off: list[_Period] | None) -> list[_Perio
     return merged
 
 
-def _starts(
-    day: date, period: _Period, interval: timedelta, tz: ZoneInfo
-) -> Iterator[tuple[datetime, datetime]]:
+def _starts(day: date, period: _Period, interval: timedelta, tz: ZoneInfo) -> Iterator[tuple[datetime, datetime]]:
     """Candidate UTC start times in `period` on `day`, each with the period's end instant."""
     begin, finish = datetime.combine(day, period[0]), datetime.combine(day, period[1])
     period_end = first_instant_at_or_after(finish, tz)
+    first = begin.replace(tzinfo=tz)
+    steady = first.utcoffset() == finish.replace(tzinfo=tz).utcoffset()
+    if steady and exists_locally(begin, tz) and exists_locally(finish, tz):
+        # The clocks do not change within the period (no zone changes twice in a few hours), so
+        # wall-clock steps are real steps: skip the per-candidate conversions, which dominate the
+        # cost of computing months of slots.
+        instant, local = first.astimezone(UTC), begin
+        while local < finish:
+            yield instant, period_end
+            instant, local = instant + interval, local + interval
+        return
     local = begin
     while local < finish:
         # fold=0 picks the first occurrence of a repeated time; a skipped time does not

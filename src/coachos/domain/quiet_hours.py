@@ -7,7 +7,6 @@ jump forward over its end the quiet time simply ends at the jump.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -15,11 +14,8 @@ from zoneinfo import ZoneInfo
 import attrs
 
 from coachos.domain.errors import ValidationError
-from coachos.domain.timezones import require_utc, zone
+from coachos.domain.timezones import offset_changes, require_utc, zone
 
-# Every real zone keeps one UTC offset for far longer than this, so sampling at this step sees
-# each change of offset on its own and bisection can then find its exact second.
-_SAMPLE_STEP = 3600
 # How much time next_allowed examines at once; a window is shorter than a day, so the answer is
 # normally inside the first chunk.
 _CHUNK = timedelta(days=2)
@@ -84,7 +80,7 @@ def next_allowed(instant: datetime, window: QuietHours, tz: ZoneInfo) -> datetim
     lo = at
     for _ in range(_MAX_CHUNKS):
         hi = lo + _CHUNK
-        candidates = sorted({*_offset_changes(tz, lo, hi), *_occurrences(window.end, tz, lo, hi)})
+        candidates = sorted({*offset_changes(tz, lo, hi), *_occurrences(window.end, tz, lo, hi)})
         for candidate in candidates:
             if lo < candidate <= hi and not is_quiet(candidate, window, tz):
                 return candidate
@@ -104,54 +100,6 @@ def recipient_zone(recipient_tz: str | None, org_tz: str) -> ZoneInfo:
     if recipient_tz is None or not recipient_tz.strip():
         return zone(org_tz)
     return zone(recipient_tz)
-
-
-def first_instant_at_or_after(local: datetime, tz: ZoneInfo) -> datetime:
-    """The first UTC instant at which a clock in `tz` shows the wall-clock time `local` or later.
-
-    That is the first occurrence of `local` when it happens (the earlier one if clocks go back
-    over it), or the moment the clocks jump forward when `local` falls in the skipped hour.
-    `local` must be naive: it is a reading of the clock, the zone is `tz`.
-    """
-    if local.tzinfo is not None:
-        raise ValidationError("A local wall-clock time must not carry its own zone.", field="local")
-    first = local.replace(tzinfo=tz, fold=0).astimezone(UTC)
-    if first.astimezone(tz).replace(tzinfo=None) == local:
-        return first
-    # In a skipped hour the two folds read `local` with the offsets either side of the jump,
-    # giving instants just before and just after it.
-    other = local.replace(tzinfo=tz, fold=1).astimezone(UTC)
-    early, late = min(first, other), max(first, other)
-    return _bisect_change(tz, math.floor(early.timestamp()), math.ceil(late.timestamp()))
-
-
-def _offset(tz: ZoneInfo, timestamp: int) -> timedelta | None:
-    return datetime.fromtimestamp(timestamp, tz).utcoffset()
-
-
-def _bisect_change(tz: ZoneInfo, lo: int, hi: int) -> datetime:
-    """The first whole second in (lo, hi] whose UTC offset differs from lo's (one change only)."""
-    before = _offset(tz, lo)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if _offset(tz, mid) == before:
-            lo = mid
-        else:
-            hi = mid
-    return datetime.fromtimestamp(hi, UTC)
-
-
-def _offset_changes(tz: ZoneInfo, lo: datetime, hi: datetime) -> Iterator[datetime]:
-    """The instants in about [lo, hi] at which the clocks in `tz` change."""
-    # Zone transitions fall on whole seconds, so searching whole seconds finds them exactly.
-    first, last = math.floor(lo.timestamp()), math.ceil(hi.timestamp())
-    previous, previous_offset = first, _offset(tz, first)
-    while previous < last:
-        current = min(previous + _SAMPLE_STEP, last)
-        current_offset = _offset(tz, current)
-        if current_offset != previous_offset:
-            yield _bisect_change(tz, previous, current)
-        previous, previous_offset = current, current_offset
 
 
 def _occurrences(wall: time, tz: ZoneInfo, lo: datetime, hi: datetime) -> Iterator[datetime]:

@@ -6,7 +6,9 @@ name their zone.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, tzinfo
+import math
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from coachos.domain.errors import ValidationError
@@ -50,3 +52,56 @@ def label(instant: datetime, tz: ZoneInfo) -> str:
     """`instant` as local time with the zone's abbreviation, e.g. 'Tue 3 Mar 2026, 09:00 EST'."""
     local = instant.astimezone(tz)
     return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {local.tzname()}"
+
+
+# Every real zone keeps one UTC offset for far longer than this, so sampling at this step sees
+# each change of offset on its own and bisection can then find its exact second.
+_SAMPLE_STEP = 3600
+
+
+def first_instant_at_or_after(local: datetime, tz: ZoneInfo) -> datetime:
+    """The first UTC instant at which a clock in `tz` shows the wall-clock time `local` or later.
+
+    That is the first occurrence of `local` when it happens (the earlier one if clocks go back
+    over it), or the moment the clocks jump forward when `local` falls in the skipped hour.
+    `local` must be naive: it is a reading of the clock, the zone is `tz`.
+    """
+    if local.tzinfo is not None:
+        raise ValidationError("A local wall-clock time must not carry its own zone.", field="local")
+    first = local.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    if first.astimezone(tz).replace(tzinfo=None) == local:
+        return first
+    # In a skipped hour the two folds read `local` with the offsets either side of the jump,
+    # giving instants just before and just after it.
+    other = local.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    early, late = min(first, other), max(first, other)
+    return _bisect_change(tz, math.floor(early.timestamp()), math.ceil(late.timestamp()))
+
+
+def _offset(tz: ZoneInfo, timestamp: int) -> timedelta | None:
+    return datetime.fromtimestamp(timestamp, tz).utcoffset()
+
+
+def _bisect_change(tz: ZoneInfo, lo: int, hi: int) -> datetime:
+    """The first whole second in (lo, hi] whose UTC offset differs from lo's (one change only)."""
+    before = _offset(tz, lo)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if _offset(tz, mid) == before:
+            lo = mid
+        else:
+            hi = mid
+    return datetime.fromtimestamp(hi, UTC)
+
+
+def offset_changes(tz: ZoneInfo, lo: datetime, hi: datetime) -> Iterator[datetime]:
+    """The instants in about [lo, hi] at which the clocks in `tz` change."""
+    # Zone transitions fall on whole seconds, so searching whole seconds finds them exactly.
+    first, last = math.floor(lo.timestamp()), math.ceil(hi.timestamp())
+    previous, previous_offset = first, _offset(tz, first)
+    while previous < last:
+        current = min(previous + _SAMPLE_STEP, last)
+        current_offset = _offset(tz, current)
+        if current_offset != previous_offset:
+            yield _bisect_change(tz, previous, current)
+        previous, previous_offset = current, current_offset
