@@ -7,8 +7,10 @@ from collections.abc import Callable
 from coachos._app import CoachOS
 from coachos.adapters.clock import RandomIds, SystemClock
 from coachos.adapters.memory import MemoryStore
+from coachos.adapters.security import Argon2Hasher, SecretsTokens, email_from_url
 from coachos.domain.usecases import Deps
 from coachos.ports.clock import Clock, IdSource
+from coachos.ports.security import EmailSender, PasswordHasher, TokenSource
 from coachos.ports.storage import UnitOfWork
 from coachos.settings import Settings
 
@@ -21,6 +23,9 @@ def bootstrap(
     uow: Callable[[], UnitOfWork] | None = None,
     clock: Clock | None = None,
     ids: IdSource | None = None,
+    hasher: PasswordHasher | None = None,
+    tokens: TokenSource | None = None,
+    email: EmailSender | None = None,
     upgrade_schema: bool = False,
 ) -> CoachOS:
     """Build Coach OS from `settings` (default: the environment), with any adapter swapped in.
@@ -47,5 +52,12 @@ def bootstrap(
                 return SqlUnitOfWork(engine)
 
             on_close = engine.dispose
-    deps = Deps(uow=uow, clock=clock or SystemClock(), ids=ids or RandomIds())
+    deps = Deps(
+        uow=uow,
+        clock=clock or SystemClock(),
+        ids=ids or RandomIds(),
+        hasher=hasher or Argon2Hasher(),
+        tokens=tokens or SecretsTokens(),
+        email=email or email_from_url(settings.email_url),
+    )
     return CoachOS(deps, worker_threads=settings.worker_threads, on_close=on_close)

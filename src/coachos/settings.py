@@ -35,6 +35,17 @@ def redact_url(url: str) -> str:
     return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
 
 
+def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be true or false, not '{raw}'.")
+
+
 @attrs.frozen
 class Settings:
     """Everything Coach OS needs to know about where it runs."""
@@ -48,6 +59,15 @@ class Settings:
     worker_threads: int = 16
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"
+    #: Where email goes: file://folder (the embedded default), smtp://user:pass@host:port, memory://.
+    email_url: str = attrs.field(default="file://mail", repr=redact_url)
+    #: Signs cookies' CSRF tokens and clients' booking links. Required in production; when unset, the
+    #: web app makes one and keeps it in `.coachos-secret` beside the working directory.
+    secret_key: str | None = attrs.field(default=None, repr=False)
+    #: The address people reach the web app at, for links in emails and calendar feeds.
+    public_url: str = "http://127.0.0.1:8000"
+    #: Send cookies only over HTTPS. Browsers accept Secure cookies from http://localhost too.
+    cookie_secure: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -68,4 +88,8 @@ class Settings:
             worker_threads=_positive_int(env, "COACHOS_WORKER_THREADS", 16),
             log_format=log_format,  # type: ignore[arg-type]  # checked just above
             log_level=log_level,
+            email_url=env.get("COACHOS_EMAIL_URL", "").strip() or "file://mail",
+            secret_key=env.get("COACHOS_SECRET_KEY", "").strip() or None,
+            public_url=(env.get("COACHOS_PUBLIC_URL", "").strip() or "http://127.0.0.1:8000").rstrip("/"),
+            cookie_secure=_flag(env, "COACHOS_COOKIE_SECURE", default=True),
         )

@@ -73,3 +73,15 @@ class CurrencyMismatch(ValidationError):
     """Amounts in two currencies were combined."""
 
     code = "currency_mismatch"
+
+
+class NotAuthenticated(CoachOSError):
+    """The credentials or token are wrong, expired or revoked."""
+
+    code = "not_authenticated"
+
+
+class Throttled(CoachOSError):
+    """Too many attempts in a short time; try again later."""
+
+    code = "throttled"

@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Protocol, Self
 from uuid import UUID
 
+from coachos.domain.accounts import ApiToken, Login, WebSession
 from coachos.domain.availability import BusyBlock, DateOverride, WeeklyRule
 from coachos.domain.bookings import (
     Appointment,
@@ -233,6 +234,70 @@ class PackageRepository(Protocol):
         ...
 
 
+class AccountRepository(Protocol):
+    """Logins, web sessions, API tokens, password resets and failed log-ins (not org-scoped: they find the org)."""
+
+    def add_login(self, login: Login) -> None:
+        """Store a login; Conflict if the email already signs in somewhere."""
+        ...
+
+    def login_by_email(self, email: str) -> Login | None:
+        """The login for this email, if any."""
+        ...
+
+    def set_password(self, coach_id: CoachId, password_hash: str) -> None:
+        """Replace a coach's password hash."""
+        ...
+
+    def add_session(self, session: WebSession) -> None:
+        """Store a new web session."""
+        ...
+
+    def session(self, token_digest: str) -> WebSession | None:
+        """The session with this digest, if any."""
+        ...
+
+    def end_session(self, token_digest: str) -> None:
+        """Delete one session."""
+        ...
+
+    def end_sessions_of(self, coach_id: CoachId) -> None:
+        """Delete every session of a coach (after a password change)."""
+        ...
+
+    def add_api_token(self, token: ApiToken) -> None:
+        """Store a new API token."""
+        ...
+
+    def api_token(self, token_digest: str) -> ApiToken | None:
+        """The token with this digest, if any (revoked ones included)."""
+        ...
+
+    def api_tokens_of(self, org_id: OrgId, coach_id: CoachId) -> Sequence[ApiToken]:
+        """A coach's tokens, newest first."""
+        ...
+
+    def revoke_api_token(self, org_id: OrgId, coach_id: CoachId, token_id: UUID, at: datetime) -> None:
+        """Revoke one of the coach's tokens, or NotFound."""
+        ...
+
+    def add_reset(self, token_digest: str, coach_id: CoachId, expires_at: datetime) -> None:
+        """Store a password-reset token."""
+        ...
+
+    def take_reset(self, token_digest: str, now: datetime) -> CoachId | None:
+        """Use a live reset token once, atomically; the coach it was for, or None."""
+        ...
+
+    def record_failure(self, email: str, address: str, at: datetime) -> None:
+        """Note a failed log-in."""
+        ...
+
+    def failures_since(self, email: str, address: str, since: datetime) -> tuple[int, int]:
+        """Failed log-ins since `since`: (for this email, from this network address)."""
+        ...
+
+
 class Outbox(Protocol):
     """Events recorded with the change that caused them, for later delivery."""
 
@@ -253,6 +318,7 @@ class UnitOfWork(Protocol):
     bookings: BookingRepository
     packages: PackageRepository
     outbox: Outbox
+    accounts: AccountRepository
 
     def __enter__(self) -> Self:
         """Begin the transaction."""

@@ -10,6 +10,7 @@ from typing import Any, Self
 import attrs
 
 from coachos.adapters.memory._repos import (
+    MemoryAccounts,
     MemoryAvailability,
     MemoryBookings,
     MemoryCalendar,
@@ -23,6 +24,7 @@ from coachos.adapters.memory._repos import (
 )
 from coachos.domain.events import Event
 from coachos.ports.storage import (
+    AccountRepository,
     AvailabilityRepository,
     BookingRepository,
     CalendarRepository,
@@ -69,6 +71,7 @@ class MemoryUnitOfWork:
         self.bookings: BookingRepository = MemoryBookings(t)
         self.packages: PackageRepository = MemoryPackages(t)
         self.outbox: Outbox = MemoryOutbox(t)
+        self.accounts: AccountRepository = MemoryAccounts(t)
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()

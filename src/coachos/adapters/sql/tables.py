@@ -269,3 +269,61 @@ outbox = sa.Table(
     sa.Column("published_at", UTCDateTime()),
     sa.Index("ix_outbox_published_at_id", "published_at", "id"),
 )
+
+logins = sa.Table(
+    "logins",
+    metadata,
+    sa.Column("coach_id", sa.Uuid(), primary_key=True),
+    sa.Column("org_id", sa.Uuid(), nullable=False),
+    sa.Column("email", sa.String(254), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    _tenant_fk("coach_id", "coaches"),
+)
+
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    # Only the SHA-256 digest of the cookie's secret is stored.
+    sa.Column("token_digest", sa.String(64), primary_key=True),
+    sa.Column("org_id", sa.Uuid(), nullable=False),
+    sa.Column("coach_id", sa.Uuid(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    _tenant_fk("coach_id", "coaches"),
+    sa.Index("ix_web_sessions_coach_id", "coach_id"),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    _id(),
+    sa.Column("org_id", sa.Uuid(), nullable=False),
+    sa.Column("coach_id", sa.Uuid(), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("token_digest", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("revoked_at", UTCDateTime()),
+    sa.Column("last_used_at", UTCDateTime()),
+    _tenant_fk("coach_id", "coaches"),
+    sa.Index("ix_api_tokens_org_id_coach_id", "org_id", "coach_id"),
+)
+
+password_resets = sa.Table(
+    "password_resets",
+    metadata,
+    sa.Column("token_digest", sa.String(64), primary_key=True),
+    sa.Column("coach_id", sa.Uuid(), sa.ForeignKey("coaches.id"), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("used_at", UTCDateTime()),
+)
+
+login_failures = sa.Table(
+    "login_failures",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("email", sa.String(254), nullable=False),
+    sa.Column("address", sa.String(64), nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Index("ix_login_failures_email_at", "email", "at"),
+    sa.Index("ix_login_failures_address_at", "address", "at"),
+)

@@ -8,6 +8,7 @@ from typing import Self
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from coachos.adapters.sql.accounts import SqlAccounts
 from coachos.adapters.sql.atomic import SqlCalendar, SqlPackages
 from coachos.adapters.sql.outbox import SqlOutbox, event_row
 from coachos.adapters.sql.repos import (
@@ -21,6 +22,7 @@ from coachos.adapters.sql.repos import (
 from coachos.adapters.sql.tables import outbox
 from coachos.domain.events import Event
 from coachos.ports.storage import (
+    AccountRepository,
     AvailabilityRepository,
     BookingRepository,
     CalendarRepository,
@@ -53,6 +55,7 @@ class SqlUnitOfWork:
         self.bookings: BookingRepository = SqlBookings(conn)
         self.packages: PackageRepository = SqlPackages(conn)
         self.outbox: Outbox = SqlOutbox(conn)
+        self.accounts: AccountRepository = SqlAccounts(conn)
         self._events = []
         return self
 

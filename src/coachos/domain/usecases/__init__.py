@@ -6,6 +6,28 @@ from collections.abc import Callable
 from typing import Any
 
 from coachos.domain.usecases._base import Command, Deps
+from coachos.domain.usecases.accounts import (
+    Authenticate,
+    CreateApiToken,
+    ListApiTokens,
+    LoggedIn,
+    LogIn,
+    LogOut,
+    NewApiToken,
+    RequestPasswordReset,
+    ResetPassword,
+    RevokeApiToken,
+    SignUp,
+    authenticate,
+    create_api_token,
+    list_api_tokens,
+    log_in,
+    log_out,
+    request_password_reset,
+    reset_password,
+    revoke_api_token,
+    sign_up,
+)
 from coachos.domain.usecases.booking import (
     BookSession,
     CancelBooking,
@@ -62,9 +84,29 @@ HANDLERS: dict[type[Command[Any]], Callable[[Any, Deps], Any]] = {
     CompleteBooking: move_booking,
     MarkNoShow: move_booking,
     ListBookings: list_bookings,
+    SignUp: sign_up,
+    LogIn: log_in,
+    LogOut: log_out,
+    Authenticate: authenticate,
+    CreateApiToken: create_api_token,
+    ListApiTokens: list_api_tokens,
+    RevokeApiToken: revoke_api_token,
+    RequestPasswordReset: request_password_reset,
+    ResetPassword: reset_password,
 }
 
 __all__ = [
+    "Authenticate",
+    "CreateApiToken",
+    "ListApiTokens",
+    "LogIn",
+    "LogOut",
+    "LoggedIn",
+    "NewApiToken",
+    "RequestPasswordReset",
+    "ResetPassword",
+    "RevokeApiToken",
+    "SignUp",
     "HANDLERS",
     "AddCoach",
     "AddDateOverride",

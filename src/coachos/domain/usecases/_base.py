@@ -8,6 +8,7 @@ from typing import Generic, TypeVar
 import attrs
 
 from coachos.ports.clock import Clock, IdSource
+from coachos.ports.security import EmailSender, PasswordHasher, TokenSource
 from coachos.ports.storage import UnitOfWork
 
 R = TypeVar("R", covariant=True)
@@ -24,3 +25,6 @@ class Deps:
     uow: Callable[[], UnitOfWork]
     clock: Clock
     ids: IdSource
+    hasher: PasswordHasher
+    tokens: TokenSource
+    email: EmailSender

@@ -28,6 +28,7 @@ from coachos.domain.policy import BookingPolicy
 from coachos.domain.quiet_hours import QuietHours
 from coachos.domain.timezones import require_utc
 from coachos.domain.usecases._base import Command, Deps
+from coachos.ports.storage import UnitOfWork
 
 
 @attrs.frozen(kw_only=True)
@@ -46,6 +47,14 @@ class CreateOrganization(Command[tuple[Organization, Coach]]):
 
 def create_organization(cmd: CreateOrganization, deps: Deps) -> tuple[Organization, Coach]:
     """Create the organisation and its owner coach together."""
+    with deps.uow() as uow:
+        org, coach = new_organization(uow, cmd, deps)
+        uow.commit()
+    return org, coach
+
+
+def new_organization(uow: UnitOfWork, cmd: CreateOrganization, deps: Deps) -> tuple[Organization, Coach]:
+    """Add the organisation and its owner inside an open unit of work (shared with sign-up)."""
     now = deps.clock.now()
     org = Organization(
         id=OrgId(deps.ids.new_id()),
@@ -58,13 +67,11 @@ def create_organization(cmd: CreateOrganization, deps: Deps) -> tuple[Organizati
         quiet_hours=cmd.quiet_hours,
     )
     coach = Coach(id=CoachId(deps.ids.new_id()), org_id=org.id, name=cmd.owner_name, email=cmd.owner_email)
-    with deps.uow() as uow:
-        uow.orgs.add(org)
-        uow.coaches.add(coach)
-        actor = str(Actor("coach", coach.id))
-        uow.emit(OrganizationCreated(org_id=org.id, occurred_at=now, actor=actor))
-        uow.emit(CoachAdded(org_id=org.id, occurred_at=now, actor=actor, coach_id=coach.id))
-        uow.commit()
+    uow.orgs.add(org)
+    uow.coaches.add(coach)
+    actor = str(Actor("coach", coach.id))
+    uow.emit(OrganizationCreated(org_id=org.id, occurred_at=now, actor=actor))
+    uow.emit(CoachAdded(org_id=org.id, occurred_at=now, actor=actor, coach_id=coach.id))
     return org, coach
 
 
