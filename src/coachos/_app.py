@@ -61,6 +61,18 @@ class CoachOS:
         result: R = await loop.run_in_executor(self._executor, call)
         return result
 
+    def read(self, query: Callable[[UnitOfWork], R]) -> R:
+        """`query(uow)` in a fresh unit of work that is rolled back afterwards (reads only)."""
+        with self.deps.uow() as uow:
+            return query(uow)
+
+    async def read_async(self, query: Callable[[UnitOfWork], R]) -> R:
+        """`read` on a worker thread, for async callers."""
+        loop = asyncio.get_running_loop()
+        call: Callable[[], Any] = functools.partial(contextvars.copy_context().run, self.read, query)
+        result: R = await loop.run_in_executor(self._executor, call)
+        return result
+
     def close(self) -> None:
         """Stop the worker threads and release database connections."""
         self._executor.shutdown(wait=True)

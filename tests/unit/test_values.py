@@ -19,7 +19,7 @@ from coachos.domain.contact import (
 )
 from coachos.domain.errors import CurrencyMismatch, ValidationError
 from coachos.domain.ids import SYSTEM, Actor
-from coachos.domain.money import Money
+from coachos.domain.money import MINOR_DIGITS, Money
 from coachos.domain.policy import BookingPolicy
 from coachos.domain.timezones import exists_locally, label, local_to_utc, require_utc, zone
 
@@ -192,12 +192,36 @@ class TestMoney:
 
     @given(amounts, currencies)
     def test_str_round_trips_to_the_amount(self, amount: int, currency: str) -> None:
-        """The digits str() shows, read back as minor units, are the amount."""
+        """str() shows the currency's own number of decimals, and parsing it back gives the same money."""
         number, code = str(Money(amount, currency)).split(" ")
         assert code == currency
         assert int(number.replace(".", "")) == amount
-        assert number.split(".")[1].isdigit()
-        assert len(number.split(".")[1]) == 2
+        digits = MINOR_DIGITS.get(currency, 2)
+        assert len(number.split(".")[1]) == digits if digits else "." not in number
+        assert Money.parse(number, currency) == Money(amount, currency)
+
+    @pytest.mark.parametrize(
+        ("text", "currency", "minor"),
+        [
+            ("45", "USD", 4500),
+            ("45.5", "USD", 4550),
+            ("1,045.50", "GBP", 104550),
+            ("1500", "JPY", 1500),
+            ("2.125", "KWD", 2125),
+        ],
+    )
+    def test_parse_is_exact(self, text: str, currency: str, minor: int) -> None:
+        """Typed amounts become exact minor units, with the currency's own decimals."""
+        assert Money.parse(text, currency) == Money(minor, currency)
+
+    @pytest.mark.parametrize(
+        ("text", "currency"), [("45.555", "USD"), ("10.5", "JPY"), ("abc", "USD"), ("1e3", "USD"), ("", "USD")]
+    )
+    def test_parse_refuses_what_is_not_an_amount(self, text: str, currency: str) -> None:
+        """Too many decimals, words or exponents are refused with a message naming the amount."""
+        with pytest.raises(ValidationError, match=r"amount|decimals") as caught:
+            Money.parse(text, currency)
+        assert caught.value.field == "amount"
 
 
 class TestCheckName:

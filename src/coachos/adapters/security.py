@@ -45,7 +45,7 @@ class Argon2Hasher:
 
 def fast_test_hasher() -> Argon2Hasher:
     """Real argon2id with tiny costs, for tests that sign in many times (never for production)."""
-    return Argon2Hasher(time_cost=1, memory_cost=8)
+    return Argon2Hasher(time_cost=1, memory_cost=64)
 
 
 class SecretsTokens:

@@ -3,12 +3,40 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 import attrs
 
 from coachos.domain.errors import CurrencyMismatch, ValidationError
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+_AMOUNT = re.compile(r"^-?\d+(?:\.\d+)?$")
+#: Currencies whose minor unit is not a hundredth (ISO 4217); every other has two decimals.
+MINOR_DIGITS = {
+    "BIF": 0,
+    "CLP": 0,
+    "DJF": 0,
+    "GNF": 0,
+    "ISK": 0,
+    "JPY": 0,
+    "KMF": 0,
+    "KRW": 0,
+    "PYG": 0,
+    "RWF": 0,
+    "UGX": 0,
+    "VND": 0,
+    "VUV": 0,
+    "XAF": 0,
+    "XOF": 0,
+    "XPF": 0,
+    "BHD": 3,
+    "IQD": 3,
+    "JOD": 3,
+    "KWD": 3,
+    "LYD": 3,
+    "OMR": 3,
+    "TND": 3,
+}
 
 
 def _check_amount(_: object, __: attrs.Attribute[int], value: object) -> None:
@@ -36,6 +64,21 @@ class Money:
 
     amount_minor: int = attrs.field(validator=_check_amount)
     currency: str = attrs.field(converter=_normalise_currency)
+
+    @classmethod
+    def parse(cls, text: str, currency: str) -> Money:
+        """An amount typed by a person ("45", "45.5", "1,045.50") in `currency`, exactly (no floats)."""
+        code = _normalise_currency(currency)
+        digits = MINOR_DIGITS.get(code, 2)
+        cleaned = str(text).strip().replace(",", "").replace(" ", "")
+        if not _AMOUNT.match(cleaned):
+            raise ValidationError(f"'{text}' is not an amount; write it like 45 or 45.50.", field="amount")
+        amount = Decimal(cleaned)
+        minor = amount.scaleb(digits)
+        if minor != minor.to_integral_value():
+            places = "no decimals" if digits == 0 else f"at most {digits} decimals"
+            raise ValidationError(f"{code} amounts have {places}; '{text}' has more.", field="amount")
+        return cls(int(minor), code)
 
     @classmethod
     def zero(cls, currency: str) -> Money:
@@ -76,5 +119,8 @@ class Money:
 
     def __str__(self) -> str:
         sign = "-" if self.amount_minor < 0 else ""
-        whole, cents = divmod(abs(self.amount_minor), 100)
-        return f"{sign}{whole}.{cents:02d} {self.currency}"
+        digits = MINOR_DIGITS.get(self.currency, 2)
+        if digits == 0:
+            return f"{sign}{abs(self.amount_minor)} {self.currency}"
+        whole, minor = divmod(abs(self.amount_minor), 10**digits)
+        return f"{sign}{whole}.{minor:0{digits}d} {self.currency}"

@@ -82,6 +82,39 @@ def demo(settings: Settings) -> None:
         click.echo(f"  now in the business's zone: {label(app.clock.now(), org.tz)}")
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--demo/--no-demo", "with_demo", default=False, help="Seed the demo business first if it is missing.")
+@click.pass_obj
+def serve(settings: Settings, host: str, port: int, with_demo: bool) -> None:
+    """Run the web app (dashboard, booking pages, API) with hypercorn."""
+    import asyncio
+
+    from hypercorn.asyncio import serve as hypercorn_serve
+    from hypercorn.config import Config
+
+    from coachos.entrypoints.web import create_app
+
+    if settings.database_url != MEMORY_URL:
+        engine = make_engine(settings.database_url)
+        try:
+            migrate.upgrade(engine)
+        finally:
+            engine.dispose()
+    if with_demo:
+        from coachos.entrypoints.demo import DEMO_PASSWORD, seed_demo
+
+        with bootstrap(settings) as app:
+            summary = seed_demo(app)
+        click.echo(f"Demo coach login: {summary.coach.email} / {DEMO_PASSWORD}")
+    config = Config()
+    config.bind = [f"{host}:{port}"]
+    config.accesslog = None  # our own request log line carries the request id and no personal data
+    click.echo(f"Coach OS is running at http://{host}:{port}/  (Ctrl+C to stop)")
+    asyncio.run(hypercorn_serve(create_app(settings), config))
+
+
 def main() -> None:
     """Entry point of the `coachos` script."""
     try:

@@ -17,15 +17,17 @@ from coachos.domain.usecases import (
     AddDateOverride,
     BookSession,
     CreateClient,
-    CreateOrganization,
     CreateService,
     FindSlots,
     SellPackage,
     SetWeeklyHours,
+    SignUp,
 )
 
 DEMO_SLUG = "demo"
 DEMO_COACH_EMAIL = "alex@demo.coachos.test"
+#: The demo coach's password; the demo is for trying Coach OS on one's own machine.
+DEMO_PASSWORD = "demo-coach-2026"  # noqa: S105  # published on purpose, demo only
 
 _CLIENTS = [
     ("Jordan Lee", "+1 212 555 0101", "jordan@example.com", None),
@@ -57,13 +59,14 @@ def seed_demo(app: CoachOS) -> DemoSummary:
         except NotFound:
             pass
     org, coach = app.execute(
-        CreateOrganization(
-            name="Peak Performance Coaching",
+        SignUp(
+            business_name="Peak Performance Coaching",
             slug=DEMO_SLUG,
             timezone="America/New_York",
             currency="USD",
-            owner_name="Alex Rivera",
-            owner_email=DEMO_COACH_EMAIL,
+            name="Alex Rivera",
+            email=DEMO_COACH_EMAIL,
+            password=DEMO_PASSWORD,
             policy=BookingPolicy(min_notice=timedelta(hours=2), buffer=timedelta(minutes=15)),
         )
     )

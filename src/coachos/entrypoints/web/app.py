@@ -1,0 +1,139 @@
+"""The Quart application: `create_app(settings)` builds it; nothing connects until it starts serving."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import structlog
+from quart import Quart, Response, g, request
+from quart_schema import Info, QuartSchema
+
+from coachos import __name__ as package_name
+from coachos._app import CoachOS
+from coachos.bootstrap import bootstrap
+from coachos.domain.usecases import Authenticate
+from coachos.entrypoints.web import formatting
+from coachos.entrypoints.web.context import core, settings
+from coachos.entrypoints.web.errors import register_error_handlers
+from coachos.entrypoints.web.security import (
+    ANON_COOKIE,
+    CSRF_FIELD,
+    SESSION_COOKIE,
+    check_csrf,
+    csrf_token,
+    secret_key,
+)
+from coachos.entrypoints.web.views import BLUEPRINTS
+from coachos.settings import Settings
+
+log = structlog.get_logger("coachos.web")
+
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+def create_app(app_settings: Settings | None = None, *, coachos: CoachOS | None = None) -> Quart:
+    """The web app: coach dashboard, public booking pages, JSON API and iCal feeds.
+
+    Pass `coachos` to serve an existing instance (tests, embedding); otherwise one is built from
+    the settings when serving starts and closed when it stops.
+    """
+    app_settings = app_settings or Settings.from_env()
+    app = Quart(package_name, template_folder="entrypoints/web/templates", static_folder="entrypoints/web/static")
+    app.config.update(
+        COACHOS_SETTINGS=app_settings,
+        COACHOS_SECRET=secret_key(app_settings),
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        QUART_SCHEMA_CONVERT_CASING=False,
+    )
+    QuartSchema(
+        app,
+        info=Info(title="Coach OS API", version="1"),
+        openapi_path="/openapi.json",
+        swagger_ui_path="/api/docs",
+        redoc_ui_path=None,
+        scalar_ui_path=None,
+        security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
+        security=[{"bearer": []}],
+    )
+    app.jinja_env.globals.update(csrf_token=csrf_token, csrf_field=CSRF_FIELD)
+    app.jinja_env.filters.update(
+        local_time=formatting.local_time, clock_time=formatting.clock_time, money=formatting.money
+    )
+    register_error_handlers(app)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+
+    @app.before_serving
+    async def start() -> None:
+        if coachos is not None:
+            app.extensions["coachos"] = coachos
+        else:
+            app.extensions["coachos"] = bootstrap(app_settings)
+
+    @app.after_serving
+    async def stop() -> None:
+        if coachos is None:
+            app.extensions["coachos"].close()
+
+    app.before_request(_identify)
+    app.after_request(_finish)
+    return app
+
+
+async def _identify() -> None:
+    """Request id, anonymous id, who is signed in, and the CSRF check — before every view."""
+    g.started = time.perf_counter()
+    g.request_id = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=g.request_id)
+    g.anon_id = request.cookies.get(ANON_COOKIE) or ""
+    if not g.anon_id:
+        g.anon_id, g.new_anon = uuid.uuid4().hex, True
+    g.principal = None
+    bearer = request.headers.get("Authorization", "")
+    if bearer.lower().startswith("bearer "):
+        g.principal = await core().execute_async(Authenticate(token=bearer[7:].strip(), kind="api"))
+        g.principal_via = "token"
+    elif cookie := request.cookies.get(SESSION_COOKIE):
+        g.principal = await core().execute_async(Authenticate(token=cookie))
+    if g.principal is not None:
+        structlog.contextvars.bind_contextvars(org_id=str(g.principal.org_id), coach_id=str(g.principal.coach_id))
+    if request.method not in ("GET", "HEAD", "OPTIONS") and request.mimetype in (
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ):
+        g.form_csrf = (await request.form).get(CSRF_FIELD, "")
+    check_csrf()
+
+
+async def _finish(response: Response) -> Response:
+    """Security headers, the anonymous cookie, and one log line per request (ids only, no query)."""
+    cfg = settings()
+    if g.get("new_anon"):
+        response.set_cookie(
+            ANON_COOKIE, g.anon_id, httponly=True, secure=cfg.cookie_secure, samesite="Lax", max_age=60 * 60 * 24 * 365
+        )
+    headers: dict[str, Any] = {
+        "X-Request-ID": g.get("request_id", ""),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+        "X-Frame-Options": "DENY",
+    }
+    if not request.path.startswith("/api/docs"):
+        headers["Content-Security-Policy"] = CSP
+    for name, value in headers.items():
+        response.headers.setdefault(name, value)
+    log.info(
+        "request",
+        method=request.method,
+        # The route pattern, not the path: paths carry reset tokens, feed secrets and ids.
+        route=request.url_rule.rule if request.url_rule else "unmatched",
+        status=response.status_code,
+        ms=round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 1),
+    )
+    return response

@@ -1,0 +1,98 @@
+"""One place that turns errors into responses: problem+json for the API, a page for people."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import structlog
+from quart import Quart, Response, jsonify, render_template, request
+from quart_schema import RequestSchemaValidationError
+from werkzeug.exceptions import HTTPException
+
+from coachos.domain.errors import (
+    CoachOSError,
+    Conflict,
+    InvalidTransition,
+    NoCreditsLeft,
+    NotAuthenticated,
+    NotFound,
+    PackageExpired,
+    PolicyViolation,
+    Throttled,
+    ValidationError,
+)
+
+log = structlog.get_logger("coachos.web")
+
+STATUS: list[tuple[type[CoachOSError], int]] = [
+    (ValidationError, 400),
+    (NotAuthenticated, 401),
+    (NotFound, 404),
+    (Conflict, 409),
+    (InvalidTransition, 409),
+    (NoCreditsLeft, 409),
+    (PackageExpired, 409),
+    (PolicyViolation, 422),
+    (Throttled, 429),
+]
+
+
+def status_of(error: CoachOSError) -> int:
+    """The HTTP status for a domain error."""
+    return next((code for kind, code in STATUS if isinstance(error, kind)), 400)
+
+
+def wants_json() -> bool:
+    """Whether the caller is the API (or a script fetching a panel) rather than a person's page load."""
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> Response:
+    """An RFC 9457 problem+json response."""
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    return response
+
+
+def register_error_handlers(app: Quart) -> None:
+    """Map domain errors, validation errors, HTTP errors and crashes to responses."""
+
+    @app.errorhandler(CoachOSError)
+    async def domain_error(error: CoachOSError) -> Any:
+        status = status_of(error)
+        field = getattr(error, "field", None)
+        if wants_json():
+            errors = [{"field": field, "message": error.message}] if field else []
+            return problem(status, error.code, error.message, code=error.code, errors=errors)
+        return await render_template("error.html", status=status, message=error.message), status
+
+    @app.errorhandler(RequestSchemaValidationError)
+    async def schema_error(error: RequestSchemaValidationError) -> Any:
+        return problem(400, "invalid", "The request body is not valid.", errors=_field_errors(error))
+
+    @app.errorhandler(HTTPException)
+    async def http_error(error: HTTPException) -> Any:
+        status = error.code or 500
+        if wants_json():
+            return problem(status, error.name, error.description or error.name)
+        return await render_template("error.html", status=status, message=error.description), status
+
+    @app.errorhandler(Exception)
+    async def crash(error: Exception) -> Any:
+        error_id = uuid.uuid4().hex[:12]
+        log.exception("unhandled error", error_id=error_id, path=request.path)
+        message = f"Something went wrong on our side. If it keeps happening, quote error {error_id}."
+        if wants_json():
+            return problem(500, "internal_error", message, error_id=error_id)
+        return await render_template("error.html", status=500, message=message), 500
+
+
+def _field_errors(error: RequestSchemaValidationError) -> list[dict[str, str]]:
+    inner = error.validation_error
+    text = str(inner)
+    # msgspec reports the first problem as "…  - at `$.field`".
+    field = text.split("at `$.", 1)[1].rstrip("`").split("`")[0] if "at `$." in text else None
+    return [{"field": field or "", "message": text.split(" - at ")[0]}]

@@ -1,0 +1,17 @@
+"""The web app's blueprints, one module per resource."""
+
+from __future__ import annotations
+
+from quart import Blueprint
+
+from coachos.entrypoints.web.views import account, api, calendar, clients, public, setup, today
+
+BLUEPRINTS: list[Blueprint] = [
+    account.bp,
+    today.bp,
+    calendar.bp,
+    clients.bp,
+    setup.bp,
+    public.bp,
+    api.bp,
+]

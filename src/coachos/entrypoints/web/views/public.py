@@ -1,0 +1,7 @@
+"""(being built)"""
+
+from __future__ import annotations
+
+from quart import Blueprint
+
+bp = Blueprint("public", __name__)
