@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Set up and run Coach OS with nothing but Python 3.11+ installed.
 
-    python3 dev.py start   # the demo business on embedded SQLite (the main job)
+    python3 dev.py start   # the web app on embedded SQLite with the demo business (the main job)
     python3 dev.py test    # every check: ruff, mypy --strict, import contracts, all tests
     python3 dev.py bench   # the benchmarks (prints a table, writes bench/results/latest.json)
 
@@ -48,11 +48,13 @@ def ensure_venv() -> None:
 
 
 def start() -> None:
-    """Migrate the embedded database and make sure the demo business exists."""
+    """Serve the web app on the embedded SQLite database, seeding the demo business if it is missing."""
     env = dict(os.environ)
     env.setdefault("COACHOS_DATABASE_URL", f"sqlite:///{ROOT / 'coachos.db'}")
-    run(BIN / "coachos", "db", "upgrade", env=env)
-    run(BIN / "coachos", "demo", env=env)
+    env.setdefault("COACHOS_EMAIL_URL", f"file://{ROOT / 'mail'}")
+    host, port = env.get("COACHOS_HOST", "127.0.0.1"), env.get("COACHOS_PORT", "8000")
+    env.setdefault("COACHOS_PUBLIC_URL", f"http://{host}:{port}")
+    run(BIN / "coachos", "serve", "--demo", "--host", host, "--port", port, env=env)
 
 
 def test(extra: list[str]) -> None:

@@ -1,0 +1,33 @@
+"""Route tests again on PostgreSQL: the same fixtures as tests/web, with `core` on a fresh database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from coachos import CoachOS, Settings, bootstrap
+from coachos.adapters.clock import FixedClock, RandomIds
+from coachos.adapters.security import MemoryEmail, fast_test_hasher
+from coachos.adapters.sql import migrate
+from coachos.adapters.sql.engine import make_engine
+from coachos.adapters.sql.uow import SqlUnitOfWork
+from tests.integration.conftest import PostgresDatabases
+from tests.web.conftest import client, mail, web  # noqa: F401  # the same fixtures, re-exported here
+
+
+@pytest.fixture
+def core(pg_databases: PostgresDatabases, clock: FixedClock, mail: MemoryEmail) -> Iterator[CoachOS]:  # noqa: F811
+    """Coach OS on a new migrated PostgreSQL database (route tests use fixed emails and slugs)."""
+    engine = make_engine(pg_databases.create(), pool_size=5)
+    migrate.upgrade(engine)
+    with bootstrap(
+        Settings(database_url="memory://"),
+        uow=lambda: SqlUnitOfWork(engine),
+        clock=clock,
+        ids=RandomIds(),
+        hasher=fast_test_hasher(),
+        email=mail,
+    ) as built:
+        yield built
+    engine.dispose()
