@@ -272,3 +272,55 @@ def _enough_connections(app: CoachOS) -> None:
     engine_pool = getattr(app.unit_of_work(), "_engine", None)
     if engine_pool is not None and engine_pool.dialect.name == "postgresql":
         assert engine_pool.pool.size() + engine_pool.pool._max_overflow >= 50
+
+
+class TestRescheduleRaces:
+    def test_reschedules_racing_bookings_neither_deadlock_nor_overlap(self, app: CoachOS) -> None:
+        """Moves racing new bookings of the freed and target times all finish, and never overlap."""
+        from coachos import RescheduleBooking
+
+        w = make_world(app)
+        movers = [add_client(app, w, f"Mover {i}", sessions=2) for i in range(4)]
+        booked = [
+            app.execute(
+                BookSession(
+                    org_id=w.org.id,
+                    coach_id=w.coach.id,
+                    service_id=w.pt.id,
+                    client_id=c.id,
+                    start=local(w, 4, 9 + 2 * i),
+                    actor=w.me,
+                )
+            )
+            for i, c in enumerate(movers)
+        ]
+        newcomers = [add_client(app, w, f"New {i}", sessions=1) for i in range(8)]
+        calls: list[Callable[[], object]] = [
+            lambda b=b, i=i: app.execute(
+                RescheduleBooking(org_id=w.org.id, booking_id=b.id, new_start=local(w, 4, 10 + 2 * i), actor=w.me)
+            )
+            for i, b in enumerate(booked)
+        ]
+        calls += [
+            lambda c=c, i=i: app.execute(
+                BookSession(
+                    org_id=w.org.id,
+                    coach_id=w.coach.id,
+                    service_id=w.pt.id,
+                    client_id=c.id,
+                    start=local(w, 4, 9 + i, 30 if i % 2 else 0),
+                    actor=w.me,
+                )
+            )
+            for i, c in enumerate(newcomers)
+        ]
+        results = race(calls)
+        assert all(isinstance(r, SlotUnavailable) for r in results if isinstance(r, CoachOSError))
+        with app.unit_of_work() as uow:
+            active = sorted(
+                (b.start, b.end)
+                for b in uow.bookings.between(w.org.id, local(w, 4, 0), local(w, 5, 0))
+                if b.status.is_open
+            )
+        assert len(active) >= len(booked)
+        assert all(a[1] <= b[0] for a, b in itertools.pairwise(active))

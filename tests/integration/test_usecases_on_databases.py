@@ -4,6 +4,19 @@ The same assertions holding on the fakes and on both databases is what makes the
 trustworthy stand-ins.
 """
 
+from tests.unit.test_catalog_usecases import (  # noqa: F401  # collected again with this folder's `app`
+    TestRecentPackages,
+    TestUpdateService,
+)
+from tests.unit.test_client_usecases import (  # noqa: F401  # collected again with this folder's `app`
+    TestConsent,
+    TestUpdateClient,
+)
+from tests.unit.test_reschedule import (  # noqa: F401  # collected again with this folder's `app`
+    TestRescheduleBooking,
+    TestRescheduleByClient,
+    TestRescheduleRefusals,
+)
 from tests.unit.test_usecases import (  # noqa: F401  # collected again with this folder's `app`
     TestBookSession,
     TestCancelBooking,

@@ -47,10 +47,42 @@ class ClientCreated(Event):
 
 
 @attrs.frozen(kw_only=True)
+class ClientUpdated(Event):
+    """A client's details changed; `changed` names the fields (never their values)."""
+
+    client_id: ClientId
+    changed: tuple[str, ...]
+
+
+@attrs.frozen(kw_only=True)
+class ConsentRecorded(Event):
+    """A client agreed to be contacted on `channel` (sms, email or marketing)."""
+
+    client_id: ClientId
+    channel: str
+
+
+@attrs.frozen(kw_only=True)
+class ConsentWithdrawn(Event):
+    """A client withdrew consent to be contacted on `channel`."""
+
+    client_id: ClientId
+    channel: str
+
+
+@attrs.frozen(kw_only=True)
 class ServiceCreated(Event):
     """A bookable service was added."""
 
     service_id: ServiceId
+
+
+@attrs.frozen(kw_only=True)
+class ServiceUpdated(Event):
+    """A service's name, length, price, capacity or activity changed (for new bookings)."""
+
+    service_id: ServiceId
+    changed: tuple[str, ...]
 
 
 @attrs.frozen(kw_only=True)
@@ -134,7 +166,11 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     OrganizationCreated,
     CoachAdded,
     ClientCreated,
+    ClientUpdated,
+    ConsentRecorded,
+    ConsentWithdrawn,
     ServiceCreated,
+    ServiceUpdated,
     AvailabilityChanged,
     PackageSold,
     BookingRequested,

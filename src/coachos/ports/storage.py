@@ -22,7 +22,7 @@ from coachos.domain.bookings import (
     CreditEvent,
 )
 from coachos.domain.catalog import Service, SessionPackage
-from coachos.domain.clients import Client
+from coachos.domain.clients import Client, ClientStatus
 from coachos.domain.events import Event
 from coachos.domain.ids import (
     Actor,
@@ -88,8 +88,20 @@ class ClientRepository(Protocol):
         """Replace the stored client."""
         ...
 
-    def list(self, org_id: OrgId, *, search: str = "", limit: int = 100) -> Sequence[Client]:
-        """Clients whose name, email or phone contain `search`, by name."""
+    def by_contact(self, org_id: OrgId, *, email: str | None, phone: str | None) -> Client | None:
+        """The oldest client with exactly this (normalised) email, else with this phone, if any."""
+        ...
+
+    def list(
+        self,
+        org_id: OrgId,
+        *,
+        search: str = "",
+        limit: int = 100,
+        status: ClientStatus | None = None,
+        tag: str | None = None,
+    ) -> Sequence[Client]:
+        """Clients whose name, email or phone contain `search` (with this status and tag, if given), by name."""
         ...
 
 
@@ -106,6 +118,10 @@ class ServiceRepository(Protocol):
 
     def list(self, org_id: OrgId) -> Sequence[Service]:
         """All services, by name."""
+        ...
+
+    def update(self, service: Service) -> None:
+        """Replace the stored service, or NotFound."""
         ...
 
 
@@ -215,6 +231,10 @@ class PackageRepository(Protocol):
         """A client's packages, soonest to expire first."""
         ...
 
+    def recent(self, org_id: OrgId, *, limit: int = 50) -> Sequence[SessionPackage]:
+        """The organisation's packages, most recently sold first."""
+        ...
+
     def use_credit(self, org_id: OrgId, event: CreditEvent) -> CreditChange:
         """Use one credit of `event.package_id` for `event.booking_id`, once per booking.
 
@@ -295,6 +315,22 @@ class AccountRepository(Protocol):
 
     def failures_since(self, email: str, address: str, since: datetime) -> tuple[int, int]:
         """Failed log-ins since `since`: (for this email, from this network address)."""
+        ...
+
+    def add_calendar_feed(self, org_id: OrgId, coach_id: CoachId, token_digest: str, at: datetime) -> bool:
+        """Store the coach's calendar-feed digest unless they have one; whether it was stored."""
+        ...
+
+    def replace_calendar_feed(self, org_id: OrgId, coach_id: CoachId, token_digest: str, at: datetime) -> None:
+        """Make `token_digest` the coach's only calendar-feed digest (the old one stops working)."""
+        ...
+
+    def calendar_feed_since(self, org_id: OrgId, coach_id: CoachId) -> datetime | None:
+        """When the coach's current calendar feed was made, or None if they have none."""
+        ...
+
+    def calendar_feed_owner(self, token_digest: str) -> tuple[OrgId, CoachId] | None:
+        """The organisation and coach whose calendar feed has this digest, if any."""
         ...
 
 

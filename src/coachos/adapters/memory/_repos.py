@@ -21,7 +21,7 @@ from coachos.domain.bookings import (
     CreditEventKind,
 )
 from coachos.domain.catalog import Service, SessionPackage
-from coachos.domain.clients import Client
+from coachos.domain.clients import Client, ClientStatus
 from coachos.domain.errors import (
     Conflict,
     NoCreditsLeft,
@@ -65,6 +65,8 @@ class Tables:
     api_tokens: dict[str, ApiToken] = attrs.Factory(dict)
     resets: dict[str, tuple[CoachId, datetime, datetime | None]] = attrs.Factory(dict)
     failures: list[tuple[str, str, datetime]] = attrs.Factory(list)
+    #: coach id → (org id, feed token digest, created at)
+    calendar_feeds: dict[UUID, tuple[OrgId, str, datetime]] = attrs.Factory(dict)
 
 
 def _scoped(table: dict[UUID, T], org_id: OrgId, key: UUID, what: str) -> T:
@@ -146,12 +148,32 @@ class MemoryClients(_Repo):
         self.get(client.org_id, client.id)
         self._t.clients[client.id] = client
 
-    def list(self, org_id: OrgId, *, search: str = "", limit: int = 100) -> Sequence[Client]:
-        """Clients matching `search`, by name."""
+    def by_contact(self, org_id: OrgId, *, email: str | None, phone: str | None) -> Client | None:
+        """The oldest client with this email, else with this phone."""
+        mine = sorted((c for c in self._t.clients.values() if c.org_id == org_id), key=lambda c: c.created_at)
+        for field, value in (("email", email), ("phone", phone)):
+            if value is not None and (found := next((c for c in mine if getattr(c, field) == value), None)):
+                return found
+        return None
+
+    def list(
+        self,
+        org_id: OrgId,
+        *,
+        search: str = "",
+        limit: int = 100,
+        status: ClientStatus | None = None,
+        tag: str | None = None,
+    ) -> Sequence[Client]:
+        """Clients matching `search`, status and tag, by name."""
         needle = search.strip().lower()
 
         def hit(c: Client) -> bool:
-            return any(needle in (v or "").lower() for v in (c.name, c.email, c.phone))
+            return (
+                any(needle in (v or "").lower() for v in (c.name, c.email, c.phone))
+                and status in (None, c.status)
+                and (tag is None or tag in c.tags)
+            )
 
         found = [c for c in self._t.clients.values() if c.org_id == org_id and hit(c)]
         return sorted(found, key=lambda c: c.name.lower())[:limit]
@@ -171,6 +193,11 @@ class MemoryServices(_Repo):
     def list(self, org_id: OrgId) -> Sequence[Service]:
         """All services, by name."""
         return sorted((s for s in self._t.services.values() if s.org_id == org_id), key=lambda s: s.name)
+
+    def update(self, service: Service) -> None:
+        """Replace the stored service."""
+        self.get(service.org_id, service.id)
+        self._t.services[service.id] = service
 
 
 class MemoryAvailability(_Repo):
@@ -322,6 +349,11 @@ class MemoryPackages(_Repo):
             key=lambda p: (p.expires_at is None, p.expires_at or p.purchased_at, p.purchased_at),
         )
 
+    def recent(self, org_id: OrgId, *, limit: int = 50) -> Sequence[SessionPackage]:
+        """The organisation's packages, most recently sold first."""
+        mine = [p for p in self._t.packages.values() if p.org_id == org_id]
+        return sorted(mine, key=lambda p: p.purchased_at, reverse=True)[:limit]
+
     def _event(self, booking_id: BookingId, kind: CreditEventKind) -> CreditEvent | None:
         return next((e for _, e in self._t.credit_events if e.booking_id == booking_id and e.kind is kind), None)
 
@@ -447,3 +479,27 @@ class MemoryAccounts(_Repo):
         """Failures for the email and from the address since `since`."""
         recent = [f for f in self._t.failures if f[2] >= since]
         return sum(f[0] == email for f in recent), sum(f[1] == address for f in recent)
+
+    def add_calendar_feed(self, org_id: OrgId, coach_id: CoachId, token_digest: str, at: datetime) -> bool:
+        """Store the feed digest unless the coach has one."""
+        if coach_id in self._t.calendar_feeds:
+            return False
+        self.replace_calendar_feed(org_id, coach_id, token_digest, at)
+        return True
+
+    def replace_calendar_feed(self, org_id: OrgId, coach_id: CoachId, token_digest: str, at: datetime) -> None:
+        """Make this the coach's feed digest."""
+        _scoped(self._t.coaches, org_id, coach_id, "coach")
+        self._t.calendar_feeds[coach_id] = (org_id, token_digest, at)
+
+    def calendar_feed_since(self, org_id: OrgId, coach_id: CoachId) -> datetime | None:
+        """When the coach's feed was made."""
+        found = self._t.calendar_feeds.get(coach_id)
+        return found[2] if found is not None and found[0] == org_id else None
+
+    def calendar_feed_owner(self, token_digest: str) -> tuple[OrgId, CoachId] | None:
+        """Whose feed has this digest."""
+        for coach_id, (org_id, feed_digest, _) in self._t.calendar_feeds.items():
+            if feed_digest == token_digest:
+                return org_id, CoachId(coach_id)
+        return None

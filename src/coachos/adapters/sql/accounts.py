@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from coachos.adapters.sql.repos import _Repo
-from coachos.adapters.sql.tables import api_tokens, login_failures, logins, password_resets, web_sessions
+from coachos.adapters.sql.tables import (
+    api_tokens,
+    calendar_feeds,
+    login_failures,
+    logins,
+    password_resets,
+    web_sessions,
+)
 from coachos.domain.accounts import ApiToken, Login, WebSession
 from coachos.domain.errors import NotFound
 from coachos.domain.ids import CoachId, OrgId
@@ -159,3 +168,45 @@ class SqlAccounts(_Repo):
             sa.select(sa.func.count()).where(f.address == address[:64], f.at >= since)
         ).scalar_one()
         return int(by_email), int(by_address)
+
+    def add_calendar_feed(self, org_id: OrgId, coach_id: CoachId, token_digest: str, at: datetime) -> bool:
+        """Store the feed digest unless the coach has one (INSERT … ON CONFLICT DO NOTHING)."""
+        q = (
+            _upsert(self._c, calendar_feeds)
+            .values(coach_id=coach_id, org_id=org_id, token_digest=token_digest, created_at=at)
+            .on_conflict_do_nothing(index_elements=["coach_id"])
+            .returning(calendar_feeds.c.coach_id)
+        )
+        return self._c.execute(q).scalar_one_or_none() is not None
+
+    def replace_calendar_feed(self, org_id: OrgId, coach_id: CoachId, token_digest: str, at: datetime) -> None:
+        """Make this the coach's feed digest (one upsert, so concurrent rotations leave exactly one)."""
+        insert = _upsert(self._c, calendar_feeds).values(
+            coach_id=coach_id, org_id=org_id, token_digest=token_digest, created_at=at
+        )
+        self._c.execute(
+            insert.on_conflict_do_update(
+                index_elements=["coach_id"],
+                set_={"token_digest": insert.excluded.token_digest, "created_at": insert.excluded.created_at},
+                where=calendar_feeds.c.org_id == org_id,
+            )
+        )
+
+    def calendar_feed_since(self, org_id: OrgId, coach_id: CoachId) -> datetime | None:
+        """When the coach's feed was made."""
+        c = calendar_feeds.c
+        found: datetime | None = self._c.execute(
+            sa.select(c.created_at).where(c.org_id == org_id, c.coach_id == coach_id)
+        ).scalar_one_or_none()
+        return found
+
+    def calendar_feed_owner(self, token_digest: str) -> tuple[OrgId, CoachId] | None:
+        """Whose feed has this digest."""
+        c = calendar_feeds.c
+        row = self._c.execute(sa.select(c.org_id, c.coach_id).where(c.token_digest == token_digest)).one_or_none()
+        return None if row is None else (OrgId(row.org_id), CoachId(row.coach_id))
+
+
+def _upsert(conn: sa.Connection, table: sa.Table) -> Any:
+    """The dialect's INSERT that supports ON CONFLICT (PostgreSQL and SQLite both do)."""
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)

@@ -106,6 +106,14 @@ class SqlCalendar(_Repo):
     def release_seat(self, org_id: OrgId, appointment_id: AppointmentId) -> None:
         """Give one seat back."""
         a = appointments.c
+        coach_id = self._c.execute(
+            sa.select(a.coach_id).where(a.org_id == org_id, a.id == appointment_id)
+        ).scalar_one_or_none()
+        if coach_id is None:
+            return
+        # Same lock order as take_seat (coach row, then appointment) so a reschedule or cancellation
+        # racing a booking of that coach queues instead of deadlocking.
+        self._queue_for_coach(org_id, CoachId(coach_id))
         self._c.execute(
             appointments.update()
             .where(a.org_id == org_id, a.id == appointment_id, a.seats_taken > 0)
@@ -133,6 +141,12 @@ class SqlPackages(_Repo):
             .where(p.org_id == org_id, p.client_id == client_id)
             .order_by(p.expires_at.is_(None), p.expires_at, p.purchased_at)
         )
+        return [cv.package_from(r) for r in self._c.execute(q)]
+
+    def recent(self, org_id: OrgId, *, limit: int = 50) -> Sequence[SessionPackage]:
+        """The organisation's packages, most recently sold first."""
+        p = packages.c
+        q = sa.select(packages).where(p.org_id == org_id).order_by(p.purchased_at.desc(), p.id).limit(limit)
         return [cv.package_from(r) for r in self._c.execute(q)]
 
     def _claim(self, org_id: OrgId, values: dict[str, Any]) -> int | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
@@ -23,10 +24,15 @@ from coachos.adapters.sql.tables import (
 from coachos.domain.availability import DateOverride, WeeklyRule
 from coachos.domain.bookings import ALLOWED_FROM, Booking, BookingStatus
 from coachos.domain.catalog import Service
-from coachos.domain.clients import Client
+from coachos.domain.clients import Client, ClientStatus
 from coachos.domain.errors import Conflict, NotFound
 from coachos.domain.ids import Actor, BookingId, ClientId, CoachId, OrgId, PackageId, ServiceId
 from coachos.domain.orgs import Coach, Organization
+
+
+def _like_escape(text: str) -> str:
+    """`text` with LIKE's wildcards escaped by backslashes."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def constraint_hit(exc: IntegrityError, name: str) -> bool:
@@ -130,12 +136,40 @@ class SqlClients(_Repo):
         if result.rowcount != 1:
             raise NotFound("No such client in this business.")
 
-    def list(self, org_id: OrgId, *, search: str = "", limit: int = 100) -> Sequence[Client]:
-        """Clients matching `search`, by name."""
+    def by_contact(self, org_id: OrgId, *, email: str | None, phone: str | None) -> Client | None:
+        """The oldest client with this email, else with this phone."""
+        for column, value in ((clients.c.email, email), (clients.c.phone, phone)):
+            if value is None:
+                continue
+            q = (
+                sa.select(clients)
+                .where(clients.c.org_id == org_id, column == value)
+                .order_by(clients.c.created_at, clients.c.id)
+                .limit(1)
+            )
+            if (row := self._c.execute(q).one_or_none()) is not None:
+                return cv.client_from(row)
+        return None
+
+    def list(
+        self,
+        org_id: OrgId,
+        *,
+        search: str = "",
+        limit: int = 100,
+        status: ClientStatus | None = None,
+        tag: str | None = None,
+    ) -> Sequence[Client]:
+        """Clients matching `search`, status and tag, by name."""
         q = sa.select(clients).where(clients.c.org_id == org_id)
+        if status is not None:
+            q = q.where(clients.c.status == status.value)
+        if tag is not None:
+            # Tags are a JSON array of strings written by json.dumps; match the element's exact JSON text.
+            element = _like_escape(json.dumps(tag))
+            q = q.where(sa.cast(clients.c.tags, sa.Text).like(f"%{element}%", escape="\\"))
         if needle := search.strip().lower():
-            escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            pattern = f"%{escaped}%"
+            pattern = f"%{_like_escape(needle)}%"
             q = q.where(
                 sa.or_(
                     sa.func.lower(clients.c.name).like(pattern, escape="\\"),
@@ -163,6 +197,16 @@ class SqlServices(_Repo):
         """All services, by name."""
         q = sa.select(services).where(services.c.org_id == org_id).order_by(services.c.name)
         return [cv.service_from(r) for r in self._c.execute(q)]
+
+    def update(self, service: Service) -> None:
+        """Replace the stored service."""
+        values = cv.service_values(service)
+        del values["id"], values["org_id"]
+        result = self._c.execute(
+            services.update().where(services.c.org_id == service.org_id, services.c.id == service.id).values(**values)
+        )
+        if result.rowcount != 1:
+            raise NotFound("No such service in this business.")
 
 
 class SqlAvailability(_Repo):

@@ -327,3 +327,14 @@ login_failures = sa.Table(
     sa.Index("ix_login_failures_email_at", "email", "at"),
     sa.Index("ix_login_failures_address_at", "address", "at"),
 )
+
+calendar_feeds = sa.Table(
+    "calendar_feeds",
+    metadata,
+    # One feed per coach; only the SHA-256 digest of the secret in its URL is stored.
+    sa.Column("coach_id", sa.Uuid(), primary_key=True),
+    sa.Column("org_id", sa.Uuid(), nullable=False),
+    sa.Column("token_digest", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    _tenant_fk("coach_id", "coaches"),
+)

@@ -145,6 +145,8 @@ class BookSession(Command[Booking]):
     confirm: bool = False
     idempotency_key: str | None = None
     note: str = ""
+    #: For a credit-using service, book anyway when the client has no usable credit (paid later).
+    allow_without_credit: bool = False
 
 
 def book_session(cmd: BookSession, deps: Deps) -> Booking:
@@ -181,53 +183,64 @@ def _by_key(cmd: BookSession, deps: Deps) -> Booking | None:
 def _book(cmd: BookSession, start: datetime, deps: Deps) -> Booking:
     now = deps.clock.now()
     with deps.uow() as uow:
-        org = uow.orgs.get(cmd.org_id)
-        coach = _active_coach(uow, cmd.org_id, cmd.coach_id)
-        service = _active_service(uow, cmd.org_id, cmd.service_id)
-        uow.clients.get(cmd.org_id, cmd.client_id)
-        _check_policy(org, start, now)
-        end = start + service.duration
-        slot = is_offered(_slots(uow, org, coach, service, start, start + timedelta(minutes=1), now), start)
-        if slot is None:
-            raise SlotUnavailable(_why_unavailable(uow, org.id, coach.id, service, start))
-        appointment = uow.calendar.take_seat(
-            org.id,
-            Appointment(
-                id=AppointmentId(deps.ids.new_id()),
-                org_id=org.id,
-                coach_id=coach.id,
-                service_id=service.id,
-                start=start,
-                end=end,
-                blocks_until=end + org.policy.buffer,
-                capacity=service.capacity,
-            ),
-        )
-        status = BookingStatus.CONFIRMED if cmd.confirm else BookingStatus.REQUESTED
-        booking = Booking(
-            id=BookingId(deps.ids.new_id()),
+        booking = _book_in(uow, cmd, start, now, deps)
+        uow.commit()
+    return booking
+
+
+def _book_in(uow: UnitOfWork, cmd: BookSession, start: datetime, now: datetime, deps: Deps) -> Booking:
+    """Book inside the caller's unit of work (which commits): the core of `book_session`, reused by reschedule."""
+    org = uow.orgs.get(cmd.org_id)
+    coach = _active_coach(uow, cmd.org_id, cmd.coach_id)
+    service = _active_service(uow, cmd.org_id, cmd.service_id)
+    uow.clients.get(cmd.org_id, cmd.client_id)
+    _check_policy(org, start, now)
+    end = start + service.duration
+    slot = is_offered(_slots(uow, org, coach, service, start, start + timedelta(minutes=1), now), start)
+    if slot is None:
+        raise SlotUnavailable(_why_unavailable(uow, org.id, coach.id, service, start))
+    appointment = uow.calendar.take_seat(
+        org.id,
+        Appointment(
+            id=AppointmentId(deps.ids.new_id()),
             org_id=org.id,
-            appointment_id=appointment.id,
             coach_id=coach.id,
             service_id=service.id,
-            client_id=cmd.client_id,
             start=start,
             end=end,
-            status=status,
-            created_at=now,
-            created_by=cmd.actor,
-            updated_at=now,
-            updated_by=cmd.actor,
-            idempotency_key=cmd.idempotency_key,
-            note=cmd.note,
-        )
-        uow.bookings.add(booking)
-        event_type = BookingConfirmed if cmd.confirm else BookingRequested
-        uow.emit(_booking_event(event_type, booking, now, cmd.actor))
-        if service.uses_credit:
+            blocks_until=end + org.policy.buffer,
+            capacity=service.capacity,
+        ),
+    )
+    status = BookingStatus.CONFIRMED if cmd.confirm else BookingStatus.REQUESTED
+    booking = Booking(
+        id=BookingId(deps.ids.new_id()),
+        org_id=org.id,
+        appointment_id=appointment.id,
+        coach_id=coach.id,
+        service_id=service.id,
+        client_id=cmd.client_id,
+        start=start,
+        end=end,
+        status=status,
+        created_at=now,
+        created_by=cmd.actor,
+        updated_at=now,
+        updated_by=cmd.actor,
+        idempotency_key=cmd.idempotency_key,
+        note=cmd.note,
+    )
+    uow.bookings.add(booking)
+    event_type = BookingConfirmed if cmd.confirm else BookingRequested
+    uow.emit(_booking_event(event_type, booking, now, cmd.actor))
+    if service.uses_credit:
+        try:
             change = _use_credit(uow, booking, cmd.package_id, now, cmd.actor, "booked")
+        except (NoCreditsLeft, PackageExpired):
+            if not cmd.allow_without_credit:
+                raise
+        else:
             booking = attrs.evolve(booking, package_id=change.package_id)
-        uow.commit()
     return booking
 
 

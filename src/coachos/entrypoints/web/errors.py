@@ -8,6 +8,7 @@ from typing import Any
 import structlog
 from quart import Quart, Response, jsonify, render_template, request
 from quart_schema import RequestSchemaValidationError
+from quart_schema.validation import QuerystringValidationError, RequestHeadersValidationError
 from werkzeug.exceptions import HTTPException
 
 from coachos.domain.errors import (
@@ -44,8 +45,17 @@ def status_of(error: CoachOSError) -> int:
 
 
 def wants_json() -> bool:
-    """Whether the caller is the API (or a script fetching a panel) rather than a person's page load."""
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+    """Whether the caller is the API or a script (a panel, the calendar poller) rather than a page load.
+
+    Scripts that fetch HTML fragments say they also accept problem+json, so their errors come back
+    as a reason they can show next to a Retry button.
+    """
+    accept = request.accept_mimetypes
+    return (
+        request.path.startswith("/api/")
+        or accept.best == "application/json"
+        or "application/problem+json" in accept.values()
+    )
 
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> Response:
@@ -71,7 +81,11 @@ def register_error_handlers(app: Quart) -> None:
 
     @app.errorhandler(RequestSchemaValidationError)
     async def schema_error(error: RequestSchemaValidationError) -> Any:
-        return problem(400, "invalid", "The request body is not valid.", errors=_field_errors(error))
+        where = {
+            QuerystringValidationError: "query string",
+            RequestHeadersValidationError: "request headers",
+        }.get(type(error), "request body")
+        return problem(400, "invalid", f"The {where} is not valid.", errors=_field_errors(error))
 
     @app.errorhandler(HTTPException)
     async def http_error(error: HTTPException) -> Any:
@@ -91,8 +105,12 @@ def register_error_handlers(app: Quart) -> None:
 
 
 def _field_errors(error: RequestSchemaValidationError) -> list[dict[str, str]]:
-    inner = error.validation_error
-    text = str(inner)
-    # msgspec reports the first problem as "…  - at `$.field`".
-    field = text.split("at `$.", 1)[1].rstrip("`").split("`")[0] if "at `$." in text else None
-    return [{"field": field or "", "message": text.split(" - at ")[0]}]
+    # msgspec reports the first problem as "… - at `$.price.amount_minor`" (no "at" for the top level),
+    # and a missing field only in the message: "Object missing required field `name` - at `$.price`".
+    message, _, where = str(error.validation_error).partition(" - at `$")
+    field = where.rstrip("`").lstrip(".")
+    missing = "missing required field `"
+    if missing in message:
+        name = message.split(missing, 1)[1].split("`", 1)[0]
+        field = f"{field}.{name}" if field else name
+    return [{"field": field, "message": message}]

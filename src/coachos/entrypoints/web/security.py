@@ -52,6 +52,9 @@ def check_csrf() -> None:
     """Refuse a state-changing request whose CSRF token is missing or wrong (API tokens are exempt)."""
     if request.method in SAFE_METHODS or g.get("principal_via") == "token":
         return
+    if principal() is None and request.path.startswith("/api/"):
+        # No cookie session and no token: nothing ambient to forge; the API answers 401 itself.
+        return
     sent = request.headers.get(CSRF_HEADER) or g.get("form_csrf") or ""
     if not _binding() or not hmac.compare_digest(sent, csrf_token()):
         raise Forbidden("This form has expired or did not come from this site. Reload the page and try again.")

@@ -27,7 +27,7 @@ const CoachOS = (() => {
   async function loadPanel(el) {
     el.setAttribute("aria-busy", "true");
     try {
-      const response = await request(el.dataset.panelUrl, { accept: "text/html" });
+      const response = await request(el.dataset.panelUrl, { accept: "text/html, application/problem+json;q=0.9" });
       if (!response.ok) throw new Error(await reason(response));
       el.innerHTML = await response.text();
       el.dataset.state = "ready";

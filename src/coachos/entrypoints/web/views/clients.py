@@ -1,7 +1,360 @@
-"""(being built)"""
+"""Clients: the searchable list with its add form, and each client's page made of independently loading panels.
+
+Every panel is its own GET endpoint returning an HTML fragment, so a failure in one panel's data
+is an error response for that panel only (static/app.js shows it with a Retry button) while the
+others load. Forms post to ordinary endpoints and redirect back; a refused form re-shows the
+page with the panel's form and the reason, and writes nothing.
+"""
 
 from __future__ import annotations
 
-from quart import Blueprint
+import re
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from uuid import UUID
+
+import attrs
+from quart import Blueprint, abort, redirect, render_template, request, url_for
+
+from coachos.domain.bookings import Booking, BookingStatus, CreditEvent
+from coachos.domain.catalog import SessionPackage
+from coachos.domain.clients import Client, ClientStatus
+from coachos.domain.errors import ValidationError
+from coachos.domain.ids import Actor, ClientId, OrgId
+from coachos.domain.money import Money
+from coachos.domain.orgs import Organization
+from coachos.domain.usecases import CreateClient, SellPackage, UpdateClient
+from coachos.entrypoints.web.context import core
+from coachos.entrypoints.web.security import login_required, require_principal
+from coachos.ports.storage import UnitOfWork
 
 bp = Blueprint("clients", __name__)
+
+#: How far ahead the list looks for each client's next session.
+NEXT_SESSION_HORIZON = timedelta(days=366)
+#: The most clients the list shows at once (narrow the search to find others).
+LIST_LIMIT = 100
+_PHONE_LIKE = re.compile(r"^[\d\s().+\-]{3,}$")
+_PHONE_PUNCTUATION = re.compile(r"[\s().\-]")
+
+
+@attrs.frozen
+class Panel:
+    """One independently loading section of the client page."""
+
+    name: str
+    title: str
+
+
+PANELS: tuple[Panel, ...] = (
+    Panel("profile", "Profile"),
+    Panel("upcoming", "Upcoming sessions"),
+    Panel("past", "Past sessions"),
+    Panel("packages", "Packages & credits"),
+    Panel("notes", "Notes"),
+    Panel("payments", "Payments"),
+    Panel("messages", "Messages"),
+    Panel("waivers", "Waivers"),
+)
+
+
+@attrs.frozen
+class ClientRow:
+    """One line of the client list."""
+
+    client: Client
+    credits_left: int
+    next_session: Booking | None
+
+
+@attrs.frozen
+class HistoryLine:
+    """One use or return of a credit: when, what, who and why."""
+
+    event: CreditEvent
+    who: str
+    session: Booking | None
+
+
+@attrs.frozen
+class PackageView:
+    """A package with its credit history, oldest first."""
+
+    package: SessionPackage
+    history: list[HistoryLine]
+
+
+# ---- reading ----------------------------------------------------------------------------------------------------
+
+
+def credits_left(uow: UnitOfWork, org_id: OrgId, client_id: ClientId, now: datetime) -> int:
+    """Credits the client could use at `now`, over all their usable packages."""
+    return sum(p.remaining for p in uow.packages.for_client(org_id, client_id) if p.usable(now))
+
+
+def _list(
+    uow: UnitOfWork, org_id: OrgId, now: datetime, search: str, status: ClientStatus | None, tag: str | None
+) -> tuple[Organization, list[ClientRow]]:
+    org = uow.orgs.get(org_id)
+    found = uow.clients.list(org_id, search=search, limit=LIST_LIMIT, status=status, tag=tag)
+    upcoming: dict[ClientId, Booking] = {}
+    for b in uow.bookings.between(org_id, now, now + NEXT_SESSION_HORIZON):
+        if b.status.is_open:
+            upcoming.setdefault(b.client_id, b)
+    return org, [ClientRow(c, credits_left(uow, org_id, c.id, now), upcoming.get(c.id)) for c in found]
+
+
+def _sessions(uow: UnitOfWork, org_id: OrgId, client_id: ClientId, now: datetime, *, past: bool) -> dict[str, Any]:
+    client = uow.clients.get(org_id, client_id)
+    services = {s.id: s for s in uow.services.list(org_id)}
+    coaches = {c.id: c for c in uow.coaches.list(org_id)}
+    mine = uow.bookings.for_client(org_id, client_id)
+    if past:
+        chosen = [b for b in reversed(mine) if b.start < now]
+    else:
+        chosen = [b for b in mine if b.start >= now and b.status is not BookingStatus.CANCELLED]
+    return {"client": client, "bookings": chosen, "services": services, "coaches": coaches}
+
+
+def _upcoming(uow: UnitOfWork, org_id: OrgId, client_id: ClientId, now: datetime) -> dict[str, Any]:
+    return _sessions(uow, org_id, client_id, now, past=False)
+
+
+def _past(uow: UnitOfWork, org_id: OrgId, client_id: ClientId, now: datetime) -> dict[str, Any]:
+    return _sessions(uow, org_id, client_id, now, past=True)
+
+
+def _client_only(uow: UnitOfWork, org_id: OrgId, client_id: ClientId, now: datetime) -> dict[str, Any]:
+    return {"client": uow.clients.get(org_id, client_id)}
+
+
+def _actor_names(uow: UnitOfWork, org_id: OrgId, client: Client) -> Callable[[Actor], str]:
+    coaches: dict[UUID | None, str] = {c.id: c.name for c in uow.coaches.list(org_id)}
+
+    def name(actor: Actor) -> str:
+        if actor.kind == "coach":
+            return coaches.get(actor.id, "a former coach")
+        if actor.kind == "client":
+            return client.name if actor.id == client.id else "the client"
+        return "Coach OS (automatic)"
+
+    return name
+
+
+def _packages(uow: UnitOfWork, org_id: OrgId, client_id: ClientId, now: datetime) -> dict[str, Any]:
+    client = uow.clients.get(org_id, client_id)
+    name = _actor_names(uow, org_id, client)
+    sessions = {b.id: b for b in uow.bookings.for_client(org_id, client_id)}
+    packages = []
+    for p in uow.packages.for_client(org_id, client_id):
+        events = uow.packages.credit_events(org_id, p.id)
+        packages.append(PackageView(p, [HistoryLine(e, name(e.actor), sessions.get(e.booking_id)) for e in events]))
+    left = sum(v.package.remaining for v in packages if v.package.usable(now))
+    return {"client": client, "packages": packages, "credits_left": left}
+
+
+def _payments(uow: UnitOfWork, org_id: OrgId, client_id: ClientId, now: datetime) -> dict[str, Any]:
+    client = uow.clients.get(org_id, client_id)
+    bought = sorted(uow.packages.for_client(org_id, client_id), key=lambda p: p.purchased_at, reverse=True)
+    return {"client": client, "purchases": bought}
+
+
+#: How each panel reads its data; every loader raises NotFound for another organisation's client.
+LOADERS: Mapping[str, Callable[[UnitOfWork, OrgId, ClientId, datetime], dict[str, Any]]] = {
+    "profile": _client_only,
+    "upcoming": _upcoming,
+    "past": _past,
+    "packages": _packages,
+    "notes": _client_only,
+    "payments": _payments,
+    "messages": _client_only,
+    "waivers": _client_only,
+}
+
+
+# ---- parsing forms ------------------------------------------------------------------------------------------------
+
+
+def _actor() -> Actor:
+    return Actor("coach", require_principal().coach_id)
+
+
+def parse_status(value: str | None) -> ClientStatus | None:
+    """The status chosen in a form or filter, None when none was chosen."""
+    if not value:
+        return None
+    try:
+        return ClientStatus(value)
+    except ValueError:
+        allowed = ", ".join(s.value for s in ClientStatus)
+        raise ValidationError(f"'{value}' is not a status; use one of: {allowed}.", field="status") from None
+
+
+def parse_tags(value: str) -> frozenset[str]:
+    """Comma-separated tags as typed (the client record trims and lower-cases them)."""
+    return frozenset(t for t in value.split(",") if t.strip())
+
+
+def search_text(value: str) -> str:
+    """What to search for: phone-like input loses its spaces and dashes, as stored numbers have none."""
+    value = value.strip()
+    return _PHONE_PUNCTUATION.sub("", value) if _PHONE_LIKE.match(value) else value
+
+
+def _sessions_count(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ValidationError("Sessions is a whole number, e.g. 10.", field="sessions") from None
+
+
+def _expiry(value: str, org: Organization) -> datetime | None:
+    """The end of the chosen local date in the org's zone (packages last the whole day)."""
+    if not value.strip():
+        return None
+    try:
+        day = date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValidationError("Choose the expiry date as year-month-day.", field="expires_on") from None
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=org.tz)
+
+
+# ---- pages ------------------------------------------------------------------------------------------------------
+
+
+async def _list_page(form: Mapping[str, str] | None = None, error: Exception | None = None) -> Any:
+    who = require_principal()
+    now = core().clock.now()
+    q = request.args.get("q", "")
+    status = parse_status(request.args.get("status"))
+    tag = request.args.get("tag", "").strip().lower() or None
+    org, rows = await core().read_async(lambda uow: _list(uow, who.org_id, now, search_text(q), status, tag))
+    context = {"org": org, "rows": rows, "q": q, "status": status, "tag": tag or "", "limit": LIST_LIMIT}
+    page = await render_template("clients.html", **context, statuses=list(ClientStatus), form=form or {}, error=error)
+    return page, 400 if error else 200
+
+
+@bp.route("/clients")
+@login_required
+async def index() -> Any:
+    """The client list: search by name, email or phone; filter by status and tag."""
+    return await _list_page()
+
+
+@bp.route("/clients", methods=["POST"])
+@login_required
+async def create() -> Any:
+    """Add a client from the list page's form; a refused form is shown again with the reason."""
+    who = require_principal()
+    form = dict(await request.form)
+    try:
+        client = await core().execute_async(
+            CreateClient(
+                org_id=who.org_id,
+                name=form.get("name", ""),
+                phone=form.get("phone") or None,
+                email=form.get("email") or None,
+                status=parse_status(form.get("status")) or ClientStatus.LEAD,
+                tags=parse_tags(form.get("tags", "")),
+                actor=_actor(),
+            )
+        )
+    except ValidationError as exc:
+        return await _list_page(form, exc)
+    return redirect(url_for("clients.detail", client_id=client.id), 303)
+
+
+async def _detail_page(client_id: UUID, inline: str | None = None, **extra: Any) -> Any:
+    """The client page; `inline` names a panel rendered into the page (with a refused form) instead of fetched."""
+    who = require_principal()
+    now = core().clock.now()
+    org, context = await core().read_async(
+        lambda uow: (uow.orgs.get(who.org_id), _load(uow, who.org_id, ClientId(client_id), inline or "profile", now))
+    )
+    inlined = {}
+    if inline is not None:
+        inlined[inline] = await render_template(f"panels/{inline}.html", org=org, now=now, **context, **extra)
+    page = await render_template(
+        "client_detail.html",
+        org=org,
+        client=context["client"],
+        panels=PANELS,
+        inline=inlined,
+        saved=request.args.get("saved"),
+    )
+    return page, 400 if inline else 200
+
+
+def _load(uow: UnitOfWork, org_id: OrgId, client_id: ClientId, name: str, now: datetime) -> dict[str, Any]:
+    return LOADERS[name](uow, org_id, client_id, now)
+
+
+@bp.route("/clients/<uuid:client_id>")
+@login_required
+async def detail(client_id: UUID) -> Any:
+    """One client's page: a shell whose panels load on their own."""
+    return await _detail_page(client_id)
+
+
+@bp.route("/clients/<uuid:client_id>/panels/<name>")
+@login_required
+async def panel(client_id: UUID, name: str) -> Any:
+    """One panel of the client page, as an HTML fragment (an error status if its data cannot be read)."""
+    if name not in LOADERS:
+        abort(404)
+    who = require_principal()
+    now = core().clock.now()
+    org, context = await core().read_async(
+        lambda uow: (uow.orgs.get(who.org_id), _load(uow, who.org_id, ClientId(client_id), name, now))
+    )
+    return await render_template(f"panels/{name}.html", org=org, now=now, form={}, error=None, **context)
+
+
+@bp.route("/clients/<uuid:client_id>", methods=["POST"])
+@login_required
+async def update(client_id: UUID) -> Any:
+    """Save the profile or the notes; fields the form does not carry stay as they are."""
+    who = require_principal()
+    form = dict(await request.form)
+    section = "notes" if form.get("panel") == "notes" else "profile"
+    text = {k: form[k] for k in ("name", "phone", "email", "timezone", "notes") if k in form}
+    try:
+        await core().execute_async(
+            UpdateClient(
+                org_id=who.org_id,
+                client_id=ClientId(client_id),
+                actor=_actor(),
+                status=parse_status(form.get("status")),
+                tags=parse_tags(form["tags"]) if "tags" in form else None,
+                **text,
+            )
+        )
+    except ValidationError as exc:
+        return await _detail_page(client_id, section, form=form, error=exc)
+    return redirect(url_for("clients.detail", client_id=client_id, saved=section, _anchor=f"panel-{section}"), 303)
+
+
+@bp.route("/clients/<uuid:client_id>/packages", methods=["POST"])
+@login_required
+async def sell(client_id: UUID) -> Any:
+    """Sell the client a package of sessions at a typed price in the business's currency."""
+    who = require_principal()
+    form = dict(await request.form)
+    app = core()
+    try:
+        org = await app.read_async(lambda uow: uow.orgs.get(who.org_id))
+        await app.execute_async(
+            SellPackage(
+                org_id=who.org_id,
+                client_id=ClientId(client_id),
+                name=form.get("name", ""),
+                sessions=_sessions_count(form.get("sessions", "")),
+                price=Money.parse(form.get("price", ""), org.currency),
+                expires_at=_expiry(form.get("expires_on", ""), org),
+                actor=_actor(),
+            )
+        )
+    except ValidationError as exc:
+        return await _detail_page(client_id, "packages", form=form, error=exc)
+    return redirect(url_for("clients.detail", client_id=client_id, saved="packages", _anchor="panel-packages"), 303)

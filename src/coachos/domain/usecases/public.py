@@ -1,0 +1,282 @@
+"""Use cases for people without an account: booking as a guest, and coaches' secret calendar feeds."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import attrs
+
+from coachos.domain.accounts import digest
+from coachos.domain.bookings import Booking, BookingStatus
+from coachos.domain.clients import Channel, Client, ClientStatus, Consent
+from coachos.domain.contact import check_name, optional_email, optional_phone
+from coachos.domain.errors import Conflict, NotFound, ValidationError
+from coachos.domain.events import ClientCreated, ConsentRecorded
+from coachos.domain.ids import Actor, ClientId, CoachId, OrgId, ServiceId
+from coachos.domain.orgs import Coach, Organization, check_timezone
+from coachos.domain.timezones import require_utc
+from coachos.domain.usecases._base import Command, Deps
+from coachos.domain.usecases.booking import BookSession, _book_in
+from coachos.ports.storage import UnitOfWork
+
+#: How a consent given on the public booking form is recorded.
+BOOKING_FORM = "booking_form"
+#: The calendar feed covers bookings from this long ago …
+FEED_PAST = timedelta(days=30)
+#: … to this far ahead.
+FEED_AHEAD = timedelta(days=180)
+
+
+def first_active_coach(uow: UnitOfWork, org_id: OrgId) -> Coach:
+    """The coach who takes public bookings when none is chosen: the first active one by name."""
+    coach = next((c for c in uow.coaches.list(org_id) if c.active), None)
+    if coach is None:
+        raise ValidationError("This business is not taking bookings online yet.", field="coach_id")
+    return coach
+
+
+@attrs.frozen(kw_only=True)
+class BookAsGuest(Command[Booking]):
+    """Book a session from the public page: find the person by email or phone (or add them as a lead), then book.
+
+    The booking is `requested`. For a credit-using service a credit is used if the client has
+    one; otherwise the booking is made without one, to be paid later. Repeating the request
+    with the same `idempotency_key` returns the first booking and adds no second client.
+    """
+
+    org_id: OrgId
+    service_id: ServiceId
+    start: datetime
+    name: str
+    idempotency_key: str
+    #: Whether the person ticked the box agreeing to text reminders.
+    sms_consent: bool
+    #: The exact words next to that box, kept as evidence of what they agreed to.
+    consent_wording: str
+    #: None books with the organisation's first active coach.
+    coach_id: CoachId | None = None
+    phone: str | None = None
+    email: str | None = None
+    #: The person's own IANA zone (from their browser), stored on a new client.
+    timezone: str | None = None
+
+
+@attrs.frozen
+class _Guest:
+    """The validated contact details of a guest."""
+
+    name: str
+    phone: str | None
+    email: str | None
+    timezone: str | None
+
+
+def _guest(cmd: BookAsGuest) -> _Guest:
+    """Check everything the person typed before anything is looked up or written."""
+    guest = _Guest(
+        name=check_name(cmd.name),
+        phone=optional_phone(cmd.phone),
+        email=optional_email(cmd.email),
+        timezone=check_timezone(cmd.timezone) if cmd.timezone else None,
+    )
+    if guest.phone is None and guest.email is None:
+        raise ValidationError("Give a phone number or an email address so your coach can reach you.", field="email")
+    if cmd.sms_consent and guest.phone is None:
+        raise ValidationError("To get text reminders, give your mobile number.", field="phone")
+    if cmd.sms_consent and not cmd.consent_wording.strip():
+        raise ValidationError("The consent wording is missing.", field="consent_wording")
+    if not 1 <= len(cmd.idempotency_key) <= 200:
+        raise ValidationError("Idempotency keys are 1 to 200 characters.", field="idempotency_key")
+    return guest
+
+
+def book_as_guest(cmd: BookAsGuest, deps: Deps) -> Booking:
+    """Find or add the client and book, in one transaction: a refused booking leaves no client behind."""
+    guest = _guest(cmd)
+    start = require_utc(cmd.start, field="start")
+    if (earlier := _earlier(cmd, start, deps)) is not None:
+        return earlier
+    now = deps.clock.now()
+    try:
+        with deps.uow() as uow:
+            coach_id = cmd.coach_id or first_active_coach(uow, cmd.org_id).id
+            client = _find_or_add_client(uow, cmd, guest, now, deps)
+            booking = _book_in(
+                uow,
+                BookSession(
+                    org_id=cmd.org_id,
+                    coach_id=coach_id,
+                    service_id=cmd.service_id,
+                    client_id=client.id,
+                    start=start,
+                    actor=Actor("client", client.id),
+                    idempotency_key=cmd.idempotency_key,
+                    allow_without_credit=True,
+                ),
+                start,
+                now,
+                deps,
+            )
+            uow.commit()
+    except Conflict:
+        # A concurrent twin of this request (same key) may have committed first; its booking is the answer.
+        if (earlier := _earlier(cmd, start, deps)) is not None:
+            return earlier
+        raise
+    return booking
+
+
+def _earlier(cmd: BookAsGuest, start: datetime, deps: Deps) -> Booking | None:
+    """The booking already made with this request's key, if it was for the same service and time."""
+    with deps.uow() as uow:
+        earlier = uow.bookings.by_idempotency_key(cmd.org_id, cmd.idempotency_key)
+    if earlier is None:
+        return None
+    if (earlier.service_id, earlier.start) != (cmd.service_id, start) or cmd.coach_id not in (None, earlier.coach_id):
+        raise Conflict("This booking form was already used for another booking; please start again.")
+    return earlier
+
+
+def _find_or_add_client(uow: UnitOfWork, cmd: BookAsGuest, guest: _Guest, now: datetime, deps: Deps) -> Client:
+    """The organisation's client with this email (else phone), or a new lead; records a ticked SMS consent."""
+    consent = (
+        Consent(channel=Channel.SMS, granted_at=now, method=BOOKING_FORM, wording=cmd.consent_wording)
+        if cmd.sms_consent
+        else None
+    )
+    client = uow.clients.by_contact(cmd.org_id, email=guest.email, phone=guest.phone)
+    if client is None:
+        uow.orgs.get(cmd.org_id)
+        client = Client(
+            id=ClientId(deps.ids.new_id()),
+            org_id=cmd.org_id,
+            name=guest.name,
+            created_at=now,
+            phone=guest.phone,
+            email=guest.email,
+            timezone=guest.timezone,
+            status=ClientStatus.LEAD,
+            consents=(consent,) if consent else (),
+        )
+        uow.clients.add(client)
+        uow.emit(ClientCreated(org_id=cmd.org_id, occurred_at=now, actor=_actor(client), client_id=client.id))
+    elif consent is not None and client.phone == guest.phone and client.consent(Channel.SMS) is None:
+        # Only for the number on file: somebody matched by email must not opt another number in.
+        client = attrs.evolve(client, consents=(*client.consents, consent))
+        uow.clients.update(client)
+    else:
+        return client
+    if consent is not None:
+        uow.emit(
+            ConsentRecorded(
+                org_id=cmd.org_id, occurred_at=now, actor=_actor(client), client_id=client.id, channel=Channel.SMS.value
+            )
+        )
+    return client
+
+
+def _actor(client: Client) -> str:
+    return str(Actor("client", client.id))
+
+
+@attrs.frozen
+class CalendarFeed:
+    """A coach's secret calendar feed. `secret` is there only when this call made it (only a digest is kept)."""
+
+    coach_id: CoachId
+    created_at: datetime
+    secret: str | None = attrs.field(default=None, repr=False)
+
+
+@attrs.frozen(kw_only=True)
+class CalendarFeedUrl(Command[CalendarFeed]):
+    """The coach's calendar feed, made on first use; its secret comes back only then."""
+
+    org_id: OrgId
+    coach_id: CoachId
+
+
+def calendar_feed_url(cmd: CalendarFeedUrl, deps: Deps) -> CalendarFeed:
+    """Make the coach's feed if they have none (returning its secret), else say since when it exists."""
+    now = deps.clock.now()
+    secret = deps.tokens.new_token()
+    with deps.uow() as uow:
+        uow.coaches.get(cmd.org_id, cmd.coach_id)
+        if uow.accounts.add_calendar_feed(cmd.org_id, cmd.coach_id, digest(secret), now):
+            uow.commit()
+            return CalendarFeed(coach_id=cmd.coach_id, created_at=now, secret=secret)
+        since = uow.accounts.calendar_feed_since(cmd.org_id, cmd.coach_id)
+    if since is None:  # the insert found a feed, so this cannot happen; refuse rather than guess
+        raise NotFound("No such coach in this business.")
+    return CalendarFeed(coach_id=cmd.coach_id, created_at=since)
+
+
+@attrs.frozen(kw_only=True)
+class RotateCalendarFeed(Command[CalendarFeed]):
+    """Give the coach a new feed address; the old one stops working at once."""
+
+    org_id: OrgId
+    coach_id: CoachId
+
+
+def rotate_calendar_feed(cmd: RotateCalendarFeed, deps: Deps) -> CalendarFeed:
+    """Replace the feed's digest with a new secret's, and return that secret."""
+    now = deps.clock.now()
+    secret = deps.tokens.new_token()
+    with deps.uow() as uow:
+        uow.coaches.get(cmd.org_id, cmd.coach_id)
+        uow.accounts.replace_calendar_feed(cmd.org_id, cmd.coach_id, digest(secret), now)
+        uow.commit()
+    return CalendarFeed(coach_id=cmd.coach_id, created_at=now, secret=secret)
+
+
+@attrs.frozen
+class FeedEntry:
+    """One booking as a calendar app shows it: no contact details, only the client's first name."""
+
+    booking: Booking
+    service_name: str
+    client_first_name: str
+
+    @property
+    def summary(self) -> str:
+        """The event's title, e.g. 'Personal training with Jordan'."""
+        return f"{self.service_name} with {self.client_first_name}"
+
+
+@attrs.frozen
+class FeedContent:
+    """What a coach's calendar feed lists."""
+
+    org: Organization
+    coach: Coach
+    generated_at: datetime
+    entries: tuple[FeedEntry, ...]
+
+
+@attrs.frozen(kw_only=True)
+class ReadCalendarFeed(Command[FeedContent]):
+    """The bookings behind a calendar-feed secret: the coach's, from 30 days ago to 180 days ahead."""
+
+    token: str = attrs.field(repr=False)
+
+
+def read_calendar_feed(cmd: ReadCalendarFeed, deps: Deps) -> FeedContent:
+    """The coach's bookings that are not cancelled, by start; NotFound for an unknown or replaced secret."""
+    now = deps.clock.now()
+    with deps.uow() as uow:
+        owner = uow.accounts.calendar_feed_owner(digest(cmd.token)) if cmd.token else None
+        if owner is None:
+            raise NotFound("There is no calendar feed at this address; the coach may have made a new one.")
+        org_id, coach_id = owner
+        org, coach = uow.orgs.get(org_id), uow.coaches.get(org_id, coach_id)
+        services = {s.id: s.name for s in uow.services.list(org_id)}
+        first_names: dict[ClientId, str] = {}
+        entries = []
+        for booking in uow.bookings.between(org_id, now - FEED_PAST, now + FEED_AHEAD, coach_id=coach_id):
+            if booking.status is BookingStatus.CANCELLED:
+                continue
+            if booking.client_id not in first_names:
+                first_names[booking.client_id] = uow.clients.get(org_id, booking.client_id).name.split()[0]
+            entries.append(FeedEntry(booking, services[booking.service_id], first_names[booking.client_id]))
+    return FeedContent(org=org, coach=coach, generated_at=now, entries=tuple(entries))

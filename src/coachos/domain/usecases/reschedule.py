@@ -1,0 +1,99 @@
+"""Moving a booking to another time: cancel the old one and book the new one in one transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import attrs
+
+from coachos.domain.bookings import Booking, BookingStatus
+from coachos.domain.errors import InvalidTransition, NotFound, PolicyViolation, ValidationError
+from coachos.domain.events import BookingCancelled
+from coachos.domain.ids import Actor, BookingId, OrgId, PackageId
+from coachos.domain.timezones import require_utc
+from coachos.domain.usecases._base import Command, Deps
+from coachos.domain.usecases.booking import BookSession, _book_in, _booking_event, _human, _return_credit
+from coachos.ports.storage import UnitOfWork
+
+#: The reason recorded on the cancelled booking and its returned credit.
+RESCHEDULED = "rescheduled"
+
+
+@attrs.frozen(kw_only=True)
+class RescheduleBooking(Command[Booking]):
+    """Move an open booking to `new_start`; the result is the new booking, the old one is cancelled.
+
+    A client may do it only before the organisation's cancellation window; a coach (or the
+    system) at any time. The new time must pass every check a new booking would.
+    """
+
+    org_id: OrgId
+    booking_id: BookingId
+    new_start: datetime
+    actor: Actor
+
+
+def reschedule_booking(cmd: RescheduleBooking, deps: Deps) -> Booking:
+    """Cancel the old booking (seat freed, credit returned) and book the new time, all or nothing.
+
+    The old seat is released first, so a move that overlaps only the booking's own time (10:00 to
+    10:30) is possible. If the new time is refused, nothing changes.
+    """
+    new_start = require_utc(cmd.new_start, field="new_start")
+    now = deps.clock.now()
+    with deps.uow() as uow:
+        org = uow.orgs.get(cmd.org_id)
+        old = uow.bookings.get(cmd.org_id, cmd.booking_id)
+        by_client = cmd.actor.kind == "client"
+        if by_client and cmd.actor.id != old.client_id:
+            raise NotFound("There is no such booking.")
+        if not old.status.is_open:
+            raise InvalidTransition(f"A {old.status.value.replace('_', '-')} booking cannot be moved.")
+        if new_start == old.start:
+            raise ValidationError("The booking is already at that time.", field="new_start")
+        window = org.policy.cancellation_window
+        late = now > old.start - window
+        if by_client and late:
+            raise PolicyViolation(
+                f"Sessions can be moved until {_human(window)} before they start; please contact your coach."
+            )
+        _cancel_for_move(uow, old, now, cmd.actor, late=late)
+        booking = _book_in(
+            uow,
+            BookSession(
+                org_id=old.org_id,
+                coach_id=old.coach_id,
+                service_id=old.service_id,
+                client_id=old.client_id,
+                start=new_start,
+                actor=cmd.actor,
+                package_id=_same_package(uow, old, now),
+                confirm=old.status is BookingStatus.CONFIRMED,
+                note=old.note,
+                # A booking made without a credit (to be paid otherwise) stays bookable without one.
+                allow_without_credit=old.package_id is None,
+            ),
+            new_start,
+            now,
+            deps,
+        )
+        uow.commit()
+    return booking
+
+
+def _cancel_for_move(uow: UnitOfWork, old: Booking, now: datetime, actor: Actor, *, late: bool) -> None:
+    moved = uow.bookings.transition(old.org_id, old.id, BookingStatus.CANCELLED, at=now, actor=actor)
+    if moved is None:  # changed by someone else since we read it
+        current = uow.bookings.get(old.org_id, old.id)
+        raise InvalidTransition(f"A {current.status.value.replace('_', '-')} booking cannot be moved.")
+    uow.calendar.release_seat(old.org_id, old.appointment_id)
+    uow.emit(_booking_event(BookingCancelled, moved, now, actor, late=late, reason=RESCHEDULED))
+    _return_credit(uow, moved, now, actor, RESCHEDULED)
+
+
+def _same_package(uow: UnitOfWork, old: Booking, now: datetime) -> PackageId | None:
+    """The package that paid for the old booking if it can pay again, so the credit stays where it was."""
+    if old.package_id is None:
+        return None
+    package = uow.packages.get(old.org_id, old.package_id)
+    return old.package_id if package.usable(now) else None

@@ -1,0 +1,209 @@
+"""Booking as a guest from the public page, and coaches' secret calendar feeds."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from coachos import (
+    Actor,
+    AddCoach,
+    BookAsGuest,
+    BookingStatus,
+    CalendarFeedUrl,
+    CancelBooking,
+    Channel,
+    ClientStatus,
+    CoachOS,
+    Conflict,
+    NotFound,
+    ReadCalendarFeed,
+    RotateCalendarFeed,
+    SlotUnavailable,
+    ValidationError,
+)
+from coachos.adapters.clock import FixedClock
+from tests.helpers import World, local, make_world
+
+WORDING = "Text me reminders about my bookings"
+
+
+def guest(world: World, **overrides: Any) -> BookAsGuest:
+    """A guest booking of the world's PT at 10:00 on Tuesday 3 March, by a new person."""
+    values: dict[str, Any] = {
+        "org_id": world.org.id,
+        "service_id": world.pt.id,
+        "start": local(world, 3, 10),
+        "name": "Casey Morgan",
+        "phone": "+1 646 555 0199",
+        "email": "casey@example.com",
+        "sms_consent": False,
+        "consent_wording": WORDING,
+        "idempotency_key": "form-1",
+    } | overrides
+    return BookAsGuest(**values)
+
+
+def clients_of(app: CoachOS, world: World) -> list[Any]:
+    """Every client of the world's business."""
+    return list(app.read(lambda uow: uow.clients.list(world.org.id)))
+
+
+def bookings_of(app: CoachOS, world: World) -> list[Any]:
+    """Every booking of the world's business in March and April 2026."""
+    return list(app.read(lambda uow: uow.bookings.between(world.org.id, local(world, 1, 0), local(world, 31, 0))))
+
+
+class TestBookAsGuest:
+    def test_a_new_person_becomes_a_lead_with_a_requested_booking_and_no_credit(
+        self, app: CoachOS, world: World
+    ) -> None:
+        """A stranger is added as a lead and booked as requested, without a credit, with the first coach."""
+        booking = app.execute(guest(world))
+        client = app.read(lambda uow: uow.clients.get(world.org.id, booking.client_id))
+        assert (client.name, client.status, client.phone, client.email) == (
+            "Casey Morgan",
+            ClientStatus.LEAD,
+            "+16465550199",
+            "casey@example.com",
+        )
+        assert booking.status is BookingStatus.REQUESTED
+        assert booking.package_id is None
+        assert booking.coach_id == world.coach.id
+        assert booking.created_by == Actor("client", client.id)
+
+    def test_a_known_client_is_found_by_phone_and_uses_a_credit(self, app: CoachOS, world: World) -> None:
+        """Somebody whose phone is on file books as that client, and their package pays."""
+        booking = app.execute(guest(world, name="J Lee", phone="+1 212 555 0101", email=None))
+        assert booking.client_id == world.client.id
+        assert booking.package_id == world.package.id
+        assert len(clients_of(app, world)) == 1
+
+    def test_a_known_client_is_found_by_email_first(self, app: CoachOS, world: World) -> None:
+        """An email on file wins over a phone that belongs to somebody else."""
+        first = app.execute(guest(world, idempotency_key="a"))
+        again = app.execute(
+            guest(
+                world,
+                start=local(world, 4, 10),
+                phone="+1 212 555 0101",
+                email="CASEY@example.com",
+                idempotency_key="b",
+            )
+        )
+        assert again.client_id == first.client_id
+
+    def test_the_same_key_twice_makes_one_booking_and_one_client(self, app: CoachOS, world: World) -> None:
+        """A double click sends the form twice: the second answer is the first booking, nothing is added."""
+        first = app.execute(guest(world))
+        second = app.execute(guest(world))
+        assert second == first
+        assert len(bookings_of(app, world)) == 1
+        assert len(clients_of(app, world)) == 2  # the world's client and Casey
+
+    def test_the_same_key_for_another_time_is_refused(self, app: CoachOS, world: World) -> None:
+        """A form's key cannot be reused to book a different time."""
+        app.execute(guest(world))
+        with pytest.raises(Conflict):
+            app.execute(guest(world, start=local(world, 3, 12)))
+
+    def test_a_ticked_box_records_sms_consent_with_its_wording(
+        self, app: CoachOS, world: World, clock: FixedClock
+    ) -> None:
+        """Ticking the reminders box stores an SMS consent from the booking form, with the exact words and time."""
+        booking = app.execute(guest(world, sms_consent=True))
+        consent = app.read(lambda uow: uow.clients.get(world.org.id, booking.client_id)).consent(Channel.SMS)
+        assert consent is not None
+        assert (consent.method, consent.wording, consent.granted_at) == ("booking_form", WORDING, clock.now())
+
+    def test_an_unticked_box_records_no_consent(self, app: CoachOS, world: World) -> None:
+        """Leaving the box unticked stores no SMS consent."""
+        booking = app.execute(guest(world))
+        assert app.read(lambda uow: uow.clients.get(world.org.id, booking.client_id)).consent(Channel.SMS) is None
+
+    def test_a_ticked_box_adds_consent_to_a_known_client_for_their_own_number(self, app: CoachOS, world: World) -> None:
+        """A known client who ticks the box with the number on file gets the consent added."""
+        app.execute(guest(world, phone="+12125550101", email=None, sms_consent=True))
+        client = app.read(lambda uow: uow.clients.get(world.org.id, world.client.id))
+        assert client.consent(Channel.SMS) is not None
+
+    def test_reminders_need_a_phone(self, app: CoachOS, world: World) -> None:
+        """Asking for text reminders without a phone number is refused."""
+        with pytest.raises(ValidationError) as caught:
+            app.execute(guest(world, phone="", sms_consent=True))
+        assert caught.value.field == "phone"
+
+    def test_some_contact_is_required(self, app: CoachOS, world: World) -> None:
+        """A booking with neither phone nor email is refused."""
+        with pytest.raises(ValidationError, match="phone number or an email"):
+            app.execute(guest(world, phone=None, email=" "))
+
+    def test_a_bad_phone_writes_nothing(self, app: CoachOS, world: World) -> None:
+        """A phone without a country code is refused before any client or booking is written."""
+        with pytest.raises(ValidationError) as caught:
+            app.execute(guest(world, phone="555 0199"))
+        assert caught.value.field == "phone"
+        assert len(clients_of(app, world)) == 1
+        assert bookings_of(app, world) == []
+
+    def test_a_taken_slot_leaves_no_client_behind(self, app: CoachOS, world: World) -> None:
+        """When the time is gone the new person is not added either: one transaction."""
+        app.execute(guest(world, idempotency_key="first"))
+        with pytest.raises(SlotUnavailable):
+            app.execute(guest(world, name="Other Person", phone=None, email="other@example.com", idempotency_key="two"))
+        assert [c.name for c in clients_of(app, world)] == ["Casey Morgan", "Jordan Lee"]
+
+    def test_a_new_client_keeps_their_zone(self, app: CoachOS, world: World) -> None:
+        """The browser's zone is stored on a new client."""
+        booking = app.execute(guest(world, timezone="Europe/London"))
+        assert app.read(lambda uow: uow.clients.get(world.org.id, booking.client_id)).timezone == "Europe/London"
+
+    def test_another_orgs_service_is_not_found(self, app: CoachOS, world: World) -> None:
+        """A service id of another business cannot be booked through this one."""
+        other = make_world(app)
+        with pytest.raises(NotFound):
+            app.execute(guest(world, service_id=other.pt.id))
+        assert len(clients_of(app, world)) == 1
+
+
+class TestCalendarFeed:
+    def test_the_secret_is_shown_once_and_rotating_replaces_it(self, app: CoachOS, world: World) -> None:
+        """The first call makes the feed and returns its secret; later calls cannot; rotating kills the old one."""
+        made = app.execute(CalendarFeedUrl(org_id=world.org.id, coach_id=world.coach.id))
+        assert made.secret
+        again = app.execute(CalendarFeedUrl(org_id=world.org.id, coach_id=world.coach.id))
+        assert (again.secret, again.created_at) == (None, made.created_at)
+        rotated = app.execute(RotateCalendarFeed(org_id=world.org.id, coach_id=world.coach.id))
+        assert rotated.secret
+        assert rotated.secret != made.secret
+        with pytest.raises(NotFound):
+            app.execute(ReadCalendarFeed(token=made.secret))
+        assert app.execute(ReadCalendarFeed(token=rotated.secret)).coach == world.coach
+
+    def test_the_feed_lists_open_bookings_in_its_window_by_first_name(
+        self, app: CoachOS, world: World, clock: FixedClock
+    ) -> None:
+        """Bookings from 30 days back to 180 ahead that are not cancelled are listed, with first names only."""
+        kept = app.execute(guest(world))
+        dropped = app.execute(guest(world, start=local(world, 4, 10), idempotency_key="two"))
+        app.execute(CancelBooking(org_id=world.org.id, booking_id=dropped.id, actor=world.me))
+        other_coach = app.execute(
+            AddCoach(org_id=world.org.id, name="Robin Hale", email="robin@example.com", actor=world.me)
+        )
+        secret = app.execute(CalendarFeedUrl(org_id=world.org.id, coach_id=world.coach.id)).secret
+        assert secret is not None
+        feed = app.execute(ReadCalendarFeed(token=secret))
+        assert [(e.booking.id, e.summary) for e in feed.entries] == [(kept.id, "PT with Casey")]
+        clock.advance(timedelta(days=32))
+        assert app.execute(ReadCalendarFeed(token=secret)).entries == ()
+        assert app.execute(CalendarFeedUrl(org_id=world.org.id, coach_id=other_coach.id)).secret
+
+    def test_unknown_secrets_and_other_orgs_coaches_are_not_found(self, app: CoachOS, world: World) -> None:
+        """A made-up secret finds no feed, and a coach of another business gets none here."""
+        other = make_world(app)
+        with pytest.raises(NotFound):
+            app.execute(ReadCalendarFeed(token="not-a-feed"))
+        with pytest.raises(NotFound):
+            app.execute(CalendarFeedUrl(org_id=world.org.id, coach_id=other.coach.id))
