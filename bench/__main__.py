@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import bench_credits, bench_find_slots, bench_slots
+from bench import bench_credits, bench_find_slots, bench_slots, bench_web
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -23,7 +23,20 @@ def _fmt(value: Any) -> str:
 
 def table(rows: list[dict[str, Any]]) -> str:
     """The rows as a Markdown table of the figures that matter."""
-    columns = ["name", "median_ms", "p95_ms", "uses_per_second", "succeeded", "refused", "slots", "sql_per_call"]
+    columns = [
+        "name",
+        "median_ms",
+        "p95_ms",
+        "uses_per_second",
+        "succeeded",
+        "refused",
+        "slots",
+        "sql_per_call",
+        "requests_per_second",
+        "p50_ms",
+        "p99_ms",
+        "statuses",
+    ]
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(_fmt(row.get(c)) for c in columns) + " |" for row in rows]
     return "\n".join(lines)
@@ -35,7 +48,7 @@ def main() -> None:
         found = bench_find_slots.run()
         empty, busy = found["statements_per_call_0_bookings"], found["statements_per_call_300_bookings"]
         found["sql_per_call"] = f"{empty} (0 bookings) / {busy} (300)"
-        rows += [found, *bench_credits.run()]
+        rows += [found, *bench_credits.run(), *bench_web.run()]
     except Exception as exc:  # PostgreSQL missing: still report the pure figures, then fail
         print(table(rows))
         sys.exit(f"credit benchmark failed: {exc}")
