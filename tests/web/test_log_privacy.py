@@ -9,9 +9,11 @@ import pytest
 import structlog
 from quart import Quart
 
-from coachos import Settings
+from coachos import CoachOS, Settings
+from coachos.entrypoints.web.views.clients import PANELS
 from coachos.logs import configure_logging
 from tests.web.support import PASSWORD, csrf, sign_up
+from tests.web.test_public_routes import open_form, submit
 
 NAME, EMAIL, BUSINESS = "Zephyrine Quillfeather", "zephyrine.q@example.org", "Quillfeather Strength"
 CLIENT_NAME, CLIENT_PHONE, CLIENT_EMAIL = "Barnabus Thistlewood", "+447700900461", "barnabus.t@example.net"
@@ -39,8 +41,10 @@ def logs() -> Iterator[io.StringIO]:
 
 
 class TestLogPrivacy:
-    async def test_sign_up_log_in_and_pages_leak_nothing(self, web: Quart, logs: io.StringIO) -> None:
-        """Sign-up, log-ins good and bad, a reset and browsing log request lines without personal data."""
+    async def test_sign_up_booking_and_client_pages_leak_nothing(
+        self, web: Quart, core: CoachOS, logs: io.StringIO
+    ) -> None:
+        """Sign-up, log-ins, a reset, a public booking and the client's pages log request lines, no personal data."""
         coach = web.test_client()
         await sign_up(coach, email=EMAIL, name=NAME, business=BUSINESS, slug="quill")
         stranger = web.test_client()
@@ -50,9 +54,31 @@ class TestLogPrivacy:
         token = await csrf(stranger, "/forgot")
         await stranger.post("/forgot", form={"csrf_token": token, "email": EMAIL})
         await stranger.post("/signup", form={"csrf_token": "forged", "name": CLIENT_NAME, "email": CLIENT_EMAIL})
-        for path in ("/today", "/clients", "/calendar", "/setup", "/book/quill", f"/clients?q={CLIENT_NAME}"):
-            await coach.get(path)
+        org = core.read(lambda uow: uow.orgs.by_slug("quill"))
+        (service,) = core.read(lambda uow: uow.services.list(org.id))
+        guest = web.test_client()
+        await guest.get(f"/book/quill/{service.id}?tz=Europe/London")
+        booked = await submit(
+            guest,
+            org,
+            service,
+            await open_form(guest, org, service),
+            name=CLIENT_NAME,
+            phone=CLIENT_PHONE,
+            email=CLIENT_EMAIL,
+            sms_consent="yes",
+        )
+        assert booked.status_code == 302
+        confirmation = await guest.get(booked.headers["Location"])
+        assert CLIENT_NAME.split()[0] in await confirmation.get_data(as_text=True)
+        (client,) = core.read(lambda uow: uow.clients.list(org.id))
+        pages = ["/today", "/clients", "/calendar", "/setup", "/book/quill", f"/clients?q={CLIENT_NAME}"]
+        pages += [f"/clients/{client.id}", *(f"/clients/{client.id}/panels/{p.name}" for p in PANELS)]
+        for path in pages:
+            assert (await coach.get(path)).status_code == 200, path
+        token = await csrf(coach, f"/clients/{client.id}")
+        await coach.post(f"/clients/{client.id}", form={"csrf_token": token, "name": CLIENT_NAME, "phone": "12"})
         written = logs.getvalue()
-        assert written.count('"event": "request"') >= 12, "the request log lines were not captured"
+        assert written.count('"event": "request"') >= 25, "the request log lines were not captured"
         for secret in SECRETS:
             assert secret not in written, f"personal data in logs: {secret!r}"
