@@ -10,9 +10,10 @@ import structlog
 from quart import Quart
 
 from coachos import CoachOS, Settings
+from coachos.entrypoints.web import create_app
 from coachos.entrypoints.web.views.clients import PANELS
 from coachos.logs import configure_logging
-from tests.web.support import PASSWORD, csrf, sign_up
+from tests.web.support import PASSWORD, csrf, sign_up, web_settings
 from tests.web.test_public_routes import open_form, submit
 
 NAME, EMAIL, BUSINESS = "Zephyrine Quillfeather", "zephyrine.q@example.org", "Quillfeather Strength"
@@ -82,3 +83,23 @@ class TestLogPrivacy:
         assert written.count('"event": "request"') >= 25, "the request log lines were not captured"
         for secret in SECRETS:
             assert secret not in written, f"personal data in logs: {secret!r}"
+
+
+class TestCrashLogPrivacy:
+    async def test_a_crash_logs_its_error_id_and_route_but_not_the_path(self, core: CoachOS, logs: io.StringIO) -> None:
+        """An unexpected error on a path holding a secret logs the error id and route pattern, never the secret."""
+        secret = "s3cr3t-reset-token-value"
+        app = create_app(web_settings(), coachos=core)
+
+        @app.route("/boom/<token>")
+        async def boom(token: str) -> str:
+            raise RuntimeError("kaboom")
+
+        async with app.test_app() as served:
+            response = await served.test_client().get(f"/boom/{secret}", headers={"Accept": "application/json"})
+        body = await response.get_json()
+        assert response.status_code == 500
+        written = logs.getvalue()
+        assert body["error_id"] in written
+        assert "/boom/<token>" in written
+        assert secret not in written

@@ -97,7 +97,9 @@ def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(Exception)
     async def crash(error: Exception) -> Any:
         error_id = uuid.uuid4().hex[:12]
-        log.exception("unhandled error", error_id=error_id, path=request.path)
+        # The route pattern, not the path: paths carry reset tokens, manage links and feed secrets.
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        log.exception("unhandled error", error_id=error_id, route=route)
         message = f"Something went wrong on our side. If it keeps happening, quote error {error_id}."
         if wants_json():
             return problem(500, "internal_error", message, error_id=error_id)
