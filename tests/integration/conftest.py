@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 
 from coachos import CoachOS, Settings, bootstrap
 from coachos.adapters.clock import FixedClock, RandomIds
+from coachos.adapters.security import MemoryEmail, fast_test_hasher
 from coachos.adapters.sql import migrate
 from coachos.adapters.sql.engine import make_engine
 from coachos.adapters.sql.uow import SqlUnitOfWork
@@ -96,13 +97,26 @@ def engine(request: pytest.FixtureRequest) -> Engine:
 
 
 @pytest.fixture
-def app(engine: Engine, clock: FixedClock) -> Iterator[CoachOS]:
-    """Coach OS on a real database, with the test's clock."""
+def mail() -> MemoryEmail:
+    """Emails the use cases send."""
+    return MemoryEmail()
+
+
+@pytest.fixture
+def app(engine: Engine, clock: FixedClock, mail: MemoryEmail) -> Iterator[CoachOS]:
+    """Coach OS on a real database, with the test's clock, cheap hashing and emails kept in memory."""
 
     def uow() -> UnitOfWork:
         return SqlUnitOfWork(engine)
 
-    with bootstrap(Settings(database_url="memory://"), uow=uow, clock=clock, ids=RandomIds()) as built:
+    with bootstrap(
+        Settings(database_url="memory://"),
+        uow=uow,
+        clock=clock,
+        ids=RandomIds(),
+        hasher=fast_test_hasher(),
+        email=mail,
+    ) as built:
         yield built
 
 

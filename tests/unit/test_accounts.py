@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -11,6 +12,7 @@ from coachos import CoachOS, Conflict, NotFound, Settings, ValidationError, boot
 from coachos.adapters.clock import FixedClock, SequentialIds
 from coachos.adapters.memory import MemoryStore
 from coachos.adapters.security import MemoryEmail, fast_test_hasher
+from coachos.domain.accounts import digest
 from coachos.domain.errors import NotAuthenticated, Throttled
 from coachos.domain.usecases import (
     Authenticate,
@@ -184,3 +186,37 @@ class TestPasswordReset:
 def test_clock_fixture_is_the_shared_monday() -> None:
     """The shared test clock starts on the documented Monday."""
     assert FixedClock(MONDAY_NOON_UTC).now().weekday() == 0
+
+
+class TestPruneExpired:
+    def test_only_dead_rows_go(self, app: CoachOS, clock: FixedClock, mail: MemoryEmail) -> None:
+        """Pruning deletes expired sessions, used reset links and old failures, and keeps what still works."""
+        from coachos.domain.usecases import PruneExpired
+
+        email = f"prune-{uuid.uuid4().hex[:8]}@peak.test"  # unique: integration runs share one database
+        app.execute(
+            SignUp(
+                business_name="Prune",
+                slug=f"prune-{uuid.uuid4().hex[:8]}",
+                timezone="UTC",
+                currency="USD",
+                name="P",
+                email=email,
+                password=PASSWORD,
+            )
+        )
+        with pytest.raises(NotAuthenticated):
+            app.execute(LogIn(email=email, password="wrong password!", address="10.9.9.9"))
+        app.execute(RequestPasswordReset(email=email, link_base="R/"))
+        token = mail.sent[-1].text.split("R/")[1].split()[0]
+        app.execute(ResetPassword(token=token, password="a brand new secret"))
+        old = app.execute(LogIn(email=email, password="a brand new secret", address="10.9.9.9")).session_token
+        clock.advance(timedelta(days=14, seconds=1))
+        fresh = app.execute(LogIn(email=email, password="a brand new secret", address="10.9.9.9")).session_token
+        assert app.execute(PruneExpired()) >= 3  # the used reset link, the old failure, the expired session
+        with app.unit_of_work() as uow:
+            assert uow.accounts.session(digest(old)) is None
+            assert uow.accounts.session(digest(fresh)) is not None
+            assert uow.accounts.failures_since(email, "10.9.9.9", MONDAY_NOON_UTC - timedelta(days=1)) == (0, 0)
+            assert uow.accounts.take_reset(digest(token), clock.now()) is None
+        assert app.execute(Authenticate(token=fresh)) is not None

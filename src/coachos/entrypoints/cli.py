@@ -65,6 +65,16 @@ def db_current(settings: Settings) -> None:
 
 @cli.command()
 @click.pass_obj
+def prune(settings: Settings) -> None:
+    """Delete expired sessions, dead password-reset links and old failed log-ins (safe to run any time)."""
+    from coachos.domain.usecases import PruneExpired
+
+    with bootstrap(settings) as app:
+        click.echo(f"Deleted {app.execute(PruneExpired())} expired rows.")
+
+
+@cli.command()
+@click.pass_obj
 def demo(settings: Settings) -> None:
     """Create the demo business (once; running it again changes nothing)."""
     from coachos.entrypoints.demo import seed_demo

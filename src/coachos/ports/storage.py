@@ -317,6 +317,10 @@ class AccountRepository(Protocol):
         """Failed log-ins since `since`: (for this email, from this network address)."""
         ...
 
+    def prune(self, now: datetime, failures_before: datetime) -> int:
+        """Delete expired sessions, dead reset links and failures before `failures_before`; rows deleted."""
+        ...
+
     def add_calendar_feed(self, org_id: OrgId, coach_id: CoachId, token_digest: str, at: datetime) -> bool:
         """Store the coach's calendar-feed digest unless they have one; whether it was stored."""
         ...

@@ -480,6 +480,14 @@ class MemoryAccounts(_Repo):
         recent = [f for f in self._t.failures if f[2] >= since]
         return sum(f[0] == email for f in recent), sum(f[1] == address for f in recent)
 
+    def prune(self, now: datetime, failures_before: datetime) -> int:
+        """Delete expired sessions, dead reset links and old failures."""
+        before = len(self._t.sessions) + len(self._t.resets) + len(self._t.failures)
+        self._t.sessions = {k: v for k, v in self._t.sessions.items() if v.is_live(now)}
+        self._t.resets = {k: v for k, v in self._t.resets.items() if v[2] is None and v[1] > now}
+        self._t.failures = [f for f in self._t.failures if f[2] >= failures_before]
+        return before - len(self._t.sessions) - len(self._t.resets) - len(self._t.failures)
+
     def add_calendar_feed(self, org_id: OrgId, coach_id: CoachId, token_digest: str, at: datetime) -> bool:
         """Store the feed digest unless the coach has one."""
         if coach_id in self._t.calendar_feeds:

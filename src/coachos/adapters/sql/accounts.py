@@ -169,6 +169,16 @@ class SqlAccounts(_Repo):
         ).scalar_one()
         return int(by_email), int(by_address)
 
+    def prune(self, now: datetime, failures_before: datetime) -> int:
+        """Delete expired sessions, dead reset links and old failures (three single DELETEs)."""
+        r = password_resets.c
+        deleted = self._c.execute(web_sessions.delete().where(web_sessions.c.expires_at <= now)).rowcount
+        deleted += self._c.execute(
+            password_resets.delete().where(sa.or_(r.used_at.is_not(None), r.expires_at <= now))
+        ).rowcount
+        deleted += self._c.execute(login_failures.delete().where(login_failures.c.at < failures_before)).rowcount
+        return int(deleted)
+
     def add_calendar_feed(self, org_id: OrgId, coach_id: CoachId, token_digest: str, at: datetime) -> bool:
         """Store the feed digest unless the coach has one (INSERT … ON CONFLICT DO NOTHING)."""
         q = (

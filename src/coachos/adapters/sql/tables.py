@@ -120,6 +120,9 @@ clients = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     _tenant_key("clients"),
     sa.Index("ix_clients_org_id_name", "org_id", "name"),
+    # The public booking form finds a returning client by email, then phone.
+    sa.Index("ix_clients_org_id_email", "org_id", "email"),
+    sa.Index("ix_clients_org_id_phone", "org_id", "phone"),
 )
 
 services = sa.Table(

@@ -233,6 +233,20 @@ def revoke_api_token(cmd: RevokeApiToken, deps: Deps) -> None:
 
 
 @attrs.frozen(kw_only=True)
+class PruneExpired(Command[int]):
+    """Delete what can no longer be used: expired sessions, used or expired reset links, old failures."""
+
+
+def prune_expired(cmd: PruneExpired, deps: Deps) -> int:
+    """Rows deleted; failures are kept as long as the throttle looks back."""
+    now = deps.clock.now()
+    with deps.uow() as uow:
+        deleted = uow.accounts.prune(now, now - THROTTLE_WINDOW)
+        uow.commit()
+    return deleted
+
+
+@attrs.frozen(kw_only=True)
 class RequestPasswordReset(Command[None]):
     """Email a one-hour reset link, if the email has an account (the answer never says)."""
 
