@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 
 import attrs
 
 from coachos._app import CoachOS
-from coachos.domain.clients import Channel, ClientStatus, Consent
+from coachos.adapters.clock import FixedClock
+from coachos.domain.clients import Channel, Client, ClientStatus, Consent
 from coachos.domain.errors import NotFound
-from coachos.domain.ids import Actor
+from coachos.domain.ids import Actor, CoachId, ServiceId
 from coachos.domain.money import Money
 from coachos.domain.orgs import Coach, Organization
 from coachos.domain.policy import BookingPolicy
 from coachos.domain.usecases import (
     AddDateOverride,
     BookSession,
+    CompleteBooking,
     CreateClient,
     CreateService,
     FindSlots,
@@ -137,10 +139,16 @@ def seed_demo(app: CoachOS) -> DemoSummary:
                 actor=me,
             )
         )
+    # A client about to run out, so Today has something that needs attention.
+    app.execute(
+        SellPackage(
+            org_id=org.id, client_id=clients[3].id, name="Intro pack", sessions=2, price=Money(15000, "USD"), actor=me
+        )
+    )
+    booked = _seed_today(app, org, coach.id, pt.id, [clients[0], clients[3], clients[1]], me)
     slots = app.execute(
         FindSlots(org_id=org.id, coach_id=coach.id, service_id=pt.id, start=now, end=now + timedelta(days=7))
     )
-    booked = 0
     # Spread a few sessions over the week: every fifth free slot, for the clients with packages.
     for slot, client in zip(slots[::5], clients[:3] * 2, strict=False):
         app.execute(
@@ -156,3 +164,39 @@ def seed_demo(app: CoachOS) -> DemoSummary:
         )
         booked += 1
     return DemoSummary(org=org, coach=coach, created=True, clients=len(clients), bookings=booked)
+
+
+def _seed_today(
+    app: CoachOS, org: Organization, coach_id: CoachId, service_id: ServiceId, clients: list[Client], me: Actor
+) -> int:
+    """Today's sessions, booked through the same use cases as of local midnight, so the day is not empty.
+
+    Sessions already over are marked completed; the last one waits for the coach's confirmation.
+    """
+    today = app.clock.now().astimezone(org.tz).date()
+    midnight = datetime.combine(today, time(0), tzinfo=org.tz)
+    at_midnight = CoachOS(attrs.evolve(app.deps, clock=FixedClock(midnight)))
+    free = at_midnight.execute(
+        FindSlots(
+            org_id=org.id, coach_id=coach_id, service_id=service_id, start=midnight, end=midnight + timedelta(days=1)
+        )
+    )
+    # First, middle and last free times of the day (none on the coach's day off).
+    picks = sorted({s.start for s in (free[:1] + free[len(free) // 2 : len(free) // 2 + 1] + free[-1:])})
+    for n, (start, client) in enumerate(zip(picks, clients, strict=False)):
+        last = n == len(picks) - 1
+        booking = at_midnight.execute(
+            BookSession(
+                org_id=org.id,
+                coach_id=coach_id,
+                service_id=service_id,
+                client_id=client.id,
+                start=start,
+                confirm=not last,
+                actor=me,
+            )
+        )
+        if not last and start + timedelta(hours=1) <= app.clock.now():
+            app.execute(CompleteBooking(org_id=org.id, booking_id=booking.id, actor=me))
+    at_midnight.close()
+    return len(picks)
