@@ -324,3 +324,32 @@ class TestRescheduleRaces:
             )
         assert len(active) >= len(booked)
         assert all(a[1] <= b[0] for a, b in itertools.pairwise(active))
+
+
+class TestMoveTwice:
+    def test_ten_identical_moves_move_once(self, app: CoachOS) -> None:
+        """Ten concurrent requests to move one booking to the same time make one new booking."""
+        from coachos import RescheduleBooking
+
+        w = make_world(app)
+        booking = app.execute(
+            BookSession(
+                org_id=w.org.id,
+                coach_id=w.coach.id,
+                service_id=w.pt.id,
+                client_id=w.client.id,
+                start=local(w, 4, 10),
+                actor=w.me,
+            )
+        )
+        results = race(
+            [
+                lambda: app.execute(
+                    RescheduleBooking(org_id=w.org.id, booking_id=booking.id, new_start=local(w, 5, 10), actor=w.me)
+                )
+                for _ in range(10)
+            ]
+        )
+        assert kinds(results) == {"ok": 10}
+        assert len({r.id for r in results if isinstance(r, Booking)}) == 1
+        assert used(app, w) == 1

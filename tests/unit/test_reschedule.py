@@ -175,6 +175,16 @@ class TestRescheduleRefusals:
         with pytest.raises(InvalidTransition, match="completed"):
             move(app, world, done, 6, 12)
 
+    def test_asking_twice_moves_once(self, app: CoachOS, world: World) -> None:
+        """Repeating a move (double click, retry) returns the first move's booking and changes nothing more."""
+        first = book(app, world)
+        moved = move(app, world, first, 6, 10)
+        again = move(app, world, first, 6, 10)
+        assert again == moved
+        assert used(app, world) == 1
+        with pytest.raises(InvalidTransition, match="cancelled"):
+            move(app, world, first, 6, 14)  # a different time for the old booking is a new request, and refused
+
     def test_same_time_is_refused(self, app: CoachOS, world: World) -> None:
         """Moving a booking to the time it already has is refused naming the field."""
         old = book(app, world)

@@ -7,7 +7,7 @@ from datetime import datetime
 import attrs
 
 from coachos.domain.bookings import Booking, BookingStatus
-from coachos.domain.errors import InvalidTransition, NotFound, PolicyViolation, ValidationError
+from coachos.domain.errors import Conflict, InvalidTransition, NotFound, PolicyViolation, ValidationError
 from coachos.domain.events import BookingCancelled
 from coachos.domain.ids import Actor, BookingId, OrgId, PackageId
 from coachos.domain.timezones import require_utc
@@ -40,6 +40,28 @@ def reschedule_booking(cmd: RescheduleBooking, deps: Deps) -> Booking:
     10:30) is possible. If the new time is refused, nothing changes.
     """
     new_start = require_utc(cmd.new_start, field="new_start")
+    # Moving booking X to time T is one thing however often it is asked: a double click or a retry
+    # after a timeout gets the booking the first request made.
+    key = f"move:{cmd.booking_id}:{new_start.isoformat()}"
+    if (done := _moved_already(cmd, key, deps)) is not None:
+        return done
+    try:
+        return _reschedule(cmd, new_start, key, deps)
+    except (InvalidTransition, Conflict):
+        if (done := _moved_already(cmd, key, deps)) is not None:  # a concurrent twin won the race
+            return done
+        raise
+
+
+def _moved_already(cmd: RescheduleBooking, key: str, deps: Deps) -> Booking | None:
+    with deps.uow() as uow:
+        done = uow.bookings.by_idempotency_key(cmd.org_id, key)
+    if done is not None and cmd.actor.kind == "client" and cmd.actor.id != done.client_id:
+        raise NotFound("There is no such booking.")
+    return done
+
+
+def _reschedule(cmd: RescheduleBooking, new_start: datetime, key: str, deps: Deps) -> Booking:
     now = deps.clock.now()
     with deps.uow() as uow:
         org = uow.orgs.get(cmd.org_id)
@@ -72,6 +94,7 @@ def reschedule_booking(cmd: RescheduleBooking, deps: Deps) -> Booking:
                 note=old.note,
                 # A booking made without a credit (to be paid otherwise) stays bookable without one.
                 allow_without_credit=old.package_id is None,
+                idempotency_key=key,
             ),
             new_start,
             now,
