@@ -1,0 +1,175 @@
+"""Services and session packages."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from uuid import UUID
+
+import attrs
+from quart import redirect, render_template, request, url_for
+
+from coachos.domain.catalog import SessionPackage
+from coachos.domain.clients import Client
+from coachos.domain.errors import ValidationError
+from coachos.domain.ids import ClientId, OrgId, ServiceId
+from coachos.domain.money import Money
+from coachos.domain.orgs import Organization
+from coachos.domain.timezones import first_instant_at_or_after
+from coachos.domain.usecases import (
+    CreateService,
+    SellPackage,
+    UpdateService,
+)
+from coachos.entrypoints.web.context import core
+from coachos.entrypoints.web.security import login_required
+from coachos.entrypoints.web.views.setup._blueprint import bp
+from coachos.entrypoints.web.views.setup._forms import (
+    Form,
+    _actor,
+    _amount,
+    _date,
+    _day_label,
+    _saved,
+    _text,
+    _uuid,
+    _whole,
+    zone_label,
+)
+from coachos.ports.storage import UnitOfWork
+
+
+async def _services_page(org_id: OrgId, **extra: Any) -> str:
+    org, services = await core().read_async(lambda uow: (uow.orgs.get(org_id), uow.services.list(org_id)))
+    return await render_template("setup/services.html", org=org, services=services, amount=_amount, **extra)
+
+
+def _service_fields(form: Form, currency: str) -> dict[str, Any]:
+    """What the service form says, as UpdateService / CreateService arguments."""
+    return {
+        "name": _text(form, "name"),
+        "duration": timedelta(minutes=_whole(form, "minutes", "Minutes", minimum=1, maximum=720)),
+        "price": Money.parse(_text(form, "price"), currency),
+        "capacity": _whole(form, "capacity", "Places", minimum=1, maximum=500),
+        "uses_credit": form.get("uses_credit") == "on",
+    }
+
+
+@bp.route("/setup/services", methods=["GET", "POST"])
+@login_required
+async def services() -> Any:
+    """The services clients can book; add one."""
+    org_id, actor, _ = _actor()
+    if request.method == "GET":
+        return await _services_page(org_id, saved=_saved(), form={})
+    form = await request.form
+    app = core()
+    try:
+        org = await app.read_async(lambda uow: uow.orgs.get(org_id))
+        await app.execute_async(CreateService(org_id=org_id, actor=actor, **_service_fields(form, org.currency)))
+    except ValidationError as exc:
+        return await _services_page(org_id, error=exc, error_for="new", form=form), 400
+    return redirect(url_for("setup.services", saved="created"))
+
+
+@bp.route("/setup/services/<uuid:service_id>", methods=["POST"])
+@login_required
+async def service(service_id: UUID) -> Any:
+    """Edit, deactivate or reactivate one service (another organisation's id is 404)."""
+    org_id, actor, _ = _actor()
+    form = await request.form
+    action = form.get("action", "save")
+    app = core()
+    sid = ServiceId(service_id)
+    try:
+        if action in ("deactivate", "activate"):
+            cmd = UpdateService(org_id=org_id, service_id=sid, actor=actor, active=action == "activate")
+        else:
+            org = await app.read_async(lambda uow: uow.orgs.get(org_id))
+            cmd = UpdateService(org_id=org_id, service_id=sid, actor=actor, **_service_fields(form, org.currency))
+        await app.execute_async(cmd)
+    except ValidationError as exc:
+        await app.read_async(lambda uow: uow.services.get(org_id, sid))  # another org's id stays a 404
+        return await _services_page(org_id, error=exc, error_for=str(service_id), form=form), 400
+    return redirect(url_for("setup.services", saved="service"))
+
+
+# --- packages ------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class PackageRow:
+    """A sold package as listed."""
+
+    package: SessionPackage
+    client: Client
+    expires: str
+
+
+def expiry_label(expires_at: datetime | None, org: Organization) -> str:
+    """When a package expires, on the org's clock: 'end of Tue 31 Mar 2026 (EDT)' when it ends at midnight."""
+    if expires_at is None:
+        return "Never"
+    local = expires_at.astimezone(org.tz)
+    if local.time() == time(0):
+        last = local - timedelta(microseconds=1)
+        return f"End of {_day_label(last.date())} ({last.tzname()})"
+    return f"{_day_label(local.date())}, {local:%H:%M} {local.tzname()}"
+
+
+def end_of_local_day(day: date, org: Organization) -> datetime:
+    """The instant `day` ends in the org's zone (the next local midnight, or the jump past it)."""
+    return first_instant_at_or_after(datetime.combine(day + timedelta(days=1), time(0)), org.tz)
+
+
+def _packages(uow: UnitOfWork, org_id: OrgId) -> tuple[Organization, list[PackageRow], list[Client]]:
+    org = uow.orgs.get(org_id)
+    clients = list(uow.clients.list(org_id, limit=1000))
+    by_id = {c.id: c for c in clients}
+    rows = []
+    for p in uow.packages.recent(org_id, limit=50):
+        client = by_id.get(p.client_id) or uow.clients.get(org_id, p.client_id)
+        rows.append(PackageRow(p, client, expiry_label(p.expires_at, org)))
+    return org, rows, clients
+
+
+async def _packages_page(org_id: OrgId, **extra: Any) -> str:
+    app = core()
+    org, rows, clients = await app.read_async(lambda uow: _packages(uow, org_id))
+    zone = zone_label(org, app.clock.now())
+    return await render_template("setup/packages.html", org=org, rows=rows, clients=clients, zone=zone, **extra)
+
+
+@bp.route("/setup/packages", methods=["GET", "POST"])
+@login_required
+async def packages() -> Any:
+    """Packages sold recently, and a form to sell one to a client."""
+    org_id, actor, _ = _actor()
+    if request.method == "GET":
+        return await _packages_page(org_id, saved=_saved(), form={})
+    form = await request.form
+    app = core()
+    try:
+        org = await app.read_async(lambda uow: uow.orgs.get(org_id))
+        client_text = _text(form, "client_id")
+        if not client_text:
+            raise ValidationError("Choose the client the package is for.", field="client_id")
+        expires_text = _text(form, "expires_on")
+        expires = end_of_local_day(_date(expires_text, "Expires", "expires_on"), org) if expires_text else None
+        await app.execute_async(
+            SellPackage(
+                org_id=org_id,
+                client_id=ClientId(_uuid(client_text, "client")),
+                name=_text(form, "name"),
+                sessions=_whole(form, "sessions", "Sessions", minimum=1, maximum=1000),
+                price=Money.parse(_text(form, "price"), org.currency),
+                expires_at=expires,
+                actor=actor,
+            )
+        )
+    except ValidationError as exc:
+        return await _packages_page(org_id, error=exc, form=form), 400
+    return redirect(url_for("setup.packages", saved="package"))
+
+
+# --- settings and API tokens ---------------------------------------------------------------
