@@ -35,6 +35,15 @@ def redact_url(url: str) -> str:
     return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
 
 
+def _count(env: Mapping[str, str], name: str) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return 0
+    if not raw.isdigit() or int(raw) > 10:
+        raise ValueError(f"{name} must be a whole number from 0 to 10, not '{raw}'.")
+    return int(raw)
+
+
 def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
     raw = env.get(name, "").strip().lower()
     if not raw:
@@ -68,6 +77,9 @@ class Settings:
     public_url: str = "http://127.0.0.1:8000"
     #: Send cookies only over HTTPS. Browsers accept Secure cookies from http://localhost too.
     cookie_secure: bool = True
+    #: How many reverse proxies in front of the web app add X-Forwarded-For / -Proto; 0 trusts none.
+    #: Behind one TLS proxy set 1, so throttling and logs see the client's address, not the proxy's.
+    proxy_hops: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -92,4 +104,5 @@ class Settings:
             secret_key=env.get("COACHOS_SECRET_KEY", "").strip() or None,
             public_url=(env.get("COACHOS_PUBLIC_URL", "").strip() or "http://127.0.0.1:8000").rstrip("/"),
             cookie_secure=_flag(env, "COACHOS_COOKIE_SECURE", default=True),
+            proxy_hops=_count(env, "COACHOS_PROXY_HOPS"),
         )

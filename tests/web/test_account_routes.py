@@ -119,10 +119,17 @@ class TestReset:
 class TestHeaders:
     async def test_security_headers_and_request_id(self, client: Client) -> None:
         """Every response carries a request id and the security headers."""
-        response = await client.get("/login", headers={"X-Request-ID": "abc123"})
-        assert response.headers["X-Request-ID"] == "abc123"
+        response = await client.get("/login", headers={"X-Request-ID": "req-abc12345"})
+        assert response.headers["X-Request-ID"] == "req-abc12345"
         assert "default-src 'self'" in response.headers["Content-Security-Policy"]
         assert response.headers["X-Frame-Options"] == "DENY"
+
+    @pytest.mark.parametrize("offered", ["jordan@example.com", "short", "x" * 65, "a b c d e f g h"])
+    async def test_odd_request_ids_are_replaced(self, client: Client, offered: str) -> None:
+        """A request id that does not look like one (it is logged on every line) is replaced by a fresh one."""
+        response = await client.get("/login", headers={"X-Request-ID": offered})
+        assert response.headers["X-Request-ID"] != offered
+        assert len(response.headers["X-Request-ID"]) == 32
 
     @pytest.mark.parametrize("secure", [True, False])
     async def test_cookie_secure_flag_follows_settings(self, core: CoachOS, secure: bool) -> None:

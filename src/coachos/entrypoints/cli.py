@@ -104,7 +104,7 @@ def serve(settings: Settings, host: str, port: int, with_demo: bool) -> None:
     from hypercorn.asyncio import serve as hypercorn_serve
     from hypercorn.config import Config
 
-    from coachos.entrypoints.web import create_app
+    from coachos.entrypoints.web.app import asgi_app
 
     if settings.database_url != MEMORY_URL:
         engine = make_engine(settings.database_url)
@@ -122,7 +122,7 @@ def serve(settings: Settings, host: str, port: int, with_demo: bool) -> None:
     config.bind = [f"{host}:{port}"]
     config.accesslog = None  # our own request log line carries the request id and no personal data
     click.echo(f"Coach OS is running at http://{host}:{port}/  (Ctrl+C to stop)")
-    asyncio.run(hypercorn_serve(create_app(settings), config))
+    asyncio.run(hypercorn_serve(asgi_app(settings), config))
 
 
 def main() -> None:

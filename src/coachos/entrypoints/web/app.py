@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from typing import Any
 
 import structlog
+from hypercorn.middleware import ProxyFixMiddleware
 from quart import Quart, Response, g, request
 from quart_schema import Info, QuartSchema
 
@@ -30,10 +32,20 @@ from coachos.settings import Settings
 
 log = structlog.get_logger("coachos.web")
 
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
+
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
+
+
+def asgi_app(app_settings: Settings) -> Any:
+    """The app as served: wrapped to trust X-Forwarded-* from `proxy_hops` proxies, if configured."""
+    app = create_app(app_settings)
+    if app_settings.proxy_hops:
+        return ProxyFixMiddleware(app, mode="legacy", trusted_hops=app_settings.proxy_hops)
+    return app
 
 
 def create_app(app_settings: Settings | None = None, *, coachos: CoachOS | None = None) -> Quart:
@@ -88,7 +100,9 @@ def create_app(app_settings: Settings | None = None, *, coachos: CoachOS | None 
 async def _identify() -> None:
     """Request id, anonymous id, who is signed in, and the CSRF check — before every view."""
     g.started = time.perf_counter()
-    g.request_id = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex
+    # A caller's own request id is kept only if it looks like one: it goes into every log line.
+    offered = request.headers.get("X-Request-ID", "")
+    g.request_id = offered if _REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=g.request_id)
     g.anon_id = request.cookies.get(ANON_COOKIE) or ""
