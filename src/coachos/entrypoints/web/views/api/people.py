@@ -1,0 +1,136 @@
+"""The signed-in coach, their clients and the clients' session packages."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from quart_schema import (
+    tag,
+    validate_querystring,
+    validate_request,
+    validate_response,
+)
+
+from coachos.domain.ids import ClientId
+from coachos.domain.usecases import (
+    CreateClient,
+    SellPackage,
+)
+from coachos.entrypoints.web.context import core
+from coachos.entrypoints.web.security import require_principal
+from coachos.entrypoints.web.views import api_schemas as s
+from coachos.entrypoints.web.views.api._blueprint import (
+    _created,
+    _me,
+    _problems,
+    bp,
+)
+from coachos.ports.storage import UnitOfWork
+
+# --- who am I -------------------------------------------------------------------------------------
+
+
+@bp.get("/me")
+@tag(["account"])
+@_problems()
+@validate_response(s.Me)
+async def me() -> s.Me:
+    """The organisation and coach this request acts as."""
+    who = require_principal()
+
+    def query(uow: UnitOfWork) -> s.Me:
+        org, coach = uow.orgs.get(who.org_id), uow.coaches.get(who.org_id, who.coach_id)
+        return s.Me(org=s.Organization.of(org), coach=s.Coach.of(coach), via=who.via)
+
+    return await core().read_async(query)
+
+
+# --- clients --------------------------------------------------------------------------------------
+
+
+@bp.get("/clients")
+@tag(["clients"])
+@_problems(400)
+@validate_querystring(s.ClientQuery)
+@validate_response(s.ClientList)
+async def list_clients(query_args: s.ClientQuery) -> s.ClientList:
+    """Clients and leads whose name, email or phone contain `q`, by name."""
+    org_id = require_principal().org_id
+    found = await core().read_async(lambda uow: uow.clients.list(org_id, search=query_args.q, limit=query_args.limit))
+    return s.ClientList(items=[s.Client.of(c) for c in found])
+
+
+@bp.post("/clients")
+@tag(["clients"])
+@_problems(400)
+@validate_request(s.ClientInput)
+@validate_response(s.Client, 201)
+async def create_client(data: s.ClientInput) -> Any:
+    """Add a client or lead."""
+    who, actor = _me()
+    client = await core().execute_async(
+        CreateClient(
+            org_id=who.org_id,
+            name=data.name,
+            actor=actor,
+            phone=data.phone,
+            email=data.email,
+            timezone=data.timezone,
+            status=data.status,  # type: ignore[arg-type]  # the Client record converts and checks it
+            notes=data.notes,
+            tags=frozenset(data.tags),
+        )
+    )
+    return _created(s.Client.of(client), "api.get_client", client_id=client.id)
+
+
+@bp.get("/clients/<uuid:client_id>")
+@tag(["clients"])
+@_problems(404)
+@validate_response(s.Client)
+async def get_client(client_id: UUID) -> s.Client:
+    """One client."""
+    org_id = require_principal().org_id
+    client = await core().read_async(lambda uow: uow.clients.get(org_id, ClientId(client_id)))
+    return s.Client.of(client)
+
+
+# --- packages -------------------------------------------------------------------------------------
+
+
+@bp.get("/clients/<uuid:client_id>/packages")
+@tag(["packages"])
+@_problems(404)
+@validate_response(s.PackageList)
+async def list_packages(client_id: UUID) -> s.PackageList:
+    """A client's session packages, soonest to expire first."""
+    org_id = require_principal().org_id
+
+    def query(uow: UnitOfWork) -> s.PackageList:
+        uow.clients.get(org_id, ClientId(client_id))
+        return s.PackageList(items=[s.Package.of(p) for p in uow.packages.for_client(org_id, ClientId(client_id))])
+
+    return await core().read_async(query)
+
+
+@bp.post("/clients/<uuid:client_id>/packages")
+@tag(["packages"])
+@_problems(400, 404)
+@validate_request(s.PackageInput)
+@validate_response(s.Package, 201)
+async def sell_package(client_id: UUID, data: s.PackageInput) -> Any:
+    """Sell the client a package of sessions (payment is recorded elsewhere for now)."""
+    who, actor = _me()
+    package = await core().execute_async(
+        SellPackage(
+            org_id=who.org_id,
+            client_id=ClientId(client_id),
+            name=data.name,
+            sessions=data.sessions,
+            price=data.price.to_domain(),
+            actor=actor,
+            expires_at=data.expires_at,
+        )
+    )
+    return s.Package.of(package), 201
