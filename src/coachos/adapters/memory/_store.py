@@ -9,8 +9,8 @@ from typing import Any, Self
 
 import attrs
 
+from coachos.adapters.memory._accounts import MemoryAccounts
 from coachos.adapters.memory._repos import (
-    MemoryAccounts,
     MemoryAvailability,
     MemoryBookings,
     MemoryCalendar,

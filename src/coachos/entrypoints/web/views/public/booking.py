@@ -1,0 +1,174 @@
+"""Choosing a service and a time, booking it, and the confirmation."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from uuid import UUID
+
+from quart import redirect, render_template, request, url_for
+
+from coachos.domain.errors import CoachOSError, Conflict, NotFound, SlotUnavailable, ValidationError
+from coachos.domain.timezones import label
+from coachos.domain.usecases import (
+    BookAsGuest,
+    FindSlots,
+)
+from coachos.entrypoints.web.context import core, settings
+from coachos.entrypoints.web.errors import status_of
+from coachos.entrypoints.web.views.public._blueprint import bp
+from coachos.entrypoints.web.views.public._shared import (
+    SMS_WORDING,
+    SlotLine,
+    _catalogue,
+    _held,
+    _offered_service,
+    _slots,
+    _week,
+    _week_links,
+    _with_coach,
+    by_day,
+    manage_token,
+    parse_start,
+    read_manage_token,
+    viewer_zone,
+    your_time,
+)
+
+# --- booking pages -----------------------------------------------------------------------------
+
+
+@bp.route("/book/<slug>")
+async def services(slug: str) -> Any:
+    """The business's name and the services it offers, with price and length."""
+    org, offered = await core().read_async(lambda uow: _catalogue(uow, slug))
+    return await render_template("public/services.html", business=org, services=offered)
+
+
+@bp.route("/book/<slug>/<uuid:service_id>")
+async def slots(slug: str, service_id: UUID) -> Any:
+    """A week of bookable times, in the visitor's zone and the business's."""
+    app = core()
+    now = app.clock.now()
+    org, service, coach = await app.read_async(lambda uow: _with_coach(uow, slug, service_id))
+    viewer = viewer_zone(request.args.get("tz"))
+    week = _week(request.args.get("week"), org, now)
+    found = await _slots(org, service, coach.id, week)
+    return await render_template(
+        "public/slots.html",
+        business=org,
+        service=service,
+        days=by_day(found, org, viewer),
+        week=week,
+        links=_week_links(org, week, now),
+        tz=viewer.key if viewer else "",
+        wants_tz=True,
+    )
+
+
+#: Most days one public slots.json request may ask for.
+MAX_PUBLIC_DAYS = 31
+
+
+@bp.route("/book/<slug>/<uuid:service_id>/slots.json")
+async def slots_json(slug: str, service_id: UUID) -> Any:
+    """Bookable times as JSON for `days` (1-31, default 30) local days from `from` (a local date, default today).
+
+    For booking widgets embedded elsewhere; times are UTC with the business's local label beside.
+    """
+    app = core()
+    org, service, coach = await app.read_async(lambda uow: _with_coach(uow, slug, service_id))
+    try:
+        days = int(request.args.get("days", "30"))
+        first = date.fromisoformat(request.args["from"]) if request.args.get("from") else None
+    except ValueError:
+        raise ValidationError("Use days=1..31 and from=YYYY-MM-DD.", field="days") from None
+    if not 1 <= days <= MAX_PUBLIC_DAYS:
+        raise ValidationError(f"Ask for 1 to {MAX_PUBLIC_DAYS} days of slots.", field="days")
+    first = first or app.clock.now().astimezone(org.tz).date()
+    start = datetime.combine(first, time(0), tzinfo=org.tz).astimezone(UTC)
+    end = datetime.combine(first + timedelta(days=days), time(0), tzinfo=org.tz).astimezone(UTC)
+    found = await app.execute_async(
+        FindSlots(org_id=org.id, coach_id=coach.id, service_id=service.id, start=start, end=end)
+    )
+    return {
+        "timezone": org.timezone,
+        "items": [
+            {
+                "start": s.start.isoformat(),
+                "end": s.end.isoformat(),
+                "seats_left": s.seats_left,
+                "local": label(s.start, org.tz),
+            }
+            for s in found
+        ],
+    }
+
+
+@bp.route("/book/<slug>/<uuid:service_id>/book", methods=["GET", "POST"])
+async def book(slug: str, service_id: UUID) -> Any:
+    """The booking form for one slot; posting it books (once per form) and shows the confirmation."""
+    org, service = await core().read_async(lambda uow: _offered_service(uow, slug, service_id))
+    start = parse_start(request.args.get("start"))
+    viewer = viewer_zone(request.args.get("tz"))
+    form: Mapping[str, str] = {}
+    error: CoachOSError | None = None
+    key = uuid.uuid4().hex
+    if request.method == "POST":
+        form = await request.form
+        key = form.get("idempotency_key") or key
+        try:
+            booking = await core().execute_async(
+                BookAsGuest(
+                    org_id=org.id,
+                    service_id=service.id,
+                    start=start,
+                    name=form.get("name", ""),
+                    phone=form.get("phone"),
+                    email=form.get("email"),
+                    sms_consent=form.get("sms_consent") == "yes",
+                    consent_wording=SMS_WORDING,
+                    idempotency_key=key,
+                    timezone=viewer.key if viewer else None,
+                )
+            )
+        except CoachOSError as exc:
+            error = exc
+            if isinstance(exc, Conflict) and not isinstance(exc, SlotUnavailable):
+                key = uuid.uuid4().hex  # this form's key was spent on another booking
+        else:
+            token = manage_token(booking)
+            return redirect(url_for("public.booked", slug=slug, token=token, tz=viewer.key if viewer else None))
+    page = await render_template(
+        "public/book.html",
+        business=org,
+        service=service,
+        start=SlotLine(start, label(start, org.tz)),
+        yours=your_time(start, org, viewer),
+        tz=viewer.key if viewer else "",
+        form=form,
+        error=error,
+        key=key,
+        wording=SMS_WORDING,
+        wants_tz=request.method == "GET",
+    )
+    return page, status_of(error) if error else 200
+
+
+@bp.route("/book/<slug>/booked/<token>")
+async def booked(slug: str, token: str) -> Any:
+    """The confirmation: what was booked, when (in the business's zone) and the link to manage it."""
+    org_id, booking_id = read_manage_token(token)
+    held = await core().read_async(lambda uow: _held(uow, org_id, booking_id))
+    if held.org.slug != slug:
+        raise NotFound("This booking link is not valid or has expired; please contact your coach.")
+    viewer = viewer_zone(request.args.get("tz")) or viewer_zone(held.client.timezone)
+    return await render_template(
+        "public/confirmation.html",
+        h=held,
+        when=label(held.booking.start, held.org.tz),
+        yours=your_time(held.booking.start, held.org, viewer),
+        manage_url=f"{settings().public_url}{url_for('public.manage', token=token)}",
+    )
