@@ -32,18 +32,12 @@ from coachos.domain.usecases.accounts import (
 )
 from coachos.domain.usecases.booking import (
     BookSession,
-    CancelBooking,
-    CompleteBooking,
-    ConfirmBooking,
     FindSlots,
     ListBookings,
-    MarkNoShow,
     UseCredit,
     book_session,
-    cancel_booking,
     find_slots,
     list_bookings,
-    move_booking,
     use_credit,
 )
 from coachos.domain.usecases.catalog import UpdateService, update_service
@@ -54,6 +48,14 @@ from coachos.domain.usecases.clients import (
     record_consent,
     update_client,
     withdraw_consent,
+)
+from coachos.domain.usecases.lifecycle import (
+    CancelBooking,
+    CompleteBooking,
+    ConfirmBooking,
+    MarkNoShow,
+    cancel_booking,
+    move_booking,
 )
 from coachos.domain.usecases.public import (
     BookAsGuest,

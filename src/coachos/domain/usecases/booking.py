@@ -28,13 +28,9 @@ from coachos.domain.errors import (
     ValidationError,
 )
 from coachos.domain.events import (
-    BookingCancelled,
-    BookingCompleted,
     BookingConfirmed,
     BookingEvent,
-    BookingNoShow,
     BookingRequested,
-    CreditReturned,
     CreditUsed,
 )
 from coachos.domain.ids import (
@@ -183,12 +179,12 @@ def _by_key(cmd: BookSession, deps: Deps) -> Booking | None:
 def _book(cmd: BookSession, start: datetime, deps: Deps) -> Booking:
     now = deps.clock.now()
     with deps.uow() as uow:
-        booking = _book_in(uow, cmd, start, now, deps)
+        booking = book_in(uow, cmd, start, now, deps)
         uow.commit()
     return booking
 
 
-def _book_in(uow: UnitOfWork, cmd: BookSession, start: datetime, now: datetime, deps: Deps) -> Booking:
+def book_in(uow: UnitOfWork, cmd: BookSession, start: datetime, now: datetime, deps: Deps) -> Booking:
     """Book inside the caller's unit of work (which commits): the core of `book_session`, reused by reschedule."""
     org = uow.orgs.get(cmd.org_id)
     coach = _active_coach(uow, cmd.org_id, cmd.coach_id)
@@ -232,7 +228,7 @@ def _book_in(uow: UnitOfWork, cmd: BookSession, start: datetime, now: datetime, 
     )
     uow.bookings.add(booking)
     event_type = BookingConfirmed if cmd.confirm else BookingRequested
-    uow.emit(_booking_event(event_type, booking, now, cmd.actor))
+    uow.emit(booking_event(event_type, booking, now, cmd.actor))
     if service.uses_credit:
         try:
             change = _use_credit(uow, booking, cmd.package_id, now, cmd.actor, "booked")
@@ -258,12 +254,13 @@ def _check_policy(org: Organization, start: datetime, now: datetime) -> None:
     if start < now:
         raise PolicyViolation("That time has already passed.")
     if start < now + policy.min_notice:
-        raise PolicyViolation(f"Bookings need at least {_human(policy.min_notice)} notice.")
+        raise PolicyViolation(f"Bookings need at least {human_span(policy.min_notice)} notice.")
     if start > now + policy.horizon:
-        raise PolicyViolation(f"Bookings can be made at most {_human(policy.horizon)} ahead.")
+        raise PolicyViolation(f"Bookings can be made at most {human_span(policy.horizon)} ahead.")
 
 
-def _human(span: timedelta) -> str:
+def human_span(span: timedelta) -> str:
+    """A policy length in words a client reads in a refusal: '2 days', '12 hours', '90 minutes'."""
     minutes = int(span.total_seconds() // 60)
     if minutes % (60 * 24) == 0 and minutes:
         days = minutes // (60 * 24)
@@ -274,7 +271,8 @@ def _human(span: timedelta) -> str:
     return f"{minutes} minute{'s' * (minutes != 1)}"
 
 
-def _booking_event(cls: type[BE], booking: Booking, now: datetime, actor: Actor, **extra: Any) -> BE:
+def booking_event(cls: type[BE], booking: Booking, now: datetime, actor: Actor, **extra: Any) -> BE:
+    """An event of type `cls` about `booking`, with the fields every booking event carries."""
     return cls(
         org_id=booking.org_id,
         occurred_at=now,
@@ -355,114 +353,6 @@ def use_credit(cmd: UseCredit, deps: Deps) -> CreditChange:
         change = _use_credit(uow, booking, cmd.package_id, now, cmd.actor, cmd.reason)
         uow.commit()
     return change
-
-
-@attrs.frozen(kw_only=True)
-class CancelBooking(Command[Booking]):
-    """Cancel a booking. Within the policy the credit comes back; a coach may decide either way."""
-
-    org_id: OrgId
-    booking_id: BookingId
-    actor: Actor
-    reason: str = ""
-    #: Coach's choice to return the credit (True) or keep it (False); None follows the policy.
-    return_credit: bool | None = None
-
-
-def cancel_booking(cmd: CancelBooking, deps: Deps) -> Booking:
-    """Cancel once (a repeat returns the cancelled booking), free the seat and return the credit by policy."""
-    now = deps.clock.now()
-    with deps.uow() as uow:
-        org = uow.orgs.get(cmd.org_id)
-        booking = uow.bookings.get(cmd.org_id, cmd.booking_id)
-        by_coach = cmd.actor.kind != "client"
-        if cmd.return_credit is not None and not by_coach:
-            raise PolicyViolation("Only the coach can decide to return or keep a credit.")
-        if not by_coach and booking.status.is_open and now >= booking.start:
-            raise PolicyViolation("This session has already started; please contact your coach.")
-        moved = uow.bookings.transition(cmd.org_id, cmd.booking_id, BookingStatus.CANCELLED, at=now, actor=cmd.actor)
-        if moved is None:
-            current = uow.bookings.get(cmd.org_id, cmd.booking_id)
-            if current.status is BookingStatus.CANCELLED:
-                return current
-            raise InvalidTransition(f"A {current.status.value} booking cannot be cancelled.")
-        late = now > booking.start - org.policy.cancellation_window
-        refund = cmd.return_credit if cmd.return_credit is not None else (by_coach or not late)
-        uow.calendar.release_seat(cmd.org_id, booking.appointment_id)
-        uow.emit(_booking_event(BookingCancelled, moved, now, cmd.actor, late=late, reason=cmd.reason))
-        if refund:
-            _return_credit(uow, moved, now, cmd.actor, cmd.reason or "cancelled")
-        uow.commit()
-    return moved
-
-
-def _return_credit(uow: UnitOfWork, booking: Booking, now: datetime, actor: Actor, reason: str) -> None:
-    change = uow.packages.return_credit(booking.org_id, booking.id, at=now, actor=actor, reason=reason)
-    if change is not None and change.applied:
-        uow.emit(
-            CreditReturned(
-                org_id=booking.org_id,
-                occurred_at=now,
-                actor=str(actor),
-                package_id=change.package_id,
-                booking_id=booking.id,
-                used=change.used,
-                total=change.total,
-            )
-        )
-
-
-@attrs.frozen(kw_only=True)
-class ConfirmBooking(Command[Booking]):
-    """Confirm a requested booking."""
-
-    org_id: OrgId
-    booking_id: BookingId
-    actor: Actor
-
-
-@attrs.frozen(kw_only=True)
-class CompleteBooking(Command[Booking]):
-    """Record that the session took place."""
-
-    org_id: OrgId
-    booking_id: BookingId
-    actor: Actor
-
-
-@attrs.frozen(kw_only=True)
-class MarkNoShow(Command[Booking]):
-    """Record that the client did not come (the credit stays used)."""
-
-    org_id: OrgId
-    booking_id: BookingId
-    actor: Actor
-
-
-_MOVES: dict[type, tuple[BookingStatus, type[BookingEvent], bool]] = {
-    ConfirmBooking: (BookingStatus.CONFIRMED, BookingConfirmed, False),
-    CompleteBooking: (BookingStatus.COMPLETED, BookingCompleted, True),
-    MarkNoShow: (BookingStatus.NO_SHOW, BookingNoShow, True),
-}
-
-
-def move_booking(cmd: ConfirmBooking | CompleteBooking | MarkNoShow, deps: Deps) -> Booking:
-    """Move the booking to the command's status once; a repeat returns it unchanged."""
-    target, event_type, after_start = _MOVES[type(cmd)]
-    now = deps.clock.now()
-    with deps.uow() as uow:
-        booking = uow.bookings.get(cmd.org_id, cmd.booking_id)
-        if after_start and now < booking.start:
-            raise PolicyViolation("This session has not started yet.")
-        moved = uow.bookings.transition(cmd.org_id, cmd.booking_id, target, at=now, actor=cmd.actor)
-        if moved is None:
-            current = uow.bookings.get(cmd.org_id, cmd.booking_id)
-            if current.status is target:
-                return current
-            raise InvalidTransition(f"A {current.status.value} booking cannot become {target.value.replace('_', '-')}.")
-        uow.emit(_booking_event(event_type, moved, now, cmd.actor))
-        uow.commit()
-    return moved
 
 
 @attrs.frozen(kw_only=True)

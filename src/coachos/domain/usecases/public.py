@@ -16,7 +16,7 @@ from coachos.domain.ids import Actor, ClientId, CoachId, OrgId, ServiceId
 from coachos.domain.orgs import Coach, Organization, check_timezone
 from coachos.domain.timezones import require_utc
 from coachos.domain.usecases._base import Command, Deps
-from coachos.domain.usecases.booking import BookSession, _book_in
+from coachos.domain.usecases.booking import BookSession, book_in
 from coachos.ports.storage import UnitOfWork
 
 #: How a consent given on the public booking form is recorded.
@@ -101,7 +101,7 @@ def book_as_guest(cmd: BookAsGuest, deps: Deps) -> Booking:
         with deps.uow() as uow:
             coach_id = cmd.coach_id or first_active_coach(uow, cmd.org_id).id
             client = _find_or_add_client(uow, cmd, guest, now, deps)
-            booking = _book_in(
+            booking = book_in(
                 uow,
                 BookSession(
                     org_id=cmd.org_id,

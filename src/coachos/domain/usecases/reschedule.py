@@ -12,7 +12,8 @@ from coachos.domain.events import BookingCancelled
 from coachos.domain.ids import Actor, BookingId, OrgId, PackageId
 from coachos.domain.timezones import require_utc
 from coachos.domain.usecases._base import Command, Deps
-from coachos.domain.usecases.booking import BookSession, _book_in, _booking_event, _human, _return_credit
+from coachos.domain.usecases.booking import BookSession, book_in, booking_event, human_span
+from coachos.domain.usecases.lifecycle import return_credit
 from coachos.ports.storage import UnitOfWork
 
 #: The reason recorded on the cancelled booking and its returned credit.
@@ -77,10 +78,10 @@ def _reschedule(cmd: RescheduleBooking, new_start: datetime, key: str, deps: Dep
         late = now > old.start - window
         if by_client and late:
             raise PolicyViolation(
-                f"Sessions can be moved until {_human(window)} before they start; please contact your coach."
+                f"Sessions can be moved until {human_span(window)} before they start; please contact your coach."
             )
         _cancel_for_move(uow, old, now, cmd.actor, late=late)
-        booking = _book_in(
+        booking = book_in(
             uow,
             BookSession(
                 org_id=old.org_id,
@@ -110,8 +111,8 @@ def _cancel_for_move(uow: UnitOfWork, old: Booking, now: datetime, actor: Actor,
         current = uow.bookings.get(old.org_id, old.id)
         raise InvalidTransition(f"A {current.status.value.replace('_', '-')} booking cannot be moved.")
     uow.calendar.release_seat(old.org_id, old.appointment_id)
-    uow.emit(_booking_event(BookingCancelled, moved, now, actor, late=late, reason=RESCHEDULED))
-    _return_credit(uow, moved, now, actor, RESCHEDULED)
+    uow.emit(booking_event(BookingCancelled, moved, now, actor, late=late, reason=RESCHEDULED))
+    return_credit(uow, moved, now, actor, RESCHEDULED)
 
 
 def _same_package(uow: UnitOfWork, old: Booking, now: datetime) -> PackageId | None:
