@@ -56,6 +56,27 @@ class TestUpdateService:
         )
         assert (stored.capacity, stored.uses_credit, stored.active) == (1, True, True)
 
+    def test_records_what_changed_once(self, app: CoachOS, world: World) -> None:
+        """An edit records ServiceUpdated naming the changed fields; an edit changing nothing records none."""
+        from coachos.domain.events import ServiceUpdated
+
+        def updates() -> list[ServiceUpdated]:
+            return app.read(
+                lambda uow: [
+                    e
+                    for e in uow.outbox.pending(limit=100_000)
+                    if isinstance(e, ServiceUpdated) and e.org_id == world.org.id
+                ]
+            )
+
+        edit = {"org_id": world.org.id, "service_id": world.pt.id, "actor": world.me}
+        app.execute(UpdateService(**edit, name="Strength session", capacity=1, price=Money(9550, "USD")))
+        (event,) = updates()
+        assert event.changed == ("name", "price")
+        assert event.service_id == world.pt.id
+        app.execute(UpdateService(**edit, name="Strength session"))
+        assert len(updates()) == 1
+
     def test_deactivated_service_offers_no_slots(self, app: CoachOS, world: World) -> None:
         """A retired service can no longer be booked, and reactivating it brings its slots back."""
         before = _slots(app, world)
