@@ -7,14 +7,14 @@ the clocks change lasts 167 or 169 hours and a day 23 or 25.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
 import attrs
 
 from coachos.domain.errors import ValidationError
-from coachos.domain.timezones import first_instant_at_or_after, local_to_utc
+from coachos.domain.timezones import day_start, local_to_utc
 
 CalendarView = Literal["day", "week", "month"]
 
@@ -51,11 +51,6 @@ def check_view(value: object) -> CalendarView:
         if value == view:
             return view
     raise ValidationError(f"'{value}' is not a calendar view; use one of: {', '.join(VIEWS)}.", field="view")
-
-
-def day_start(day: date, tz: ZoneInfo) -> datetime:
-    """The first instant of the local date `day` in `tz`, in UTC (midnight, or when a skipped midnight ends)."""
-    return first_instant_at_or_after(datetime.combine(day, time(0)), tz).astimezone(UTC)
 
 
 def _monday_of(day: date) -> date:

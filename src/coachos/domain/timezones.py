@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from coachos.domain.errors import ValidationError
@@ -105,3 +105,12 @@ def offset_changes(tz: ZoneInfo, lo: datetime, hi: datetime) -> Iterator[datetim
         if current_offset != previous_offset:
             yield _bisect_change(tz, previous, current)
         previous, previous_offset = current, current_offset
+
+
+def day_start(day: date, tz: ZoneInfo) -> datetime:
+    """The first instant of the local date `day` in `tz`, in UTC: its midnight, or when a skipped midnight ends.
+
+    Every "start of a local day" (a day's bookings, a week of slots, the end of an expiry date) goes
+    through here, so they all agree on days the clocks change.
+    """
+    return first_instant_at_or_after(datetime.combine(day, time(0)), tz).astimezone(UTC)

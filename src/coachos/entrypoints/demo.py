@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import time, timedelta
 
 import attrs
 
@@ -14,6 +14,7 @@ from coachos.domain.ids import Actor, CoachId, ServiceId
 from coachos.domain.money import Money
 from coachos.domain.orgs import Coach, Organization
 from coachos.domain.policy import BookingPolicy
+from coachos.domain.timezones import day_start
 from coachos.domain.usecases import (
     AddDateOverride,
     BookSession,
@@ -174,7 +175,7 @@ def _seed_today(
     Sessions already over are marked completed; the last one waits for the coach's confirmation.
     """
     today = app.clock.now().astimezone(org.tz).date()
-    midnight = datetime.combine(today, time(0), tzinfo=org.tz)
+    midnight = day_start(today, org.tz)
     at_midnight = CoachOS(attrs.evolve(app.deps, clock=FixedClock(midnight)))
     free = at_midnight.execute(
         FindSlots(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -24,6 +24,7 @@ from coachos.domain.errors import ValidationError
 from coachos.domain.ids import Actor, ClientId, OrgId
 from coachos.domain.money import Money
 from coachos.domain.orgs import Organization
+from coachos.domain.timezones import day_start
 from coachos.domain.usecases import CreateClient, SellPackage, UpdateClient
 from coachos.entrypoints.web.context import core
 from coachos.entrypoints.web.security import login_required, require_principal
@@ -217,7 +218,7 @@ def _expiry(value: str, org: Organization) -> datetime | None:
         day = date.fromisoformat(value.strip())
     except ValueError:
         raise ValidationError("Choose the expiry date as year-month-day.", field="expires_on") from None
-    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=org.tz)
+    return day_start(day + timedelta(days=1), org.tz)
 
 
 # ---- pages ------------------------------------------------------------------------------------------------------

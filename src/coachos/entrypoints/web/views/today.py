@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
@@ -12,6 +12,7 @@ from coachos.domain.bookings import Booking, BookingStatus
 from coachos.domain.catalog import Service
 from coachos.domain.clients import Client
 from coachos.domain.orgs import Coach, Organization
+from coachos.domain.timezones import day_start
 from coachos.entrypoints.web.context import core
 from coachos.entrypoints.web.security import login_required, require_principal
 from coachos.ports.storage import UnitOfWork
@@ -45,11 +46,8 @@ class TodayView:
 
 def day_bounds(org: Organization, now: datetime) -> tuple[datetime, datetime]:
     """Midnight to midnight of `now`'s local date in the org's zone, as UTC (23 or 25 hours on DST days)."""
-    tz = org.tz
-    day = now.astimezone(tz).date()
-    start = datetime.combine(day, time(0), tzinfo=tz)
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
-    return start, end
+    day = now.astimezone(org.tz).date()
+    return day_start(day, org.tz), day_start(day + timedelta(days=1), org.tz)
 
 
 def _today(uow: UnitOfWork, org_id: Any, coach_id: Any, now: datetime) -> TodayView:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import groupby
 from typing import Any
 from uuid import UUID
@@ -19,7 +19,7 @@ from coachos.domain.clients import Client
 from coachos.domain.errors import NotFound, ValidationError
 from coachos.domain.ids import BookingId, OrgId, ServiceId
 from coachos.domain.orgs import Coach, Organization
-from coachos.domain.timezones import label, require_utc, zone
+from coachos.domain.timezones import day_start, label, require_utc, zone
 from coachos.domain.usecases import (
     FindSlots,
 )
@@ -173,8 +173,7 @@ def _held(uow: UnitOfWork, org_id: OrgId, booking_id: BookingId) -> Held:
 
 
 async def _slots(org: Organization, service: Service, coach_id: Any, week: date) -> list[Slot]:
-    start = datetime.combine(week, time(0), tzinfo=org.tz).astimezone(UTC)
-    end = datetime.combine(week + timedelta(days=7), time(0), tzinfo=org.tz).astimezone(UTC)
+    start, end = day_start(week, org.tz), day_start(week + timedelta(days=7), org.tz)
     return await core().execute_async(
         FindSlots(org_id=org.id, coach_id=coach_id, service_id=service.id, start=start, end=end)
     )

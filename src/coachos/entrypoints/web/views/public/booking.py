@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
 
 from quart import redirect, render_template, request, url_for
 
 from coachos.domain.errors import CoachOSError, Conflict, NotFound, SlotUnavailable, ValidationError
-from coachos.domain.timezones import label
+from coachos.domain.timezones import day_start, label
 from coachos.domain.usecases import (
     BookAsGuest,
     FindSlots,
@@ -88,8 +88,7 @@ async def slots_json(slug: str, service_id: UUID) -> Any:
     if not 1 <= days <= MAX_PUBLIC_DAYS:
         raise ValidationError(f"Ask for 1 to {MAX_PUBLIC_DAYS} days of slots.", field="days")
     first = first or app.clock.now().astimezone(org.tz).date()
-    start = datetime.combine(first, time(0), tzinfo=org.tz).astimezone(UTC)
-    end = datetime.combine(first + timedelta(days=days), time(0), tzinfo=org.tz).astimezone(UTC)
+    start, end = day_start(first, org.tz), day_start(first + timedelta(days=days), org.tz)
     found = await app.execute_async(
         FindSlots(org_id=org.id, coach_id=coach.id, service_id=service.id, start=start, end=end)
     )

@@ -15,7 +15,7 @@ from coachos.domain.errors import ValidationError
 from coachos.domain.ids import ClientId, OrgId, ServiceId
 from coachos.domain.money import Money
 from coachos.domain.orgs import Organization
-from coachos.domain.timezones import first_instant_at_or_after
+from coachos.domain.timezones import day_start
 from coachos.domain.usecases import (
     CreateService,
     SellPackage,
@@ -119,7 +119,7 @@ def expiry_label(expires_at: datetime | None, org: Organization) -> str:
 
 def end_of_local_day(day: date, org: Organization) -> datetime:
     """The instant `day` ends in the org's zone (the next local midnight, or the jump past it)."""
-    return first_instant_at_or_after(datetime.combine(day + timedelta(days=1), time(0)), org.tz)
+    return day_start(day + timedelta(days=1), org.tz)
 
 
 def _packages(uow: UnitOfWork, org_id: OrgId) -> tuple[Organization, list[PackageRow], list[Client]]:
