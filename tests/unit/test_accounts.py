@@ -220,3 +220,12 @@ class TestPruneExpired:
             assert uow.accounts.failures_since(email, "10.9.9.9", MONDAY_NOON_UTC - timedelta(days=1)) == (0, 0)
             assert uow.accounts.take_reset(digest(token), clock.now()) is None
         assert app.execute(Authenticate(token=fresh)) is not None
+
+
+class TestArgon2Hasher:
+    def test_verify_absent_never_succeeds(self) -> None:
+        """The decoy check for unknown emails is False for any password, the decoy's own included."""
+        hasher = fast_test_hasher()
+        assert hasher.verify_absent("coachos-decoy-password") is False
+        assert hasher.verify_absent(PASSWORD) is False
+        assert hasher.verify(hasher.hash(PASSWORD), PASSWORD) is True

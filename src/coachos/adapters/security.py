@@ -26,6 +26,7 @@ class Argon2Hasher:
             hash_len=default.hash_len,
             salt_len=default.salt_len,
         )
+        self._decoy: str | None = None
 
     def hash(self, password: str) -> str:
         """An argon2id hash of `password`."""
@@ -37,6 +38,13 @@ class Argon2Hasher:
             return self._hasher.verify(stored, password)
         except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
             return False
+
+    def verify_absent(self, password: str) -> bool:
+        """Check `password` against a decoy hash with today's parameters, so an unknown email takes as long."""
+        if self._decoy is None:
+            self._decoy = self._hasher.hash("coachos-decoy-password")
+        self.verify(self._decoy, password)
+        return False
 
     def needs_rehash(self, stored: str) -> bool:
         """Whether `stored` was made with other parameters than today's."""

@@ -16,6 +16,10 @@ class PasswordHasher(Protocol):
         """Whether `password` matches the stored hash."""
         ...
 
+    def verify_absent(self, password: str) -> bool:
+        """Spend as long as `verify` would, for an account that does not exist; always False."""
+        ...
+
     def needs_rehash(self, stored: str) -> bool:
         """Whether the stored hash uses weaker parameters than current ones."""
         ...

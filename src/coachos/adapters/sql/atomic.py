@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import attrs
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -58,9 +59,7 @@ class SqlCalendar(_Repo):
                 with self._c.begin_nested():
                     values = cv.appointment_values(wanted) | {"seats_taken": 1}
                     self._c.execute(appointments.insert().values(**values))
-                return cv.appointment_from(
-                    self._c.execute(sa.select(appointments).where(appointments.c.id == wanted.id)).one()
-                )
+                return attrs.evolve(wanted, seats_taken=1)
             except IntegrityError as exc:
                 # Another transaction holds an overlapping appointment (PostgreSQL waited for it to
                 # commit before refusing). Look again: it may be the same class, with a free seat.

@@ -26,9 +26,6 @@ from coachos.domain.policy import BookingPolicy
 from coachos.domain.usecases._base import Command, Deps
 from coachos.domain.usecases.setup import CreateOrganization, new_organization
 
-#: Verified when the email is unknown, so a wrong email takes as long as a wrong password.
-_DECOY = "coachos-decoy-password"
-
 
 @attrs.frozen(kw_only=True)
 class SignUp(Command[tuple[Organization, Coach]]):
@@ -92,11 +89,7 @@ def log_in(cmd: LogIn, deps: Deps) -> LoggedIn:
         minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
         raise Throttled(f"Too many failed attempts. Wait {minutes} minutes, or reset your password.")
     # Hash checks run outside any transaction: they are deliberately slow.
-    ok = (
-        deps.hasher.verify(login.password_hash, cmd.password)
-        if login
-        else deps.hasher.verify(_decoy(deps), cmd.password)
-    )
+    ok = deps.hasher.verify(login.password_hash, cmd.password) if login else deps.hasher.verify_absent(cmd.password)
     with deps.uow() as uow:
         if login is None or not ok:
             uow.accounts.record_failure(email, cmd.address, now)
@@ -116,16 +109,6 @@ def log_in(cmd: LogIn, deps: Deps) -> LoggedIn:
             uow.accounts.set_password(login.coach_id, deps.hasher.hash(cmd.password))
         uow.commit()
     return LoggedIn(Principal(org_id=login.org_id, coach_id=login.coach_id, via="session"), token)
-
-
-_decoy_hashes: dict[int, str] = {}
-
-
-def _decoy(deps: Deps) -> str:
-    key = id(deps.hasher)
-    if key not in _decoy_hashes:
-        _decoy_hashes[key] = deps.hasher.hash(_DECOY)
-    return _decoy_hashes[key]
 
 
 @attrs.frozen(kw_only=True)
