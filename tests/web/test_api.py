@@ -393,12 +393,12 @@ class TestAvailability:
         assert (await problem(response, 400))["errors"][0]["field"] == "rules[0].start"
 
     async def test_overlapping_periods_are_refused(self, client: Client, account: Account) -> None:
-        """Two periods overlapping on one day are refused by the domain."""
+        """Two periods overlapping on one day are refused by the domain, naming the request's `rules`."""
         rules = [{"weekday": 0, "start": "09:00", "end": "12:00"}, {"weekday": 0, "start": "11:00", "end": "13:00"}]
         response = await client.put(
             f"/api/v1/availability/{account.coach.id}", json={"rules": rules}, headers=account.bearer
         )
-        assert (await problem(response, 400))["errors"][0]["field"] == "hours"
+        assert (await problem(response, 400))["errors"][0]["field"] == "rules"
 
 
 class TestErrors:
