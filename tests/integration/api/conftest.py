@@ -20,6 +20,7 @@ import pytest
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 from quart import Quart
+from sqlalchemy.engine import Engine
 
 from coachos import CoachOS, Settings, bootstrap
 from coachos.adapters.clock import FixedClock, RandomIds
@@ -98,26 +99,40 @@ def hypercorn_thread(app: Quart, port: int) -> Iterator[None]:
         loop.close()
 
 
+@contextmanager
+def serving_api(engine: Engine, url: str, port: int) -> Iterator[ServedApi]:
+    """The app on `engine` under hypercorn, clock at Monday 2 March 2026 12:00 UTC, with a new business
+    (New York, hours 09:00-17:00 daily, a PT service, a class, a client with ten credits) and its API token."""
+    with bootstrap(
+        Settings(database_url="memory://"),
+        uow=lambda: SqlUnitOfWork(engine),
+        clock=FixedClock(MONDAY_NOON_UTC),
+        ids=RandomIds(),
+        hasher=fast_test_hasher(),
+        email=MemoryEmail(),
+    ) as core:
+        world = make_world(core)
+        token = core.execute(CreateApiToken(org_id=world.org.id, coach_id=world.coach.id, name="contract"))
+        with hypercorn_thread(create_app(web_settings(public_url=url), coachos=core), port):
+            yield ServedApi(url=url, token=token.secret, world=world, core=core)
+
+
 @pytest.fixture(scope="module")
 def served_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedApi]:
-    """The app under hypercorn on SQLite, its clock at Monday 2 March 2026 12:00 UTC, with one business
-    (New York, hours 09:00-17:00 daily, a PT service, a class, a client with ten credits) and its API token."""
+    """The app served over a fresh SQLite file (see `serving_api`)."""
     engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('served-api') / 'coachos.db'}")
     migrate.upgrade(engine)
     port = _free_port()
-    url = f"http://127.0.0.1:{port}"
     try:
-        with bootstrap(
-            Settings(database_url="memory://"),
-            uow=lambda: SqlUnitOfWork(engine),
-            clock=FixedClock(MONDAY_NOON_UTC),
-            ids=RandomIds(),
-            hasher=fast_test_hasher(),
-            email=MemoryEmail(),
-        ) as core:
-            world = make_world(core, slug="peak")
-            token = core.execute(CreateApiToken(org_id=world.org.id, coach_id=world.coach.id, name="contract"))
-            with hypercorn_thread(create_app(web_settings(public_url=url), coachos=core), port):
-                yield ServedApi(url=url, token=token.secret, world=world, core=core)
+        with serving_api(engine, f"http://127.0.0.1:{port}", port) as served:
+            yield served
     finally:
         engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def served_api_on_postgres(postgres_engine: Engine) -> Iterator[ServedApi]:
+    """The app served over the session's PostgreSQL database, as a business of its own (see `serving_api`)."""
+    port = _free_port()
+    with serving_api(postgres_engine, f"http://127.0.0.1:{port}", port) as served:
+        yield served
