@@ -90,10 +90,15 @@ def _field(form: dict[str, str], name: str, default: str) -> str:
     return (form.get(name) or default).strip()
 
 
+def _whole(text: str) -> int | None:
+    # ASCII only: str.isdigit() also passes "²", which int() refuses.
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else None
+
+
 def _sign_up_command(form: dict[str, str]) -> SignUp:
     """The whole sign-up form read into one command; any unreadable field is a ValidationError."""
-    minutes = _field(form, "service_minutes", "60")
-    if not minutes.isdigit() or not 5 <= int(minutes) <= 720:
+    minutes = _whole(_field(form, "service_minutes", "60"))
+    if minutes is None or not 5 <= minutes <= 720:
         raise ValidationError("Service minutes must be a whole number from 5 to 720.", field="service_minutes")
     currency = _field(form, "currency", "USD")
     price = Money.parse(_field(form, "service_price", "0"), currency)
@@ -104,8 +109,8 @@ def _sign_up_command(form: dict[str, str]) -> SignUp:
         )
     except ValueError:
         raise ValidationError("Working hours are times like 09:00 and 17:00.", field="day_start") from None
-    days = [d.strip() for d in _field(form, "days", "0,1,2,3,4").split(",") if d.strip()]
-    if not all(d.isdigit() and int(d) <= 6 for d in days):
+    days = {_whole(d.strip()) for d in _field(form, "days", "0,1,2,3,4").split(",") if d.strip()}
+    if not all(d is not None and d <= 6 for d in days):
         raise ValidationError("Pick the days you work from the list.", field="days")
     return SignUp(
         business_name=form.get("business_name", ""),
@@ -117,19 +122,23 @@ def _sign_up_command(form: dict[str, str]) -> SignUp:
         password=form.get("password", ""),
         service=FirstService(
             name=_field(form, "service_name", "Personal training"),
-            duration=timedelta(minutes=int(minutes)),
+            duration=timedelta(minutes=minutes),
             price=price,
         ),
-        hours=[(int(d), start, end) for d in sorted(set(days))],
+        hours=[(d, start, end) for d in sorted(d for d in days if d is not None)],
     )
 
 
 async def _sign_up(form: dict[str, str]) -> Any:
     app = core()
     await app.execute_async(_sign_up_command(form))
-    logged = await app.execute_async(
-        LogIn(email=form.get("email", ""), password=form.get("password", ""), address=request.remote_addr or "")
-    )
+    try:
+        logged = await app.execute_async(
+            LogIn(email=form.get("email", ""), password=form.get("password", ""), address=request.remote_addr or "")
+        )
+    except CoachOSError:
+        # The account exists now; showing the sign-up form again would only say the email is taken.
+        return redirect(url_for("account.login"))
     return await _start_session(logged.session_token, url_for("today.today", welcome=1))
 
 
