@@ -150,7 +150,7 @@ def _wait_words(seconds: int) -> str:
     return f"{minutes} minute{'' if minutes == 1 else 's'}"
 
 
-def throttled(retry_at: datetime | None, now: datetime) -> Throttled:
+def _throttled(retry_at: datetime | None, now: datetime) -> Throttled:
     """The refusal for an attempt that must wait until `retry_at`, saying when to try again."""
     seconds = max(1, math.ceil(((retry_at or now) - now).total_seconds()))
     return Throttled(
@@ -178,7 +178,7 @@ def log_in(cmd: LogIn, deps: Deps) -> LoggedIn:
         slot = uow.accounts.reserve_attempt(account, address, now, SLOWED_THROTTLE if slowed else LOGIN_THROTTLE)
         uow.commit()
     if not slot.allowed:
-        raise throttled(slot.retry_at, now)
+        raise _throttled(slot.retry_at, now)
     # Hash checks run outside any transaction: they are deliberately slow.
     ok = deps.hasher.verify(login.password_hash, cmd.password) if login else deps.hasher.verify_absent(cmd.password)
     with deps.uow() as uow:
