@@ -327,11 +327,11 @@ class TestPolicies:
         assert [r.relname for r in rows if not (r.relrowsecurity and r.guarded)] == []
 
     def test_downgrade_removes_the_policies_and_upgrade_restores_them(self, pg_databases: PostgresDatabases) -> None:
-        """Going back to 0004 drops every policy and the app role's privileges; upgrading brings both back."""
+        """Going back to before 0007 drops every policy and the app role's privileges; upgrading brings both back."""
         owner = make_engine(pg_databases.create())
         try:
             migrate.upgrade(owner)
-            migrate.downgrade(owner, "0004")
+            migrate.downgrade(owner, "0007-1")
             assert _guarded(owner) == (0, False)
             migrate.upgrade(owner)
             policies, readable = _guarded(owner)
