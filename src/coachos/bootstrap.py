@@ -44,9 +44,14 @@ def bootstrap(
             from coachos.adapters.sql.engine import make_engine
             from coachos.adapters.sql.uow import SqlUnitOfWork
 
-            engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
             if upgrade_schema:
-                migrate.upgrade(engine)
+                # As the connecting user (the owner); the app's engine below works as the app role.
+                owner = make_engine(settings.database_url)
+                try:
+                    migrate.upgrade(owner)
+                finally:
+                    owner.dispose()
+            engine = make_engine(settings.database_url, pool_size=settings.db_pool_size, role=settings.database_role)
 
             def uow() -> UnitOfWork:
                 return SqlUnitOfWork(engine)

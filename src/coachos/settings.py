@@ -55,6 +55,10 @@ def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
     raise ValueError(f"{name} must be true or false, not '{raw}'.")
 
 
+def _role(raw: str) -> str | None:
+    return None if raw.lower() == "none" else raw
+
+
 @attrs.frozen
 class Settings:
     """Everything Coach OS needs to know about where it runs."""
@@ -64,6 +68,9 @@ class Settings:
     database_url: str = attrs.field(default=DEFAULT_DATABASE_URL, repr=redact_url)
     #: Connections each process keeps open to PostgreSQL (and as many again under load).
     db_pool_size: int = 10
+    #: The PostgreSQL role the app works as (`SET ROLE` on connect), which row-level security binds;
+    #: migration 0007 creates `coachos_app`. None keeps the connecting user (it must not own the tables).
+    database_role: str | None = "coachos_app"
     #: Threads that run use cases for async callers (the web app) so its event loop never blocks.
     worker_threads: int = 16
     log_format: Literal["console", "json"] = "console"
@@ -97,6 +104,7 @@ class Settings:
         return cls(
             database_url=env.get("COACHOS_DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL,
             db_pool_size=_positive_int(env, "COACHOS_DB_POOL_SIZE", 10),
+            database_role=_role(env.get("COACHOS_DATABASE_ROLE", "").strip() or "coachos_app"),
             worker_threads=_positive_int(env, "COACHOS_WORKER_THREADS", 16),
             log_format=log_format,  # type: ignore[arg-type]  # checked just above
             log_level=log_level,

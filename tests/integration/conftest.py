@@ -2,6 +2,10 @@
 
 PostgreSQL is found at COACHOS_TEST_POSTGRES_URL (default: the local server as user postgres).
 When it is missing the PostgreSQL tests skip on a developer's machine but FAIL under CI=true.
+
+The PostgreSQL engines the tests use connect as production does: migrations run as the connecting
+user (the owner), and the app's engine switches to the app role, which row-level security binds.
+Connected as the superuser `postgres`, the tests would bypass it and prove nothing about it.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from coachos.adapters.clock import FixedClock, RandomIds
 from coachos.adapters.security import MemoryEmail, fast_test_hasher
 from coachos.adapters.sql import migrate
 from coachos.adapters.sql.engine import make_engine
+from coachos.adapters.sql.tenancy import APP_ROLE
 from coachos.adapters.sql.uow import SqlUnitOfWork
 from coachos.ports.storage import UnitOfWork
 
@@ -72,11 +77,20 @@ def pg_databases() -> Iterator[PostgresDatabases]:
     dbs.drop_all()
 
 
+def app_engine(url: str, *, pool_size: int) -> Engine:
+    """The database at `url` migrated by its owner, and an engine on it as the app role (as in production)."""
+    owner = make_engine(url)
+    try:
+        migrate.upgrade(owner)
+    finally:
+        owner.dispose()
+    return make_engine(url, pool_size=pool_size, role=APP_ROLE)
+
+
 @pytest.fixture(scope="session")
 def postgres_engine(pg_databases: PostgresDatabases) -> Iterator[Engine]:
-    """One migrated PostgreSQL database shared by the session; tests are isolated by organisation."""
-    engine = make_engine(pg_databases.create(), pool_size=30)
-    migrate.upgrade(engine)
+    """One migrated PostgreSQL database shared by the session, as the app role; tests are isolated by organisation."""
+    engine = app_engine(pg_databases.create(), pool_size=30)
     yield engine
     engine.dispose()
 

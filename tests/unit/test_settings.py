@@ -114,6 +114,24 @@ class TestFromEnv:
         assert settings.worker_threads == 3
 
 
+class TestDatabaseRole:
+    """COACHOS_DATABASE_ROLE: the PostgreSQL role the app works as, which row-level security binds."""
+
+    @pytest.mark.parametrize("env", [{}, {"COACHOS_DATABASE_ROLE": "  "}])
+    def test_defaults_to_the_role_the_migrations_create(self, env: dict[str, str]) -> None:
+        """Unset or blank, the app works as coachos_app."""
+        assert Settings.from_env(env).database_role == "coachos_app"
+
+    def test_names_another_role(self) -> None:
+        """Any other role name is kept as given."""
+        assert Settings.from_env({"COACHOS_DATABASE_ROLE": " web_app "}).database_role == "web_app"
+
+    @pytest.mark.parametrize("raw", ["none", "NONE"])
+    def test_none_keeps_the_connecting_user(self, raw: str) -> None:
+        """'none' switches no role: the login user itself must then be a role that RLS binds."""
+        assert Settings.from_env({"COACHOS_DATABASE_ROLE": raw}).database_role is None
+
+
 class TestSettingsRepr:
     """Settings shown in logs and tracebacks."""
 

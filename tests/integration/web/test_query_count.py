@@ -14,12 +14,10 @@ from sqlalchemy import event
 from coachos import BookSession, CoachOS, FindSlots, Settings, bootstrap
 from coachos.adapters.clock import FixedClock, RandomIds
 from coachos.adapters.security import MemoryEmail, fast_test_hasher
-from coachos.adapters.sql import migrate
-from coachos.adapters.sql.engine import make_engine
 from coachos.adapters.sql.uow import SqlUnitOfWork
 from coachos.domain.usecases import CreateApiToken
 from tests.helpers import MONDAY_NOON_UTC, add_client, make_world
-from tests.integration.conftest import PostgresDatabases
+from tests.integration.conftest import PostgresDatabases, app_engine
 from tests.web.support import serving
 
 pytestmark = pytest.mark.postgres
@@ -27,9 +25,8 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture
 def engine(pg_databases: PostgresDatabases) -> Iterator[sa.Engine]:
-    """A fresh migrated PostgreSQL database."""
-    built = make_engine(pg_databases.create(), pool_size=5)
-    migrate.upgrade(built)
+    """A fresh migrated PostgreSQL database, used as the app role."""
+    built = app_engine(pg_databases.create(), pool_size=5)
     yield built
     built.dispose()
 

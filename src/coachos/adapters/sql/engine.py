@@ -9,8 +9,12 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 
-def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
-    """An engine for `url`: `sqlite:///path.db` or `postgresql+psycopg://user@host/db`."""
+def make_engine(url: str, *, pool_size: int = 10, echo: bool = False, role: str | None = None) -> Engine:
+    """An engine for `url`: `sqlite:///path.db` or `postgresql+psycopg://user@host/db`.
+
+    With `role` (PostgreSQL), every connection works as that role: the application's engine uses
+    a role that row-level security applies to, while migrations run as the connecting owner.
+    """
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, echo=echo)
@@ -18,7 +22,23 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
         raise ValueError(
             f"Unsupported database '{parsed.get_backend_name()}'; use sqlite:/// or postgresql+psycopg://."
         )
-    return sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, echo=echo)
+    engine = sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, echo=echo)
+    if role:
+        _work_as(engine, role)
+    return engine
+
+
+def _work_as(engine: Engine, role: str) -> None:
+    """Switch every new connection to `role` (row-level security binds it; the login owner is exempt)."""
+    quoted = '"' + role.replace('"', '""') + '"'
+
+    @event.listens_for(engine, "connect")
+    def _set_role(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"SET ROLE {quoted}")
+        cursor.close()
+        # SET is transactional: commit it, or the pool's reset would roll the role back.
+        dbapi_connection.commit()
 
 
 def _sqlite_engine(url: str, *, echo: bool) -> Engine:

@@ -11,6 +11,7 @@ import cattrs
 import sqlalchemy as sa
 
 from coachos.adapters.sql.tables import outbox
+from coachos.adapters.sql.tenancy import read_outbox_across_orgs
 from coachos.domain.events import ALL_EVENTS, Event
 
 _converter = cattrs.Converter()
@@ -45,6 +46,8 @@ class SqlOutbox:
 
     def pending(self, limit: int = 100) -> Sequence[Event]:
         """Events not yet marked delivered, oldest first."""
+        # Every organisation's events: the one read that row-level security lets span the outbox.
+        read_outbox_across_orgs(self._c)
         q = (
             sa.select(outbox.c.event_type, outbox.c.payload)
             .where(outbox.c.published_at.is_(None))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -21,6 +23,7 @@ from coachos.adapters.sql.tables import (
     services,
     weekly_rules,
 )
+from coachos.adapters.sql.tenancy import scope_to
 from coachos.domain.availability import DateOverride, WeeklyRule
 from coachos.domain.bookings import ALLOWED_FROM, Booking, BookingStatus
 from coachos.domain.catalog import Service
@@ -43,8 +46,23 @@ def constraint_hit(exc: IntegrityError, name: str) -> bool:
 
 
 class _Repo:
+    """A repository on one connection.
+
+    Every public method of a subclass that is called for an organisation (an `org_id` argument, or
+    a record with an `org_id` as its first argument) first scopes the transaction to it, so that
+    PostgreSQL's row-level security shows the method that organisation's rows and no other's.
+    Methods that look something up before the organisation is known (by slug, email or a secret's
+    digest) take no `org_id` and are left unscoped.
+    """
+
     def __init__(self, conn: sa.Connection) -> None:
         self._c = conn
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name, member in list(vars(cls).items()):
+            if not name.startswith("_") and inspect.isfunction(member):
+                setattr(cls, name, _scoped(member))
 
     def _one(self, query: sa.Select[Any], what: str) -> Any:
         row = self._c.execute(query).one_or_none()
@@ -60,6 +78,24 @@ class _Repo:
             if constraint_hit(exc, unique):
                 raise Conflict(message) from exc
             raise
+
+
+def _scoped(method: Callable[..., Any]) -> Callable[..., Any]:
+    """`method`, first scoping the transaction to the organisation it is called for."""
+    params = list(inspect.signature(method).parameters)[1:]
+    position = params.index("org_id") if "org_id" in params else None
+
+    @functools.wraps(method)
+    def scoped(self: _Repo, *args: Any, **kwargs: Any) -> Any:
+        if position is None:
+            org_id = getattr(args[0], "org_id", None) if args else None
+        else:
+            org_id = args[position] if position < len(args) else kwargs.get("org_id")
+        if isinstance(org_id, UUID):
+            scope_to(self._c, org_id)
+        return method(self, *args, **kwargs)
+
+    return scoped
 
 
 class SqlOrganizations(_Repo):

@@ -20,6 +20,7 @@ from coachos.adapters.sql.repos import (
     SqlServices,
 )
 from coachos.adapters.sql.tables import outbox
+from coachos.adapters.sql.tenancy import scope_to
 from coachos.domain.events import Event
 from coachos.ports.storage import (
     AccountRepository,
@@ -75,7 +76,11 @@ class SqlUnitOfWork:
 
     @property
     def connection(self) -> sa.Connection:
-        """The open connection (for read models that need SQL the repositories do not offer)."""
+        """The open connection (for read models that need SQL the repositories do not offer).
+
+        On PostgreSQL, call `tenancy.scope_to(connection, org_id)` before reading tenant tables:
+        row-level security shows a transaction that names no organisation none of their rows.
+        """
         if self._conn is None:
             raise RuntimeError("The unit of work is not open; use it in a `with` block.")
         return self._conn
@@ -87,9 +92,11 @@ class SqlUnitOfWork:
     def commit(self) -> None:
         """Store the emitted events and commit everything together."""
         conn = self.connection
-        if self._events:
-            conn.execute(outbox.insert(), [event_row(e) for e in self._events])
-            self._events = []
+        # Each event is written under its own organisation: row-level security checks the outbox too.
+        for org_id in dict.fromkeys(e.org_id for e in self._events):
+            scope_to(conn, org_id)
+            conn.execute(outbox.insert(), [event_row(e) for e in self._events if e.org_id == org_id])
+        self._events = []
         conn.commit()
 
     def rollback(self) -> None:

@@ -1,0 +1,62 @@
+"""Tenant isolation by PostgreSQL itself: which organisation a transaction works for.
+
+Migration 0007 turns on row-level security for every table with an `org_id` column. Each policy
+compares `org_id` with the transaction-local setting `app.org_id`, so a query that forgets its
+`org_id` filter sees (and may write) only the current organisation's rows, and nothing at all in
+a transaction that names no organisation. The repositories set it from the `org_id` they are
+called with (see `repos._Repo`); it is transaction-local (`set_config(…, true)`), so a pooled
+connection never carries one request's organisation into the next.
+
+Two kinds of table are also reachable without an organisation, each for a named reason:
+- credentials (logins, sessions, API tokens, calendar feeds) are found by an email or a secret's
+  digest before anyone knows the organisation (log-in, authentication, password reset, feeds,
+  pruning), so a transaction that has not named an organisation may reach them; once it has, it
+  sees only that organisation's;
+- the outbox, read across organisations by the relay (`ACROSS_ORGS_FOR_OUTBOX`).
+
+SQLite has no row-level security; there these calls do nothing.
+"""
+
+from __future__ import annotations
+
+import weakref
+from uuid import UUID
+
+import sqlalchemy as sa
+
+#: The transaction-local setting the policies compare `org_id` with.
+ORG_SETTING = "app.org_id"
+#: Set to 'on' for a transaction that reads the outbox of every organisation (the relay).
+ACROSS_ORGS_FOR_OUTBOX = "app.outbox_relay"
+#: The role the application works as on PostgreSQL; migration 0007 creates it (NOLOGIN).
+APP_ROLE = "coachos_app"
+
+_SCOPED = "coachos.scoped_to"
+
+
+def scope_to(conn: sa.Connection, org_id: UUID) -> None:
+    """Make `org_id` the organisation the current transaction works for (PostgreSQL).
+
+    One `set_config` per transaction and organisation: repeating the same organisation in the
+    same transaction costs nothing.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    scoped, tx = conn.info.get(_SCOPED), _innermost(conn)
+    if tx is not None and scoped is not None and scoped[0]() is tx and scoped[1] == org_id:
+        return
+    conn.execute(sa.select(sa.func.set_config(ORG_SETTING, str(org_id), True)))
+    # Remembered against the innermost transaction: the setting ends with a commit or rollback,
+    # and a rolled-back savepoint undoes it, so any other transaction sets it again.
+    tx = _innermost(conn)
+    conn.info[_SCOPED] = None if tx is None else (weakref.ref(tx), org_id)
+
+
+def read_outbox_across_orgs(conn: sa.Connection) -> None:
+    """Let the current transaction read every organisation's outbox rows (and only those)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(sa.func.set_config(ACROSS_ORGS_FOR_OUTBOX, "on", True)))
+
+
+def _innermost(conn: sa.Connection) -> sa.Transaction | None:
+    return conn.get_nested_transaction() or conn.get_transaction()
