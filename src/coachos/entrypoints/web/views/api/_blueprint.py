@@ -53,8 +53,8 @@ async def _signed_in() -> None:
 def _problems(*statuses: int, fields: Mapping[str, str] | None = None) -> Callable[[F], F]:
     """A route's error contract: the problem statuses it answers beyond the ones every route shares.
 
-    401, 403, 429, 500 and 503 are documented for every route, 400 for every route that reads a
-    body, query string or headers, 404 for every route with an id in its path (see `_openapi`).
+    400, 401, 429, 500 and 503 are documented for every route, 403 for every write, 413 for every
+    route that reads a body and 404 for every route with an id in its path (see `_openapi`).
 
     A refusal names the offending field as the request names it: `fields` maps the domain's name
     to the request's where they differ (a package's `total` is the request's `sessions`), and a

@@ -47,8 +47,9 @@ MEANING: dict[int, str] = {
     500: "Something failed on our side; `error_id` identifies it in the logs.",
     503: "The database is busy or unreachable; retry after `Retry-After` seconds.",
 }
-#: Statuses every API route can answer: no principal, throttled, crashed, database unavailable.
-EVERY_ROUTE = frozenset({401, 429, 500, 503})
+#: Statuses every API route can answer: unusable text in its address or query string (the web's input
+#: guard refuses it before any view), no principal, throttled, crashed, database unavailable.
+EVERY_ROUTE = frozenset({400, 401, 429, 500, 503})
 
 
 def ref(model: type[Any]) -> dict[str, str]:
@@ -118,9 +119,7 @@ def _add_problems(operation: dict[str, Any], view: Any, method: str) -> None:
     statuses = set(EVERY_ROUTE | getattr(view, PROBLEMS, frozenset()))
     places = {parameter["in"] for parameter in operation["parameters"]}
     if body is not None:
-        statuses |= {400, 413}
-    if places & {"query", "header"}:
-        statuses.add(400)
+        statuses.add(413)
     if "path" in places:
         statuses.add(404)
     if method != "get":
