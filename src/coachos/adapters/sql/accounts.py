@@ -22,6 +22,7 @@ from coachos.adapters.sql.tables import (
     throttle_counters,
     web_sessions,
 )
+from coachos.adapters.sql.tenancy import prune_across_orgs
 from coachos.domain.accounts import (
     ACCOUNT_FAILURES,
     ApiToken,
@@ -294,6 +295,7 @@ class SqlAccounts(_Repo):
         self, now: datetime, *, attempts_before: datetime, counters_before: datetime, events_before: datetime
     ) -> int:
         """Delete what is dead: one DELETE per table."""
+        prune_across_orgs(self._c)
         r = password_resets.c
         deletes = [
             web_sessions.delete().where(web_sessions.c.expires_at <= now),
