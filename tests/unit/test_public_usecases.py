@@ -307,6 +307,35 @@ class TestBookAsGuest:
         assert len(clients_of(app, world)) == 1
 
 
+class TestGuestDetails:
+    def test_the_summary_tells_the_coach_what_was_typed(self) -> None:
+        """One line gives the typed name in quotes, the contact details given and a ticked reminders box."""
+        typed = GuestDetails(
+            name="Casey Morgan",
+            email=None,
+            phone="+16465550199",
+            sms_consent=True,
+            consent_wording=WORDING,
+            timezone=None,
+            matched=True,
+        )
+        assert typed.summary == "booked online as \u201cCasey Morgan\u201d, +16465550199, asked for text reminders"
+
+    def test_the_repr_carries_no_personal_data(self) -> None:
+        """Name, email and phone stay out of the repr, so a logged booking cannot leak them."""
+        typed = GuestDetails(
+            name="Casey Morgan",
+            email="casey@example.com",
+            phone="+16465550199",
+            sms_consent=False,
+            consent_wording="",
+            timezone=None,
+            matched=True,
+        )
+        for secret in ("Casey", "casey@example.com", "6465550199"):
+            assert secret not in repr(typed)
+
+
 class TestCalendarFeed:
     def test_the_secret_is_shown_once_and_rotating_replaces_it(self, app: CoachOS, world: World) -> None:
         """The first call makes the feed and returns its secret; later calls cannot; rotating kills the old one."""

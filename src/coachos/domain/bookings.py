@@ -80,11 +80,12 @@ class GuestDetails:
 
     Typing an email or a phone proves nothing, so these details never change a stored client;
     when they matched one, the coach compares the two before confirming that it really is them.
+    Personal data: left out of the repr so that no log line can carry it.
     """
 
-    name: str
-    email: str | None
-    phone: str | None
+    name: str = attrs.field(repr=False)
+    email: str | None = attrs.field(repr=False)
+    phone: str | None = attrs.field(repr=False)
     #: Whether they ticked the text-reminders box, and the exact words beside it ("" if not ticked).
     sms_consent: bool
     consent_wording: str
