@@ -173,15 +173,15 @@ class BookingRepository(Protocol):
     """Bookings."""
 
     def add(self, booking: Booking) -> None:
-        """Store a new booking; Conflict if its idempotency key was used before."""
+        """Store a new booking; Conflict if its idempotency key was used before in the same scope."""
         ...
 
     def get(self, org_id: OrgId, booking_id: BookingId) -> Booking:
         """The booking, or NotFound."""
         ...
 
-    def by_idempotency_key(self, org_id: OrgId, key: str) -> Booking | None:
-        """The booking made with this idempotency key, if any."""
+    def by_idempotency_key(self, org_id: OrgId, scope: str, key: str) -> Booking | None:
+        """The booking made with this idempotency key in this scope, if any (other scopes' keys are not seen)."""
         ...
 
     def transition(

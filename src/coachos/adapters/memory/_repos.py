@@ -286,7 +286,11 @@ class MemoryBookings(_Repo):
 
     def add(self, booking: Booking) -> None:
         """Store a new booking."""
-        if booking.idempotency_key is not None and self.by_idempotency_key(booking.org_id, booking.idempotency_key):
+        if (
+            booking.idempotency_key is not None
+            and booking.idempotency_scope is not None
+            and self.by_idempotency_key(booking.org_id, booking.idempotency_scope, booking.idempotency_key)
+        ):
             raise Conflict("This booking request was already made.")
         self._t.bookings[booking.id] = booking
 
@@ -294,9 +298,16 @@ class MemoryBookings(_Repo):
         """The booking."""
         return _scoped(self._t.bookings, org_id, booking_id, "booking")
 
-    def by_idempotency_key(self, org_id: OrgId, key: str) -> Booking | None:
-        """The booking made with `key`."""
-        return next((b for b in self._t.bookings.values() if b.org_id == org_id and b.idempotency_key == key), None)
+    def by_idempotency_key(self, org_id: OrgId, scope: str, key: str) -> Booking | None:
+        """The booking made with `key` in `scope`."""
+        return next(
+            (
+                b
+                for b in self._t.bookings.values()
+                if b.org_id == org_id and b.idempotency_scope == scope and b.idempotency_key == key
+            ),
+            None,
+        )
 
     def transition(
         self, org_id: OrgId, booking_id: BookingId, to: BookingStatus, *, at: datetime, actor: Actor

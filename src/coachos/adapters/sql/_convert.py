@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from coachos.domain.availability import DateOverride, WeeklyRule
-from coachos.domain.bookings import Appointment, Booking, BookingStatus
+from coachos.domain.bookings import Appointment, Booking, BookingStatus, GuestDetails
 from coachos.domain.catalog import Service, SessionPackage
 from coachos.domain.clients import Channel, Client, ClientStatus, Consent
 from coachos.domain.ids import (
@@ -201,12 +201,34 @@ def booking_values(b: Booking) -> dict[str, Any]:
         "ends_at": b.end,
         "status": b.status.value,
         "idempotency_key": b.idempotency_key,
+        "idempotency_scope": b.idempotency_scope,
         "note": b.note,
         "created_at": b.created_at,
         "created_by": str(b.created_by),
         "updated_at": b.updated_at,
         "updated_by": str(b.updated_by),
-    }
+    } | _guest_values(b.guest)
+
+
+_GUEST_FIELDS = ("name", "email", "phone", "sms_consent", "consent_wording", "timezone", "matched")
+
+
+def _guest_values(guest: GuestDetails | None) -> dict[str, Any]:
+    return {f"guest_{name}": None if guest is None else getattr(guest, name) for name in _GUEST_FIELDS}
+
+
+def _guest_from(row: Row) -> GuestDetails | None:
+    if row.guest_name is None:
+        return None
+    return GuestDetails(
+        name=row.guest_name,
+        email=row.guest_email,
+        phone=row.guest_phone,
+        sms_consent=bool(row.guest_sms_consent),
+        consent_wording=row.guest_consent_wording or "",
+        timezone=row.guest_timezone,
+        matched=bool(row.guest_matched),
+    )
 
 
 def booking_from(row: Row) -> Booking:
@@ -226,7 +248,9 @@ def booking_from(row: Row) -> Booking:
         updated_by=Actor.parse(row.updated_by),
         package_id=None if row.package_id is None else PackageId(row.package_id),
         idempotency_key=row.idempotency_key,
+        idempotency_scope=row.idempotency_scope,
         note=row.note,
+        guest=_guest_from(row),
     )
 
 

@@ -321,9 +321,10 @@ class SqlBookings(_Repo):
         q = sa.select(bookings).where(bookings.c.org_id == org_id, bookings.c.id == booking_id)
         return cv.booking_from(self._one(q, "booking"))
 
-    def by_idempotency_key(self, org_id: OrgId, key: str) -> Booking | None:
-        """The booking made with `key`."""
-        q = sa.select(bookings).where(bookings.c.org_id == org_id, bookings.c.idempotency_key == key)
+    def by_idempotency_key(self, org_id: OrgId, scope: str, key: str) -> Booking | None:
+        """The booking made with `key` in `scope`."""
+        b = bookings.c
+        q = sa.select(bookings).where(b.org_id == org_id, b.idempotency_scope == scope, b.idempotency_key == key)
         row = self._c.execute(q).one_or_none()
         return None if row is None else cv.booking_from(row)
 

@@ -77,7 +77,10 @@ class CalendarEvent:
     #: e.g. 'Mon 9 Mar, 09:00 EDT'.
     label: str
     client_id: str
+    #: The client's name, or 'maybe <name>' for a public booking matched only by typed contact details.
     client_name: str
+    #: For such a booking, what the visitor typed ('booked online as “…”, email, phone'); else empty.
+    guest_note: str
     service_name: str
     status: str
     status_label: str
@@ -108,7 +111,8 @@ class CalendarEvent:
             time_label=span,
             label=f"{local:%a} {local.day} {local:%b}, {start_clock} {start_zone}",
             client_id=str(client.id),
-            client_name=client.name,
+            client_name=f"maybe {client.name}" if booking.identity_unconfirmed else client.name,
+            guest_note=booking.guest.summary if booking.guest and booking.identity_unconfirmed else "",
             service_name=service.name,
             status=booking.status.value,
             status_label=booking.status.value.replace("_", "-"),
