@@ -6,6 +6,7 @@ import copy
 import threading
 from types import TracebackType
 from typing import Any, Self
+from uuid import UUID
 
 import attrs
 
@@ -21,8 +22,10 @@ from coachos.adapters.memory._repos import (
     MemoryPackages,
     MemoryServices,
     Tables,
+    UnreadableRow,
 )
 from coachos.domain.events import Event
+from coachos.domain.ids import OrgId
 from coachos.ports.storage import (
     AccountRepository,
     AvailabilityRepository,
@@ -51,6 +54,15 @@ class MemoryStore:
     def unit_of_work(self) -> MemoryUnitOfWork:
         """A new unit of work over this store."""
         return MemoryUnitOfWork(self)
+
+    def add_unreadable(self, table: str, row_id: UUID, org_id: OrgId, **keys: object) -> None:
+        """Plant a row of `table` that cannot be read, found by list reads filtering on `keys` (tests only).
+
+        It stands for what a faulty migration or a manual SQL fix leaves behind: reading it by id
+        raises CorruptRecord and list reads leave it out, naming it, exactly as the SQL adapter does.
+        """
+        with self.lock:
+            self.tables.unreadable[row_id] = UnreadableRow(table, row_id, org_id, keys)
 
 
 class MemoryUnitOfWork:
