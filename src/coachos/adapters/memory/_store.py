@@ -39,6 +39,16 @@ from coachos.ports.storage import (
     ServiceRepository,
 )
 
+#: Which of the fake's tables holds the records of each SQL table, by id.
+_RECORDS = {
+    "coaches": "coaches",
+    "clients": "clients",
+    "services": "services",
+    "appointments": "appointments",
+    "bookings": "bookings",
+    "packages": "packages",
+}
+
 
 @attrs.define
 class MemoryStore:
@@ -56,12 +66,15 @@ class MemoryStore:
         return MemoryUnitOfWork(self)
 
     def add_unreadable(self, table: str, row_id: UUID, org_id: OrgId, **keys: object) -> None:
-        """Plant a row of `table` that cannot be read, found by list reads filtering on `keys` (tests only).
+        """Make row `row_id` of `table` one that cannot be read, found by list reads filtering on `keys` (tests only).
 
         It stands for what a faulty migration or a manual SQL fix leaves behind: reading it by id
         raises CorruptRecord and list reads leave it out, naming it, exactly as the SQL adapter does.
+        A readable record stored under that id is replaced.
         """
         with self.lock:
+            held = getattr(self.tables, _RECORDS.get(table, ""), {})
+            held.pop(row_id, None)
             self.tables.unreadable[row_id] = UnreadableRow(table, row_id, org_id, keys)
 
 
