@@ -151,13 +151,14 @@ class TestListsShowWhatTheyCanRead:
     async def test_clients_list_shows_every_client_and_marks_the_unreadable_packages(
         self, web: Quart, core: CoachOS, clock: FixedClock, spoil: Spoil, logs: io.StringIO
     ) -> None:
-        """The Clients list answers 200 with both clients, the readable credits and one logged marker."""
+        """The Clients list answers 200 with both clients, credits flagged where a package is missing, one marker."""
         shop = await _shop(web, core, clock, spoil)
         response = await shop.coach.get("/clients")
         html = await response.get_data(as_text=True)
         assert response.status_code == 200
-        assert "Jordan Lee" in html
-        assert "Sam Patel" in html
+        jordan, sam = html.split("Jordan Lee")[1].split("</tr>")[0], html.split("Sam Patel")[1].split("</tr>")[0]
+        assert ">or more</span>" in jordan
+        assert "or more" not in sam
         _marked(html, shop, logs)
 
     async def test_client_page_panels_show_the_readable_packages_and_a_marker(
@@ -182,6 +183,7 @@ class TestListsShowWhatTheyCanRead:
         html = await response.get_data(as_text=True)
         assert response.status_code == 200
         assert "Jordan Lee" in html
+        assert "9 credits left or more (a package could not be read)" in html
         _marked(html, shop, logs)
 
     async def test_api_package_list_answers_the_readable_ones_and_names_the_others(

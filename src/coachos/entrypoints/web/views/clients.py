@@ -69,6 +69,8 @@ class ClientRow:
     client: Client
     credits_left: int
     next_session: Booking | None
+    #: Whether a package of the client could not be read, so more credits may be left than shown.
+    credits_uncertain: bool = False
 
 
 @attrs.frozen
@@ -111,7 +113,7 @@ def _list(
     for c in found:
         packages = uow.packages.for_client(org_id, c.id)
         reads.append(packages)
-        rows.append(ClientRow(c, credits_left(packages, now), upcoming.get(c.id)))
+        rows.append(ClientRow(c, credits_left(packages, now), upcoming.get(c.id), bool(packages.unreadable)))
     return org, rows, unreadable_in(*reads)
 
 

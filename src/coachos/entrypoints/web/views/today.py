@@ -33,6 +33,8 @@ class Row:
     client: Client
     service: Service
     credits_left: int | None
+    #: Whether a package of the client could not be read, so more credits may be left than shown.
+    credits_uncertain: bool = False
 
 
 @attrs.frozen
@@ -63,6 +65,7 @@ def _today(uow: UnitOfWork, org_id: Any, coach_id: Any, now: datetime) -> TodayV
     services = {s.id: s for s in listed}
     clients: dict[Any, Client | None] = {}
     credits: dict[Any, int] = {}
+    uncertain: set[Any] = set()
     reads: list[Rows[Any]] = [listed]
     broken: list[CorruptRecord] = []
 
@@ -76,9 +79,13 @@ def _today(uow: UnitOfWork, org_id: Any, coach_id: Any, now: datetime) -> TodayV
             packages = uow.packages.for_client(org_id, b.client_id)
             reads.append(packages)
             credits[b.client_id] = sum(p.remaining for p in packages if p.usable(now))
+            if packages.unreadable:
+                uncertain.add(b.client_id)
         client, service = clients[b.client_id], services.get(b.service_id)
         # Without its client or service a session cannot be shown; the unreadable row is reported instead.
-        return None if client is None or service is None else Row(b, client, service, credits[b.client_id])
+        if client is None or service is None:
+            return None
+        return Row(b, client, service, credits[b.client_id], b.client_id in uncertain)
 
     day = uow.bookings.between(org_id, start, end)
     upcoming = uow.bookings.between(org_id, now, now + timedelta(days=14))
