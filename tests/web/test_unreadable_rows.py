@@ -231,8 +231,8 @@ class TestAskingForAnUnreadableRecord:
             assert line["level"] == "error"
             assert line["route"] == "/api/v1/packages/<uuid:package_id>"
             assert line["rows"] == [{"table": "packages", "id": str(bad), "cause": line["rows"][0]["cause"]}]
-            for value in ("ZZZ", "infinity", "2026-02-30", "Jordan"):
-                assert value not in json.dumps(line)
+        for value in ("ZZZ", "infinity", "2026-02-30", "Jordan"):
+            assert value not in logs.getvalue()
 
     async def test_api_get_of_a_readable_package_answers_it(
         self, web: Quart, core: CoachOS, clock: FixedClock, spoil: Spoil
