@@ -4,7 +4,11 @@ The same assertions holding on the fakes and on both databases is what makes the
 trustworthy stand-ins.
 """
 
-from tests.unit.test_accounts import TestPruneExpired  # noqa: F401  # collected again with this folder's `app`
+from tests.unit.test_accounts import (  # noqa: F401  # collected again with this folder's `app`
+    TestAtomicSignUp,
+    TestLogInThrottle,
+    TestPruneExpired,
+)
 from tests.unit.test_catalog_usecases import (  # noqa: F401  # collected again with this folder's `app`
     TestRecentPackages,
     TestUpdateService,

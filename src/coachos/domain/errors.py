@@ -82,9 +82,13 @@ class NotAuthenticated(CoachOSError):
 
 
 class Throttled(CoachOSError):
-    """Too many attempts in a short time; try again later."""
+    """Too many attempts in a short time; try again later (`retry_after` seconds, when known)."""
 
     code = "throttled"
+
+    def __init__(self, message: str, *, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class CorruptRecord(CoachOSError):

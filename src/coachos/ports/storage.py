@@ -11,12 +11,12 @@ it by id raises CorruptRecord, and list reads (which return `Rows`) leave it out
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
 from uuid import UUID
 
-from coachos.domain.accounts import ApiToken, Login, WebSession
+from coachos.domain.accounts import ApiToken, AttemptSlot, Login, SecurityEvent, ThrottleRule, WebSession
 from coachos.domain.availability import BusyBlock, DateOverride, WeeklyRule
 from coachos.domain.bookings import (
     Appointment,
@@ -260,7 +260,7 @@ class PackageRepository(Protocol):
 
 
 class AccountRepository(Protocol):
-    """Logins, web sessions, API tokens, password resets and failed log-ins (not org-scoped: they find the org)."""
+    """Logins, sessions, API tokens, resets, log-in throttling, security events (not org-scoped: they find the org)."""
 
     def add_login(self, login: Login) -> None:
         """Store a login; Conflict if the email already signs in somewhere."""
@@ -314,16 +314,42 @@ class AccountRepository(Protocol):
         """Use a live reset token once, atomically; the coach it was for, or None."""
         ...
 
-    def record_failure(self, email: str, address: str, at: datetime) -> None:
-        """Note a failed log-in."""
+    def reserve_attempt(self, account: str, address: str, now: datetime, rule: ThrottleRule) -> AttemptSlot:
+        """Count a log-in attempt for (account, address) unless it must wait; one conditional upsert."""
         ...
 
-    def failures_since(self, email: str, address: str, since: datetime) -> tuple[int, int]:
-        """Failed log-ins since `since`: (for this email, from this network address)."""
+    def forget_attempts(self, account: str, address: str | None) -> None:
+        """Forget the account's attempts from `address`, or (None) from everywhere with its account-wide count."""
         ...
 
-    def prune(self, now: datetime, failures_before: datetime) -> int:
-        """Delete expired sessions, dead reset links and failures before `failures_before`; rows deleted."""
+    def bump_counter(self, scope: str, key: str, now: datetime, window: timedelta) -> int:
+        """Add one to a fixed-window counter and return its count in the current window; one upsert."""
+        ...
+
+    def counter(self, scope: str, key: str, now: datetime, window: timedelta) -> int:
+        """A fixed-window counter's count in the current window (0 once it has run out)."""
+        ...
+
+    def add_security_event(self, event: SecurityEvent) -> None:
+        """Store something the coach should know about their account."""
+        ...
+
+    def security_events_of(self, org_id: OrgId, coach_id: CoachId, limit: int = 20) -> Sequence[SecurityEvent]:
+        """The coach's security events, newest first."""
+        ...
+
+    def login_of(self, coach_id: CoachId) -> Login | None:
+        """The coach's login, if they have one."""
+        ...
+
+    def revoke_api_tokens_of(self, org_id: OrgId, coach_id: CoachId, at: datetime) -> int:
+        """Revoke every live API token of the coach (after a password reset); how many were live."""
+        ...
+
+    def prune(
+        self, now: datetime, *, attempts_before: datetime, counters_before: datetime, events_before: datetime
+    ) -> int:
+        """Delete expired sessions, dead reset links, stale throttle rows and old security events; rows deleted."""
         ...
 
     def add_calendar_feed(self, org_id: OrgId, coach_id: CoachId, token_digest: str, at: datetime) -> bool:

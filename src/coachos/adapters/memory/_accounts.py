@@ -1,14 +1,23 @@
-"""In-memory accounts: logins, sessions, API tokens, reset links, failed log-ins, calendar feeds."""
+"""In-memory accounts: logins, sessions, API tokens, reset links, log-in throttling, security events, feeds."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import attrs
 
 from coachos.adapters.memory._repos import _Repo, _scoped
-from coachos.domain.accounts import ApiToken, Login, WebSession
+from coachos.domain.accounts import (
+    ACCOUNT_FAILURES,
+    ApiToken,
+    AttemptSlot,
+    Login,
+    SecurityEvent,
+    ThrottleRule,
+    WebSession,
+)
 from coachos.domain.errors import (
     Conflict,
     NotFound,
@@ -32,6 +41,10 @@ class MemoryAccounts(_Repo):
     def login_by_email(self, email: str) -> Login | None:
         """The login for `email`."""
         return self._t.logins.get(email)
+
+    def login_of(self, coach_id: CoachId) -> Login | None:
+        """The coach's login."""
+        return next((login for login in self._t.logins.values() if login.coach_id == coach_id), None)
 
     def set_password(self, coach_id: CoachId, password_hash: str) -> None:
         """Replace the password hash."""
@@ -88,22 +101,71 @@ class MemoryAccounts(_Repo):
         self._t.resets[token_digest] = (found[0], found[1], now)
         return found[0]
 
-    def record_failure(self, email: str, address: str, at: datetime) -> None:
-        """Note a failed log-in."""
-        self._t.failures.append((email, address, at))
+    def revoke_api_tokens_of(self, org_id: OrgId, coach_id: CoachId, at: datetime) -> int:
+        """Revoke every live token of the coach."""
+        live = [
+            k
+            for k, t in self._t.api_tokens.items()
+            if (t.org_id, t.coach_id) == (org_id, coach_id) and t.revoked_at is None
+        ]
+        for key in live:
+            self._t.api_tokens[key] = attrs.evolve(self._t.api_tokens[key], revoked_at=at)
+        return len(live)
 
-    def failures_since(self, email: str, address: str, since: datetime) -> tuple[int, int]:
-        """Failures for the email and from the address since `since`."""
-        recent = [f for f in self._t.failures if f[2] >= since]
-        return sum(f[0] == email for f in recent), sum(f[1] == address for f in recent)
+    def reserve_attempt(self, account: str, address: str, now: datetime, rule: ThrottleRule) -> AttemptSlot:
+        """Count the attempt unless the pair must wait (the unit of work's lock makes it atomic)."""
+        found = self._t.attempts.get((account, address))
+        if found is not None and found[2] is not None and found[2] > now:
+            return AttemptSlot(allowed=False, attempts=found[0], retry_at=found[2])
+        attempts = 1 if found is None or found[1] <= now - rule.forget_after else found[0] + 1
+        delay = rule.delay_after(attempts)
+        retry_at = None if delay is None else now + delay
+        self._t.attempts[(account, address)] = (attempts, now, retry_at)
+        return AttemptSlot(allowed=True, attempts=attempts, retry_at=retry_at)
 
-    def prune(self, now: datetime, failures_before: datetime) -> int:
-        """Delete expired sessions, dead reset links and old failures."""
-        before = len(self._t.sessions) + len(self._t.resets) + len(self._t.failures)
-        self._t.sessions = {k: v for k, v in self._t.sessions.items() if v.is_live(now)}
-        self._t.resets = {k: v for k, v in self._t.resets.items() if v[2] is None and v[1] > now}
-        self._t.failures = [f for f in self._t.failures if f[2] >= failures_before]
-        return before - len(self._t.sessions) - len(self._t.resets) - len(self._t.failures)
+    def forget_attempts(self, account: str, address: str | None) -> None:
+        """Forget the pair, or every pair of the account and its account-wide count."""
+        if address is not None:
+            self._t.attempts.pop((account, address), None)
+            return
+        self._t.attempts = {k: v for k, v in self._t.attempts.items() if k[0] != account}
+        self._t.counters.pop((ACCOUNT_FAILURES, account), None)
+
+    def bump_counter(self, scope: str, key: str, now: datetime, window: timedelta) -> int:
+        """Add one in the current window, or start a new window at 1."""
+        found = self._t.counters.get((scope, key))
+        count, start = (1, now) if found is None or found[1] <= now - window else (found[0] + 1, found[1])
+        self._t.counters[(scope, key)] = (count, start)
+        return count
+
+    def counter(self, scope: str, key: str, now: datetime, window: timedelta) -> int:
+        """The count, if its window has not run out."""
+        found = self._t.counters.get((scope, key))
+        return 0 if found is None or found[1] <= now - window else found[0]
+
+    def add_security_event(self, event: SecurityEvent) -> None:
+        """Store the event."""
+        self._t.security_events.append(event)
+
+    def security_events_of(self, org_id: OrgId, coach_id: CoachId, limit: int = 20) -> Sequence[SecurityEvent]:
+        """The coach's events, newest first."""
+        mine = [e for e in self._t.security_events if (e.org_id, e.coach_id) == (org_id, coach_id)]
+        # Like SQL's ORDER BY at DESC, id DESC: the later stored first among events at the same time.
+        newest = sorted(enumerate(mine), key=lambda pair: (pair[1].at, pair[0]), reverse=True)
+        return [e for _, e in newest][:limit]
+
+    def prune(
+        self, now: datetime, *, attempts_before: datetime, counters_before: datetime, events_before: datetime
+    ) -> int:
+        """Delete what is dead."""
+        t = self._t
+        before = len(t.sessions) + len(t.resets) + len(t.attempts) + len(t.counters) + len(t.security_events)
+        t.sessions = {k: v for k, v in t.sessions.items() if v.is_live(now)}
+        t.resets = {k: v for k, v in t.resets.items() if v[2] is None and v[1] > now}
+        t.attempts = {k: v for k, v in t.attempts.items() if v[1] >= attempts_before}
+        t.counters = {k: v for k, v in t.counters.items() if v[1] >= counters_before}
+        t.security_events = [e for e in t.security_events if e.at >= events_before]
+        return before - len(t.sessions) - len(t.resets) - len(t.attempts) - len(t.counters) - len(t.security_events)
 
     def add_calendar_feed(self, org_id: OrgId, coach_id: CoachId, token_digest: str, at: datetime) -> bool:
         """Store the feed digest unless the coach has one."""

@@ -9,7 +9,7 @@ from uuid import UUID
 
 import attrs
 
-from coachos.domain.accounts import ApiToken, Login, WebSession
+from coachos.domain.accounts import ApiToken, Login, SecurityEvent, WebSession
 from coachos.domain.availability import BusyBlock, DateOverride, WeeklyRule
 from coachos.domain.bookings import (
     ALLOWED_FROM,
@@ -90,7 +90,11 @@ class Tables:
     sessions: dict[str, WebSession] = attrs.Factory(dict)
     api_tokens: dict[str, ApiToken] = attrs.Factory(dict)
     resets: dict[str, tuple[CoachId, datetime, datetime | None]] = attrs.Factory(dict)
-    failures: list[tuple[str, str, datetime]] = attrs.Factory(list)
+    #: (account, address) → (attempts, last attempt, retry at)
+    attempts: dict[tuple[str, str], tuple[int, datetime, datetime | None]] = attrs.Factory(dict)
+    #: (scope, key) → (count, window start)
+    counters: dict[tuple[str, str], tuple[int, datetime]] = attrs.Factory(dict)
+    security_events: list[SecurityEvent] = attrs.Factory(list)
     #: coach id → (org id, feed token digest, created at)
     calendar_feeds: dict[UUID, tuple[OrgId, str, datetime]] = attrs.Factory(dict)
     #: Rows that cannot be read, by id (see UnreadableRow).

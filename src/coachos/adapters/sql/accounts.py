@@ -1,8 +1,9 @@
-"""Accounts in SQL: logins, sessions, API tokens, password resets, failed log-ins."""
+"""Accounts in SQL: logins, sessions, API tokens, password resets, log-in throttling, security events."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -11,17 +12,39 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from coachos.adapters.sql.repos import _Repo
 from coachos.adapters.sql.tables import (
+    UTCDateTime,
     api_tokens,
     calendar_feeds,
-    login_failures,
+    login_attempts,
     logins,
     password_resets,
+    security_events,
+    throttle_counters,
     web_sessions,
 )
-from coachos.domain.accounts import ApiToken, Login, WebSession
+from coachos.domain.accounts import (
+    ACCOUNT_FAILURES,
+    ApiToken,
+    AttemptSlot,
+    Login,
+    SecurityEvent,
+    ThrottleRule,
+    WebSession,
+)
 from coachos.domain.errors import NotFound
 from coachos.domain.ids import CoachId, OrgId
 from coachos.domain.rows import Rows
+
+
+def _at(value: datetime) -> Any:
+    """A time as a bound value of the UTC column type (SQLite stores naive UTC text)."""
+    return sa.literal(value, UTCDateTime())
+
+
+def _login_from(row: sa.Row[tuple[object, ...]]) -> Login:
+    return Login(
+        coach_id=CoachId(row.coach_id), org_id=OrgId(row.org_id), email=row.email, password_hash=row.password_hash
+    )
 
 
 def _token_from(row: sa.Row[tuple[object, ...]]) -> ApiToken:
@@ -35,12 +58,6 @@ def _token_from(row: sa.Row[tuple[object, ...]]) -> ApiToken:
         created_at=m["created_at"],
         revoked_at=m["revoked_at"],
         last_used_at=m["last_used_at"],
-    )
-
-
-def _login_from(row: Any) -> Login:
-    return Login(
-        coach_id=CoachId(row.coach_id), org_id=OrgId(row.org_id), email=row.email, password_hash=row.password_hash
     )
 
 
@@ -74,6 +91,10 @@ class SqlAccounts(_Repo):
     def login_by_email(self, email: str) -> Login | None:
         """The login for `email`."""
         return self._maybe(logins, sa.select(logins).where(logins.c.email == email), _login_from, key="coach_id")
+
+    def login_of(self, coach_id: CoachId) -> Login | None:
+        """The coach's login."""
+        return self._maybe(logins, sa.select(logins).where(logins.c.coach_id == coach_id), _login_from, key="coach_id")
 
     def set_password(self, coach_id: CoachId, password_hash: str) -> None:
         """Replace the password hash."""
@@ -161,28 +182,130 @@ class SqlAccounts(_Repo):
         ).scalar_one_or_none()
         return None if found is None else CoachId(found)
 
-    def record_failure(self, email: str, address: str, at: datetime) -> None:
-        """Note a failed log-in."""
-        self._c.execute(login_failures.insert().values(email=email, address=address[:64], at=at))
+    def revoke_api_tokens_of(self, org_id: OrgId, coach_id: CoachId, at: datetime) -> int:
+        """Revoke every live token of the coach."""
+        t = api_tokens.c
+        result = self._c.execute(
+            api_tokens.update()
+            .where(t.org_id == org_id, t.coach_id == coach_id, t.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+        return int(result.rowcount)
 
-    def failures_since(self, email: str, address: str, since: datetime) -> tuple[int, int]:
-        """Failures for the email and from the address since `since`."""
-        f = login_failures.c
-        by_email = self._c.execute(sa.select(sa.func.count()).where(f.email == email, f.at >= since)).scalar_one()
-        by_address = self._c.execute(
-            sa.select(sa.func.count()).where(f.address == address[:64], f.at >= since)
-        ).scalar_one()
-        return int(by_email), int(by_address)
+    def reserve_attempt(self, account: str, address: str, now: datetime, rule: ThrottleRule) -> AttemptSlot:
+        """Count the attempt unless the pair must wait (INSERT … ON CONFLICT DO UPDATE … WHERE … RETURNING).
 
-    def prune(self, now: datetime, failures_before: datetime) -> int:
-        """Delete expired sessions, dead reset links and old failures (three single DELETEs)."""
+        The row lock the upsert takes makes parallel attempts queue: each sees the count the one
+        before left, so no more than the rule allows get their password checked.
+        """
+        t = login_attempts.c
+        first = rule.delay_after(1)
+        insert = _upsert(self._c, login_attempts).values(
+            account=account, address=address, attempts=1, last_at=now, retry_at=None if first is None else now + first
+        )
+        attempts = sa.case((t.last_at <= _at(now - rule.forget_after), 1), else_=t.attempts + 1)
+        retry_at = sa.case(
+            (attempts < rule.free, sa.null()),
+            *[(attempts == n, _at(now + delay)) for n, delay in rule.steps()],
+            else_=_at(now + rule.max_delay),
+        )
+        reserved = self._c.execute(
+            insert.on_conflict_do_update(
+                index_elements=["account", "address"],
+                set_={"attempts": attempts, "last_at": now, "retry_at": retry_at},
+                where=sa.or_(t.retry_at.is_(None), t.retry_at <= _at(now)),
+            ).returning(t.attempts, t.retry_at)
+        ).one_or_none()
+        if reserved is not None:
+            return AttemptSlot(allowed=True, attempts=reserved.attempts, retry_at=reserved.retry_at)
+        waiting = self._c.execute(
+            sa.select(t.attempts, t.retry_at).where(t.account == account, t.address == address)
+        ).one_or_none()
+        if waiting is None:  # a success cleared the pair in between: the next try may come at once
+            return AttemptSlot(allowed=False, attempts=0, retry_at=now)
+        return AttemptSlot(allowed=False, attempts=waiting.attempts, retry_at=waiting.retry_at or now)
+
+    def forget_attempts(self, account: str, address: str | None) -> None:
+        """Delete the pair's row, or every row of the account and its account-wide count."""
+        t = login_attempts.c
+        if address is not None:
+            self._c.execute(login_attempts.delete().where(t.account == account, t.address == address))
+            return
+        self._c.execute(login_attempts.delete().where(t.account == account))
+        c = throttle_counters.c
+        self._c.execute(throttle_counters.delete().where(c.scope == ACCOUNT_FAILURES, c.key == account))
+
+    def bump_counter(self, scope: str, key: str, now: datetime, window: timedelta) -> int:
+        """Add one in the current window, or start a new window at 1 (one upsert … RETURNING)."""
+        c = throttle_counters.c
+        stale = c.window_start <= _at(now - window)
+        insert = _upsert(self._c, throttle_counters).values(scope=scope, key=key, count=1, window_start=now)
+        q = insert.on_conflict_do_update(
+            index_elements=["scope", "key"],
+            set_={
+                "count": sa.case((stale, 1), else_=c.count + 1),
+                "window_start": sa.case((stale, _at(now)), else_=c.window_start),
+            },
+        ).returning(c.count)
+        return int(self._c.execute(q).scalar_one())
+
+    def counter(self, scope: str, key: str, now: datetime, window: timedelta) -> int:
+        """The count, if its window has not run out."""
+        c = throttle_counters.c
+        found = self._c.execute(
+            sa.select(c.count).where(c.scope == scope, c.key == key, c.window_start > _at(now - window))
+        ).scalar_one_or_none()
+        return int(found or 0)
+
+    def add_security_event(self, event: SecurityEvent) -> None:
+        """Store the event."""
+        self._c.execute(
+            security_events.insert().values(
+                org_id=event.org_id,
+                coach_id=event.coach_id,
+                at=event.at,
+                kind=event.kind.value,
+                address=event.address[:64],
+                failures=event.failures,
+                until=event.until,
+            )
+        )
+
+    def security_events_of(self, org_id: OrgId, coach_id: CoachId, limit: int = 20) -> Sequence[SecurityEvent]:
+        """The coach's events, newest first."""
+        e = security_events.c
+        q = (
+            sa.select(security_events)
+            .where(e.org_id == org_id, e.coach_id == coach_id)
+            .order_by(e.at.desc(), e.id.desc())
+            .limit(limit)
+        )
+        return [
+            SecurityEvent(
+                org_id=OrgId(r.org_id),
+                coach_id=CoachId(r.coach_id),
+                at=r.at,
+                kind=r.kind,
+                address=r.address,
+                failures=r.failures,
+                until=r.until,
+            )
+            for r in self._c.execute(q)
+        ]
+
+    def prune(
+        self, now: datetime, *, attempts_before: datetime, counters_before: datetime, events_before: datetime
+    ) -> int:
+        """Delete what is dead: one DELETE per table."""
         r = password_resets.c
-        deleted = self._c.execute(web_sessions.delete().where(web_sessions.c.expires_at <= now)).rowcount
-        deleted += self._c.execute(
-            password_resets.delete().where(sa.or_(r.used_at.is_not(None), r.expires_at <= now))
-        ).rowcount
-        deleted += self._c.execute(login_failures.delete().where(login_failures.c.at < failures_before)).rowcount
-        return int(deleted)
+        deletes = [
+            web_sessions.delete().where(web_sessions.c.expires_at <= now),
+            password_resets.delete().where(sa.or_(r.used_at.is_not(None), r.expires_at <= now)),
+            login_attempts.delete().where(login_attempts.c.last_at < attempts_before),
+            throttle_counters.delete().where(throttle_counters.c.window_start < counters_before),
+            security_events.delete().where(security_events.c.at < events_before),
+        ]
+        return sum(int(self._c.execute(q).rowcount) for q in deletes)
 
     def add_calendar_feed(self, org_id: OrgId, coach_id: CoachId, token_digest: str, at: datetime) -> bool:
         """Store the feed digest unless the coach has one (INSERT … ON CONFLICT DO NOTHING)."""

@@ -320,15 +320,44 @@ password_resets = sa.Table(
     sa.Column("used_at", UTCDateTime()),
 )
 
-login_failures = sa.Table(
-    "login_failures",
+login_attempts = sa.Table(
+    "login_attempts",
+    metadata,
+    # Attempts since the last success for one account (the SHA-256 of its email) from one address;
+    # each attempt is counted before its password is checked, by one conditional upsert.
+    sa.Column("account", sa.String(64), primary_key=True),
+    sa.Column("address", sa.String(64), primary_key=True),
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("last_at", UTCDateTime(), nullable=False),
+    sa.Column("retry_at", UTCDateTime()),
+    sa.Index("ix_login_attempts_last_at", "last_at"),
+)
+
+throttle_counters = sa.Table(
+    "throttle_counters",
+    metadata,
+    # Fixed-window counts: wrong passwords per account or address, reset emails per email or address.
+    sa.Column("scope", sa.String(16), primary_key=True),
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("count", sa.Integer(), nullable=False),
+    sa.Column("window_start", UTCDateTime(), nullable=False),
+    sa.Index("ix_throttle_counters_window_start", "window_start"),
+)
+
+security_events = sa.Table(
+    "security_events",
     metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("email", sa.String(254), nullable=False),
-    sa.Column("address", sa.String(64), nullable=False),
+    sa.Column("org_id", sa.Uuid(), nullable=False),
+    sa.Column("coach_id", sa.Uuid(), nullable=False),
     sa.Column("at", UTCDateTime(), nullable=False),
-    sa.Index("ix_login_failures_email_at", "email", "at"),
-    sa.Index("ix_login_failures_address_at", "address", "at"),
+    sa.Column("kind", sa.String(32), nullable=False),
+    # Masked (203.0.113.*): the coach sees roughly where, storage never keeps the full address.
+    sa.Column("address", sa.String(64), nullable=False),
+    sa.Column("failures", sa.Integer(), nullable=False),
+    sa.Column("until", UTCDateTime()),
+    _tenant_fk("coach_id", "coaches"),
+    sa.Index("ix_security_events_org_id_coach_id_at", "org_id", "coach_id", "at"),
 )
 
 calendar_feeds = sa.Table(

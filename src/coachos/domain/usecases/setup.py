@@ -47,14 +47,15 @@ class CreateOrganization(Command[tuple[Organization, Coach]]):
 
 def create_organization(cmd: CreateOrganization, deps: Deps) -> tuple[Organization, Coach]:
     """Create the organisation and its owner coach together."""
+    org, coach = make_organization(cmd, deps)
     with deps.uow() as uow:
-        org, coach = new_organization(uow, cmd, deps)
+        add_organization(uow, org, coach)
         uow.commit()
     return org, coach
 
 
-def new_organization(uow: UnitOfWork, cmd: CreateOrganization, deps: Deps) -> tuple[Organization, Coach]:
-    """Add the organisation and its owner inside an open unit of work (shared with sign-up)."""
+def make_organization(cmd: CreateOrganization, deps: Deps) -> tuple[Organization, Coach]:
+    """The organisation and its owner, validated but not stored (sign-up checks everything before writing)."""
     now = deps.clock.now()
     org = Organization(
         id=OrgId(deps.ids.new_id()),
@@ -67,12 +68,17 @@ def new_organization(uow: UnitOfWork, cmd: CreateOrganization, deps: Deps) -> tu
         quiet_hours=cmd.quiet_hours,
     )
     coach = Coach(id=CoachId(deps.ids.new_id()), org_id=org.id, name=cmd.owner_name, email=cmd.owner_email)
+    return org, coach
+
+
+def add_organization(uow: UnitOfWork, org: Organization, coach: Coach) -> None:
+    """Store a new organisation and its owner inside an open unit of work (shared with sign-up)."""
+    now = org.created_at
     uow.orgs.add(org)
     uow.coaches.add(coach)
     actor = str(Actor("coach", coach.id))
     uow.emit(OrganizationCreated(org_id=org.id, occurred_at=now, actor=actor))
     uow.emit(CoachAdded(org_id=org.id, occurred_at=now, actor=actor, coach_id=coach.id))
-    return org, coach
 
 
 @attrs.frozen(kw_only=True)
@@ -143,7 +149,7 @@ def create_service(cmd: CreateService, deps: Deps) -> Service:
     now = deps.clock.now()
     with deps.uow() as uow:
         org = uow.orgs.get(cmd.org_id)
-        _same_currency(org, cmd.price)
+        same_currency(org, cmd.price)
         service = Service(
             id=ServiceId(deps.ids.new_id()),
             org_id=org.id,
@@ -159,7 +165,8 @@ def create_service(cmd: CreateService, deps: Deps) -> Service:
     return service
 
 
-def _same_currency(org: Organization, price: Money) -> None:
+def same_currency(org: Organization, price: Money) -> None:
+    """CurrencyMismatch unless `price` is in the organisation's currency."""
     if price.currency != org.currency:
         raise CurrencyMismatch(
             f"Prices in this business are in {org.currency}; {price.currency} was given.",
@@ -217,17 +224,23 @@ class SetWeeklyHours(Command[tuple[WeeklyRule, ...]]):
     actor: Actor
 
 
-def set_weekly_hours(cmd: SetWeeklyHours, deps: Deps) -> tuple[WeeklyRule, ...]:
-    """Validate and store the coach's new weekly hours as a whole."""
+def weekly_rules(coach_id: CoachId, hours: Sequence[tuple[int, time, time]]) -> tuple[WeeklyRule, ...]:
+    """The coach's weekly hours as rules, sorted; ValidationError if any is malformed or two overlap."""
     rules = tuple(
         sorted(
-            (WeeklyRule(coach_id=cmd.coach_id, weekday=d, start=s, end=e) for d, s, e in cmd.hours),
+            (WeeklyRule(coach_id=coach_id, weekday=d, start=s, end=e) for d, s, e in hours),
             key=lambda r: (r.weekday, r.start),
         )
     )
     for a, b in itertools.pairwise(rules):
         if a.weekday == b.weekday and b.start < a.end:
             raise ValidationError("Two periods on the same day overlap; merge them into one.", field="hours")
+    return rules
+
+
+def set_weekly_hours(cmd: SetWeeklyHours, deps: Deps) -> tuple[WeeklyRule, ...]:
+    """Validate and store the coach's new weekly hours as a whole."""
+    rules = weekly_rules(cmd.coach_id, cmd.hours)
     now = deps.clock.now()
     with deps.uow() as uow:
         uow.coaches.get(cmd.org_id, cmd.coach_id)
@@ -308,7 +321,7 @@ def sell_package(cmd: SellPackage, deps: Deps) -> SessionPackage:
     expires = None if cmd.expires_at is None else require_utc(cmd.expires_at, field="expires_at")
     with deps.uow() as uow:
         org = uow.orgs.get(cmd.org_id)
-        _same_currency(org, cmd.price)
+        same_currency(org, cmd.price)
         uow.clients.get(cmd.org_id, cmd.client_id)
         package = SessionPackage(
             id=PackageId(deps.ids.new_id()),

@@ -4,23 +4,21 @@ from __future__ import annotations
 
 from datetime import time, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from quart import Blueprint, g, make_response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from coachos.domain.errors import CoachOSError
-from coachos.domain.ids import Actor
+from coachos.domain.errors import CoachOSError, Throttled, ValidationError
 from coachos.domain.money import Money
 from coachos.domain.usecases import (
-    CreateService,
     LogIn,
     LogOut,
     RequestPasswordReset,
     ResetPassword,
-    SetWeeklyHours,
     SignUp,
 )
+from coachos.domain.usecases.accounts import FirstService
 from coachos.entrypoints.web.context import core, settings
 from coachos.entrypoints.web.security import SESSION_COOKIE, login_required, principal
 
@@ -46,12 +44,21 @@ COMMON_ZONES = [
 ]
 
 
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths may be redirected to after log-in (no open redirects)."""
-    if not target:
-        return url_for("today.today")
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+def _unsafe_path(path: str) -> bool:
+    # Browsers read a backslash as a slash and drop tabs and newlines inside URLs, so a slash followed
+    # by a backslash, or by a tab and a slash, means "//evil": another site. Only plain paths pass.
+    return (
+        not path.startswith("/")
+        or path.startswith("//")
+        or "\\" in path
+        or any(ord(c) < 0x20 or ord(c) == 0x7F for c in path)
+        or bool(urlsplit(path).scheme or urlsplit(path).netloc)
+    )
+
+
+def safe_next(target: str | None) -> str:
+    """`target` if it is a path on this site (also once percent-decoded), else the dashboard: no open redirects."""
+    if not target or len(target) > 2000 or _unsafe_path(target) or _unsafe_path(unquote(target)):
         return url_for("today.today")
     return target
 
@@ -79,41 +86,59 @@ async def signup() -> Any:
     return await render_template("signup.html", form=form, error=error, zones=COMMON_ZONES), 400 if error else 200
 
 
+def _field(form: dict[str, str], name: str, default: str) -> str:
+    return (form.get(name) or default).strip()
+
+
+def _whole(text: str) -> int | None:
+    # ASCII only: str.isdigit() also passes "²", which int() refuses.
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else None
+
+
+def _sign_up_command(form: dict[str, str]) -> SignUp:
+    """The whole sign-up form read into one command; any unreadable field is a ValidationError."""
+    minutes = _whole(_field(form, "service_minutes", "60"))
+    if minutes is None or not 5 <= minutes <= 720:
+        raise ValidationError("Service minutes must be a whole number from 5 to 720.", field="service_minutes")
+    currency = _field(form, "currency", "USD")
+    price = Money.parse(_field(form, "service_price", "0"), currency)
+    try:
+        start, end = (
+            time.fromisoformat(_field(form, "day_start", "09:00")),
+            time.fromisoformat(_field(form, "day_end", "17:00")),
+        )
+    except ValueError:
+        raise ValidationError("Working hours are times like 09:00 and 17:00.", field="day_start") from None
+    days = {_whole(d.strip()) for d in _field(form, "days", "0,1,2,3,4").split(",") if d.strip()}
+    if not all(d is not None and d <= 6 for d in days):
+        raise ValidationError("Pick the days you work from the list.", field="days")
+    return SignUp(
+        business_name=form.get("business_name", ""),
+        slug=form.get("slug", ""),
+        timezone=form.get("timezone", ""),
+        currency=currency,
+        name=form.get("name", ""),
+        email=form.get("email", ""),
+        password=form.get("password", ""),
+        service=FirstService(
+            name=_field(form, "service_name", "Personal training"),
+            duration=timedelta(minutes=minutes),
+            price=price,
+        ),
+        hours=[(d, start, end) for d in sorted(d for d in days if d is not None)],
+    )
+
+
 async def _sign_up(form: dict[str, str]) -> Any:
     app = core()
-    org, coach = await app.execute_async(
-        SignUp(
-            business_name=form.get("business_name", ""),
-            slug=form.get("slug", ""),
-            timezone=form.get("timezone", ""),
-            currency=form.get("currency", "USD"),
-            name=form.get("name", ""),
-            email=form.get("email", ""),
-            password=form.get("password", ""),
+    await app.execute_async(_sign_up_command(form))
+    try:
+        logged = await app.execute_async(
+            LogIn(email=form.get("email", ""), password=form.get("password", ""), address=request.remote_addr or "")
         )
-    )
-    me = Actor("coach", coach.id)
-    minutes = int(form.get("service_minutes") or 60)
-    await app.execute_async(
-        CreateService(
-            org_id=org.id,
-            name=form.get("service_name") or "Personal training",
-            duration=timedelta(minutes=minutes),
-            price=Money.parse(form.get("service_price") or "0", org.currency),
-            actor=me,
-        )
-    )
-    start, end = (
-        time.fromisoformat(form.get("day_start") or "09:00"),
-        time.fromisoformat(form.get("day_end") or "17:00"),
-    )
-    days = [int(d) for d in form.get("days", "0,1,2,3,4").split(",") if d.strip()]
-    await app.execute_async(
-        SetWeeklyHours(org_id=org.id, coach_id=coach.id, hours=[(d, start, end) for d in days], actor=me)
-    )
-    logged = await app.execute_async(
-        LogIn(email=form.get("email", ""), password=form.get("password", ""), address=request.remote_addr or "")
-    )
+    except CoachOSError:
+        # The account exists now; showing the sign-up form again would only say the email is taken.
+        return redirect(url_for("account.login"))
     return await _start_session(logged.session_token, url_for("today.today", welcome=1))
 
 
@@ -135,9 +160,11 @@ async def login() -> Any:
             old = request.cookies.get(SESSION_COOKIE)
             if old:
                 await core().execute_async(LogOut(token=old))
-            return await _start_session(logged.session_token, _safe_next(request.args.get("next")))
-    status = 200 if error is None else (429 if error.code == "throttled" else 401)
-    return await render_template("login.html", error=error, email=email), status
+            return await _start_session(logged.session_token, safe_next(request.args.get("next")))
+    if isinstance(error, Throttled):
+        headers = {"Retry-After": str(error.retry_after)} if error.retry_after else {}
+        return await render_template("login.html", error=error, email=email), 429, headers
+    return await render_template("login.html", error=error, email=email), 200 if error is None else 401
 
 
 @bp.route("/logout", methods=["POST"])
@@ -152,14 +179,18 @@ async def logout() -> Any:
 
 @bp.route("/forgot", methods=["GET", "POST"])
 async def forgot() -> Any:
-    """Ask for a password-reset email (the page says the same whether or not the email exists)."""
+    """Ask for a password-reset email (the page says the same whether the email exists, or was throttled)."""
     sent = False
     error = None
     if request.method == "POST":
         form = await request.form
         try:
             await core().execute_async(
-                RequestPasswordReset(email=form.get("email", ""), link_base=f"{settings().public_url}/reset/")
+                RequestPasswordReset(
+                    email=form.get("email", ""),
+                    link_base=f"{settings().public_url}/reset/",
+                    address=request.remote_addr or "",
+                )
             )
             sent = True
         except CoachOSError as exc:
@@ -174,7 +205,9 @@ async def reset(token: str) -> Any:
     if request.method == "POST":
         form = await request.form
         try:
-            await core().execute_async(ResetPassword(token=token, password=form.get("password", "")))
+            await core().execute_async(
+                ResetPassword(token=token, password=form.get("password", ""), address=request.remote_addr or "")
+            )
         except CoachOSError as exc:
             error = exc
         else:

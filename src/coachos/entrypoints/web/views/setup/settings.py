@@ -1,4 +1,4 @@
-"""Business settings (zone, policy, quiet hours) and API tokens."""
+"""Business settings (zone, policy, quiet hours), API tokens and the coach's security events."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from uuid import UUID
 
 from quart import redirect, render_template, request, url_for
 
-from coachos.domain.accounts import ApiToken
+from coachos.domain.accounts import ApiToken, SecurityEvent
 from coachos.domain.errors import ValidationError
 from coachos.domain.ids import Actor, OrgId
 from coachos.domain.orgs import Organization
@@ -18,6 +18,7 @@ from coachos.domain.quiet_hours import QuietHours
 from coachos.domain.usecases import (
     CreateApiToken,
     ListApiTokens,
+    ListSecurityEvents,
     RevokeApiToken,
     UpdateOrganizationSettings,
 )
@@ -107,6 +108,7 @@ async def _settings_page(org_id: OrgId, coach_id: Any, form: Mapping[str, str] |
     app = core()
     org = await app.read_async(lambda uow: uow.orgs.get(org_id))
     tokens: list[ApiToken] = await app.execute_async(ListApiTokens(org_id=org_id, coach_id=coach_id))
+    security: list[SecurityEvent] = await app.execute_async(ListSecurityEvents(org_id=org_id, coach_id=coach_id))
     return await render_template(
         "setup/settings.html",
         org=org,
@@ -114,6 +116,7 @@ async def _settings_page(org_id: OrgId, coach_id: Any, form: Mapping[str, str] |
         zones=COMMON_ZONES,
         words=policy_in_words(org.policy, org.quiet_hours),
         tokens=tokens,
+        security=security,
         form=form if form is not None else _settings_form(org),
         **extra,
     )
@@ -122,7 +125,7 @@ async def _settings_page(org_id: OrgId, coach_id: Any, form: Mapping[str, str] |
 @bp.route("/setup/settings", methods=["GET", "POST"])
 @login_required
 async def settings_page() -> Any:
-    """Business name, time zone, booking policy, quiet hours; and the coach's API tokens."""
+    """Business name, time zone, booking policy, quiet hours; the coach's API tokens and security events."""
     org_id, actor, coach_id = _actor()
     if request.method == "GET":
         return await _settings_page(org_id, coach_id, saved=_saved())
