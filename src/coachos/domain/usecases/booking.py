@@ -45,6 +45,7 @@ from coachos.domain.ids import (
     ServiceId,
 )
 from coachos.domain.orgs import Coach, Organization
+from coachos.domain.rows import Rows
 from coachos.domain.timezones import require_utc
 from coachos.domain.usecases._base import Command, Deps
 from coachos.ports.storage import UnitOfWork
@@ -98,8 +99,9 @@ def _slots(
         service_id=service.id,
         duration=service.duration,
         capacity=service.capacity,
-        rules=uow.availability.weekly(org.id, coach.id),
-        overrides=uow.availability.overrides(org.id, coach.id, first, last),
+        # Hours that cannot be read must not turn into time offered (or withheld) by guesswork.
+        rules=uow.availability.weekly(org.id, coach.id).complete(),
+        overrides=uow.availability.overrides(org.id, coach.id, first, last).complete(),
         busy=uow.calendar.busy(org.id, coach.id, start - reach, end + reach),
         policy=org.policy,
         tz=tz,
@@ -380,7 +382,7 @@ def use_credit(cmd: UseCredit, deps: Deps) -> CreditChange:
 
 
 @attrs.frozen(kw_only=True)
-class ListBookings(Command[list[Booking]]):
+class ListBookings(Command[Rows[Booking]]):
     """Bookings starting in [start, end), optionally of one coach."""
 
     org_id: OrgId
@@ -389,10 +391,10 @@ class ListBookings(Command[list[Booking]]):
     coach_id: CoachId | None = None
 
 
-def list_bookings(cmd: ListBookings, deps: Deps) -> list[Booking]:
-    """The bookings in the range, by start time."""
+def list_bookings(cmd: ListBookings, deps: Deps) -> Rows[Booking]:
+    """The bookings in the range, by start time (with any that could not be read named in `unreadable`)."""
     start, end = require_utc(cmd.start, field="start"), require_utc(cmd.end, field="end")
     if end <= start:
         raise ValidationError("The end of the range must be after its start.", field="end")
     with deps.uow() as uow:
-        return list(uow.bookings.between(cmd.org_id, start, end, coach_id=cmd.coach_id))
+        return uow.bookings.between(cmd.org_id, start, end, coach_id=cmd.coach_id)
