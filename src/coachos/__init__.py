@@ -7,7 +7,7 @@ Build it with `bootstrap(settings)` and run use cases with `CoachOS.execute(comm
 from coachos._app import CoachOS
 from coachos.bootstrap import MEMORY_URL, bootstrap
 from coachos.domain.availability import DateOverride, Slot, WeeklyRule
-from coachos.domain.bookings import Booking, BookingStatus, CreditChange, CreditEvent
+from coachos.domain.bookings import Booking, BookingStatus, CreditChange, CreditEvent, GuestDetails
 from coachos.domain.catalog import Service, SessionPackage
 from coachos.domain.clients import Channel, Client, ClientStatus, Consent
 from coachos.domain.errors import (
@@ -125,6 +125,7 @@ __all__ = [
     "CreditChange",
     "CreditEvent",
     "DateOverride",
+    "GuestDetails",
     "Money",
     "Organization",
     "QuietHours",

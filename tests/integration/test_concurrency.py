@@ -17,6 +17,9 @@ from typing import TypeVar
 import pytest
 
 from coachos import (
+    Actor,
+    AddCoach,
+    BookAsGuest,
     BookSession,
     CancelBooking,
     CoachOS,
@@ -353,3 +356,61 @@ class TestMoveTwice:
         assert kinds(results) == {"ok": 10}
         assert len({r.id for r in results if isinstance(r, Booking)}) == 1
         assert used(app, w) == 1
+
+
+def as_guest(w: World, service: Service, visitor: str, name: str, key: str = "form-1") -> BookAsGuest:
+    """A public-form booking of `service` on Tuesday 10:00 by `visitor`, typing `name` and their own email."""
+    return BookAsGuest(
+        org_id=w.org.id,
+        service_id=service.id,
+        start=local(w, 3, 10),
+        name=name,
+        email=f"{name.split()[0].lower()}@example.com",
+        sms_consent=False,
+        consent_wording="",
+        idempotency_key=key,
+        visitor=visitor,
+    )
+
+
+class TestKeyScopeRaces:
+    def test_one_key_raced_by_many_callers_answers_each_their_own(self, app: CoachOS) -> None:
+        """Eight visitors and two coaches sending one key at once each get their own booking, never another's."""
+        w = make_world(app)
+        service = drop_in(app, w)
+        other = app.execute(AddCoach(org_id=w.org.id, name="Robin Hale", email="robin@example.com", actor=w.me))
+        coaches = [w.me, Actor("coach", other.id)]
+        visitors = [f"Visitor{i} Person" for i in range(8)]
+        calls: list[Callable[[], Booking]] = [
+            lambda name=name: app.execute(as_guest(w, service, f"cookie-{name}", name)) for name in visitors
+        ]
+        calls += [
+            lambda actor=actor: app.execute(
+                BookSession(
+                    org_id=w.org.id,
+                    coach_id=w.coach.id,
+                    service_id=service.id,
+                    client_id=w.client.id,
+                    start=local(w, 3, 10),
+                    actor=actor,
+                    idempotency_key="form-1",
+                )
+            )
+            for actor in coaches
+        ]
+        results = race(calls)
+        assert kinds(results) == {"ok": 10}
+        booked = [r for r in results if isinstance(r, Booking)]
+        assert len({b.id for b in booked}) == 10
+        assert [b.guest.name if b.guest else None for b in booked] == [*visitors, None, None]
+        assert [b.created_by for b in booked[8:]] == coaches
+
+    def test_one_key_raced_by_one_visitor_books_once(self, app: CoachOS) -> None:
+        """Ten submissions of one visitor's form at once make one booking and one lead, and all answer with it."""
+        w = make_world(app)
+        service = drop_in(app, w)
+        results = race([lambda: app.execute(as_guest(w, service, "cookie-1", "Casey Morgan")) for _ in range(10)])
+        assert kinds(results) == {"ok": 10}
+        assert len({r.id for r in results if isinstance(r, Booking)}) == 1
+        with app.unit_of_work() as uow:
+            assert [c.name for c in uow.clients.list(w.org.id)] == ["Casey Morgan", "Jordan Lee"]

@@ -14,9 +14,14 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from coachos import BookSession, CoachOS, Settings, bootstrap
+from coachos.adapters.clock import FixedClock, RandomIds
 from coachos.adapters.sql import migrate
 from coachos.adapters.sql.engine import make_engine
 from coachos.adapters.sql.tables import metadata
+from coachos.adapters.sql.uow import SqlUnitOfWork
+from coachos.domain.bookings import Booking
+from tests.helpers import MONDAY_NOON_UTC, local, make_world
 from tests.integration.conftest import PostgresDatabases, fresh_sqlite
 
 
@@ -59,6 +64,47 @@ class TestMigrations:
         migrate.upgrade(empty_engine)
         migrate.upgrade(empty_engine)
         assert migrate.is_current(empty_engine)
+
+
+class TestScopedKeysMigration:
+    """0005 scopes idempotency keys; it must carry existing bookings (referenced by credit events) both ways."""
+
+    def test_bookings_with_keys_and_credits_survive_down_and_up(self, empty_engine: Engine) -> None:
+        """A keyed booking that used a credit survives 0005 down and up again, its key scoped to its maker."""
+        migrate.upgrade(empty_engine)
+        with bootstrap(
+            Settings(database_url="memory://"),
+            uow=lambda: SqlUnitOfWork(empty_engine),
+            clock=FixedClock(MONDAY_NOON_UTC),
+            ids=RandomIds(),
+        ) as app:
+            booking = _keyed_booking(app)
+            migrate.downgrade(empty_engine, "0004")
+            with empty_engine.connect() as conn:
+                kept = conn.execute(sa.text("SELECT idempotency_key FROM bookings")).scalar_one()
+            assert kept == "retry-1"
+            migrate.upgrade(empty_engine)
+            again = app.read(
+                lambda uow: uow.bookings.by_idempotency_key(booking.org_id, str(booking.created_by), "retry-1")
+            )
+            assert again is not None
+            assert (again.id, again.package_id) == (booking.id, booking.package_id)
+        assert _diff(empty_engine) == []
+
+
+def _keyed_booking(app: CoachOS) -> Booking:
+    world = make_world(app)
+    return app.execute(
+        BookSession(
+            org_id=world.org.id,
+            coach_id=world.coach.id,
+            service_id=world.pt.id,
+            client_id=world.client.id,
+            start=local(world, 3, 10),
+            actor=world.me,
+            idempotency_key="retry-1",
+        )
+    )
 
 
 def _seed(conn: sa.Connection) -> dict[str, uuid.UUID]:
@@ -214,6 +260,48 @@ class TestDatabaseGuarantees:
                     purchased_at=datetime(2026, 3, 2, tzinfo=UTC),
                 )
             )
+
+    def test_a_key_is_unique_within_its_scope_only(self, conn: sa.Connection) -> None:
+        """The same key is stored once per scope: a second caller's use of it is its own, a repeat is refused."""
+        ids = _seed(conn)
+        appointment = _appointment(ids, datetime(2026, 3, 3, 10, tzinfo=UTC), capacity=3)
+        conn.execute(metadata.tables["appointments"].insert().values(**appointment))
+        table = metadata.tables["bookings"]
+        conn.execute(table.insert().values(**_booking(ids, appointment, "coach:a", "k")))
+        conn.execute(table.insert().values(**_booking(ids, appointment, "guest:b", "k")))
+        with pytest.raises(IntegrityError, match="idempotency"):
+            conn.execute(table.insert().values(**_booking(ids, appointment, "coach:a", "k")))
+
+    def test_a_key_needs_a_scope(self, conn: sa.Connection) -> None:
+        """A key stored without whose it is is refused."""
+        ids = _seed(conn)
+        appointment = _appointment(ids, datetime(2026, 3, 3, 10, tzinfo=UTC))
+        conn.execute(metadata.tables["appointments"].insert().values(**appointment))
+        with pytest.raises(IntegrityError, match="key_has_scope"):
+            conn.execute(metadata.tables["bookings"].insert().values(**_booking(ids, appointment, None, "k")))
+
+
+def _booking(
+    ids: dict[str, uuid.UUID], appointment: dict[str, object], scope: str | None, key: str
+) -> dict[str, object]:
+    return {
+        "id": uuid.uuid4(),
+        "org_id": ids["org"],
+        "appointment_id": appointment["id"],
+        "coach_id": ids["coach"],
+        "service_id": ids["service"],
+        "client_id": ids["client"],
+        "starts_at": appointment["starts_at"],
+        "ends_at": appointment["ends_at"],
+        "status": "requested",
+        "idempotency_key": key,
+        "idempotency_scope": scope,
+        "note": "",
+        "created_at": appointment["starts_at"],
+        "created_by": "system",
+        "updated_at": appointment["starts_at"],
+        "updated_by": "system",
+    }
 
 
 def _param(conn: sa.Connection, value: uuid.UUID) -> object:

@@ -17,6 +17,7 @@ from tests.unit.test_client_usecases import (  # noqa: F401  # collected again w
     TestConsent,
     TestUpdateClient,
 )
+from tests.unit.test_public_usecases import TestBookAsGuest  # noqa: F401  # collected again with this folder's `app`
 from tests.unit.test_reschedule import (  # noqa: F401  # collected again with this folder's `app`
     TestRescheduleBooking,
     TestRescheduleByClient,

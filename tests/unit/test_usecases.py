@@ -8,6 +8,7 @@ import pytest
 
 from coachos import (
     Actor,
+    AddCoach,
     AddDateOverride,
     BookingStatus,
     BookSession,
@@ -211,6 +212,27 @@ class TestBookSession:
         with pytest.raises(Conflict, match="different booking"):
             book(app, world, 3, 14, idempotency_key="click-1")
         assert package_used(app, world) == 1
+
+    def test_another_callers_key_is_another_key(self, app: CoachOS, world: World) -> None:
+        """The same key from another coach neither answers with the first coach's booking nor is refused for it."""
+        other = app.execute(AddCoach(org_id=world.org.id, name="Robin Hale", email="robin@example.com", actor=world.me))
+        them = Actor("coach", other.id)
+        first = book(app, world, service_id=world.group.id, idempotency_key="click-1")
+        theirs = book(app, world, 3, 14, service_id=world.group.id, idempotency_key="click-1", actor=them)
+        alike = book(app, world, service_id=world.group.id, idempotency_key="click-2")
+        same = book(app, world, service_id=world.group.id, idempotency_key="click-2", actor=them)
+        assert len({first.id, theirs.id, alike.id, same.id}) == 4  # type: ignore[attr-defined]
+        assert book(app, world, 3, 14, service_id=world.group.id, idempotency_key="click-1", actor=them) == theirs
+        assert book(app, world, service_id=world.group.id, idempotency_key="click-1") == first
+
+    def test_an_explicit_scope_keeps_keys_apart(self, app: CoachOS, world: World) -> None:
+        """Two library callers naming their own scopes may use the same key without meeting each other's bookings."""
+        first = book(app, world, service_id=world.group.id, idempotency_key="k", idempotency_scope="integration-a")
+        second = book(app, world, service_id=world.group.id, idempotency_key="k", idempotency_scope="integration-b")
+        assert first != second
+        assert (
+            book(app, world, service_id=world.group.id, idempotency_key="k", idempotency_scope="integration-a") == first
+        )
 
     def test_past_notice_and_horizon_are_policy_errors(self, app: CoachOS, world: World) -> None:
         """Times in the past, inside the minimum notice or beyond the horizon are refused with reasons."""

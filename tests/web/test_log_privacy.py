@@ -18,6 +18,8 @@ from tests.web.test_public_routes import open_form, submit
 
 NAME, EMAIL, BUSINESS = "Zephyrine Quillfeather", "zephyrine.q@example.org", "Quillfeather Strength"
 CLIENT_NAME, CLIENT_PHONE, CLIENT_EMAIL = "Barnabus Thistlewood", "+447700900461", "barnabus.t@example.net"
+#: A stranger who types Barnabus's email: their own name and phone are kept on the booking, and are personal data too.
+TYPED_NAME, TYPED_PHONE = "Ottoline Brackenbury", "+447700900987"
 SECRETS = [
     NAME,
     "Zephyrine",
@@ -28,6 +30,10 @@ SECRETS = [
     CLIENT_PHONE,
     "7700900461",
     CLIENT_EMAIL,
+    TYPED_NAME,
+    "Brackenbury",
+    TYPED_PHONE,
+    "7700900987",
     PASSWORD,
 ]
 
@@ -72,6 +78,20 @@ class TestLogPrivacy:
         assert booked.status_code == 302
         confirmation = await guest.get(booked.headers["Location"])
         assert CLIENT_NAME.split()[0] in await confirmation.get_data(as_text=True)
+        later = "2026-03-03T16:00:00Z"
+        maybe = await submit(
+            guest,
+            org,
+            service,
+            await open_form(guest, org, service, later),
+            later,
+            name=TYPED_NAME,
+            phone=TYPED_PHONE,
+            email=CLIENT_EMAIL,
+            sms_consent="yes",
+        )
+        assert maybe.status_code == 302
+        assert TYPED_NAME in await (await guest.get(maybe.headers["Location"])).get_data(as_text=True)
         (client,) = core.read(lambda uow: uow.clients.list(org.id))
         pages = ["/today", "/clients", "/calendar", "/setup", "/book/quill", f"/clients?q={CLIENT_NAME}"]
         pages += [f"/clients/{client.id}", *(f"/clients/{client.id}/panels/{p.name}" for p in PANELS)]

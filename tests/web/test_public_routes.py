@@ -9,10 +9,22 @@ from typing import Any
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
-from coachos import Actor, BookingStatus, Channel, CoachOS, CreateClient, Money, SellPackage
+from coachos import (
+    Actor,
+    BookingStatus,
+    Channel,
+    CoachOS,
+    ConfirmBooking,
+    CreateClient,
+    CreateService,
+    Money,
+    SellPackage,
+    UseCredit,
+)
 from coachos.adapters.clock import FixedClock
 from coachos.domain.catalog import Service
 from coachos.domain.orgs import Organization
+from coachos.domain.usecases import CreateApiToken
 from tests.web.support import sign_up
 
 _KEY = re.compile(r'name="idempotency_key" value="([0-9a-f]+)"')
@@ -254,7 +266,7 @@ class TestManageLink:
     async def test_a_late_cancellation_keeps_the_credit_and_says_so(
         self, web: Quart, core: CoachOS, clock: FixedClock
     ) -> None:
-        """Inside 24 hours a client's cancellation keeps the package credit, and the page explains it."""
+        """Inside 24 hours a client's cancellation keeps the credit the coach charged, and the page explains it."""
         org, service = await business(web, core)
         owner = Actor("coach", core.read(lambda uow: uow.coaches.list(org.id))[0].id)
         known = core.execute(CreateClient(org_id=org.id, name="Casey Morgan", email="casey@example.com", actor=owner))
@@ -264,6 +276,10 @@ class TestManageLink:
             )
         )
         guest, path = await self._book(web, core, org, service)
+        (booking,) = bookings(core, org)
+        # The public form charges nobody; the coach, having checked it is really Casey, does.
+        core.execute(ConfirmBooking(org_id=org.id, booking_id=booking.id, actor=owner))
+        core.execute(UseCredit(org_id=org.id, booking_id=booking.id, package_id=package.id, actor=owner))
         clock.advance(timedelta(hours=20))  # Tuesday 08:00 UTC, six hours before the session
         page = await text(await guest.get(path))
         assert "the session credit is kept" in page
@@ -292,3 +308,168 @@ class TestManageLink:
         assert "was moved" in moved
         statuses = sorted((b.start.hour, b.status.value) for b in bookings(core, org))
         assert statuses == [(14, "cancelled"), (16, "requested")]
+
+
+#: A client the coach has on file, with a package, whose contact details a stranger types.
+ON_FILE = {"name": "Robin Hale", "email": "robin@example.com", "phone": "+12125550101"}
+#: What the stranger types besides Robin's email or phone.
+STRANGER = {"name": "Mallory Stone", "phone": "+1 646 555 0666", "email": "mallory@example.com"}
+
+
+async def coach_with_client(web: Quart, core: CoachOS) -> tuple[Client, Organization, Service, Any, Any]:
+    """A signed-in coach's browser, the business and service, and Robin on file with a five-session package."""
+    coach = web.test_client()
+    await sign_up(coach)
+    org = core.read(lambda uow: uow.orgs.by_slug("peak"))
+    (service,) = core.read(lambda uow: uow.services.list(org.id))
+    owner = Actor("coach", core.read(lambda uow: uow.coaches.list(org.id))[0].id)
+    known = core.execute(CreateClient(org_id=org.id, actor=owner, **ON_FILE))
+    package = core.execute(
+        SellPackage(org_id=org.id, client_id=known.id, name="Five", sessions=5, price=Money(40000, "USD"), actor=owner)
+    )
+    return coach, org, service, known, package
+
+
+def show_nothing_of(page: str, known: Any) -> None:
+    """`page` names none of the stored client's details."""
+    for secret in (known.name, "Robin", known.email, known.phone, "2125550101"):
+        assert secret not in page
+
+
+class TestPublicIdentity:
+    """Typing an email or phone on the public form proves nothing: it never books *as* that client."""
+
+    async def test_a_stranger_typing_a_clients_email_gets_a_maybe_booking_without_a_credit(
+        self, web: Quart, core: CoachOS
+    ) -> None:
+        """The booking is requested, uses no credit, leaves Robin untouched, and the pages show only the typed name."""
+        _, org, service, known, package = await coach_with_client(web, core)
+        guest = web.test_client()
+        fields = STRANGER | {"email": "robin@example.com", "sms_consent": "yes"}
+        response = await submit(guest, org, service, await open_form(guest, org, service), **fields)
+        assert response.status_code == 302
+        confirmation = await text(await guest.get(response.headers["Location"]))
+        assert "Booked for Mallory Stone." in confirmation
+        show_nothing_of(confirmation, known)
+        found = _MANAGE.search(confirmation)
+        assert found
+        show_nothing_of(await text(await guest.get(found.group(1))), known)
+        (booking,) = bookings(core, org)
+        assert (booking.client_id, booking.status, booking.package_id) == (known.id, BookingStatus.REQUESTED, None)
+        assert booking.identity_unconfirmed
+        assert core.read(lambda uow: uow.clients.get(org.id, known.id)) == known
+        assert core.read(lambda uow: uow.packages.get(org.id, package.id)).used == 0
+        assert core.read(lambda uow: uow.clients.get(org.id, known.id)).consent(Channel.SMS) is None
+
+    async def test_a_stranger_typing_a_clients_phone_is_treated_the_same(self, web: Quart, core: CoachOS) -> None:
+        """Matching by phone alone also books without a credit, changes nothing stored and shows the typed name."""
+        _, org, service, known, package = await coach_with_client(web, core)
+        guest = web.test_client()
+        fields = STRANGER | {"phone": "+1 212 555 0101", "email": "", "sms_consent": "yes"}
+        response = await submit(guest, org, service, await open_form(guest, org, service), **fields)
+        confirmation = await text(await guest.get(response.headers["Location"]))
+        assert "Booked for Mallory Stone." in confirmation
+        show_nothing_of(confirmation, known)
+        (booking,) = bookings(core, org)
+        assert (booking.client_id, booking.package_id) == (known.id, None)
+        assert core.read(lambda uow: uow.clients.get(org.id, known.id)) == known
+        assert core.read(lambda uow: uow.packages.get(org.id, package.id)).used == 0
+
+    async def test_the_coach_sees_maybe_the_client_with_what_was_typed(self, web: Quart, core: CoachOS) -> None:
+        """Today, the calendar and the client's page mark the booking 'maybe Robin Hale' beside the typed details."""
+        coach, org, service, known, _ = await coach_with_client(web, core)
+        guest = web.test_client()
+        fields = STRANGER | {"email": "robin@example.com"}
+        await submit(guest, org, service, await open_form(guest, org, service), **fields)
+        typed = "booked online as \u201cMallory Stone\u201d, robin@example.com, +16465550666"
+        today = await text(await coach.get("/today"))
+        assert 'Confirm <span class="maybe"' in today
+        assert typed in today
+        week = await text(await coach.get("/calendar?view=week&date=2026-03-03"))
+        assert "maybe Robin Hale" in week
+        assert typed in week
+        events = await (
+            await coach.get("/calendar/events?start=2026-03-03T00:00:00Z&end=2026-03-04T00:00:00Z")
+        ).get_json()
+        (event,) = events["events"]
+        assert (event["client_name"], event["guest_note"]) == ("maybe Robin Hale", typed)
+        upcoming = await text(await coach.get(f"/clients/{known.id}/panels/upcoming"))
+        assert "maybe" in upcoming
+        assert typed in upcoming
+
+    async def test_an_api_key_replayed_on_the_form_does_not_answer_with_the_api_booking(
+        self, web: Quart, core: CoachOS
+    ) -> None:
+        """A visitor posting the key the coach's API call used gets no confirmation or manage link of that booking."""
+        _, org, service, known, _ = await coach_with_client(web, core)
+        coach_id = core.read(lambda uow: uow.coaches.list(org.id))[0].id
+        token = core.execute(CreateApiToken(org_id=org.id, coach_id=coach_id, name="script"))
+        api = web.test_client()
+        made = await api.post(
+            "/api/v1/bookings",
+            json={"client_id": str(known.id), "service_id": str(service.id), "start": TUESDAY_9_EST},
+            headers={"Authorization": f"Bearer {token.secret}", "Idempotency-Key": "api-key-1"},
+        )
+        assert made.status_code == 201
+        guest = web.test_client()
+        hidden = await open_form(guest, org, service) | {"idempotency_key": "api-key-1"}
+        response = await submit(guest, org, service, hidden, **STRANGER)
+        assert response.status_code == 409
+        page = await text(response)
+        assert "not available any more" in page
+        assert "/manage/" not in page
+        show_nothing_of(page, known)
+        assert [str(b.id) for b in bookings(core, org)] == [(await made.get_json())["id"]]
+
+    async def test_two_visitors_with_one_key_get_separate_answers(self, web: Quart, core: CoachOS) -> None:
+        """A second visitor (another cookie) sending the first one's key hears the time is taken, not their booking."""
+        org, service = await business(web, core)
+        first, second = web.test_client(), web.test_client()
+        hidden = await open_form(first, org, service)
+        booked = await submit(first, org, service, hidden)
+        assert booked.status_code == 302
+        theirs = await open_form(second, org, service) | {"idempotency_key": hidden["idempotency_key"]}
+        response = await submit(second, org, service, theirs, **STRANGER)
+        assert response.status_code == 409
+        page = await text(response)
+        assert "/manage/" not in page
+        assert "Casey" not in page
+        assert len(bookings(core, org)) == 1
+
+    async def test_two_visitors_with_one_key_in_a_class_get_two_bookings(self, web: Quart, core: CoachOS) -> None:
+        """In a class with room for both, the same key from two visitors makes two bookings, each with its own link."""
+        org, _ = await business(web, core)
+        owner = Actor("coach", core.read(lambda uow: uow.coaches.list(org.id))[0].id)
+        group = core.execute(
+            CreateService(
+                org_id=org.id,
+                name="Group class",
+                duration=timedelta(minutes=60),
+                price=Money(2000, "USD"),
+                capacity=5,
+                uses_credit=False,
+                actor=owner,
+            )
+        )
+        first, second = web.test_client(), web.test_client()
+        hidden = await open_form(first, org, group)
+        one = await submit(first, org, group, hidden)
+        two = await submit(
+            second,
+            org,
+            group,
+            await open_form(second, org, group) | {"idempotency_key": hidden["idempotency_key"]},
+            **STRANGER,
+        )
+        assert one.status_code == two.status_code == 302
+        assert one.headers["Location"] != two.headers["Location"]
+        assert "Booked for Mallory Stone." in await text(await second.get(two.headers["Location"]))
+        assert sorted(b.guest.name for b in bookings(core, org)) == ["Casey Morgan", "Mallory Stone"]
+        again = await submit(
+            second,
+            org,
+            group,
+            await open_form(second, org, group) | {"idempotency_key": hidden["idempotency_key"]},
+            **STRANGER,
+        )
+        assert again.headers["Location"] == two.headers["Location"]

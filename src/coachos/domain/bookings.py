@@ -75,6 +75,35 @@ class Appointment:
 
 
 @attrs.frozen
+class GuestDetails:
+    """What a visitor typed on the public booking form, kept on the booking apart from the client on file.
+
+    Typing an email or a phone proves nothing, so these details never change a stored client;
+    when they matched one, the coach compares the two before confirming that it really is them.
+    Personal data: left out of the repr so that no log line can carry it.
+    """
+
+    name: str = attrs.field(repr=False)
+    email: str | None = attrs.field(repr=False)
+    phone: str | None = attrs.field(repr=False)
+    #: Whether they ticked the text-reminders box, and the exact words beside it ("" if not ticked).
+    sms_consent: bool
+    consent_wording: str
+    #: The visitor's own IANA zone, from their browser.
+    timezone: str | None
+    #: Whether the email or phone belongs to a client already on file (the booking is held for that client).
+    matched: bool
+
+    @property
+    def summary(self) -> str:
+        """What they typed, in one line for the coach: 'booked online as “Casey Morgan”, casey@example.com'."""
+        typed = [f"booked online as \u201c{self.name}\u201d", self.email, self.phone]
+        if self.sms_consent:
+            typed.append("asked for text reminders")
+        return ", ".join(t for t in typed if t)
+
+
+@attrs.frozen
 class Booking:
     """A client's place in an appointment, with who changed it and when."""
 
@@ -96,6 +125,18 @@ class Booking:
     #: Set by the caller to make retries of the same request return this booking.
     idempotency_key: str | None = None
     note: str = ""
+    #: Whose key `idempotency_key` is (an actor, a public-form visitor, …): a key answers only its own scope.
+    idempotency_scope: str | None = None
+    #: What the visitor typed, for a booking made on the public form.
+    guest: GuestDetails | None = None
+
+    @property
+    def identity_unconfirmed(self) -> bool:
+        """Booked on the public form with contact details already on file, and not yet confirmed by the coach.
+
+        The coach sees it as "maybe <client>" until they confirm the booking.
+        """
+        return self.guest is not None and self.guest.matched and self.status is BookingStatus.REQUESTED
 
 
 class CreditEventKind(enum.StrEnum):

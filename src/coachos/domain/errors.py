@@ -89,3 +89,22 @@ class Throttled(CoachOSError):
     def __init__(self, message: str, *, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class CorruptRecord(CoachOSError):
+    """A stored record cannot be turned back into a domain object: the server's fault, never the caller's.
+
+    Rows written by an old version, a manual SQL fix or a faulty migration can hold values the
+    domain refuses (an unknown currency, a date that is not one). The error names the kind of
+    record, its table and its id, and never the stored values, which may be personal data.
+    """
+
+    code = "corrupt_record"
+
+    def __init__(self, what: str, *, table: str, row_id: str, cause: str | None = None) -> None:
+        super().__init__(f"A stored {what} could not be read. This is a fault on our side, not in your request.")
+        self.what = what
+        self.table = table
+        self.row_id = row_id
+        #: The kind of failure (an exception class name, or the domain field refused), for support.
+        self.cause = cause

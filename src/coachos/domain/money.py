@@ -3,40 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from decimal import Decimal
 
 import attrs
 
+from coachos.domain import _iso4217
 from coachos.domain.errors import CurrencyMismatch, ValidationError
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _AMOUNT = re.compile(r"^-?\d+(?:\.\d+)?$")
-#: Currencies whose minor unit is not a hundredth (ISO 4217); every other has two decimals.
-MINOR_DIGITS = {
-    "BIF": 0,
-    "CLP": 0,
-    "DJF": 0,
-    "GNF": 0,
-    "ISK": 0,
-    "JPY": 0,
-    "KMF": 0,
-    "KRW": 0,
-    "PYG": 0,
-    "RWF": 0,
-    "UGX": 0,
-    "VND": 0,
-    "VUV": 0,
-    "XAF": 0,
-    "XOF": 0,
-    "XPF": 0,
-    "BHD": 3,
-    "IQD": 3,
-    "JOD": 3,
-    "KWD": 3,
-    "LYD": 3,
-    "OMR": 3,
-    "TND": 3,
-}
+#: Active ISO 4217 codes and the decimals of their minor units, from the generated `_iso4217` module.
+MINOR_DIGITS: Mapping[str, int] = _iso4217.MINOR_DIGITS
 
 
 def _check_amount(_: object, __: attrs.Attribute[int], value: object) -> None:
@@ -48,11 +26,20 @@ def _check_amount(_: object, __: attrs.Attribute[int], value: object) -> None:
         )
 
 
-def _normalise_currency(value: str) -> str:
+def check_currency(value: str) -> str:
+    """`value` as an active ISO 4217 code (trimmed, upper-cased); ValidationError on the field 'currency' if not.
+
+    Codes that are no money (XXX, XTS, metals) and fund codes are refused like made-up ones.
+    """
     code = str(value).strip().upper()
     if not _CURRENCY.match(code):
         raise ValidationError(
             f"'{value}' is not a currency code; use three letters such as USD or EUR.",
+            field="currency",
+        )
+    if code not in MINOR_DIGITS:
+        raise ValidationError(
+            f"'{value}' is not a currency code in use (ISO 4217); use one such as USD or EUR.",
             field="currency",
         )
     return code
@@ -63,13 +50,13 @@ class Money:
     """An amount of one currency, in its minor units (cents, pence)."""
 
     amount_minor: int = attrs.field(validator=_check_amount)
-    currency: str = attrs.field(converter=_normalise_currency)
+    currency: str = attrs.field(converter=check_currency)
 
     @classmethod
     def parse(cls, text: str, currency: str) -> Money:
         """An amount typed by a person ("45", "45.5", "1,045.50") in `currency`, exactly (no floats)."""
-        code = _normalise_currency(currency)
-        digits = MINOR_DIGITS.get(code, 2)
+        code = check_currency(currency)
+        digits = MINOR_DIGITS[code]
         cleaned = str(text).strip().replace(",", "").replace(" ", "")
         if not _AMOUNT.match(cleaned):
             raise ValidationError(f"'{text}' is not an amount; write it like 45 or 45.50.", field="amount")
@@ -119,7 +106,7 @@ class Money:
 
     def __str__(self) -> str:
         sign = "-" if self.amount_minor < 0 else ""
-        digits = MINOR_DIGITS.get(self.currency, 2)
+        digits = MINOR_DIGITS[self.currency]
         if digits == 0:
             return f"{sign}{abs(self.amount_minor)} {self.currency}"
         whole, minor = divmod(abs(self.amount_minor), 10**digits)

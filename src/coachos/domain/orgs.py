@@ -11,7 +11,7 @@ import attrs
 from coachos.domain.contact import check_email, check_name
 from coachos.domain.errors import ValidationError
 from coachos.domain.ids import CoachId, OrgId
-from coachos.domain.money import _normalise_currency
+from coachos.domain.money import check_currency
 from coachos.domain.policy import BookingPolicy
 from coachos.domain.quiet_hours import QuietHours
 from coachos.domain.timezones import zone
@@ -49,7 +49,7 @@ class Organization:
     name: str = attrs.field(converter=check_name)
     slug: str = attrs.field(converter=check_slug)
     timezone: str = attrs.field(converter=check_timezone)
-    currency: str = attrs.field(converter=_normalise_currency)
+    currency: str = attrs.field(converter=check_currency)
     created_at: datetime
     policy: BookingPolicy = attrs.field(factory=BookingPolicy)
     quiet_hours: QuietHours = attrs.field(factory=QuietHours)

@@ -2,6 +2,10 @@
 
 Every method takes the organisation id and only ever sees that organisation's rows; an id from
 another organisation behaves exactly like an id that does not exist (NotFound).
+
+A stored row that cannot be read back as a domain object is never the caller's fault: reading
+it by id raises CorruptRecord, and list reads (which return `Rows`) leave it out and name it in
+`Rows.unreadable`, so one bad row never hides the others.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from coachos.domain.ids import (
     ServiceId,
 )
 from coachos.domain.orgs import Coach, Organization
+from coachos.domain.rows import Rows
 
 
 class OrganizationRepository(Protocol):
@@ -68,7 +73,7 @@ class CoachRepository(Protocol):
         """The coach, or NotFound."""
         ...
 
-    def list(self, org_id: OrgId) -> Sequence[Coach]:
+    def list(self, org_id: OrgId) -> Rows[Coach]:
         """All coaches, by name."""
         ...
 
@@ -100,7 +105,7 @@ class ClientRepository(Protocol):
         limit: int = 100,
         status: ClientStatus | None = None,
         tag: str | None = None,
-    ) -> Sequence[Client]:
+    ) -> Rows[Client]:
         """Clients whose name, email or phone contain `search` (with this status and tag, if given), by name."""
         ...
 
@@ -116,7 +121,7 @@ class ServiceRepository(Protocol):
         """The service, or NotFound."""
         ...
 
-    def list(self, org_id: OrgId) -> Sequence[Service]:
+    def list(self, org_id: OrgId) -> Rows[Service]:
         """All services, by name."""
         ...
 
@@ -132,7 +137,7 @@ class AvailabilityRepository(Protocol):
         """Make `rules` the coach's whole weekly schedule."""
         ...
 
-    def weekly(self, org_id: OrgId, coach_id: CoachId) -> Sequence[WeeklyRule]:
+    def weekly(self, org_id: OrgId, coach_id: CoachId) -> Rows[WeeklyRule]:
         """The coach's weekly schedule."""
         ...
 
@@ -144,7 +149,7 @@ class AvailabilityRepository(Protocol):
         """Delete a date override, or NotFound."""
         ...
 
-    def overrides(self, org_id: OrgId, coach_id: CoachId, first: date, last: date) -> Sequence[DateOverride]:
+    def overrides(self, org_id: OrgId, coach_id: CoachId, first: date, last: date) -> Rows[DateOverride]:
         """The coach's overrides on local dates from `first` to `last` inclusive."""
         ...
 
@@ -173,15 +178,15 @@ class BookingRepository(Protocol):
     """Bookings."""
 
     def add(self, booking: Booking) -> None:
-        """Store a new booking; Conflict if its idempotency key was used before."""
+        """Store a new booking; Conflict if its idempotency key was used before in the same scope."""
         ...
 
     def get(self, org_id: OrgId, booking_id: BookingId) -> Booking:
         """The booking, or NotFound."""
         ...
 
-    def by_idempotency_key(self, org_id: OrgId, key: str) -> Booking | None:
-        """The booking made with this idempotency key, if any."""
+    def by_idempotency_key(self, org_id: OrgId, scope: str, key: str) -> Booking | None:
+        """The booking made with this idempotency key in this scope, if any (other scopes' keys are not seen)."""
         ...
 
     def transition(
@@ -207,11 +212,11 @@ class BookingRepository(Protocol):
         end: datetime,
         *,
         coach_id: CoachId | None = None,
-    ) -> Sequence[Booking]:
+    ) -> Rows[Booking]:
         """Bookings starting in [start, end), by start time."""
         ...
 
-    def for_client(self, org_id: OrgId, client_id: ClientId) -> Sequence[Booking]:
+    def for_client(self, org_id: OrgId, client_id: ClientId) -> Rows[Booking]:
         """All bookings of a client, by start time."""
         ...
 
@@ -227,11 +232,11 @@ class PackageRepository(Protocol):
         """The package, or NotFound."""
         ...
 
-    def for_client(self, org_id: OrgId, client_id: ClientId) -> Sequence[SessionPackage]:
+    def for_client(self, org_id: OrgId, client_id: ClientId) -> Rows[SessionPackage]:
         """A client's packages, soonest to expire first."""
         ...
 
-    def recent(self, org_id: OrgId, *, limit: int = 50) -> Sequence[SessionPackage]:
+    def recent(self, org_id: OrgId, *, limit: int = 50) -> Rows[SessionPackage]:
         """The organisation's packages, most recently sold first."""
         ...
 
@@ -249,7 +254,7 @@ class PackageRepository(Protocol):
         """Give back the credit the booking used, once; None if it used none or it came back already."""
         ...
 
-    def credit_events(self, org_id: OrgId, package_id: PackageId) -> Sequence[CreditEvent]:
+    def credit_events(self, org_id: OrgId, package_id: PackageId) -> Rows[CreditEvent]:
         """Every use and return of the package's credits, oldest first."""
         ...
 
@@ -293,7 +298,7 @@ class AccountRepository(Protocol):
         """The token with this digest, if any (revoked ones included)."""
         ...
 
-    def api_tokens_of(self, org_id: OrgId, coach_id: CoachId) -> Sequence[ApiToken]:
+    def api_tokens_of(self, org_id: OrgId, coach_id: CoachId) -> Rows[ApiToken]:
         """A coach's tokens, newest first."""
         ...
 

@@ -26,6 +26,7 @@ from coachos.domain.ids import (
     CoachId,
     OrgId,
 )
+from coachos.domain.rows import Rows
 
 
 class MemoryAccounts(_Repo):
@@ -75,10 +76,10 @@ class MemoryAccounts(_Repo):
         """The token with this digest."""
         return self._t.api_tokens.get(token_digest)
 
-    def api_tokens_of(self, org_id: OrgId, coach_id: CoachId) -> Sequence[ApiToken]:
+    def api_tokens_of(self, org_id: OrgId, coach_id: CoachId) -> Rows[ApiToken]:
         """The coach's tokens, newest first."""
         mine = [t for t in self._t.api_tokens.values() if (t.org_id, t.coach_id) == (org_id, coach_id)]
-        return sorted(mine, key=lambda t: t.created_at, reverse=True)
+        return Rows(sorted(mine, key=lambda t: t.created_at, reverse=True))
 
     def revoke_api_token(self, org_id: OrgId, coach_id: CoachId, token_id: UUID, at: datetime) -> None:
         """Revoke the token."""

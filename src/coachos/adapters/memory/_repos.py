@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import TypeVar
 from uuid import UUID
@@ -24,6 +24,7 @@ from coachos.domain.catalog import Service, SessionPackage
 from coachos.domain.clients import Client, ClientStatus
 from coachos.domain.errors import (
     Conflict,
+    CorruptRecord,
     NoCreditsLeft,
     NotFound,
     PackageExpired,
@@ -41,8 +42,33 @@ from coachos.domain.ids import (
     ServiceId,
 )
 from coachos.domain.orgs import Coach, Organization
+from coachos.domain.rows import Rows, corrupt_record
 
 T = TypeVar("T")
+
+
+@attrs.frozen
+class UnreadableRow:
+    """A stored row the fake cannot read: tests plant one to play a faulty migration or a manual SQL fix.
+
+    `keys` holds the columns list reads filter on (client_id, coach_id, starts_at); a read finds
+    the row when the keys it filters on match, as SQL still finds a row by its readable columns.
+    A key the row does not give matches any filter.
+    """
+
+    table: str
+    id: UUID
+    org_id: OrgId
+    keys: Mapping[str, object] = attrs.field(factory=dict)
+
+    def matches(self, **wanted: object) -> bool:
+        """Whether a read filtering on `wanted` (column → value) finds this row."""
+        return all(self.keys.get(k, v) == v for k, v in wanted.items())
+
+    def starts_within(self, start: datetime, end: datetime) -> bool:
+        """Whether a read of [start, end) by start time finds this row (one planted with no start always)."""
+        at = self.keys.get("starts_at")
+        return not isinstance(at, datetime) or start <= at < end
 
 
 @attrs.define
@@ -71,6 +97,8 @@ class Tables:
     security_events: list[SecurityEvent] = attrs.Factory(list)
     #: coach id → (org id, feed token digest, created at)
     calendar_feeds: dict[UUID, tuple[OrgId, str, datetime]] = attrs.Factory(dict)
+    #: Rows that cannot be read, by id (see UnreadableRow).
+    unreadable: dict[UUID, UnreadableRow] = attrs.Factory(dict)
 
 
 def _scoped(table: dict[UUID, T], org_id: OrgId, key: UUID, what: str) -> T:
@@ -83,6 +111,29 @@ def _scoped(table: dict[UUID, T], org_id: OrgId, key: UUID, what: str) -> T:
 class _Repo:
     def __init__(self, tables: Tables) -> None:
         self._t = tables
+
+    def _check_readable(self, table: str, org_id: OrgId, key: UUID) -> None:
+        """Raise CorruptRecord, as SQL does, when the row asked for by id is one that cannot be read."""
+        bad = self._t.unreadable.get(key)
+        if bad is not None and bad.table == table and bad.org_id == org_id:
+            raise corrupt_record(table, key)
+
+    def _rows(self, table: str, org_id: OrgId, items: Iterable[T], **wanted: object) -> Rows[T]:
+        """`items` with the unreadable rows of `table` that a read filtering on `wanted` would meet."""
+        return Rows(items, self._unreadable(table, org_id, wanted))
+
+    def _unreadable(
+        self,
+        table: str,
+        org_id: OrgId,
+        wanted: Mapping[str, object],
+        where: Callable[[UnreadableRow], bool] | None = None,
+    ) -> list[CorruptRecord]:
+        return [
+            corrupt_record(table, bad.id)
+            for bad in self._t.unreadable.values()
+            if bad.table == table and bad.org_id == org_id and bad.matches(**wanted) and (where is None or where(bad))
+        ]
 
 
 class MemoryOrganizations(_Repo):
@@ -129,11 +180,13 @@ class MemoryCoaches(_Repo):
 
     def get(self, org_id: OrgId, coach_id: CoachId) -> Coach:
         """The coach."""
+        self._check_readable("coaches", org_id, coach_id)
         return _scoped(self._t.coaches, org_id, coach_id, "coach")
 
-    def list(self, org_id: OrgId) -> Sequence[Coach]:
+    def list(self, org_id: OrgId) -> Rows[Coach]:
         """All coaches, by name."""
-        return sorted((c for c in self._t.coaches.values() if c.org_id == org_id), key=lambda c: c.name)
+        mine = sorted((c for c in self._t.coaches.values() if c.org_id == org_id), key=lambda c: c.name)
+        return self._rows("coaches", org_id, mine)
 
 
 class MemoryClients(_Repo):
@@ -145,6 +198,7 @@ class MemoryClients(_Repo):
 
     def get(self, org_id: OrgId, client_id: ClientId) -> Client:
         """The client."""
+        self._check_readable("clients", org_id, client_id)
         return _scoped(self._t.clients, org_id, client_id, "client")
 
     def update(self, client: Client) -> None:
@@ -168,7 +222,7 @@ class MemoryClients(_Repo):
         limit: int = 100,
         status: ClientStatus | None = None,
         tag: str | None = None,
-    ) -> Sequence[Client]:
+    ) -> Rows[Client]:
         """Clients matching `search`, status and tag, by name."""
         needle = search.strip().lower()
 
@@ -180,7 +234,7 @@ class MemoryClients(_Repo):
             )
 
         found = [c for c in self._t.clients.values() if c.org_id == org_id and hit(c)]
-        return sorted(found, key=lambda c: c.name.lower())[:limit]
+        return self._rows("clients", org_id, sorted(found, key=lambda c: c.name.lower())[:limit])
 
 
 class MemoryServices(_Repo):
@@ -192,11 +246,13 @@ class MemoryServices(_Repo):
 
     def get(self, org_id: OrgId, service_id: ServiceId) -> Service:
         """The service."""
+        self._check_readable("services", org_id, service_id)
         return _scoped(self._t.services, org_id, service_id, "service")
 
-    def list(self, org_id: OrgId) -> Sequence[Service]:
+    def list(self, org_id: OrgId) -> Rows[Service]:
         """All services, by name."""
-        return sorted((s for s in self._t.services.values() if s.org_id == org_id), key=lambda s: s.name)
+        mine = sorted((s for s in self._t.services.values() if s.org_id == org_id), key=lambda s: s.name)
+        return self._rows("services", org_id, mine)
 
     def update(self, service: Service) -> None:
         """Replace the stored service."""
@@ -211,9 +267,9 @@ class MemoryAvailability(_Repo):
         """Make `rules` the coach's week."""
         self._t.weekly[(org_id, coach_id)] = tuple(rules)
 
-    def weekly(self, org_id: OrgId, coach_id: CoachId) -> Sequence[WeeklyRule]:
+    def weekly(self, org_id: OrgId, coach_id: CoachId) -> Rows[WeeklyRule]:
         """The coach's week."""
-        return self._t.weekly.get((org_id, coach_id), ())
+        return self._rows("weekly_rules", org_id, self._t.weekly.get((org_id, coach_id), ()), coach_id=coach_id)
 
     def add_override(self, org_id: OrgId, override: DateOverride) -> None:
         """Store an override."""
@@ -226,9 +282,9 @@ class MemoryAvailability(_Repo):
             raise NotFound("No such date override in this business.")
         del self._t.overrides[row[1].id]
 
-    def overrides(self, org_id: OrgId, coach_id: CoachId, first: date, last: date) -> Sequence[DateOverride]:
+    def overrides(self, org_id: OrgId, coach_id: CoachId, first: date, last: date) -> Rows[DateOverride]:
         """The coach's overrides between two local dates."""
-        return sorted(
+        found = sorted(
             (
                 o
                 for org, o in self._t.overrides.values()
@@ -236,13 +292,16 @@ class MemoryAvailability(_Repo):
             ),
             key=lambda o: (o.on, o.start or o.end or datetime.min.time()),
         )
+        return self._rows("date_overrides", org_id, found, coach_id=coach_id)
 
 
 class MemoryCalendar(_Repo):
     """Appointments in memory; the store's lock makes each change atomic."""
 
     def busy(self, org_id: OrgId, coach_id: CoachId, start: datetime, end: datetime) -> Sequence[BusyBlock]:
-        """The coach's active appointments overlapping [start, end)."""
+        """The coach's active appointments overlapping [start, end); CorruptRecord if one cannot be read."""
+        for bad in self._unreadable("appointments", org_id, {"coach_id": coach_id}):
+            raise bad
         return sorted(
             (
                 BusyBlock(start=a.start, end=a.blocks_until, service_id=a.service_id, seats_left=a.seats_left)
@@ -286,17 +345,29 @@ class MemoryBookings(_Repo):
 
     def add(self, booking: Booking) -> None:
         """Store a new booking."""
-        if booking.idempotency_key is not None and self.by_idempotency_key(booking.org_id, booking.idempotency_key):
+        if (
+            booking.idempotency_key is not None
+            and booking.idempotency_scope is not None
+            and self.by_idempotency_key(booking.org_id, booking.idempotency_scope, booking.idempotency_key)
+        ):
             raise Conflict("This booking request was already made.")
         self._t.bookings[booking.id] = booking
 
     def get(self, org_id: OrgId, booking_id: BookingId) -> Booking:
         """The booking."""
+        self._check_readable("bookings", org_id, booking_id)
         return _scoped(self._t.bookings, org_id, booking_id, "booking")
 
-    def by_idempotency_key(self, org_id: OrgId, key: str) -> Booking | None:
-        """The booking made with `key`."""
-        return next((b for b in self._t.bookings.values() if b.org_id == org_id and b.idempotency_key == key), None)
+    def by_idempotency_key(self, org_id: OrgId, scope: str, key: str) -> Booking | None:
+        """The booking made with `key` in `scope`."""
+        return next(
+            (
+                b
+                for b in self._t.bookings.values()
+                if b.org_id == org_id and b.idempotency_scope == scope and b.idempotency_key == key
+            ),
+            None,
+        )
 
     def transition(
         self, org_id: OrgId, booking_id: BookingId, to: BookingStatus, *, at: datetime, actor: Actor
@@ -316,9 +387,9 @@ class MemoryBookings(_Repo):
 
     def between(
         self, org_id: OrgId, start: datetime, end: datetime, *, coach_id: CoachId | None = None
-    ) -> Sequence[Booking]:
+    ) -> Rows[Booking]:
         """Bookings starting in [start, end)."""
-        return sorted(
+        found = sorted(
             (
                 b
                 for b in self._t.bookings.values()
@@ -326,13 +397,16 @@ class MemoryBookings(_Repo):
             ),
             key=lambda b: (b.start, b.created_at),
         )
+        wanted = {} if coach_id is None else {"coach_id": coach_id}
+        return Rows(found, self._unreadable("bookings", org_id, wanted, lambda bad: bad.starts_within(start, end)))
 
-    def for_client(self, org_id: OrgId, client_id: ClientId) -> Sequence[Booking]:
+    def for_client(self, org_id: OrgId, client_id: ClientId) -> Rows[Booking]:
         """A client's bookings."""
-        return sorted(
+        found = sorted(
             (b for b in self._t.bookings.values() if b.org_id == org_id and b.client_id == client_id),
             key=lambda b: (b.start, b.created_at),
         )
+        return self._rows("bookings", org_id, found, client_id=client_id)
 
 
 class MemoryPackages(_Repo):
@@ -344,19 +418,21 @@ class MemoryPackages(_Repo):
 
     def get(self, org_id: OrgId, package_id: PackageId) -> SessionPackage:
         """The package."""
+        self._check_readable("packages", org_id, package_id)
         return _scoped(self._t.packages, org_id, package_id, "package")
 
-    def for_client(self, org_id: OrgId, client_id: ClientId) -> Sequence[SessionPackage]:
+    def for_client(self, org_id: OrgId, client_id: ClientId) -> Rows[SessionPackage]:
         """A client's packages, soonest to expire first."""
-        return sorted(
+        found = sorted(
             (p for p in self._t.packages.values() if p.org_id == org_id and p.client_id == client_id),
             key=lambda p: (p.expires_at is None, p.expires_at or p.purchased_at, p.purchased_at),
         )
+        return self._rows("packages", org_id, found, client_id=client_id)
 
-    def recent(self, org_id: OrgId, *, limit: int = 50) -> Sequence[SessionPackage]:
+    def recent(self, org_id: OrgId, *, limit: int = 50) -> Rows[SessionPackage]:
         """The organisation's packages, most recently sold first."""
         mine = [p for p in self._t.packages.values() if p.org_id == org_id]
-        return sorted(mine, key=lambda p: p.purchased_at, reverse=True)[:limit]
+        return self._rows("packages", org_id, sorted(mine, key=lambda p: p.purchased_at, reverse=True)[:limit])
 
     def _event(self, booking_id: BookingId, kind: CreditEventKind) -> CreditEvent | None:
         return next((e for _, e in self._t.credit_events if e.booking_id == booking_id and e.kind is kind), None)
@@ -394,9 +470,10 @@ class MemoryPackages(_Repo):
         )
         return CreditChange(package.id, applied=True, used=updated.used, total=updated.total)
 
-    def credit_events(self, org_id: OrgId, package_id: PackageId) -> Sequence[CreditEvent]:
+    def credit_events(self, org_id: OrgId, package_id: PackageId) -> Rows[CreditEvent]:
         """Every use and return of the package's credits."""
-        return [e for org, e in self._t.credit_events if org == org_id and e.package_id == package_id]
+        found = [e for org, e in self._t.credit_events if org == org_id and e.package_id == package_id]
+        return self._rows("credit_events", org_id, found, package_id=package_id)
 
 
 class MemoryOutbox(_Repo):

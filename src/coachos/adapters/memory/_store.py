@@ -6,6 +6,7 @@ import copy
 import threading
 from types import TracebackType
 from typing import Any, Self
+from uuid import UUID
 
 import attrs
 
@@ -21,8 +22,10 @@ from coachos.adapters.memory._repos import (
     MemoryPackages,
     MemoryServices,
     Tables,
+    UnreadableRow,
 )
 from coachos.domain.events import Event
+from coachos.domain.ids import OrgId
 from coachos.ports.storage import (
     AccountRepository,
     AvailabilityRepository,
@@ -35,6 +38,16 @@ from coachos.ports.storage import (
     PackageRepository,
     ServiceRepository,
 )
+
+#: Which of the fake's tables holds the records of each SQL table, by id.
+_RECORDS = {
+    "coaches": "coaches",
+    "clients": "clients",
+    "services": "services",
+    "appointments": "appointments",
+    "bookings": "bookings",
+    "packages": "packages",
+}
 
 
 @attrs.define
@@ -51,6 +64,18 @@ class MemoryStore:
     def unit_of_work(self) -> MemoryUnitOfWork:
         """A new unit of work over this store."""
         return MemoryUnitOfWork(self)
+
+    def add_unreadable(self, table: str, row_id: UUID, org_id: OrgId, **keys: object) -> None:
+        """Make row `row_id` of `table` one that cannot be read, found by list reads filtering on `keys` (tests only).
+
+        It stands for what a faulty migration or a manual SQL fix leaves behind: reading it by id
+        raises CorruptRecord and list reads leave it out, naming it, exactly as the SQL adapter does.
+        A readable record stored under that id is replaced.
+        """
+        with self.lock:
+            held = getattr(self.tables, _RECORDS.get(table, ""), {})
+            held.pop(row_id, None)
+            self.tables.unreadable[row_id] = UnreadableRow(table, row_id, org_id, keys)
 
 
 class MemoryUnitOfWork:

@@ -1,14 +1,23 @@
-"""Turning rows into domain objects and back; nothing SQL-shaped crosses into the domain."""
+"""Turning rows into domain objects and back; nothing SQL-shaped crosses into the domain.
+
+A row that cannot become a domain object (a value the domain refuses, a date the driver cannot
+load) is reported as CorruptRecord naming its table and id, never as the caller's ValidationError
+and never with the stored values.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
-from coachos.domain.availability import DateOverride, WeeklyRule
-from coachos.domain.bookings import Appointment, Booking, BookingStatus
+import sqlalchemy as sa
+
+from coachos.domain.availability import BusyBlock, DateOverride, WeeklyRule
+from coachos.domain.bookings import Appointment, Booking, BookingStatus, CreditEvent, CreditEventKind, GuestDetails
 from coachos.domain.catalog import Service, SessionPackage
 from coachos.domain.clients import Channel, Client, ClientStatus, Consent
+from coachos.domain.errors import CorruptRecord, ValidationError
 from coachos.domain.ids import (
     Actor,
     AppointmentId,
@@ -23,8 +32,56 @@ from coachos.domain.money import Money
 from coachos.domain.orgs import Coach, Organization
 from coachos.domain.policy import BookingPolicy
 from coachos.domain.quiet_hours import QuietHours
+from coachos.domain.rows import Rows, corrupt_record
 
 Row = Any  # sqlalchemy Row; attribute access by column name
+T = TypeVar("T")
+
+#: What turning a bad row into a domain object raises: the domain's validators, enums and ISO
+#: parsing (ValueError), missing or mistyped JSON members (LookupError, TypeError).
+CONVERSION_ERRORS: tuple[type[Exception], ...] = (ValidationError, ValueError, TypeError, LookupError, OverflowError)
+
+
+def unloadable(exc: BaseException) -> bool:
+    """Whether `exc` came from loading a fetched column value into Python, not from the server.
+
+    SQLite text that is not a date fails in SQLAlchemy's result processing (ValueError);
+    a PostgreSQL value Python has no type for ('infinity', year 10000) fails in psycopg's loader,
+    which SQLAlchemy wraps as DataError with no SQLSTATE (the server sent no error).
+    """
+    if isinstance(exc, sa.exc.DBAPIError):
+        return isinstance(exc, sa.exc.DataError) and getattr(exc.orig, "sqlstate", None) is None
+    return isinstance(exc, (ValueError, TypeError, OverflowError))
+
+
+def corrupt(table: sa.Table, row_id: object, cause: BaseException | None = None) -> CorruptRecord:
+    """The error for the row `row_id` of `table` (the cause is named by its kind, never its message)."""
+    kind = None
+    if isinstance(cause, ValidationError) and cause.field:
+        kind = f"{type(cause).__name__} on {cause.field}"
+    elif cause is not None:
+        kind = type(cause).__name__
+    return corrupt_record(table.name, row_id, kind)
+
+
+def read(table: sa.Table, row: Row, convert: Callable[[Row], T], key: str = "id") -> T:
+    """`convert(row)`, or CorruptRecord naming the row when its values are not a valid record."""
+    try:
+        return convert(row)
+    except CONVERSION_ERRORS as exc:
+        raise corrupt(table, getattr(row, key, None), exc) from exc
+
+
+def read_all(table: sa.Table, rows: Iterable[Row], convert: Callable[[Row], T], key: str = "id") -> Rows[T]:
+    """Every row that converts, with the ones that do not listed as unreadable."""
+    items: list[T] = []
+    unreadable: list[CorruptRecord] = []
+    for row in rows:
+        try:
+            items.append(read(table, row, convert, key))
+        except CorruptRecord as exc:
+            unreadable.append(exc)
+    return Rows(items, unreadable)
 
 
 def _s(span: timedelta) -> int:
@@ -98,8 +155,6 @@ def client_values(c: Client) -> dict[str, Any]:
 
 
 def client_from(row: Row) -> Client:
-    from datetime import datetime
-
     return Client(
         id=ClientId(row.id),
         org_id=OrgId(row.org_id),
@@ -201,12 +256,34 @@ def booking_values(b: Booking) -> dict[str, Any]:
         "ends_at": b.end,
         "status": b.status.value,
         "idempotency_key": b.idempotency_key,
+        "idempotency_scope": b.idempotency_scope,
         "note": b.note,
         "created_at": b.created_at,
         "created_by": str(b.created_by),
         "updated_at": b.updated_at,
         "updated_by": str(b.updated_by),
-    }
+    } | _guest_values(b.guest)
+
+
+_GUEST_FIELDS = ("name", "email", "phone", "sms_consent", "consent_wording", "timezone", "matched")
+
+
+def _guest_values(guest: GuestDetails | None) -> dict[str, Any]:
+    return {f"guest_{name}": None if guest is None else getattr(guest, name) for name in _GUEST_FIELDS}
+
+
+def _guest_from(row: Row) -> GuestDetails | None:
+    if row.guest_name is None:
+        return None
+    return GuestDetails(
+        name=row.guest_name,
+        email=row.guest_email,
+        phone=row.guest_phone,
+        sms_consent=bool(row.guest_sms_consent),
+        consent_wording=row.guest_consent_wording or "",
+        timezone=row.guest_timezone,
+        matched=bool(row.guest_matched),
+    )
 
 
 def booking_from(row: Row) -> Booking:
@@ -226,7 +303,9 @@ def booking_from(row: Row) -> Booking:
         updated_by=Actor.parse(row.updated_by),
         package_id=None if row.package_id is None else PackageId(row.package_id),
         idempotency_key=row.idempotency_key,
+        idempotency_scope=row.idempotency_scope,
         note=row.note,
+        guest=_guest_from(row),
     )
 
 
@@ -256,4 +335,21 @@ def package_from(row: Row) -> SessionPackage:
         price=Money(row.price_minor, row.currency),
         purchased_at=row.purchased_at,
         expires_at=row.expires_at,
+    )
+
+
+def busy_from(row: Row) -> BusyBlock:
+    return BusyBlock(
+        start=row.starts_at, end=row.blocks_until, service_id=row.service_id, seats_left=row.capacity - row.seats_taken
+    )
+
+
+def credit_event_from(row: Row) -> CreditEvent:
+    return CreditEvent(
+        package_id=PackageId(row.package_id),
+        booking_id=BookingId(row.booking_id),
+        kind=CreditEventKind(row.kind),
+        at=row.at,
+        actor=Actor.parse(row.actor),
+        reason=row.reason,
     )

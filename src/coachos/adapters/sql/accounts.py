@@ -22,6 +22,7 @@ from coachos.adapters.sql.tables import (
     throttle_counters,
     web_sessions,
 )
+from coachos.adapters.sql.tenancy import prune_across_orgs
 from coachos.domain.accounts import (
     ACCOUNT_FAILURES,
     ApiToken,
@@ -33,6 +34,7 @@ from coachos.domain.accounts import (
 )
 from coachos.domain.errors import NotFound
 from coachos.domain.ids import CoachId, OrgId
+from coachos.domain.rows import Rows
 
 
 def _at(value: datetime) -> Any:
@@ -60,6 +62,16 @@ def _token_from(row: sa.Row[tuple[object, ...]]) -> ApiToken:
     )
 
 
+def _session_from(row: Any) -> WebSession:
+    return WebSession(
+        token_digest=row.token_digest,
+        coach_id=CoachId(row.coach_id),
+        org_id=OrgId(row.org_id),
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+    )
+
+
 class SqlAccounts(_Repo):
     """Accounts in SQL; secrets only as digests."""
 
@@ -79,13 +91,11 @@ class SqlAccounts(_Repo):
 
     def login_by_email(self, email: str) -> Login | None:
         """The login for `email`."""
-        row = self._c.execute(sa.select(logins).where(logins.c.email == email)).one_or_none()
-        return None if row is None else _login_from(row)
+        return self._maybe(logins, sa.select(logins).where(logins.c.email == email), _login_from, key="coach_id")
 
     def login_of(self, coach_id: CoachId) -> Login | None:
         """The coach's login."""
-        row = self._c.execute(sa.select(logins).where(logins.c.coach_id == coach_id)).one_or_none()
-        return None if row is None else _login_from(row)
+        return self._maybe(logins, sa.select(logins).where(logins.c.coach_id == coach_id), _login_from, key="coach_id")
 
     def set_password(self, coach_id: CoachId, password_hash: str) -> None:
         """Replace the password hash."""
@@ -105,16 +115,9 @@ class SqlAccounts(_Repo):
 
     def session(self, token_digest: str) -> WebSession | None:
         """The session with this digest."""
-        row = self._c.execute(sa.select(web_sessions).where(web_sessions.c.token_digest == token_digest)).one_or_none()
-        if row is None:
-            return None
-        return WebSession(
-            token_digest=row.token_digest,
-            coach_id=CoachId(row.coach_id),
-            org_id=OrgId(row.org_id),
-            created_at=row.created_at,
-            expires_at=row.expires_at,
-        )
+        # Named by coach, not by digest: the digest is as good as the cookie for finding the session.
+        q = sa.select(web_sessions).where(web_sessions.c.token_digest == token_digest)
+        return self._maybe(web_sessions, q, _session_from, key="coach_id")
 
     def end_session(self, token_digest: str) -> None:
         """Delete one session."""
@@ -139,17 +142,18 @@ class SqlAccounts(_Repo):
 
     def api_token(self, token_digest: str) -> ApiToken | None:
         """The token with this digest."""
-        row = self._c.execute(sa.select(api_tokens).where(api_tokens.c.token_digest == token_digest)).one_or_none()
-        return None if row is None else _token_from(row)
+        return self._maybe(
+            api_tokens, sa.select(api_tokens).where(api_tokens.c.token_digest == token_digest), _token_from
+        )
 
-    def api_tokens_of(self, org_id: OrgId, coach_id: CoachId) -> Sequence[ApiToken]:
+    def api_tokens_of(self, org_id: OrgId, coach_id: CoachId) -> Rows[ApiToken]:
         """The coach's tokens, newest first."""
         q = (
             sa.select(api_tokens)
             .where(api_tokens.c.org_id == org_id, api_tokens.c.coach_id == coach_id)
             .order_by(api_tokens.c.created_at.desc())
         )
-        return [_token_from(r) for r in self._c.execute(q)]
+        return self._all(api_tokens, q, _token_from)
 
     def revoke_api_token(self, org_id: OrgId, coach_id: CoachId, token_id: UUID, at: datetime) -> None:
         """Revoke the token."""
@@ -294,6 +298,7 @@ class SqlAccounts(_Repo):
         self, now: datetime, *, attempts_before: datetime, counters_before: datetime, events_before: datetime
     ) -> int:
         """Delete what is dead: one DELETE per table."""
+        prune_across_orgs(self._c)
         r = password_resets.c
         deletes = [
             web_sessions.delete().where(web_sessions.c.expires_at <= now),

@@ -24,6 +24,7 @@ from coachos.domain.bookings import Appointment, CreditChange, CreditEvent, Cred
 from coachos.domain.catalog import SessionPackage
 from coachos.domain.errors import NoCreditsLeft, PackageExpired, SlotUnavailable
 from coachos.domain.ids import Actor, AppointmentId, BookingId, ClientId, CoachId, OrgId, PackageId
+from coachos.domain.rows import Rows
 
 _TAKEN = "That time is not available any more; please pick another slot."
 
@@ -35,18 +36,14 @@ class SqlCalendar(_Repo):
         """The coach's active appointments overlapping [start, end)."""
         a = appointments.c
         q = (
-            sa.select(a.starts_at, a.blocks_until, a.service_id, a.capacity, a.seats_taken)
+            sa.select(a.id, a.starts_at, a.blocks_until, a.service_id, a.capacity, a.seats_taken)
             .where(
                 a.org_id == org_id, a.coach_id == coach_id, a.seats_taken > 0, a.starts_at < end, a.blocks_until > start
             )
             .order_by(a.starts_at)
         )
-        return [
-            BusyBlock(
-                start=r.starts_at, end=r.blocks_until, service_id=r.service_id, seats_left=r.capacity - r.seats_taken
-            )
-            for r in self._c.execute(q)
-        ]
+        # Free time must never be offered because an appointment could not be read: refuse instead.
+        return self._all(appointments, q, cv.busy_from).complete()
 
     def take_seat(self, org_id: OrgId, wanted: Appointment) -> Appointment:
         """A seat in the coach's appointment at this time, created if there is none."""
@@ -92,15 +89,18 @@ class SqlCalendar(_Repo):
             return None
         if (existing.service_id, existing.ends_at) != (wanted.service_id, wanted.end):
             raise SlotUnavailable(_TAKEN)
-        row = self._c.execute(
+        joined = self._maybe(
+            appointments,
             appointments.update()
             .where(a.id == existing.id, a.seats_taken > 0, a.seats_taken < a.capacity)
             .values(seats_taken=a.seats_taken + 1)
-            .returning(*appointments.c)
-        ).one_or_none()
-        if row is None:
+            .returning(*appointments.c),
+            cv.appointment_from,
+            row_id=existing.id,
+        )
+        if joined is None:
             raise SlotUnavailable("That class is full; please pick another time.")
-        return cv.appointment_from(row)
+        return joined
 
     def release_seat(self, org_id: OrgId, appointment_id: AppointmentId) -> None:
         """Give one seat back."""
@@ -130,9 +130,9 @@ class SqlPackages(_Repo):
     def get(self, org_id: OrgId, package_id: PackageId) -> SessionPackage:
         """The package."""
         q = sa.select(packages).where(packages.c.org_id == org_id, packages.c.id == package_id)
-        return cv.package_from(self._one(q, "package"))
+        return self._get(packages, q, cv.package_from, "package")
 
-    def for_client(self, org_id: OrgId, client_id: ClientId) -> Sequence[SessionPackage]:
+    def for_client(self, org_id: OrgId, client_id: ClientId) -> Rows[SessionPackage]:
         """A client's packages, soonest to expire first."""
         p = packages.c
         q = (
@@ -140,13 +140,13 @@ class SqlPackages(_Repo):
             .where(p.org_id == org_id, p.client_id == client_id)
             .order_by(p.expires_at.is_(None), p.expires_at, p.purchased_at)
         )
-        return [cv.package_from(r) for r in self._c.execute(q)]
+        return self._all(packages, q, cv.package_from)
 
-    def recent(self, org_id: OrgId, *, limit: int = 50) -> Sequence[SessionPackage]:
+    def recent(self, org_id: OrgId, *, limit: int = 50) -> Rows[SessionPackage]:
         """The organisation's packages, most recently sold first."""
         p = packages.c
         q = sa.select(packages).where(p.org_id == org_id).order_by(p.purchased_at.desc(), p.id).limit(limit)
-        return [cv.package_from(r) for r in self._c.execute(q)]
+        return self._all(packages, q, cv.package_from)
 
     def _claim(self, org_id: OrgId, values: dict[str, Any]) -> int | None:
         """Insert the credit event unless one of its kind exists for the booking; its id, or None.
@@ -228,21 +228,11 @@ class SqlPackages(_Repo):
         ).one()
         return CreditChange(package_id, applied=True, used=row.used, total=row.total)
 
-    def credit_events(self, org_id: OrgId, package_id: PackageId) -> Sequence[CreditEvent]:
+    def credit_events(self, org_id: OrgId, package_id: PackageId) -> Rows[CreditEvent]:
         """Every use and return of the package's credits, oldest first."""
         e = credit_events.c
         q = sa.select(credit_events).where(e.org_id == org_id, e.package_id == package_id).order_by(e.id)
-        return [
-            CreditEvent(
-                package_id=PackageId(r.package_id),
-                booking_id=BookingId(r.booking_id),
-                kind=CreditEventKind(r.kind),
-                at=r.at,
-                actor=Actor.parse(r.actor),
-                reason=r.reason,
-            )
-            for r in self._c.execute(q)
-        ]
+        return self._all(credit_events, q, cv.credit_event_from)
 
 
 def _event_values(event: CreditEvent) -> dict[str, Any]:

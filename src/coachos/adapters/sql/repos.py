@@ -7,7 +7,7 @@ import inspect
 import json
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -28,9 +28,12 @@ from coachos.domain.availability import DateOverride, WeeklyRule
 from coachos.domain.bookings import ALLOWED_FROM, Booking, BookingStatus
 from coachos.domain.catalog import Service
 from coachos.domain.clients import Client, ClientStatus
-from coachos.domain.errors import Conflict, NotFound
+from coachos.domain.errors import Conflict, CorruptRecord, NotFound
 from coachos.domain.ids import Actor, BookingId, ClientId, CoachId, OrgId, PackageId, ServiceId
 from coachos.domain.orgs import Coach, Organization
+from coachos.domain.rows import Rows
+
+T = TypeVar("T")
 
 
 def _like_escape(text: str) -> str:
@@ -69,6 +72,66 @@ class _Repo:
         if row is None:
             raise NotFound(f"No such {what} in this business.")
         return row
+
+    def _get(self, table: sa.Table, query: sa.Select[Any], convert: Callable[[Any], T], what: str) -> T:
+        """The one record `query` finds; NotFound if none, CorruptRecord if its row cannot be read."""
+        found = self._maybe(table, query, convert)
+        if found is None:
+            raise NotFound(f"No such {what} in this business.")
+        return found
+
+    def _maybe(
+        self,
+        table: sa.Table,
+        query: sa.Select[Any] | sa.Executable,
+        convert: Callable[[Any], T],
+        *,
+        key: str = "id",
+        row_id: object = None,
+    ) -> T | None:
+        """The record `query` finds (a SELECT, or a write RETURNING the row), None if none; CorruptRecord if unreadable.
+
+        `row_id` names the row when a failed load leaves no way to ask for it (a write's RETURNING).
+        """
+        result = self._c.execute(query)
+        try:
+            row = result.one_or_none()
+        except Exception as exc:
+            if not cv.unloadable(exc):
+                raise
+            if row_id is None and isinstance(query, sa.Select):
+                row_id = self._c.execute(query.with_only_columns(table.c[key])).scalar_one_or_none()
+            raise cv.corrupt(table, row_id, exc) from exc
+        return None if row is None else cv.read(table, row, convert, key)
+
+    def _all(self, table: sa.Table, query: sa.Select[Any], convert: Callable[[Any], T]) -> Rows[T]:
+        """Every record `query` finds, in its order; rows that cannot be read are left out and named.
+
+        A value the driver cannot load breaks the whole fetch, so the rows are then read one by
+        one by id (slower, and only ever when something is already wrong).
+        """
+        result = self._c.execute(query)
+        try:
+            fetched = result.all()
+        except Exception as exc:
+            if not cv.unloadable(exc):
+                raise
+            return self._one_by_one(table, query, convert)
+        return cv.read_all(table, fetched, convert)
+
+    def _one_by_one(self, table: sa.Table, query: sa.Select[Any], convert: Callable[[Any], T]) -> Rows[T]:
+        ids = self._c.execute(query.with_only_columns(table.c.id)).scalars().all()
+        items: list[T] = []
+        unreadable = []
+        for row_id in ids:
+            try:
+                found = self._maybe(table, sa.select(table).where(table.c.id == row_id), convert, row_id=row_id)
+            except CorruptRecord as exc:
+                unreadable.append(exc)
+                continue
+            if found is not None:
+                items.append(found)
+        return Rows(items, unreadable)
 
     def _insert(self, table: sa.Table, values: dict[str, Any], *, unique: str, message: str) -> None:
         try:
@@ -112,11 +175,14 @@ class SqlOrganizations(_Repo):
 
     def get(self, org_id: OrgId) -> Organization:
         """The organisation."""
-        return cv.org_from(self._one(sa.select(organizations).where(organizations.c.id == org_id), "business"))
+        return self._get(
+            organizations, sa.select(organizations).where(organizations.c.id == org_id), cv.org_from, "business"
+        )
 
     def by_slug(self, slug: str) -> Organization:
         """The organisation with this slug."""
-        return cv.org_from(self._one(sa.select(organizations).where(organizations.c.slug == slug), "business"))
+        q = sa.select(organizations).where(organizations.c.slug == slug)
+        return self._get(organizations, q, cv.org_from, "business")
 
     def update(self, org: Organization) -> None:
         """Replace the stored organisation's settings."""
@@ -142,12 +208,12 @@ class SqlCoaches(_Repo):
     def get(self, org_id: OrgId, coach_id: CoachId) -> Coach:
         """The coach."""
         q = sa.select(coaches).where(coaches.c.org_id == org_id, coaches.c.id == coach_id)
-        return cv.coach_from(self._one(q, "coach"))
+        return self._get(coaches, q, cv.coach_from, "coach")
 
-    def list(self, org_id: OrgId) -> Sequence[Coach]:
+    def list(self, org_id: OrgId) -> Rows[Coach]:
         """All coaches, by name."""
         q = sa.select(coaches).where(coaches.c.org_id == org_id).order_by(coaches.c.name)
-        return [cv.coach_from(r) for r in self._c.execute(q)]
+        return self._all(coaches, q, cv.coach_from)
 
 
 class SqlClients(_Repo):
@@ -160,7 +226,7 @@ class SqlClients(_Repo):
     def get(self, org_id: OrgId, client_id: ClientId) -> Client:
         """The client."""
         q = sa.select(clients).where(clients.c.org_id == org_id, clients.c.id == client_id)
-        return cv.client_from(self._one(q, "client"))
+        return self._get(clients, q, cv.client_from, "client")
 
     def update(self, client: Client) -> None:
         """Replace the stored client."""
@@ -183,8 +249,8 @@ class SqlClients(_Repo):
                 .order_by(clients.c.created_at, clients.c.id)
                 .limit(1)
             )
-            if (row := self._c.execute(q).one_or_none()) is not None:
-                return cv.client_from(row)
+            if (found := self._maybe(clients, q, cv.client_from)) is not None:
+                return found
         return None
 
     def list(
@@ -195,7 +261,7 @@ class SqlClients(_Repo):
         limit: int = 100,
         status: ClientStatus | None = None,
         tag: str | None = None,
-    ) -> Sequence[Client]:
+    ) -> Rows[Client]:
         """Clients matching `search`, status and tag, by name."""
         q = sa.select(clients).where(clients.c.org_id == org_id)
         if status is not None:
@@ -214,7 +280,7 @@ class SqlClients(_Repo):
                 )
             )
         q = q.order_by(sa.func.lower(clients.c.name)).limit(limit)
-        return [cv.client_from(r) for r in self._c.execute(q)]
+        return self._all(clients, q, cv.client_from)
 
 
 class SqlServices(_Repo):
@@ -227,12 +293,12 @@ class SqlServices(_Repo):
     def get(self, org_id: OrgId, service_id: ServiceId) -> Service:
         """The service."""
         q = sa.select(services).where(services.c.org_id == org_id, services.c.id == service_id)
-        return cv.service_from(self._one(q, "service"))
+        return self._get(services, q, cv.service_from, "service")
 
-    def list(self, org_id: OrgId) -> Sequence[Service]:
+    def list(self, org_id: OrgId) -> Rows[Service]:
         """All services, by name."""
         q = sa.select(services).where(services.c.org_id == org_id).order_by(services.c.name)
-        return [cv.service_from(r) for r in self._c.execute(q)]
+        return self._all(services, q, cv.service_from)
 
     def update(self, service: Service) -> None:
         """Replace the stored service."""
@@ -262,14 +328,14 @@ class SqlAvailability(_Repo):
                 ],
             )
 
-    def weekly(self, org_id: OrgId, coach_id: CoachId) -> Sequence[WeeklyRule]:
+    def weekly(self, org_id: OrgId, coach_id: CoachId) -> Rows[WeeklyRule]:
         """The coach's week."""
         q = (
             sa.select(weekly_rules)
             .where(weekly_rules.c.org_id == org_id, weekly_rules.c.coach_id == coach_id)
             .order_by(weekly_rules.c.weekday, weekly_rules.c.start)
         )
-        return [cv.rule_from(r) for r in self._c.execute(q)]
+        return self._all(weekly_rules, q, cv.rule_from)
 
     def add_override(self, org_id: OrgId, override: DateOverride) -> None:
         """Store a date override."""
@@ -293,7 +359,7 @@ class SqlAvailability(_Repo):
         if result.rowcount != 1:
             raise NotFound("No such date override in this business.")
 
-    def overrides(self, org_id: OrgId, coach_id: CoachId, first: date, last: date) -> Sequence[DateOverride]:
+    def overrides(self, org_id: OrgId, coach_id: CoachId, first: date, last: date) -> Rows[DateOverride]:
         """The coach's overrides between two local dates."""
         t = date_overrides.c
         q = (
@@ -301,7 +367,7 @@ class SqlAvailability(_Repo):
             .where(t.org_id == org_id, t.coach_id == coach_id, t.on >= first, t.on <= last)
             .order_by(t.on, t.start)
         )
-        return [cv.override_from(r) for r in self._c.execute(q)]
+        return self._all(date_overrides, q, cv.override_from)
 
 
 class SqlBookings(_Repo):
@@ -319,13 +385,13 @@ class SqlBookings(_Repo):
     def get(self, org_id: OrgId, booking_id: BookingId) -> Booking:
         """The booking."""
         q = sa.select(bookings).where(bookings.c.org_id == org_id, bookings.c.id == booking_id)
-        return cv.booking_from(self._one(q, "booking"))
+        return self._get(bookings, q, cv.booking_from, "booking")
 
-    def by_idempotency_key(self, org_id: OrgId, key: str) -> Booking | None:
-        """The booking made with `key`."""
-        q = sa.select(bookings).where(bookings.c.org_id == org_id, bookings.c.idempotency_key == key)
-        row = self._c.execute(q).one_or_none()
-        return None if row is None else cv.booking_from(row)
+    def by_idempotency_key(self, org_id: OrgId, scope: str, key: str) -> Booking | None:
+        """The booking made with `key` in `scope`."""
+        b = bookings.c
+        q = sa.select(bookings).where(b.org_id == org_id, b.idempotency_scope == scope, b.idempotency_key == key)
+        return self._maybe(bookings, q, cv.booking_from)
 
     def transition(
         self, org_id: OrgId, booking_id: BookingId, to: BookingStatus, *, at: datetime, actor: Actor
@@ -338,8 +404,7 @@ class SqlBookings(_Repo):
             .values(status=to.value, updated_at=at, updated_by=str(actor))
             .returning(*bookings.c)
         )
-        row = self._c.execute(q).one_or_none()
-        return None if row is None else cv.booking_from(row)
+        return self._maybe(bookings, q, cv.booking_from, row_id=booking_id)
 
     def set_package(self, org_id: OrgId, booking_id: BookingId, package_id: PackageId) -> None:
         """Record the paying package."""
@@ -351,7 +416,7 @@ class SqlBookings(_Repo):
 
     def between(
         self, org_id: OrgId, start: datetime, end: datetime, *, coach_id: CoachId | None = None
-    ) -> Sequence[Booking]:
+    ) -> Rows[Booking]:
         """Bookings starting in [start, end)."""
         q = sa.select(bookings).where(
             bookings.c.org_id == org_id, bookings.c.starts_at >= start, bookings.c.starts_at < end
@@ -359,13 +424,13 @@ class SqlBookings(_Repo):
         if coach_id is not None:
             q = q.where(bookings.c.coach_id == coach_id)
         q = q.order_by(bookings.c.starts_at, bookings.c.created_at)
-        return [cv.booking_from(r) for r in self._c.execute(q)]
+        return self._all(bookings, q, cv.booking_from)
 
-    def for_client(self, org_id: OrgId, client_id: ClientId) -> Sequence[Booking]:
+    def for_client(self, org_id: OrgId, client_id: ClientId) -> Rows[Booking]:
         """A client's bookings."""
         q = (
             sa.select(bookings)
             .where(bookings.c.org_id == org_id, bookings.c.client_id == client_id)
             .order_by(bookings.c.starts_at, bookings.c.created_at)
         )
-        return [cv.booking_from(r) for r in self._c.execute(q)]
+        return self._all(bookings, q, cv.booking_from)

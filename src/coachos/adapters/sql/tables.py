@@ -228,13 +228,29 @@ bookings = sa.Table(
     sa.Column("created_by", sa.String(64), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Column("updated_by", sa.String(64), nullable=False),
+    # Whose idempotency key it is (an actor, a public visitor's digest, "reschedule").
+    sa.Column("idempotency_scope", sa.String(100)),
+    # What a visitor typed on the public form, apart from the client on file (personal data: never logged).
+    sa.Column("guest_name", sa.String(200)),
+    sa.Column("guest_email", sa.String(254)),
+    sa.Column("guest_phone", sa.String(16)),
+    sa.Column("guest_sms_consent", sa.Boolean()),
+    sa.Column("guest_consent_wording", sa.Text()),
+    sa.Column("guest_timezone", sa.String(64)),
+    sa.Column("guest_matched", sa.Boolean()),
     _tenant_key("bookings"),
     _tenant_fk("appointment_id", "appointments"),
     _tenant_fk("coach_id", "coaches"),
     _tenant_fk("service_id", "services"),
     _tenant_fk("client_id", "clients"),
     _tenant_fk("package_id", "packages"),
-    sa.UniqueConstraint("org_id", "idempotency_key"),
+    # A key answers only its own scope: the same key from two callers is two keys.
+    sa.UniqueConstraint("org_id", "idempotency_scope", "idempotency_key"),
+    sa.CheckConstraint("(idempotency_key IS NULL) = (idempotency_scope IS NULL)", name="key_has_scope"),
+    sa.CheckConstraint(
+        "(guest_name IS NULL) = (guest_matched IS NULL) AND (guest_name IS NULL) = (guest_sms_consent IS NULL)",
+        name="guest_complete",
+    ),
     sa.CheckConstraint(
         "status IN ('requested', 'confirmed', 'completed', 'cancelled', 'no_show')", name="status_known"
     ),

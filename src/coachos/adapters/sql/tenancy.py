@@ -12,7 +12,8 @@ Two kinds of table are also reachable without an organisation, each for a named 
   digest before anyone knows the organisation (log-in, authentication, password reset, feeds,
   pruning), so a transaction that has not named an organisation may reach them; once it has, it
   sees only that organisation's;
-- the outbox, read across organisations by the relay (`ACROSS_ORGS_FOR_OUTBOX`).
+- the outbox, read across organisations by the relay (`ACROSS_ORGS_FOR_OUTBOX`);
+- security events, whose old rows pruning deletes across organisations (`ACROSS_ORGS_FOR_PRUNE`).
 
 SQLite has no row-level security; there these calls do nothing.
 """
@@ -28,6 +29,8 @@ import sqlalchemy as sa
 ORG_SETTING = "app.org_id"
 #: Set to 'on' for a transaction that reads the outbox of every organisation (the relay).
 ACROSS_ORGS_FOR_OUTBOX = "app.outbox_relay"
+#: Set to 'on' for a transaction that deletes expired security events of every organisation (pruning).
+ACROSS_ORGS_FOR_PRUNE = "app.prune"
 #: The role the application works as on PostgreSQL; migration 0007 creates it (NOLOGIN).
 APP_ROLE = "coachos_app"
 
@@ -56,6 +59,12 @@ def read_outbox_across_orgs(conn: sa.Connection) -> None:
     """Let the current transaction read every organisation's outbox rows (and only those)."""
     if conn.dialect.name == "postgresql":
         conn.execute(sa.select(sa.func.set_config(ACROSS_ORGS_FOR_OUTBOX, "on", True)))
+
+
+def prune_across_orgs(conn: sa.Connection) -> None:
+    """Let the current transaction delete expired security events of every organisation."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(sa.func.set_config(ACROSS_ORGS_FOR_PRUNE, "on", True)))
 
 
 def _innermost(conn: sa.Connection) -> sa.Transaction | None:

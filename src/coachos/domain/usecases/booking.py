@@ -16,6 +16,7 @@ from coachos.domain.bookings import (
     CreditChange,
     CreditEvent,
     CreditEventKind,
+    GuestDetails,
 )
 from coachos.domain.catalog import Service
 from coachos.domain.errors import (
@@ -44,6 +45,7 @@ from coachos.domain.ids import (
     ServiceId,
 )
 from coachos.domain.orgs import Coach, Organization
+from coachos.domain.rows import Rows
 from coachos.domain.timezones import require_utc
 from coachos.domain.usecases._base import Command, Deps
 from coachos.ports.storage import UnitOfWork
@@ -97,8 +99,9 @@ def _slots(
         service_id=service.id,
         duration=service.duration,
         capacity=service.capacity,
-        rules=uow.availability.weekly(org.id, coach.id),
-        overrides=uow.availability.overrides(org.id, coach.id, first, last),
+        # Hours that cannot be read must not turn into time offered (or withheld) by guesswork.
+        rules=uow.availability.weekly(org.id, coach.id).complete(),
+        overrides=uow.availability.overrides(org.id, coach.id, first, last).complete(),
         busy=uow.calendar.busy(org.id, coach.id, start - reach, end + reach),
         policy=org.policy,
         tz=tz,
@@ -127,7 +130,9 @@ class BookSession(Command[Booking]):
     """Book a client into a service with a coach at `start`.
 
     With an `idempotency_key`, repeating the request (a double click, a retry after a timeout)
-    returns the first booking instead of making another.
+    returns the first booking instead of making another. Keys belong to their scope (by default
+    the actor): the same key sent by another caller is a different key, so it can neither answer
+    with nor be refused because of somebody else's booking.
     """
 
     org_id: OrgId
@@ -143,6 +148,24 @@ class BookSession(Command[Booking]):
     note: str = ""
     #: For a credit-using service, book anyway when the client has no usable credit (paid later).
     allow_without_credit: bool = False
+    #: Whose `idempotency_key` it is; None means the actor's. Scopes never share keys.
+    idempotency_scope: str | None = None
+    #: False books a credit-using service without touching the client's credits at all.
+    take_credit: bool = True
+    #: What a visitor typed on the public form, stored on the booking (never on the client).
+    guest: GuestDetails | None = None
+
+
+#: Longest scope a key can be stored under.
+MAX_SCOPE = 100
+
+
+def key_scope(cmd: BookSession) -> str:
+    """The scope `cmd`'s idempotency key lives in: the one given, else the actor's."""
+    scope = cmd.idempotency_scope if cmd.idempotency_scope is not None else str(cmd.actor)
+    if not 1 <= len(scope) <= MAX_SCOPE:
+        raise ValidationError(f"Idempotency scopes are 1 to {MAX_SCOPE} characters.", field="idempotency_scope")
+    return scope
 
 
 def book_session(cmd: BookSession, deps: Deps) -> Booking:
@@ -162,10 +185,11 @@ def book_session(cmd: BookSession, deps: Deps) -> Booking:
 
 
 def _by_key(cmd: BookSession, deps: Deps) -> Booking | None:
+    """The booking this caller already made with this key; another caller's use of the same key is not seen."""
     if cmd.idempotency_key is None:
         return None
     with deps.uow() as uow:
-        earlier = uow.bookings.by_idempotency_key(cmd.org_id, cmd.idempotency_key)
+        earlier = uow.bookings.by_idempotency_key(cmd.org_id, key_scope(cmd), cmd.idempotency_key)
     if earlier is not None and (earlier.client_id, earlier.service_id, earlier.coach_id, earlier.start) != (
         cmd.client_id,
         cmd.service_id,
@@ -224,12 +248,14 @@ def book_in(uow: UnitOfWork, cmd: BookSession, start: datetime, now: datetime, d
         updated_at=now,
         updated_by=cmd.actor,
         idempotency_key=cmd.idempotency_key,
+        idempotency_scope=None if cmd.idempotency_key is None else key_scope(cmd),
         note=cmd.note,
+        guest=cmd.guest,
     )
     uow.bookings.add(booking)
     event_type = BookingConfirmed if cmd.confirm else BookingRequested
     uow.emit(booking_event(event_type, booking, now, cmd.actor))
-    if service.uses_credit:
+    if service.uses_credit and cmd.take_credit:
         try:
             change = _use_credit(uow, booking, cmd.package_id, now, cmd.actor, "booked")
         except (NoCreditsLeft, PackageExpired):
@@ -356,7 +382,7 @@ def use_credit(cmd: UseCredit, deps: Deps) -> CreditChange:
 
 
 @attrs.frozen(kw_only=True)
-class ListBookings(Command[list[Booking]]):
+class ListBookings(Command[Rows[Booking]]):
     """Bookings starting in [start, end), optionally of one coach."""
 
     org_id: OrgId
@@ -365,10 +391,10 @@ class ListBookings(Command[list[Booking]]):
     coach_id: CoachId | None = None
 
 
-def list_bookings(cmd: ListBookings, deps: Deps) -> list[Booking]:
-    """The bookings in the range, by start time."""
+def list_bookings(cmd: ListBookings, deps: Deps) -> Rows[Booking]:
+    """The bookings in the range, by start time (with any that could not be read named in `unreadable`)."""
     start, end = require_utc(cmd.start, field="start"), require_utc(cmd.end, field="end")
     if end <= start:
         raise ValidationError("The end of the range must be after its start.", field="end")
     with deps.uow() as uow:
-        return list(uow.bookings.between(cmd.org_id, start, end, coach_id=cmd.coach_id))
+        return uow.bookings.between(cmd.org_id, start, end, coach_id=cmd.coach_id)

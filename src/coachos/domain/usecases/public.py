@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import attrs
 
 from coachos.domain.accounts import digest
-from coachos.domain.bookings import Booking, BookingStatus
+from coachos.domain.bookings import Booking, BookingStatus, GuestDetails
 from coachos.domain.clients import Channel, Client, ClientStatus, Consent
 from coachos.domain.contact import check_name, optional_email, optional_phone
 from coachos.domain.errors import Conflict, NotFound, ValidationError
@@ -37,11 +37,16 @@ def first_active_coach(uow: UnitOfWork, org_id: OrgId) -> Coach:
 
 @attrs.frozen(kw_only=True)
 class BookAsGuest(Command[Booking]):
-    """Book a session from the public page: find the person by email or phone (or add them as a lead), then book.
+    """Book a session from the public page as whoever the visitor says they are, which proves nothing.
 
-    The booking is `requested`. For a credit-using service a credit is used if the client has
-    one; otherwise the booking is made without one, to be paid later. Repeating the request
-    with the same `idempotency_key` returns the first booking and adds no second client.
+    The booking is `requested` and never uses a credit. When the email (else phone) belongs to a
+    client on file, the booking is held for that client, but only as "maybe them" for the coach to
+    confirm: the stored client is not changed (no consent, no zone) and the visitor's typed details
+    are kept on the booking instead. Anybody else is added as a lead from what they typed.
+
+    Repeating the request with the same `idempotency_key` from the same `visitor` returns the first
+    booking and adds no second client; the same key from another visitor (or an API caller) is
+    another key.
     """
 
     org_id: OrgId
@@ -49,6 +54,8 @@ class BookAsGuest(Command[Booking]):
     start: datetime
     name: str
     idempotency_key: str
+    #: Who is asking, as far as the caller can tell (the web's anonymous cookie id): the key's scope.
+    visitor: str = attrs.field(repr=False)
     #: Whether the person ticked the box agreeing to text reminders.
     sms_consent: bool
     #: The exact words next to that box, kept as evidence of what they agreed to.
@@ -61,23 +68,27 @@ class BookAsGuest(Command[Booking]):
     timezone: str | None = None
 
 
-@attrs.frozen
-class _Guest:
-    """The validated contact details of a guest."""
-
-    name: str
-    phone: str | None
-    email: str | None
-    timezone: str | None
+#: Prefix of the public form's key scopes; actors ("coach:…", "client:…", "system") never start with it.
+GUEST_SCOPE = "guest:"
 
 
-def _guest(cmd: BookAsGuest) -> _Guest:
+def guest_scope(visitor: str) -> str:
+    """The idempotency scope of a public visitor: a digest, so the stored scope does not reveal their cookie."""
+    if not 1 <= len(visitor) <= 200:
+        raise ValidationError("The visitor is not known; please reload the page.", field="visitor")
+    return GUEST_SCOPE + digest(visitor)[:40]
+
+
+def _guest(cmd: BookAsGuest) -> GuestDetails:
     """Check everything the person typed before anything is looked up or written."""
-    guest = _Guest(
+    guest = GuestDetails(
         name=check_name(cmd.name),
         phone=optional_phone(cmd.phone),
         email=optional_email(cmd.email),
         timezone=check_timezone(cmd.timezone) if cmd.timezone else None,
+        sms_consent=cmd.sms_consent,
+        consent_wording=cmd.consent_wording if cmd.sms_consent else "",
+        matched=False,
     )
     if guest.phone is None and guest.email is None:
         raise ValidationError("Give a phone number or an email address so your coach can reach you.", field="email")
@@ -94,13 +105,14 @@ def book_as_guest(cmd: BookAsGuest, deps: Deps) -> Booking:
     """Find or add the client and book, in one transaction: a refused booking leaves no client behind."""
     guest = _guest(cmd)
     start = require_utc(cmd.start, field="start")
-    if (earlier := _earlier(cmd, start, deps)) is not None:
+    scope = guest_scope(cmd.visitor)
+    if (earlier := _earlier(cmd, scope, start, deps)) is not None:
         return earlier
     now = deps.clock.now()
     try:
         with deps.uow() as uow:
             coach_id = cmd.coach_id or first_active_coach(uow, cmd.org_id).id
-            client = _find_or_add_client(uow, cmd, guest, now, deps)
+            client, guest = _find_or_add_client(uow, cmd, guest, now, deps)
             booking = book_in(
                 uow,
                 BookSession(
@@ -111,7 +123,10 @@ def book_as_guest(cmd: BookAsGuest, deps: Deps) -> Booking:
                     start=start,
                     actor=Actor("client", client.id),
                     idempotency_key=cmd.idempotency_key,
-                    allow_without_credit=True,
+                    idempotency_scope=scope,
+                    # Nobody proved who they are, so nobody's credits are touched; the coach may charge later.
+                    take_credit=False,
+                    guest=guest,
                 ),
                 start,
                 now,
@@ -119,17 +134,17 @@ def book_as_guest(cmd: BookAsGuest, deps: Deps) -> Booking:
             )
             uow.commit()
     except Conflict:
-        # A concurrent twin of this request (same key) may have committed first; its booking is the answer.
-        if (earlier := _earlier(cmd, start, deps)) is not None:
+        # A concurrent twin of this request (same visitor and key) may have committed first: its booking answers.
+        if (earlier := _earlier(cmd, scope, start, deps)) is not None:
             return earlier
         raise
     return booking
 
 
-def _earlier(cmd: BookAsGuest, start: datetime, deps: Deps) -> Booking | None:
-    """The booking already made with this request's key, if it was for the same service and time."""
+def _earlier(cmd: BookAsGuest, scope: str, start: datetime, deps: Deps) -> Booking | None:
+    """The booking this visitor already made with this request's key, if it was for the same service and time."""
     with deps.uow() as uow:
-        earlier = uow.bookings.by_idempotency_key(cmd.org_id, cmd.idempotency_key)
+        earlier = uow.bookings.by_idempotency_key(cmd.org_id, scope, cmd.idempotency_key)
     if earlier is None:
         return None
     if (earlier.service_id, earlier.start) != (cmd.service_id, start) or cmd.coach_id not in (None, earlier.coach_id):
@@ -137,46 +152,40 @@ def _earlier(cmd: BookAsGuest, start: datetime, deps: Deps) -> Booking | None:
     return earlier
 
 
-def _find_or_add_client(uow: UnitOfWork, cmd: BookAsGuest, guest: _Guest, now: datetime, deps: Deps) -> Client:
-    """The organisation's client with this email (else phone), or a new lead; records a ticked SMS consent."""
+def _find_or_add_client(
+    uow: UnitOfWork, cmd: BookAsGuest, guest: GuestDetails, now: datetime, deps: Deps
+) -> tuple[Client, GuestDetails]:
+    """The organisation's client with this email (else phone), untouched, or a new lead made from what was typed."""
+    found = uow.clients.by_contact(cmd.org_id, email=guest.email, phone=guest.phone)
+    if found is not None:
+        return found, attrs.evolve(guest, matched=True)
+    uow.orgs.get(cmd.org_id)
     consent = (
         Consent(channel=Channel.SMS, granted_at=now, method=BOOKING_FORM, wording=cmd.consent_wording)
         if cmd.sms_consent
         else None
     )
-    client = uow.clients.by_contact(cmd.org_id, email=guest.email, phone=guest.phone)
-    if client is None:
-        uow.orgs.get(cmd.org_id)
-        client = Client(
-            id=ClientId(deps.ids.new_id()),
-            org_id=cmd.org_id,
-            name=guest.name,
-            created_at=now,
-            phone=guest.phone,
-            email=guest.email,
-            timezone=guest.timezone,
-            status=ClientStatus.LEAD,
-            consents=(consent,) if consent else (),
-        )
-        uow.clients.add(client)
-        uow.emit(ClientCreated(org_id=cmd.org_id, occurred_at=now, actor=_actor(client), client_id=client.id))
-    elif consent is not None and client.phone == guest.phone and client.consent(Channel.SMS) is None:
-        # Only for the number on file: somebody matched by email must not opt another number in.
-        client = attrs.evolve(client, consents=(*client.consents, consent))
-        uow.clients.update(client)
-    else:
-        return client
+    client = Client(
+        id=ClientId(deps.ids.new_id()),
+        org_id=cmd.org_id,
+        name=guest.name,
+        created_at=now,
+        phone=guest.phone,
+        email=guest.email,
+        timezone=guest.timezone,
+        status=ClientStatus.LEAD,
+        consents=(consent,) if consent else (),
+    )
+    uow.clients.add(client)
+    actor = str(Actor("client", client.id))
+    uow.emit(ClientCreated(org_id=cmd.org_id, occurred_at=now, actor=actor, client_id=client.id))
     if consent is not None:
         uow.emit(
             ConsentRecorded(
-                org_id=cmd.org_id, occurred_at=now, actor=_actor(client), client_id=client.id, channel=Channel.SMS.value
+                org_id=cmd.org_id, occurred_at=now, actor=actor, client_id=client.id, channel=Channel.SMS.value
             )
         )
-    return client
-
-
-def _actor(client: Client) -> str:
-    return str(Actor("client", client.id))
+    return client, guest
 
 
 @attrs.frozen
@@ -236,6 +245,7 @@ class FeedEntry:
 
     booking: Booking
     service_name: str
+    #: e.g. 'Jordan', or 'maybe Jordan' for a public booking the coach has yet to confirm is theirs.
     client_first_name: str
 
     @property
@@ -278,5 +288,8 @@ def read_calendar_feed(cmd: ReadCalendarFeed, deps: Deps) -> FeedContent:
                 continue
             if booking.client_id not in first_names:
                 first_names[booking.client_id] = uow.clients.get(org_id, booking.client_id).name.split()[0]
-            entries.append(FeedEntry(booking, services[booking.service_id], first_names[booking.client_id]))
+            first = first_names[booking.client_id]
+            # A public booking matched only by typed contact details may not be that client's.
+            who = f"maybe {first}" if booking.identity_unconfirmed else first
+            entries.append(FeedEntry(booking, services[booking.service_id], who))
     return FeedContent(org=org, coach=coach, generated_at=now, entries=tuple(entries))

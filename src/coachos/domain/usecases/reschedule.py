@@ -18,6 +18,8 @@ from coachos.ports.storage import UnitOfWork
 
 #: The reason recorded on the cancelled booking and its returned credit.
 RESCHEDULED = "rescheduled"
+#: The scope of moves' keys: derived from the booking by the server, so no caller's own key can meet one.
+MOVE_SCOPE = "reschedule"
 
 
 @attrs.frozen(kw_only=True)
@@ -56,7 +58,7 @@ def reschedule_booking(cmd: RescheduleBooking, deps: Deps) -> Booking:
 
 def _moved_already(cmd: RescheduleBooking, key: str, deps: Deps) -> Booking | None:
     with deps.uow() as uow:
-        done = uow.bookings.by_idempotency_key(cmd.org_id, key)
+        done = uow.bookings.by_idempotency_key(cmd.org_id, MOVE_SCOPE, key)
     if done is not None and cmd.actor.kind == "client" and cmd.actor.id != done.client_id:
         raise NotFound("There is no such booking.")
     return done
@@ -95,7 +97,11 @@ def _reschedule(cmd: RescheduleBooking, new_start: datetime, key: str, deps: Dep
                 note=old.note,
                 # A booking made without a credit (to be paid otherwise) stays bookable without one.
                 allow_without_credit=old.package_id is None,
+                # A public-form booking nobody charged stays uncharged: the visitor proved no identity.
+                take_credit=old.guest is None or old.package_id is not None,
+                guest=old.guest,
                 idempotency_key=key,
+                idempotency_scope=MOVE_SCOPE,
             ),
             new_start,
             now,

@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 from coachos.domain.errors import (
     CoachOSError,
     Conflict,
+    CorruptRecord,
     InvalidTransition,
     NoCreditsLeft,
     NotAuthenticated,
@@ -23,10 +24,12 @@ from coachos.domain.errors import (
     Throttled,
     ValidationError,
 )
+from coachos.entrypoints.web.unreadable import new_error_id, report
 
 log = structlog.get_logger("coachos.web")
 
 STATUS: list[tuple[type[CoachOSError], int]] = [
+    (CorruptRecord, 500),
     (ValidationError, 400),
     (NotAuthenticated, 401),
     (NotFound, 404),
@@ -98,6 +101,16 @@ def register_error_handlers(app: Quart) -> None:
             errors = [{"field": field, "message": error.message}] if field else []
             return problem(status, error.code, error.message, code=error.code, errors=errors)
         return await render_template("error.html", status=status, message=error.message), status
+
+    @app.errorhandler(CorruptRecord)
+    async def corrupt_record(error: CorruptRecord) -> Any:
+        # Stored data that cannot be read is our fault: a 500 with an error id, logged with ids only.
+        marker = report([error])
+        error_id = marker.error_id if marker else new_error_id()
+        message = f"{error.message} If it keeps happening, quote error {error_id}."
+        if wants_json():
+            return problem(500, "internal_error", message, code=error.code, error_id=error_id)
+        return await render_template("error.html", status=500, message=message), 500
 
     @app.errorhandler(RequestSchemaValidationError)
     async def schema_error(error: RequestSchemaValidationError) -> Any:

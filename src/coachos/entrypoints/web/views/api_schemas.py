@@ -21,6 +21,7 @@ from coachos.domain.availability import Slot as DomainSlot
 from coachos.domain.availability import WeeklyRule
 from coachos.domain.bookings import BookingStatus
 from coachos.domain.clients import ClientStatus
+from coachos.entrypoints.web.unreadable import Marker
 
 #: An instant: ISO 8601 with a UTC offset ("2026-03-03T14:00:00Z"); a time without one is refused.
 Instant = Annotated[datetime, Meta(tz=True, description="ISO 8601 instant with an offset; answers are in UTC.")]
@@ -167,10 +168,31 @@ class Client:
 
 
 @attrs.frozen(kw_only=True)
+class Unreadable:
+    """Stored records a list left out because they could not be read: a fault on our side, logged under `error_id`."""
+
+    count: int
+    error_id: str
+    #: Ids of the records left out.
+    ids: list[str]
+    message: str
+
+    @classmethod
+    def of(cls, marker: Marker | None) -> Unreadable | None:
+        """The JSON shape of a page marker; None when every record was read."""
+        if marker is None:
+            return None
+        ids = [r.row_id for r in marker.records]
+        return cls(count=marker.count, error_id=marker.error_id, ids=ids, message=marker.message)
+
+
+@attrs.frozen(kw_only=True)
 class ClientList:
     """Clients, by name."""
 
     items: list[Client]
+    #: null unless some stored clients could not be read and were left out.
+    unreadable: Unreadable | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -215,6 +237,8 @@ class ServiceList:
     """Services, by name."""
 
     items: list[Service]
+    #: null unless some stored services could not be read and were left out.
+    unreadable: Unreadable | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -343,6 +367,8 @@ class BookingList:
     """Bookings, by start time."""
 
     items: list[Booking]
+    #: null unless some stored bookings could not be read and were left out.
+    unreadable: Unreadable | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -390,6 +416,8 @@ class PackageList:
     """A client's packages, soonest to expire first."""
 
     items: list[Package]
+    #: null unless some stored packages could not be read and were left out.
+    unreadable: Unreadable | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -30,14 +30,16 @@ from coachos.domain.calendar import (
 )
 from coachos.domain.catalog import Service
 from coachos.domain.clients import Client
-from coachos.domain.errors import CoachOSError, NotFound, ValidationError
+from coachos.domain.errors import CoachOSError, CorruptRecord, NotFound, ValidationError
 from coachos.domain.ids import Actor, BookingId, ClientId, OrgId, ServiceId
 from coachos.domain.orgs import Organization
+from coachos.domain.rows import unreadable_in
 from coachos.domain.timezones import require_utc
 from coachos.domain.usecases import BookSession, CancelBooking, RescheduleBooking
 from coachos.entrypoints.web.context import core
 from coachos.entrypoints.web.errors import problem, status_of
 from coachos.entrypoints.web.security import login_required, require_principal
+from coachos.entrypoints.web.unreadable import report
 from coachos.ports.storage import UnitOfWork
 
 bp = Blueprint("calendar", __name__)
@@ -77,7 +79,10 @@ class CalendarEvent:
     #: e.g. 'Mon 9 Mar, 09:00 EDT'.
     label: str
     client_id: str
+    #: The client's name, or 'maybe <name>' for a public booking matched only by typed contact details.
     client_name: str
+    #: For such a booking, what the visitor typed ('booked online as “…”, email, phone'); else empty.
+    guest_note: str
     service_name: str
     status: str
     status_label: str
@@ -108,7 +113,8 @@ class CalendarEvent:
             time_label=span,
             label=f"{local:%a} {local.day} {local:%b}, {start_clock} {start_zone}",
             client_id=str(client.id),
-            client_name=client.name,
+            client_name=f"maybe {client.name}" if booking.identity_unconfirmed else client.name,
+            guest_note=booking.guest.summary if booking.guest and booking.identity_unconfirmed else "",
             service_name=service.name,
             status=booking.status.value,
             status_label=booking.status.value.replace("_", "-"),
@@ -123,15 +129,33 @@ class CalendarEvent:
 BLANK_EVENT = CalendarEvent(**{f.name: "" for f in attrs.fields(CalendarEvent) if f.name != "open"}, open=True)
 
 
-def _events(uow: UnitOfWork, org: Organization, start: datetime, end: datetime) -> list[CalendarEvent]:
-    """The org's bookings starting in [start, end), cancelled ones left out, by start time."""
-    bookings = [b for b in uow.bookings.between(org.id, start, end) if b.status is not BookingStatus.CANCELLED]
-    services = {s.id: s for s in uow.services.list(org.id)}
-    clients: dict[ClientId, Client] = {}
-    for b in bookings:
+def _events(
+    uow: UnitOfWork, org: Organization, start: datetime, end: datetime
+) -> tuple[list[CalendarEvent], tuple[CorruptRecord, ...]]:
+    """The org's bookings starting in [start, end), cancelled ones left out, by start time.
+
+    Also the stored rows that could not be read: a booking whose own row, client or service is
+    one of them is left out.
+    """
+    found = uow.bookings.between(org.id, start, end)
+    listed = uow.services.list(org.id)
+    services = {s.id: s for s in listed}
+    clients: dict[ClientId, Client | None] = {}
+    broken: list[CorruptRecord] = []
+    events = []
+    for b in found:
+        if b.status is BookingStatus.CANCELLED:
+            continue
         if b.client_id not in clients:
-            clients[b.client_id] = uow.clients.get(org.id, b.client_id)
-    return [CalendarEvent.of(b, clients[b.client_id], services[b.service_id], org) for b in bookings]
+            try:
+                clients[b.client_id] = uow.clients.get(org.id, b.client_id)
+            except CorruptRecord as exc:
+                broken.append(exc)
+                clients[b.client_id] = None
+        client, service = clients[b.client_id], services.get(b.service_id)
+        if client is not None and service is not None:
+            events.append(CalendarEvent.of(b, client, service, org))
+    return events, unreadable_in(found, listed, broken)
 
 
 @attrs.frozen
@@ -146,6 +170,8 @@ class CalendarPage:
     days: dict[date, list[CalendarEvent]]
     clients: list[Client]
     services: list[Service]
+    #: Stored rows that could not be read (bookings, clients, services), left out of the above.
+    unreadable: tuple[CorruptRecord, ...] = ()
 
     @property
     def title(self) -> str:
@@ -172,16 +198,19 @@ def _page(uow: UnitOfWork, org_id: OrgId, view: CalendarView, anchor: date | Non
     anchor = anchor or today
     shown = visible_range(view, anchor, org.tz)
     days: dict[date, list[CalendarEvent]] = {d: [] for d in shown.days}
-    for event in _events(uow, org, shown.start, shown.end):
+    events, unreadable = _events(uow, org, shown.start, shown.end)
+    for event in events:
         days[date.fromisoformat(event.local_date)].append(event)
+    clients, services = uow.clients.list(org_id, limit=CLIENT_CHOICES), uow.services.list(org_id)
     return CalendarPage(
         org=org,
         range=shown,
         anchor=anchor,
         today=today,
         days=days,
-        clients=list(uow.clients.list(org_id, limit=CLIENT_CHOICES)),
-        services=[s for s in uow.services.list(org_id) if s.active],
+        clients=list(clients),
+        services=[s for s in services if s.active],
+        unreadable=unreadable_in(unreadable, clients, services),
     )
 
 
@@ -233,6 +262,7 @@ async def _render(
             done=DONE.get(request.args.get("done", "")),
             booking_key=uuid.uuid4().hex,
             blank_event=BLANK_EVENT,
+            unreadable=report(page.unreadable),
         ),
         status,
     )
@@ -260,11 +290,14 @@ async def events() -> Any:
     except ValidationError as exc:
         return problem(400, exc.code, exc.message, code=exc.code, errors=[{"field": exc.field, "message": exc.message}])
 
-    def read(uow: UnitOfWork) -> list[CalendarEvent]:
+    def read(uow: UnitOfWork) -> tuple[list[CalendarEvent], tuple[CorruptRecord, ...]]:
         return _events(uow, uow.orgs.get(who.org_id), start, end)
 
-    found = await core().read_async(read)
-    return jsonify({"start": iso_utc(start), "end": iso_utc(end), "events": [attrs.asdict(e) for e in found]})
+    found, unreadable = await core().read_async(read)
+    body: dict[str, Any] = {"start": iso_utc(start), "end": iso_utc(end), "events": [attrs.asdict(e) for e in found]}
+    if (marker := report(unreadable)) is not None:
+        body["unreadable"] = {"count": marker.count, "error_id": marker.error_id, "message": marker.message}
+    return jsonify(body)
 
 
 def _range_param(name: str) -> datetime:
@@ -329,6 +362,8 @@ async def create() -> Any:
                 idempotency_key=form.get("idempotency_key") or None,
             )
         )
+    except CorruptRecord:
+        raise  # a server fault: answered and logged by the error handler, not shown as a refusal
     except CoachOSError as exc:
         return await _render(view, anchor, error=exc, form=form, status=status_of(exc))
     return _to(view, booking.start.astimezone(org.tz).date(), "booked")
@@ -354,6 +389,8 @@ async def move(booking_id: str) -> Any:
         booking = await core().execute_async(
             RescheduleBooking(org_id=who.org_id, booking_id=wanted, new_start=start, actor=Actor("coach", who.coach_id))
         )
+    except CorruptRecord:
+        raise  # a server fault: answered and logged by the error handler, not shown as a refusal
     except CoachOSError as exc:
         return await _render(view, anchor, error=exc, status=status_of(exc))
     return _to(view, booking.start.astimezone(org.tz).date(), "moved")
@@ -370,6 +407,8 @@ async def cancel(booking_id: str) -> Any:
         await core().execute_async(
             CancelBooking(org_id=who.org_id, booking_id=_booking_id(booking_id), actor=Actor("coach", who.coach_id))
         )
+    except CorruptRecord:
+        raise  # a server fault: answered and logged by the error handler, not shown as a refusal
     except CoachOSError as exc:
         return await _render(view, anchor, error=exc, status=status_of(exc))
     return _to(view, anchor, "cancelled")

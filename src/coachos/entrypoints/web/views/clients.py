@@ -9,7 +9,7 @@ page with the panel's form and the reason, and writes nothing.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -20,14 +20,16 @@ from quart import Blueprint, abort, redirect, render_template, request, url_for
 from coachos.domain.bookings import Booking, BookingStatus, CreditEvent
 from coachos.domain.catalog import SessionPackage
 from coachos.domain.clients import Client, ClientStatus
-from coachos.domain.errors import ValidationError
+from coachos.domain.errors import CorruptRecord, ValidationError
 from coachos.domain.ids import Actor, ClientId, OrgId
 from coachos.domain.money import Money
-from coachos.domain.orgs import Organization
+from coachos.domain.orgs import Coach, Organization
+from coachos.domain.rows import Rows, unreadable_in
 from coachos.domain.timezones import day_start
 from coachos.domain.usecases import CreateClient, SellPackage, UpdateClient
 from coachos.entrypoints.web.context import core
 from coachos.entrypoints.web.security import login_required, require_principal
+from coachos.entrypoints.web.unreadable import report
 from coachos.ports.storage import UnitOfWork
 
 bp = Blueprint("clients", __name__)
@@ -67,6 +69,8 @@ class ClientRow:
     client: Client
     credits_left: int
     next_session: Booking | None
+    #: Whether a package of the client could not be read, so more credits may be left than shown.
+    credits_uncertain: bool = False
 
 
 @attrs.frozen
@@ -89,33 +93,45 @@ class PackageView:
 # ---- reading ----------------------------------------------------------------------------------------------------
 
 
-def credits_left(uow: UnitOfWork, org_id: OrgId, client_id: ClientId, now: datetime) -> int:
-    """Credits the client could use at `now`, over all their usable packages."""
-    return sum(p.remaining for p in uow.packages.for_client(org_id, client_id) if p.usable(now))
+def credits_left(packages: Iterable[SessionPackage], now: datetime) -> int:
+    """Credits that could be used at `now`, over the usable ones of `packages`."""
+    return sum(p.remaining for p in packages if p.usable(now))
 
 
 def _list(
     uow: UnitOfWork, org_id: OrgId, now: datetime, search: str, status: ClientStatus | None, tag: str | None
-) -> tuple[Organization, list[ClientRow]]:
+) -> tuple[Organization, list[ClientRow], tuple[CorruptRecord, ...]]:
     org = uow.orgs.get(org_id)
     found = uow.clients.list(org_id, search=search, limit=LIST_LIMIT, status=status, tag=tag)
+    ahead = uow.bookings.between(org_id, now, now + NEXT_SESSION_HORIZON)
     upcoming: dict[ClientId, Booking] = {}
-    for b in uow.bookings.between(org_id, now, now + NEXT_SESSION_HORIZON):
+    for b in ahead:
         if b.status.is_open:
             upcoming.setdefault(b.client_id, b)
-    return org, [ClientRow(c, credits_left(uow, org_id, c.id, now), upcoming.get(c.id)) for c in found]
+    rows: list[ClientRow] = []
+    reads: list[Rows[Any]] = [found, ahead]
+    for c in found:
+        packages = uow.packages.for_client(org_id, c.id)
+        reads.append(packages)
+        rows.append(ClientRow(c, credits_left(packages, now), upcoming.get(c.id), bool(packages.unreadable)))
+    return org, rows, unreadable_in(*reads)
 
 
 def _sessions(uow: UnitOfWork, org_id: OrgId, client_id: ClientId, now: datetime, *, past: bool) -> dict[str, Any]:
     client = uow.clients.get(org_id, client_id)
-    services = {s.id: s for s in uow.services.list(org_id)}
-    coaches = {c.id: c for c in uow.coaches.list(org_id)}
+    services, coaches = uow.services.list(org_id), uow.coaches.list(org_id)
     mine = uow.bookings.for_client(org_id, client_id)
     if past:
         chosen = [b for b in reversed(mine) if b.start < now]
     else:
         chosen = [b for b in mine if b.start >= now and b.status is not BookingStatus.CANCELLED]
-    return {"client": client, "bookings": chosen, "services": services, "coaches": coaches}
+    return {
+        "client": client,
+        "bookings": chosen,
+        "services": {s.id: s for s in services},
+        "coaches": {c.id: c for c in coaches},
+        UNREADABLE: unreadable_in(services, coaches, mine),
+    }
 
 
 def _upcoming(uow: UnitOfWork, org_id: OrgId, client_id: ClientId, now: datetime) -> dict[str, Any]:
@@ -130,12 +146,12 @@ def _client_only(uow: UnitOfWork, org_id: OrgId, client_id: ClientId, now: datet
     return {"client": uow.clients.get(org_id, client_id)}
 
 
-def _actor_names(uow: UnitOfWork, org_id: OrgId, client: Client) -> Callable[[Actor], str]:
-    coaches: dict[UUID | None, str] = {c.id: c.name for c in uow.coaches.list(org_id)}
+def _actor_names(coaches: Iterable[Coach], client: Client) -> Callable[[Actor], str]:
+    names: dict[UUID | None, str] = {c.id: c.name for c in coaches}
 
     def name(actor: Actor) -> str:
         if actor.kind == "coach":
-            return coaches.get(actor.id, "a former coach")
+            return names.get(actor.id, "a former coach")
         if actor.kind == "client":
             return client.name if actor.id == client.id else "the client"
         return "Coach OS (automatic)"
@@ -145,21 +161,29 @@ def _actor_names(uow: UnitOfWork, org_id: OrgId, client: Client) -> Callable[[Ac
 
 def _packages(uow: UnitOfWork, org_id: OrgId, client_id: ClientId, now: datetime) -> dict[str, Any]:
     client = uow.clients.get(org_id, client_id)
-    name = _actor_names(uow, org_id, client)
-    sessions = {b.id: b for b in uow.bookings.for_client(org_id, client_id)}
-    packages = []
-    for p in uow.packages.for_client(org_id, client_id):
+    coaches = uow.coaches.list(org_id)
+    name = _actor_names(coaches, client)
+    bookings, owned = uow.bookings.for_client(org_id, client_id), uow.packages.for_client(org_id, client_id)
+    sessions = {b.id: b for b in bookings}
+    packages: list[PackageView] = []
+    reads: list[Rows[Any]] = [coaches, bookings, owned]
+    for p in owned:
         events = uow.packages.credit_events(org_id, p.id)
+        reads.append(events)
         packages.append(PackageView(p, [HistoryLine(e, name(e.actor), sessions.get(e.booking_id)) for e in events]))
-    left = sum(v.package.remaining for v in packages if v.package.usable(now))
-    return {"client": client, "packages": packages, "credits_left": left}
+    left = credits_left(owned, now)
+    return {"client": client, "packages": packages, "credits_left": left, UNREADABLE: unreadable_in(*reads)}
 
 
 def _payments(uow: UnitOfWork, org_id: OrgId, client_id: ClientId, now: datetime) -> dict[str, Any]:
     client = uow.clients.get(org_id, client_id)
-    bought = sorted(uow.packages.for_client(org_id, client_id), key=lambda p: p.purchased_at, reverse=True)
-    return {"client": client, "purchases": bought}
+    owned = uow.packages.for_client(org_id, client_id)
+    bought = sorted(owned, key=lambda p: p.purchased_at, reverse=True)
+    return {"client": client, "purchases": bought, UNREADABLE: owned.unreadable}
 
+
+#: The context key under which a loader names the stored rows it had to leave out.
+UNREADABLE = "unreadable_rows"
 
 #: How each panel reads its data; every loader raises NotFound for another organisation's client.
 LOADERS: Mapping[str, Callable[[UnitOfWork, OrgId, ClientId, datetime], dict[str, Any]]] = {
@@ -230,8 +254,11 @@ async def _list_page(form: Mapping[str, str] | None = None, error: Exception | N
     q = request.args.get("q", "")
     status = parse_status(request.args.get("status"))
     tag = request.args.get("tag", "").strip().lower() or None
-    org, rows = await core().read_async(lambda uow: _list(uow, who.org_id, now, search_text(q), status, tag))
+    org, rows, unreadable = await core().read_async(
+        lambda uow: _list(uow, who.org_id, now, search_text(q), status, tag)
+    )
     context = {"org": org, "rows": rows, "q": q, "status": status, "tag": tag or "", "limit": LIST_LIMIT}
+    context["unreadable"] = report(unreadable)
     page = await render_template("clients.html", **context, statuses=list(ClientStatus), form=form or {}, error=error)
     return page, 400 if error else 200
 
@@ -273,6 +300,7 @@ async def _detail_page(client_id: UUID, inline: str | None = None, **extra: Any)
     org, context = await core().read_async(
         lambda uow: (uow.orgs.get(who.org_id), _load(uow, who.org_id, ClientId(client_id), inline or "profile", now))
     )
+    marker = report(context.pop(UNREADABLE, ()))
     inlined = {}
     if inline is not None:
         inlined[inline] = await render_template(f"panels/{inline}.html", org=org, now=now, **context, **extra)
@@ -283,6 +311,7 @@ async def _detail_page(client_id: UUID, inline: str | None = None, **extra: Any)
         panels=PANELS,
         inline=inlined,
         saved=request.args.get("saved"),
+        unreadable=marker,
     )
     return page, 400 if inline else 200
 
@@ -309,7 +338,8 @@ async def panel(client_id: UUID, name: str) -> Any:
     org, context = await core().read_async(
         lambda uow: (uow.orgs.get(who.org_id), _load(uow, who.org_id, ClientId(client_id), name, now))
     )
-    return await render_template(f"panels/{name}.html", org=org, now=now, form={}, error=None, **context)
+    marker = await render_template("_unreadable.html", unreadable=report(context.pop(UNREADABLE, ())))
+    return marker + await render_template(f"panels/{name}.html", org=org, now=now, form={}, error=None, **context)
 
 
 @bp.route("/clients/<uuid:client_id>", methods=["POST"])

@@ -11,10 +11,13 @@ from quart import Blueprint, render_template, request
 from coachos.domain.bookings import Booking, BookingStatus
 from coachos.domain.catalog import Service
 from coachos.domain.clients import Client
+from coachos.domain.errors import CorruptRecord
 from coachos.domain.orgs import Coach, Organization
+from coachos.domain.rows import Rows, unreadable_in
 from coachos.domain.timezones import day_start
 from coachos.entrypoints.web.context import core
 from coachos.entrypoints.web.security import login_required, require_principal
+from coachos.entrypoints.web.unreadable import report
 from coachos.ports.storage import UnitOfWork
 
 bp = Blueprint("today", __name__)
@@ -30,6 +33,8 @@ class Row:
     client: Client
     service: Service
     credits_left: int | None
+    #: Whether a package of the client could not be read, so more credits may be left than shown.
+    credits_uncertain: bool = False
 
 
 @attrs.frozen
@@ -42,6 +47,8 @@ class TodayView:
     rows: list[Row]
     to_confirm: list[Row]
     low_credits: list[tuple[Client, int]]
+    #: Stored rows that could not be read; sessions that need one of them are left out too.
+    unreadable: tuple[CorruptRecord, ...] = ()
 
 
 def day_bounds(org: Organization, now: datetime) -> tuple[datetime, datetime]:
@@ -54,21 +61,37 @@ def _today(uow: UnitOfWork, org_id: Any, coach_id: Any, now: datetime) -> TodayV
     org = uow.orgs.get(org_id)
     coach = uow.coaches.get(org_id, coach_id)
     start, end = day_bounds(org, now)
-    services = {s.id: s for s in uow.services.list(org_id)}
-    clients: dict[Any, Client] = {}
+    listed = uow.services.list(org_id)
+    services = {s.id: s for s in listed}
+    clients: dict[Any, Client | None] = {}
     credits: dict[Any, int] = {}
+    uncertain: set[Any] = set()
+    reads: list[Rows[Any]] = [listed]
+    broken: list[CorruptRecord] = []
 
-    def row(b: Booking) -> Row:
+    def row(b: Booking) -> Row | None:
         if b.client_id not in clients:
-            clients[b.client_id] = uow.clients.get(org_id, b.client_id)
-            credits[b.client_id] = sum(
-                p.remaining for p in uow.packages.for_client(org_id, b.client_id) if p.usable(now)
-            )
-        return Row(b, clients[b.client_id], services[b.service_id], credits[b.client_id])
+            try:
+                clients[b.client_id] = uow.clients.get(org_id, b.client_id)
+            except CorruptRecord as exc:
+                broken.append(exc)
+                clients[b.client_id] = None
+            packages = uow.packages.for_client(org_id, b.client_id)
+            reads.append(packages)
+            credits[b.client_id] = sum(p.remaining for p in packages if p.usable(now))
+            if packages.unreadable:
+                uncertain.add(b.client_id)
+        client, service = clients[b.client_id], services.get(b.service_id)
+        # Without its client or service a session cannot be shown; the unreadable row is reported instead.
+        if client is None or service is None:
+            return None
+        return Row(b, client, service, credits[b.client_id], b.client_id in uncertain)
 
-    todays = [row(b) for b in uow.bookings.between(org_id, start, end) if b.status is not BookingStatus.CANCELLED]
+    day = uow.bookings.between(org_id, start, end)
     upcoming = uow.bookings.between(org_id, now, now + timedelta(days=14))
-    to_confirm = [row(b) for b in upcoming if b.status is BookingStatus.REQUESTED]
+    reads += [day, upcoming]
+    todays = [r for b in day if b.status is not BookingStatus.CANCELLED and (r := row(b))]
+    to_confirm = [r for b in upcoming if b.status is BookingStatus.REQUESTED and (r := row(b))]
     low = sorted({(r.client.id, r.client.name, r.credits_left) for r in todays if (r.credits_left or 0) <= LOW_CREDITS})
     return TodayView(
         org=org,
@@ -76,7 +99,8 @@ def _today(uow: UnitOfWork, org_id: Any, coach_id: Any, now: datetime) -> TodayV
         day_start=start,
         rows=todays,
         to_confirm=to_confirm,
-        low_credits=[(clients[c], n or 0) for c, _, n in low],
+        low_credits=[(who, n or 0) for c, _, n in low if (who := clients[c])],
+        unreadable=unreadable_in(*reads, broken),
     )
 
 
@@ -88,4 +112,11 @@ async def today() -> Any:
     app = core()
     now = app.clock.now()
     view = await app.read_async(lambda uow: _today(uow, who.org_id, who.coach_id, now))
-    return await render_template("today.html", v=view, org=view.org, now=now, welcome=request.args.get("welcome"))
+    return await render_template(
+        "today.html",
+        v=view,
+        org=view.org,
+        now=now,
+        welcome=request.args.get("welcome"),
+        unreadable=report(view.unreadable),
+    )

@@ -32,8 +32,12 @@ _ORG = "NULLIF(current_setting('app.org_id', true), '')::uuid"
 #: password reset, calendar feeds, pruning): reachable by a transaction that names no organisation,
 #: and only the named organisation's rows once a transaction names one.
 CREDENTIALS = frozenset({"logins", "web_sessions", "api_tokens", "calendar_feeds"})
-#: The relay reads every organisation's outbox, saying so with `app.outbox_relay`.
-ACROSS_ORGS = {"outbox": "current_setting('app.outbox_relay', true) = 'on'"}
+#: The relay reads every organisation's outbox, saying so with `app.outbox_relay`; pruning deletes
+#: old security events of every organisation, saying so with `app.prune`.
+ACROSS_ORGS = {
+    "outbox": "current_setting('app.outbox_relay', true) = 'on'",
+    "security_events": "current_setting('app.prune', true) = 'on'",
+}
 
 
 def _rule(table: str) -> str:

@@ -27,6 +27,7 @@ from coachos.domain.usecases import (
 )
 from coachos.entrypoints.web.context import core
 from coachos.entrypoints.web.security import require_principal
+from coachos.entrypoints.web.unreadable import report
 from coachos.entrypoints.web.views import api_schemas as s
 from coachos.entrypoints.web.views.api._blueprint import (
     _created,
@@ -76,7 +77,7 @@ async def list_bookings(query_args: s.BookingQuery) -> s.BookingList:
             coach_id=None if query_args.coach_id is None else CoachId(query_args.coach_id),
         )
     )
-    return s.BookingList(items=[s.Booking.of(b) for b in found])
+    return s.BookingList(items=[s.Booking.of(b) for b in found], unreadable=s.Unreadable.of(report(found)))
 
 
 @bp.post("/bookings")

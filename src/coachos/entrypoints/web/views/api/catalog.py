@@ -19,6 +19,7 @@ from coachos.domain.usecases import (
 )
 from coachos.entrypoints.web.context import core
 from coachos.entrypoints.web.security import require_principal
+from coachos.entrypoints.web.unreadable import report
 from coachos.entrypoints.web.views import api_schemas as s
 from coachos.entrypoints.web.views.api._blueprint import (
     _PRICED,
@@ -39,7 +40,7 @@ async def list_services() -> s.ServiceList:
     """Every service, by name."""
     org_id = require_principal().org_id
     found = await core().read_async(lambda uow: uow.services.list(org_id))
-    return s.ServiceList(items=[s.Service.of(x) for x in found])
+    return s.ServiceList(items=[s.Service.of(x) for x in found], unreadable=s.Unreadable.of(report(found)))
 
 
 @bp.post("/services")

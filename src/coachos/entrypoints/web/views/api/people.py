@@ -12,13 +12,16 @@ from quart_schema import (
     validate_response,
 )
 
-from coachos.domain.ids import ClientId
+from coachos.domain.catalog import SessionPackage
+from coachos.domain.ids import ClientId, PackageId
+from coachos.domain.rows import Rows
 from coachos.domain.usecases import (
     CreateClient,
     SellPackage,
 )
 from coachos.entrypoints.web.context import core
 from coachos.entrypoints.web.security import require_principal
+from coachos.entrypoints.web.unreadable import report
 from coachos.entrypoints.web.views import api_schemas as s
 from coachos.entrypoints.web.views.api._blueprint import (
     _PRICED,
@@ -61,7 +64,7 @@ async def list_clients(query_args: s.ClientQuery) -> s.ClientList:
     """Clients and leads whose name, email or phone contain `q`, by name."""
     org_id = require_principal().org_id
     found = await core().read_async(lambda uow: uow.clients.list(org_id, search=query_args.q, limit=query_args.limit))
-    return s.ClientList(items=[s.Client.of(c) for c in found])
+    return s.ClientList(items=[s.Client.of(c) for c in found], unreadable=s.Unreadable.of(report(found)))
 
 
 @bp.post("/clients")
@@ -110,11 +113,23 @@ async def list_packages(client_id: UUID) -> s.PackageList:
     """A client's session packages, soonest to expire first."""
     org_id = require_principal().org_id
 
-    def query(uow: UnitOfWork) -> s.PackageList:
+    def query(uow: UnitOfWork) -> Rows[SessionPackage]:
         uow.clients.get(org_id, ClientId(client_id))
-        return s.PackageList(items=[s.Package.of(p) for p in uow.packages.for_client(org_id, ClientId(client_id))])
+        return uow.packages.for_client(org_id, ClientId(client_id))
 
-    return await core().read_async(query)
+    found = await core().read_async(query)
+    return s.PackageList(items=[s.Package.of(p) for p in found], unreadable=s.Unreadable.of(report(found)))
+
+
+@bp.get("/packages/<uuid:package_id>")
+@tag(["packages"])
+@_problems(404)
+@validate_response(s.Package)
+async def get_package(package_id: UUID) -> s.Package:
+    """One session package."""
+    org_id = require_principal().org_id
+    package = await core().read_async(lambda uow: uow.packages.get(org_id, PackageId(package_id)))
+    return s.Package.of(package)
 
 
 @bp.post("/clients/<uuid:client_id>/packages")

@@ -15,7 +15,6 @@ from quart import current_app
 from coachos.domain.availability import Slot
 from coachos.domain.bookings import Booking
 from coachos.domain.catalog import Service
-from coachos.domain.clients import Client
 from coachos.domain.errors import NotFound, ValidationError
 from coachos.domain.ids import BookingId, OrgId, ServiceId
 from coachos.domain.orgs import Coach, Organization
@@ -136,12 +135,22 @@ def read_manage_token(token: str) -> tuple[OrgId, BookingId]:
 
 @attrs.frozen
 class Held:
-    """A booking with what its pages show."""
+    """A booking with what its public pages may show: never the stored client's name or contact details.
+
+    Whoever holds the link may be a visitor who typed somebody else's email; they see the name
+    they typed themselves, and nothing of the client the booking is held for.
+    """
 
     org: Organization
     booking: Booking
     service: Service
-    client: Client
+    #: The visitor's zone: the one their browser gave when booking, else the client's on file.
+    timezone: str | None
+
+    @property
+    def name(self) -> str | None:
+        """The name typed on the public form, if the booking was made there."""
+        return None if self.booking.guest is None else self.booking.guest.name
 
 
 def _offered_service(uow: UnitOfWork, slug: str, service_id: UUID) -> tuple[Organization, Service]:
@@ -164,11 +173,12 @@ def _with_coach(uow: UnitOfWork, slug: str, service_id: UUID) -> tuple[Organizat
 
 def _held(uow: UnitOfWork, org_id: OrgId, booking_id: BookingId) -> Held:
     booking = uow.bookings.get(org_id, booking_id)
+    guest = booking.guest
     return Held(
         org=uow.orgs.get(org_id),
         booking=booking,
         service=uow.services.get(org_id, booking.service_id),
-        client=uow.clients.get(org_id, booking.client_id),
+        timezone=guest.timezone if guest is not None else uow.clients.get(org_id, booking.client_id).timezone,
     )
 
 

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
 
-from quart import redirect, render_template, request, url_for
+from quart import g, redirect, render_template, request, url_for
 
 from coachos.domain.errors import CoachOSError, Conflict, NotFound, SlotUnavailable, ValidationError
 from coachos.domain.timezones import day_start, label
@@ -130,6 +130,8 @@ async def book(slug: str, service_id: UUID) -> Any:
                     sms_consent=form.get("sms_consent") == "yes",
                     consent_wording=SMS_WORDING,
                     idempotency_key=key,
+                    # The key is this visitor's: the same key from anybody else is another key.
+                    visitor=g.anon_id,
                     timezone=viewer.key if viewer else None,
                 )
             )
@@ -163,7 +165,7 @@ async def booked(slug: str, token: str) -> Any:
     held = await core().read_async(lambda uow: _held(uow, org_id, booking_id))
     if held.org.slug != slug:
         raise NotFound("This booking link is not valid or has expired; please contact your coach.")
-    viewer = viewer_zone(request.args.get("tz")) or viewer_zone(held.client.timezone)
+    viewer = viewer_zone(request.args.get("tz")) or viewer_zone(held.timezone)
     return await render_template(
         "public/confirmation.html",
         h=held,

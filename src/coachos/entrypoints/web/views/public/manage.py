@@ -46,7 +46,7 @@ async def _manage_page(token: str, error: CoachOSError | None = None) -> Any:
     now = app.clock.now()
     held = await app.read_async(lambda uow: _held(uow, org_id, booking_id))
     org, booking = held.org, held.booking
-    viewer = viewer_zone(request.args.get("tz")) or viewer_zone(held.client.timezone)
+    viewer = viewer_zone(request.args.get("tz")) or viewer_zone(held.timezone)
     window = org.policy.cancellation_window
     is_open = booking.status.is_open and now < booking.start
     late = now > booking.start - window
@@ -81,10 +81,10 @@ async def _manage_page(token: str, error: CoachOSError | None = None) -> Any:
 async def cancel(token: str) -> Any:
     """Cancel as the client; inside the cancellation window the credit is kept, as the policy says."""
     org_id, booking_id = read_manage_token(token)
-    held = await core().read_async(lambda uow: _held(uow, org_id, booking_id))
+    booking = await core().read_async(lambda uow: uow.bookings.get(org_id, booking_id))
     try:
         await core().execute_async(
-            CancelBooking(org_id=org_id, booking_id=booking_id, actor=Actor("client", held.client.id))
+            CancelBooking(org_id=org_id, booking_id=booking_id, actor=Actor("client", booking.client_id))
         )
     except CoachOSError as exc:
         return await _manage_page(token, exc)
@@ -95,7 +95,7 @@ async def cancel(token: str) -> Any:
 async def reschedule(token: str) -> Any:
     """Move the booking to another free time (before the cancellation window); the link changes with it."""
     org_id, booking_id = read_manage_token(token)
-    held = await core().read_async(lambda uow: _held(uow, org_id, booking_id))
+    booking = await core().read_async(lambda uow: uow.bookings.get(org_id, booking_id))
     form = await request.form
     try:
         moved = await core().execute_async(
@@ -103,7 +103,7 @@ async def reschedule(token: str) -> Any:
                 org_id=org_id,
                 booking_id=booking_id,
                 new_start=parse_start(form.get("new_start")),
-                actor=Actor("client", held.client.id),
+                actor=Actor("client", booking.client_id),
             )
         )
     except CoachOSError as exc:

@@ -10,9 +10,10 @@ from quart import redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from coachos.domain.availability import DateOverride
-from coachos.domain.errors import ValidationError
+from coachos.domain.errors import CorruptRecord, ValidationError
 from coachos.domain.ids import Actor, OrgId
 from coachos.domain.orgs import Coach, Organization
+from coachos.domain.rows import unreadable_in
 from coachos.domain.usecases import (
     AddDateOverride,
     RemoveDateOverride,
@@ -20,6 +21,7 @@ from coachos.domain.usecases import (
 )
 from coachos.entrypoints.web.context import core
 from coachos.entrypoints.web.security import login_required
+from coachos.entrypoints.web.unreadable import report
 from coachos.entrypoints.web.views.setup._blueprint import bp
 from coachos.entrypoints.web.views.setup._forms import (
     OVERRIDES_AHEAD,
@@ -56,6 +58,8 @@ class AvailabilityView:
     overrides: list[OverrideRow]
     today: date
     zone: str
+    #: Stored hours or date changes that could not be read, left out of the above.
+    unreadable: tuple[CorruptRecord, ...] = ()
 
 
 def _override_row(o: DateOverride, org: Organization) -> OverrideRow:
@@ -72,11 +76,13 @@ def _availability(uow: UnitOfWork, org_id: OrgId, coach_id: Any, now: datetime) 
     org = uow.orgs.get(org_id)
     coach = uow.coaches.get(org_id, coach_id)
     week: list[list[tuple[str, str]]] = [[] for _ in WEEKDAYS]
-    for rule in uow.availability.weekly(org_id, coach_id):
+    rules = uow.availability.weekly(org_id, coach_id)
+    for rule in rules:
         week[rule.weekday].append((f"{rule.start:%H:%M}", f"{rule.end:%H:%M}"))
     today = now.astimezone(org.tz).date()
     overrides = uow.availability.overrides(org_id, coach_id, today, today + OVERRIDES_AHEAD)
-    return AvailabilityView(org, coach, week, [_override_row(o, org) for o in overrides], today, zone_label(org, now))
+    rows = [_override_row(o, org) for o in overrides]
+    return AvailabilityView(org, coach, week, rows, today, zone_label(org, now), unreadable_in(rules, overrides))
 
 
 def _submitted_week(form: MultiDict[str, str]) -> list[list[tuple[str, str]]]:
@@ -123,7 +129,9 @@ async def availability() -> Any:
     now = app.clock.now()
     view = await app.read_async(lambda uow: _availability(uow, org_id, coach_id, now))
     if request.method == "GET":
-        return await render_template("setup/availability.html", v=view, org=view.org, saved=_saved(), form={})
+        return await render_template(
+            "setup/availability.html", v=view, org=view.org, saved=_saved(), form={}, unreadable=report(view.unreadable)
+        )
     form = await request.form
     action = form.get("action", "")
     try:

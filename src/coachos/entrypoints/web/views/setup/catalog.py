@@ -11,10 +11,11 @@ from quart import redirect, render_template, request, url_for
 
 from coachos.domain.catalog import SessionPackage
 from coachos.domain.clients import Client
-from coachos.domain.errors import ValidationError
+from coachos.domain.errors import CorruptRecord, ValidationError
 from coachos.domain.ids import ClientId, OrgId, ServiceId
 from coachos.domain.money import Money
 from coachos.domain.orgs import Organization
+from coachos.domain.rows import unreadable_in
 from coachos.domain.timezones import day_start
 from coachos.domain.usecases import (
     CreateService,
@@ -23,6 +24,7 @@ from coachos.domain.usecases import (
 )
 from coachos.entrypoints.web.context import core
 from coachos.entrypoints.web.security import login_required
+from coachos.entrypoints.web.unreadable import report
 from coachos.entrypoints.web.views.setup._blueprint import bp
 from coachos.entrypoints.web.views.setup._forms import (
     Form,
@@ -41,7 +43,10 @@ from coachos.ports.storage import UnitOfWork
 
 async def _services_page(org_id: OrgId, **extra: Any) -> str:
     org, services = await core().read_async(lambda uow: (uow.orgs.get(org_id), uow.services.list(org_id)))
-    return await render_template("setup/services.html", org=org, services=services, amount=_amount, **extra)
+    marker = report(services)
+    return await render_template(
+        "setup/services.html", org=org, services=services, amount=_amount, unreadable=marker, **extra
+    )
 
 
 def _service_fields(form: Form, currency: str) -> dict[str, Any]:
@@ -122,22 +127,30 @@ def end_of_local_day(day: date, org: Organization) -> datetime:
     return day_start(day + timedelta(days=1), org.tz)
 
 
-def _packages(uow: UnitOfWork, org_id: OrgId) -> tuple[Organization, list[PackageRow], list[Client]]:
+def _packages(
+    uow: UnitOfWork, org_id: OrgId
+) -> tuple[Organization, list[PackageRow], list[Client], tuple[CorruptRecord, ...]]:
     org = uow.orgs.get(org_id)
-    clients = list(uow.clients.list(org_id, limit=1000))
+    clients, recent = uow.clients.list(org_id, limit=1000), uow.packages.recent(org_id, limit=50)
     by_id = {c.id: c for c in clients}
-    rows = []
-    for p in uow.packages.recent(org_id, limit=50):
-        client = by_id.get(p.client_id) or uow.clients.get(org_id, p.client_id)
+    rows, broken = [], []
+    for p in recent:
+        try:
+            client = by_id.get(p.client_id) or uow.clients.get(org_id, p.client_id)
+        except CorruptRecord as exc:
+            broken.append(exc)  # the package is left out with its unreadable client
+            continue
         rows.append(PackageRow(p, client, expiry_label(p.expires_at, org)))
-    return org, rows, clients
+    return org, rows, list(clients), unreadable_in(clients, recent, broken)
 
 
 async def _packages_page(org_id: OrgId, **extra: Any) -> str:
     app = core()
-    org, rows, clients = await app.read_async(lambda uow: _packages(uow, org_id))
+    org, rows, clients, unreadable = await app.read_async(lambda uow: _packages(uow, org_id))
     zone = zone_label(org, app.clock.now())
-    return await render_template("setup/packages.html", org=org, rows=rows, clients=clients, zone=zone, **extra)
+    return await render_template(
+        "setup/packages.html", org=org, rows=rows, clients=clients, zone=zone, unreadable=report(unreadable), **extra
+    )
 
 
 @bp.route("/setup/packages", methods=["GET", "POST"])
