@@ -488,6 +488,7 @@ class TestOpenApi:
                 "get_booking",
                 "get_client",
                 "get_me",
+                "get_package",
                 "list_bookings",
                 "list_clients",
                 "list_packages",

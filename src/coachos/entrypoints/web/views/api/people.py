@@ -123,7 +123,7 @@ async def list_packages(client_id: UUID) -> s.PackageList:
 
 @bp.get("/packages/<uuid:package_id>")
 @tag(["packages"])
-@_problems(404)
+@_problems()
 @validate_response(s.Package)
 async def get_package(package_id: UUID) -> s.Package:
     """One session package."""
