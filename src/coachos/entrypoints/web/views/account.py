@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from quart import Blueprint, g, make_response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from coachos.domain.contact import check_name
 from coachos.domain.errors import CoachOSError
 from coachos.domain.ids import Actor
 from coachos.domain.money import Money
@@ -22,6 +23,7 @@ from coachos.domain.usecases import (
     SignUp,
 )
 from coachos.entrypoints.web.context import core, settings
+from coachos.entrypoints.web.parsing import time_of_day, whole_number
 from coachos.entrypoints.web.security import SESSION_COOKIE, login_required, principal
 
 bp = Blueprint("account", __name__)
@@ -81,6 +83,19 @@ async def signup() -> Any:
 
 async def _sign_up(form: dict[str, str]) -> Any:
     app = core()
+    # Read the first service and hours first, so a mistake in them refuses the form before anything is written.
+    service_name = check_name(form.get("service_name") or "Personal training", field="service_name")
+    price = Money.parse(form.get("service_price") or "0", form.get("currency", "USD"))
+    minutes = whole_number(
+        form.get("service_minutes") or "60", field="service_minutes", label="Minutes", minimum=1, maximum=720
+    )
+    start = time_of_day(form.get("day_start") or "09:00", field="day_start", label="Day starts")
+    end = time_of_day(form.get("day_end") or "17:00", field="day_end", label="Day ends")
+    days = [
+        whole_number(d, field="days", label="Days", minimum=0, maximum=6)
+        for d in form.get("days", "0,1,2,3,4").split(",")
+        if d.strip()
+    ]
     org, coach = await app.execute_async(
         SignUp(
             business_name=form.get("business_name", ""),
@@ -93,21 +108,15 @@ async def _sign_up(form: dict[str, str]) -> Any:
         )
     )
     me = Actor("coach", coach.id)
-    minutes = int(form.get("service_minutes") or 60)
     await app.execute_async(
         CreateService(
             org_id=org.id,
-            name=form.get("service_name") or "Personal training",
+            name=service_name,
             duration=timedelta(minutes=minutes),
-            price=Money.parse(form.get("service_price") or "0", org.currency),
+            price=price,
             actor=me,
         )
     )
-    start, end = (
-        time.fromisoformat(form.get("day_start") or "09:00"),
-        time.fromisoformat(form.get("day_end") or "17:00"),
-    )
-    days = [int(d) for d in form.get("days", "0,1,2,3,4").split(",") if d.strip()]
     await app.execute_async(
         SetWeeklyHours(org_id=org.id, coach_id=coach.id, hours=[(d, start, end) for d in days], actor=me)
     )

@@ -33,7 +33,7 @@ from coachos.domain.clients import Client
 from coachos.domain.errors import CoachOSError, NotFound, ValidationError
 from coachos.domain.ids import Actor, BookingId, ClientId, OrgId, ServiceId
 from coachos.domain.orgs import Organization
-from coachos.domain.timezones import require_utc
+from coachos.domain.timezones import check_date, require_utc
 from coachos.domain.usecases import BookSession, CancelBooking, RescheduleBooking
 from coachos.entrypoints.web.context import core
 from coachos.entrypoints.web.errors import problem, status_of
@@ -187,9 +187,10 @@ def _page(uow: UnitOfWork, org_id: OrgId, view: CalendarView, anchor: date | Non
 
 def _parse_date(text: str, field: str = "date") -> date:
     try:
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text.strip())
     except ValueError:
         raise ValidationError(f"'{text}' is not a date; use YYYY-MM-DD.", field=field) from None
+    return check_date(day, field=field)
 
 
 def _parse_time(text: str) -> time:
