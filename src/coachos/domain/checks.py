@@ -21,8 +21,6 @@ import attrs
 
 from coachos.domain.errors import ValidationError
 
-T = TypeVar("T")
-
 # C0 and C1 control characters and DEL, and lone surrogates (which have no UTF-8 encoding).
 # PostgreSQL refuses NUL in text outright; the others only ever arrive by accident or malice.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -113,7 +111,8 @@ def _hints(cls: type) -> dict[str, Any]:
     return {f.name: hints[f.name] for f in attrs.fields(cls) if f.name in hints}
 
 
-def _conforms(value: object, hint: Any) -> bool:  # one branch per kind of type
+def _conforms(value: object, hint: Any) -> bool:
+    """Whether `value` fits the type hint `hint` (one branch per kind of hint commands use)."""
     supertype = getattr(hint, "__supertype__", None)  # NewType ids (OrgId is a UUID)
     if supertype is not None:
         return _conforms(value, supertype)

@@ -51,9 +51,11 @@ def _refuse(message: str, field: str) -> ValidationError:
 
 
 def _check_path() -> None:
-    raw = request.scope.get("raw_path") or request.path.encode()
+    # The server decodes the path with replacement characters; the raw bytes tell what was sent.
+    raw = request.scope.get("raw_path")
     try:
-        unquote_to_bytes(raw).decode("utf-8")
+        if raw is not None:
+            unquote_to_bytes(raw).decode("utf-8")
     except UnicodeDecodeError:
         raise _refuse("The address is not valid UTF-8.", "path") from None
     if _UNSTORABLE.search(request.path):
