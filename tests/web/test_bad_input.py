@@ -70,7 +70,7 @@ async def open_business(web: Quart, core: CoachOS, mail: MemoryEmail) -> Busines
     (service,) = core.read(lambda uow: uow.services.list(org.id))
     me = Actor("coach", coach.id)
     person = core.execute(CreateClient(org_id=org.id, name="Jo Bloggs", email="jo@peak.test", actor=me))
-    core.execute(
+    package = core.execute(
         SellPackage(org_id=org.id, client_id=person.id, name="Ten", sessions=10, price=Money(50000, "USD"), actor=me)
     )
     api = core.execute(CreateApiToken(org_id=org.id, coach_id=coach.id, name="script"))
@@ -98,6 +98,7 @@ async def open_business(web: Quart, core: CoachOS, mail: MemoryEmail) -> Busines
             "client_id": str(person.id),
             "coach_id": str(coach.id),
             "booking_id": str(booking.id),
+            "package_id": str(package.id),
             "token_id": str(api.token.id),
             "name": "notes",
             "filename": "app.css",
