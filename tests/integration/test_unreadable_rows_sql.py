@@ -19,10 +19,18 @@ from tests.helpers import World, local, make_world
 BAD_INSTANT = {"postgresql": "infinity", "sqlite": "2026-13-01 00:00:00"}
 
 
+def _as_owner(conn: sa.Connection) -> None:
+    """Act as the database's owner for this transaction only, as a manual fix would (row-level security
+    hides every row from the app role until a transaction names its organisation)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL ROLE NONE")
+
+
 def spoil(engine: Engine, table: str, row_id: UUID, column: str, literal: str) -> None:
     """Overwrite one column of one row with a literal in raw SQL, as a manual fix might."""
     sql = f"UPDATE {table} SET {column} = '{literal}' WHERE id = :id"  # noqa: S608  # the test's own constants
     with engine.begin() as conn:
+        _as_owner(conn)
         done = conn.execute(sa.text(sql).bindparams(sa.bindparam("id", row_id, type_=sa.Uuid())))
         assert done.rowcount == 1
 

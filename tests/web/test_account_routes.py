@@ -67,9 +67,9 @@ class TestSignUp:
             ("service_minutes", "ten", "whole number from 5 to 720"),
             ("service_minutes", "0", "whole number from 5 to 720"),
             ("service_minutes", "\u00b2", "whole number from 5 to 720"),
-            ("day_start", "25:00", "times like 09:00"),
+            ("day_start", "25:00", "write it like 09:00"),
             ("day_end", "08:00", "must end after they start"),
-            ("days", "0,9", "Pick the days"),
+            ("days", "0,9", "Days must be a whole number from 0 to 6"),
         ],
     )
     async def test_a_bad_service_or_hours_write_nothing_and_a_retry_works(

@@ -17,9 +17,12 @@ import attrs
 
 from coachos.domain.errors import ValidationError
 from coachos.domain.policy import BookingPolicy
-from coachos.domain.timezones import exists_locally, first_instant_at_or_after, require_utc
+from coachos.domain.timezones import check_date, exists_locally, first_instant_at_or_after, require_utc
 
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+#: Longest session compute_slots considers: available periods lie within one day.
+MAX_DURATION = timedelta(days=1)
 
 #: A stretch of wall-clock time within one day, [start, end).
 _Period = tuple[time, time]
@@ -38,6 +41,10 @@ def _check_weekday(_: object, __: attrs.Attribute[int], value: object) -> None:
     # bool is an int subclass; True would quietly mean Tuesday.
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < len(_WEEKDAYS):
         raise ValidationError("Weekday must be a number from 0 (Monday) to 6 (Sunday).", field="weekday")
+
+
+def _on(_: object, __: attrs.Attribute[date], value: object) -> None:
+    check_date(value, field="on")
 
 
 def _utc_start(value: datetime) -> datetime:
@@ -78,7 +85,7 @@ class DateOverride:
 
     id: UUID
     coach_id: UUID
-    on: date
+    on: date = attrs.field(validator=_on)
     available: bool
     start: time | None = attrs.field(default=None, validator=attrs.validators.optional(_wall_time))
     end: time | None = attrs.field(default=None, validator=attrs.validators.optional(_wall_time))
@@ -118,7 +125,7 @@ class BusyBlock:
     def __attrs_post_init__(self) -> None:
         if not self.start < self.end:
             raise ValidationError("A busy time must end after it starts.", field="end")
-        if isinstance(self.seats_left, bool) or self.seats_left < 0:
+        if isinstance(self.seats_left, bool) or not isinstance(self.seats_left, int) or self.seats_left < 0:
             raise ValidationError("Free places cannot be negative.", field="seats_left")
 
 
@@ -162,6 +169,8 @@ def compute_slots(
     """
     if not isinstance(duration, timedelta) or duration <= timedelta(0):
         raise ValidationError("A session must last longer than zero.", field="duration")
+    if duration > MAX_DURATION:
+        raise ValidationError("No day's hours can hold a session longer than a day.", field="duration")
     if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
         raise ValidationError("A session needs room for at least one client.", field="capacity")
     now = require_utc(now, field="now")

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import attrs
 
 from coachos.domain.errors import ValidationError
-from coachos.domain.timezones import day_start, local_to_utc
+from coachos.domain.timezones import check_date, day_start, local_to_utc
 
 CalendarView = Literal["day", "week", "month"]
 
@@ -75,6 +75,7 @@ def visible_range(view: CalendarView, anchor: date, tz: ZoneInfo) -> VisibleRang
     after the last day, as a month grid shows them.
     """
     view = check_view(view)
+    check_date(anchor, field="date")
     if view == "day":
         first, last = anchor, anchor
     elif view == "week":
@@ -107,6 +108,7 @@ def prev_anchor(view: CalendarView, anchor: date) -> date:
 
 def _step(view: CalendarView, anchor: date, direction: int) -> date:
     view = check_view(view)
+    check_date(anchor, field="date")
     if view == "day":
         return anchor + timedelta(days=direction)
     if view == "week":
@@ -120,6 +122,9 @@ def local_start(day: date, at: time, tz: ZoneInfo) -> datetime:
     A time the clocks skip that day is refused with a message saying so; a time that happens
     twice (clocks going back) means its first occurrence.
     """
+    check_date(day, field="date")
+    if not isinstance(at, time):
+        raise ValidationError("The time must be a time of day such as 09:00.", field="time")
     instant = local_to_utc(datetime.combine(day, at.replace(tzinfo=None)), tz)
     if instant is None:
         raise ValidationError(

@@ -13,6 +13,10 @@ from coachos.domain.money import Money
 
 
 def _duration(_: object, __: attrs.Attribute[timedelta], value: timedelta) -> None:
+    if not isinstance(value, timedelta):
+        raise ValidationError(
+            f"duration must be a length of time (timedelta), not {type(value).__name__}.", field="duration"
+        )
     if value <= timedelta(0) or value > timedelta(hours=12):
         raise ValidationError("A session lasts more than 0 minutes and at most 12 hours.", field="duration")
     if value % timedelta(minutes=1):
@@ -20,6 +24,8 @@ def _duration(_: object, __: attrs.Attribute[timedelta], value: timedelta) -> No
 
 
 def _price(_: object, __: attrs.Attribute[Money], value: Money) -> None:
+    if not isinstance(value, Money):
+        raise ValidationError(f"price must be an amount of money (Money), not {type(value).__name__}.", field="price")
     if value.is_negative:
         raise ValidationError("A price cannot be negative.", field="price")
 

@@ -8,6 +8,7 @@ from typing import TypeVar
 
 import attrs
 
+from coachos.domain.checks import check_text, text
 from coachos.domain.contact import check_name, optional_email, optional_phone
 from coachos.domain.errors import ValidationError
 from coachos.domain.ids import ClientId, OrgId
@@ -51,7 +52,7 @@ def _status(value: object) -> ClientStatus:
 
 
 def _optional_zone(value: str | None) -> str | None:
-    if value is None or not str(value).strip():
+    if value is None or (isinstance(value, str) and not value.strip()):
         return None
     zone(value)
     return value
@@ -68,9 +69,13 @@ class Consent:
     channel: Channel = attrs.field(converter=_channel)
     granted_at: datetime = attrs.field(converter=_granted_at)
     #: How it was given, e.g. "booking_form", "coach_entered", "sms_keyword".
-    method: str = attrs.field(converter=str)
+    method: str = attrs.field(validator=text(100))
     #: The exact words the person agreed to, where there were any.
-    wording: str | None = None
+    wording: str | None = attrs.field(default=None, validator=text(2000, multiline=True, optional=True))
+
+
+#: Most tags one client may carry.
+MAX_TAGS = 100
 
 
 def _tags(values: frozenset[str] | set[str] | list[str] | tuple[str, ...]) -> frozenset[str]:
@@ -79,6 +84,10 @@ def _tags(values: frozenset[str] | set[str] | list[str] | tuple[str, ...]) -> fr
     tags = frozenset(str(v).strip().lower() for v in values if str(v).strip())
     if any(len(t) > 50 for t in tags):
         raise ValidationError("Tags are limited to 50 characters.", field="tags")
+    if len(tags) > MAX_TAGS:
+        raise ValidationError(f"A client can have at most {MAX_TAGS} tags.", field="tags")
+    for tag in tags:
+        check_text(tag, field="tags", max_len=50)
     return tags
 
 
@@ -96,7 +105,7 @@ class Client:
     timezone: str | None = attrs.field(default=None, converter=_optional_zone)
     status: ClientStatus = attrs.field(default=ClientStatus.LEAD, converter=_status)
     consents: tuple[Consent, ...] = ()
-    notes: str = ""
+    notes: str = attrs.field(default="", validator=text(None, multiline=True))
     tags: frozenset[str] = attrs.field(default=frozenset(), converter=_tags)
 
     def __attrs_post_init__(self) -> None:

@@ -17,12 +17,22 @@ _AMOUNT = re.compile(r"^-?\d+(?:\.\d+)?$")
 MINOR_DIGITS: Mapping[str, int] = _iso4217.MINOR_DIGITS
 
 
+#: Amounts are below this in size, in minor units: far above any price in any currency (10^15
+#: cents is ten trillion dollars, and currencies with many units to the dollar still leave
+#: billions), and thousands of them still add up inside PostgreSQL's 64-bit integers.
+AMOUNT_LIMIT = 10**15
+
+
 def _check_amount(_: object, __: attrs.Attribute[int], value: object) -> None:
     # bool is an int subclass and float is a common slip; both would corrupt sums silently.
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationError(
             f"Amounts are whole minor units (e.g. 4500 for 45.00), not {type(value).__name__}.",
             field="amount_minor",
+        )
+    if not -AMOUNT_LIMIT < value < AMOUNT_LIMIT:
+        raise ValidationError(
+            f"Amounts are limited to {AMOUNT_LIMIT - 1:,} minor units either way.", field="amount_minor"
         )
 
 
@@ -31,8 +41,8 @@ def check_currency(value: str) -> str:
 
     Codes that are no money (XXX, XTS, metals) and fund codes are refused like made-up ones.
     """
-    code = str(value).strip().upper()
-    if not _CURRENCY.match(code):
+    code = value.strip().upper() if isinstance(value, str) else ""
+    if not _CURRENCY.fullmatch(code):
         raise ValidationError(
             f"'{value}' is not a currency code; use three letters such as USD or EUR.",
             field="currency",

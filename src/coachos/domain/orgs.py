@@ -21,8 +21,8 @@ _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$")
 
 def check_slug(value: str) -> str:
     """`value` if it is a usable public slug (3 to 40 of a-z, 0-9 and inner hyphens)."""
-    slug = str(value).strip().lower()
-    if not _SLUG.match(slug) or "--" in slug:
+    slug = value.strip().lower() if isinstance(value, str) else ""
+    if not _SLUG.fullmatch(slug) or "--" in slug:
         raise ValidationError(
             f"'{value}' cannot be a web address name: use 3 to 40 lowercase letters, digits and "
             "single hyphens, starting and ending with a letter or digit.",

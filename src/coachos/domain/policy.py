@@ -8,15 +8,35 @@ import attrs
 
 from coachos.domain.errors import ValidationError
 
+#: The longest each setting may be. Far beyond any sensible policy, and short enough that every
+#: one fits the 32-bit columns that store them in seconds and that `now` plus any of them stays
+#: a date Coach OS can handle.
+LONGEST = {
+    "min_notice": timedelta(days=365),
+    "horizon": timedelta(days=3660),
+    "cancellation_window": timedelta(days=365),
+    "buffer": timedelta(days=1),
+    "slot_interval": timedelta(days=1),
+}
+
+
+def _at_most(attribute: attrs.Attribute[timedelta], value: timedelta) -> None:
+    longest = LONGEST[attribute.name]
+    if value > longest:
+        words = f"{longest.days} days" if longest >= timedelta(days=2) else f"{longest // timedelta(hours=1)} hours"
+        raise ValidationError(f"{attribute.name} can be at most {words}.", field=attribute.name)
+
 
 def _non_negative(_: object, attribute: attrs.Attribute[timedelta], value: timedelta) -> None:
     if not isinstance(value, timedelta) or value < timedelta(0):
         raise ValidationError(f"{attribute.name} cannot be negative.", field=attribute.name)
+    _at_most(attribute, value)
 
 
 def _positive(_: object, attribute: attrs.Attribute[timedelta], value: timedelta) -> None:
     if not isinstance(value, timedelta) or value <= timedelta(0):
         raise ValidationError(f"{attribute.name} must be longer than zero.", field=attribute.name)
+    _at_most(attribute, value)
 
 
 @attrs.frozen

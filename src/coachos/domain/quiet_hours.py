@@ -82,7 +82,8 @@ def next_allowed(instant: datetime, window: QuietHours, tz: ZoneInfo) -> datetim
         hi = lo + _CHUNK
         candidates = sorted({*offset_changes(tz, lo, hi), *_occurrences(window.end, tz, lo, hi)})
         for candidate in candidates:
-            if lo < candidate <= hi and not is_quiet(candidate, window, tz):
+            # covers(), not is_quiet(): a candidate may lie just past the end of the date window.
+            if lo < candidate <= hi and not window.covers(candidate.astimezone(tz).time()):
                 return candidate
         lo = hi
     raise ValidationError(

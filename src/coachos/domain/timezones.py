@@ -13,6 +13,59 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from coachos.domain.errors import ValidationError
 
+#: The first and last dates Coach OS accepts anywhere (input, commands, library calls). Far
+#: enough apart for any booking, far enough inside datetime's range (years 1 to 9999) that
+#: arithmetic of days or zone offsets near the edges cannot overflow.
+MIN_DATE = date(1900, 1, 1)
+MAX_DATE = date(2200, 1, 1)
+#: Instants are accepted when their UTC date is in [MIN_DATE, MAX_DATE].
+MIN_INSTANT = datetime.combine(MIN_DATE, time(0), tzinfo=UTC)
+MAX_INSTANT = datetime.combine(MAX_DATE + timedelta(days=1), time(0), tzinfo=UTC)
+_DAY = timedelta(days=1)
+
+
+def _out_of_window(field: str) -> ValidationError:
+    return ValidationError(
+        f"{field} must be a date from {MIN_DATE.isoformat()} to {MAX_DATE.isoformat()}.",
+        field=field,
+    )
+
+
+def check_date(value: object, *, field: str = "date") -> date:
+    """`value` if it is a calendar date (not a datetime) from MIN_DATE to MAX_DATE."""
+    if not isinstance(value, date) or isinstance(value, datetime):
+        raise ValidationError(f"{field} must be a date (YYYY-MM-DD).", field=field)
+    if not MIN_DATE <= value <= MAX_DATE:
+        raise _out_of_window(field)
+    return value
+
+
+def check_local(value: object, *, field: str = "local") -> datetime:
+    """`value` if it is a naive wall-clock reading that some zone shows at an instant of the window.
+
+    Zone offsets are under a day, so that is a date from the day before MIN_DATE to the day after
+    MAX_DATE.
+    """
+    if not isinstance(value, datetime):
+        raise ValidationError(f"{field} must be a local date and time (datetime).", field=field)
+    if value.tzinfo is not None:
+        raise ValidationError("A local wall-clock time must not carry its own zone.", field=field)
+    if not MIN_DATE - _DAY <= value.date() <= MAX_DATE + _DAY:
+        raise _out_of_window(field)
+    return value
+
+
+def check_instant(value: object, *, field: str = "at") -> datetime:
+    """`value` if it is an aware datetime whose UTC date is from MIN_DATE to MAX_DATE (zone kept)."""
+    if not isinstance(value, datetime):
+        raise ValidationError(f"{field} must be a date and time with a zone (datetime).", field=field)
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValidationError(f"{field} has no time zone; pass an aware datetime.", field=field)
+    # Comparing aware datetimes never overflows, unlike converting one near year 1 or 9999.
+    if not MIN_INSTANT <= value < MAX_INSTANT:
+        raise _out_of_window(field)
+    return value
+
 
 def zone(name: str) -> ZoneInfo:
     """The IANA zone called `name`, or a ValidationError saying it is unknown."""
@@ -29,15 +82,13 @@ def zone(name: str) -> ZoneInfo:
 
 
 def require_utc(value: datetime, *, field: str = "at") -> datetime:
-    """`value` converted to UTC, refusing naive datetimes (they name no zone)."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValidationError(f"{field} has no time zone; pass an aware datetime.", field=field)
-    return value.astimezone(UTC)
+    """`value` converted to UTC, refusing naive datetimes (they name no zone) and instants outside the date window."""
+    return check_instant(value, field=field).astimezone(UTC)
 
 
 def exists_locally(naive: datetime, tz: tzinfo) -> bool:
     """Whether the wall-clock time `naive` happens in `tz` (false inside a DST gap)."""
-    aware = naive.replace(tzinfo=tz)
+    aware = check_local(naive, field="local").replace(tzinfo=tz)
     return aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == naive
 
 
@@ -50,7 +101,7 @@ def local_to_utc(naive: datetime, tz: tzinfo) -> datetime | None:
 
 def label(instant: datetime, tz: ZoneInfo) -> str:
     """`instant` as local time with the zone's abbreviation, e.g. 'Tue 3 Mar 2026, 09:00 EST'."""
-    local = instant.astimezone(tz)
+    local = check_instant(instant, field="instant").astimezone(tz)
     return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {local.tzname()}"
 
 
@@ -66,8 +117,7 @@ def first_instant_at_or_after(local: datetime, tz: ZoneInfo) -> datetime:
     over it), or the moment the clocks jump forward when `local` falls in the skipped hour.
     `local` must be naive: it is a reading of the clock, the zone is `tz`.
     """
-    if local.tzinfo is not None:
-        raise ValidationError("A local wall-clock time must not carry its own zone.", field="local")
+    check_local(local, field="local")
     first = local.replace(tzinfo=tz, fold=0).astimezone(UTC)
     if first.astimezone(tz).replace(tzinfo=None) == local:
         return first
@@ -94,8 +144,25 @@ def _bisect_change(tz: ZoneInfo, lo: int, hi: int) -> datetime:
     return datetime.fromtimestamp(hi, UTC)
 
 
+#: The longest stretch one `offset_changes` call searches (it walks it an hour at a time).
+MAX_CHANGES_SPAN = timedelta(days=400)
+
+
 def offset_changes(tz: ZoneInfo, lo: datetime, hi: datetime) -> Iterator[datetime]:
-    """The instants in about [lo, hi] at which the clocks in `tz` change."""
+    """The instants in about [lo, hi] at which the clocks in `tz` change.
+
+    `lo` must be inside the date window; `hi` may lie past its end (searches look ahead from a
+    valid instant) but at most MAX_CHANGES_SPAN after `lo`.
+    """
+    check_instant(lo, field="lo")
+    if not isinstance(hi, datetime) or hi.utcoffset() is None or hi - lo > MAX_CHANGES_SPAN:
+        raise ValidationError(
+            f"hi must be an aware datetime at most {MAX_CHANGES_SPAN.days} days after lo.", field="hi"
+        )
+    return _changes(tz, lo, hi)
+
+
+def _changes(tz: ZoneInfo, lo: datetime, hi: datetime) -> Iterator[datetime]:
     # Zone transitions fall on whole seconds, so searching whole seconds finds them exactly.
     first, last = math.floor(lo.timestamp()), math.ceil(hi.timestamp())
     previous, previous_offset = first, _offset(tz, first)
@@ -113,4 +180,5 @@ def day_start(day: date, tz: ZoneInfo) -> datetime:
     Every "start of a local day" (a day's bookings, a week of slots, the end of an expiry date) goes
     through here, so they all agree on days the clocks change.
     """
+    check_date(day, field="day")
     return first_instant_at_or_after(datetime.combine(day, time(0)), tz).astimezone(UTC)

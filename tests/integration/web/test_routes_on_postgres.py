@@ -24,6 +24,7 @@ from tests.web.test_api import (  # noqa: F401
     TestSlots,
     account,
 )
+from tests.web.test_bad_input import TestAimedValues, TestEveryRoute, biz  # noqa: F401
 from tests.web.test_calendar_routes import TestCalendarPage, TestEvents, TestForms  # noqa: F401
 from tests.web.test_client_routes import (  # noqa: F401
     TestAddClient,

@@ -7,6 +7,7 @@ from typing import Generic, TypeVar
 
 import attrs
 
+from coachos.domain.checks import check_fields
 from coachos.ports.clock import Clock, IdSource
 from coachos.ports.security import EmailSender, PasswordHasher, TokenSource
 from coachos.ports.storage import UnitOfWork
@@ -15,7 +16,15 @@ R = TypeVar("R", covariant=True)
 
 
 class Command(Generic[R]):
-    """A request to a use case, typed by what the use case returns."""
+    """A request to a use case, typed by what the use case returns.
+
+    Every command checks the types of its fields as it is made (attrs calls this hook of the
+    base class), so a wrong type is a ValidationError naming the field, never a TypeError later.
+    A command that needs its own post-init hook must call this one too.
+    """
+
+    def __attrs_post_init__(self) -> None:
+        check_fields(self)
 
 
 @attrs.frozen

@@ -19,6 +19,7 @@ from coachos.domain.bookings import (
     GuestDetails,
 )
 from coachos.domain.catalog import Service
+from coachos.domain.checks import text
 from coachos.domain.errors import (
     Conflict,
     InvalidTransition,
@@ -144,8 +145,8 @@ class BookSession(Command[Booking]):
     #: Which package pays; None picks the client's usable package that expires soonest.
     package_id: PackageId | None = None
     confirm: bool = False
-    idempotency_key: str | None = None
-    note: str = ""
+    idempotency_key: str | None = attrs.field(default=None, validator=text(200, optional=True))
+    note: str = attrs.field(default="", validator=text(2000, multiline=True))
     #: For a credit-using service, book anyway when the client has no usable credit (paid later).
     allow_without_credit: bool = False
     #: Whose `idempotency_key` it is; None means the actor's. Scopes never share keys.
@@ -366,7 +367,7 @@ class UseCredit(Command[CreditChange]):
     booking_id: BookingId
     actor: Actor
     package_id: PackageId | None = None
-    reason: str = "charged to package"
+    reason: str = attrs.field(default="charged to package", validator=text(200, multiline=True))
 
 
 def use_credit(cmd: UseCredit, deps: Deps) -> CreditChange:

@@ -10,6 +10,7 @@ from coachos.domain.bookings import (
     Booking,
     BookingStatus,
 )
+from coachos.domain.checks import text
 from coachos.domain.errors import (
     InvalidTransition,
     PolicyViolation,
@@ -39,7 +40,8 @@ class CancelBooking(Command[Booking]):
     org_id: OrgId
     booking_id: BookingId
     actor: Actor
-    reason: str = ""
+    #: Kept with the returned credit (up to 200 characters).
+    reason: str = attrs.field(default="", validator=text(200, multiline=True))
     #: Coach's choice to return the credit (True) or keep it (False); None follows the policy.
     return_credit: bool | None = None
 

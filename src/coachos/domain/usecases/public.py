@@ -8,6 +8,7 @@ import attrs
 
 from coachos.domain.accounts import digest
 from coachos.domain.bookings import Booking, BookingStatus, GuestDetails
+from coachos.domain.checks import text
 from coachos.domain.clients import Channel, Client, ClientStatus, Consent
 from coachos.domain.contact import check_name, optional_email, optional_phone
 from coachos.domain.errors import Conflict, NotFound, ValidationError
@@ -53,13 +54,13 @@ class BookAsGuest(Command[Booking]):
     service_id: ServiceId
     start: datetime
     name: str
-    idempotency_key: str
+    idempotency_key: str = attrs.field(validator=text(200))
     #: Who is asking, as far as the caller can tell (the web's anonymous cookie id): the key's scope.
     visitor: str = attrs.field(repr=False)
     #: Whether the person ticked the box agreeing to text reminders.
     sms_consent: bool
     #: The exact words next to that box, kept as evidence of what they agreed to.
-    consent_wording: str
+    consent_wording: str = attrs.field(validator=text(2000, multiline=True))
     #: None books with the organisation's first active coach.
     coach_id: CoachId | None = None
     phone: str | None = None

@@ -11,6 +11,7 @@ import attrs
 
 from coachos.domain.availability import DateOverride, WeeklyRule
 from coachos.domain.catalog import Service, SessionPackage
+from coachos.domain.checks import whole
 from coachos.domain.clients import Client, ClientStatus, Consent
 from coachos.domain.errors import CurrencyMismatch, ValidationError
 from coachos.domain.events import (
@@ -309,7 +310,7 @@ class SellPackage(Command[SessionPackage]):
     org_id: OrgId
     client_id: ClientId
     name: str
-    sessions: int
+    sessions: int = attrs.field(validator=whole(1, 1000))
     price: Money
     actor: Actor
     expires_at: datetime | None = None

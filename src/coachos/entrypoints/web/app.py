@@ -19,6 +19,7 @@ from coachos.domain.usecases import Authenticate
 from coachos.entrypoints.web import formatting
 from coachos.entrypoints.web.context import core, settings
 from coachos.entrypoints.web.errors import register_error_handlers
+from coachos.entrypoints.web.input_guard import refuse_unusable_input
 from coachos.entrypoints.web.security import (
     ANON_COOKIE,
     CSRF_FIELD,
@@ -105,6 +106,7 @@ async def _identify() -> None:
     g.request_id = offered if _REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=g.request_id)
+    await refuse_unusable_input()
     g.anon_id = request.cookies.get(ANON_COOKIE) or ""
     if not g.anon_id:
         g.anon_id, g.new_anon = uuid.uuid4().hex, True

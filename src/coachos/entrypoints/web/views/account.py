@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from quart import Blueprint, g, make_response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from coachos.domain.errors import CoachOSError, Throttled, ValidationError
+from coachos.domain.errors import CoachOSError, Throttled
 from coachos.domain.money import Money
 from coachos.domain.usecases import (
     LogIn,
@@ -20,6 +20,7 @@ from coachos.domain.usecases import (
 )
 from coachos.domain.usecases.accounts import FirstService
 from coachos.entrypoints.web.context import core, settings
+from coachos.entrypoints.web.parsing import time_of_day, whole_number
 from coachos.entrypoints.web.security import SESSION_COOKIE, login_required, principal
 
 bp = Blueprint("account", __name__)
@@ -86,32 +87,24 @@ async def signup() -> Any:
     return await render_template("signup.html", form=form, error=error, zones=COMMON_ZONES), 400 if error else 200
 
 
-def _field(form: dict[str, str], name: str, default: str) -> str:
-    return (form.get(name) or default).strip()
-
-
-def _whole(text: str) -> int | None:
-    # ASCII only: str.isdigit() also passes "²", which int() refuses.
-    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else None
-
-
 def _sign_up_command(form: dict[str, str]) -> SignUp:
-    """The whole sign-up form read into one command; any unreadable field is a ValidationError."""
-    minutes = _whole(_field(form, "service_minutes", "60"))
-    if minutes is None or not 5 <= minutes <= 720:
-        raise ValidationError("Service minutes must be a whole number from 5 to 720.", field="service_minutes")
-    currency = _field(form, "currency", "USD")
-    price = Money.parse(_field(form, "service_price", "0"), currency)
-    try:
-        start, end = (
-            time.fromisoformat(_field(form, "day_start", "09:00")),
-            time.fromisoformat(_field(form, "day_end", "17:00")),
-        )
-    except ValueError:
-        raise ValidationError("Working hours are times like 09:00 and 17:00.", field="day_start") from None
-    days = {_whole(d.strip()) for d in _field(form, "days", "0,1,2,3,4").split(",") if d.strip()}
-    if not all(d is not None and d <= 6 for d in days):
-        raise ValidationError("Pick the days you work from the list.", field="days")
+    """The whole sign-up form read into one command; any unreadable field is a ValidationError.
+
+    The first service and the working hours are read before anything is written, so a mistake in
+    them refuses the form and leaves no half-made account behind.
+    """
+    currency = form.get("currency") or "USD"
+    minutes = whole_number(
+        form.get("service_minutes") or "60", field="service_minutes", label="Minutes", minimum=5, maximum=720
+    )
+    price = Money.parse(form.get("service_price") or "0", currency)
+    start = time_of_day(form.get("day_start") or "09:00", field="day_start", label="Day starts")
+    end = time_of_day(form.get("day_end") or "17:00", field="day_end", label="Day ends")
+    days = {
+        whole_number(d.strip(), field="days", label="Days", minimum=0, maximum=6)
+        for d in form.get("days", "0,1,2,3,4").split(",")
+        if d.strip()
+    }
     return SignUp(
         business_name=form.get("business_name", ""),
         slug=form.get("slug", ""),
@@ -121,11 +114,11 @@ def _sign_up_command(form: dict[str, str]) -> SignUp:
         email=form.get("email", ""),
         password=form.get("password", ""),
         service=FirstService(
-            name=_field(form, "service_name", "Personal training"),
+            name=(form.get("service_name") or "Personal training").strip(),
             duration=timedelta(minutes=minutes),
             price=price,
         ),
-        hours=[(d, start, end) for d in sorted(d for d in days if d is not None)],
+        hours=[(d, start, end) for d in sorted(days)],
     )
 
 

@@ -34,7 +34,7 @@ from coachos.domain.errors import CoachOSError, CorruptRecord, NotFound, Validat
 from coachos.domain.ids import Actor, BookingId, ClientId, OrgId, ServiceId
 from coachos.domain.orgs import Organization
 from coachos.domain.rows import unreadable_in
-from coachos.domain.timezones import require_utc
+from coachos.domain.timezones import check_date, require_utc
 from coachos.domain.usecases import BookSession, CancelBooking, RescheduleBooking
 from coachos.entrypoints.web.context import core
 from coachos.entrypoints.web.errors import problem, status_of
@@ -216,9 +216,10 @@ def _page(uow: UnitOfWork, org_id: OrgId, view: CalendarView, anchor: date | Non
 
 def _parse_date(text: str, field: str = "date") -> date:
     try:
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text.strip())
     except ValueError:
         raise ValidationError(f"'{text}' is not a date; use YYYY-MM-DD.", field=field) from None
+    return check_date(day, field=field)
 
 
 def _parse_time(text: str) -> time:

@@ -25,7 +25,7 @@ from coachos.domain.ids import Actor, ClientId, OrgId
 from coachos.domain.money import Money
 from coachos.domain.orgs import Coach, Organization
 from coachos.domain.rows import Rows, unreadable_in
-from coachos.domain.timezones import day_start
+from coachos.domain.timezones import check_date, day_start
 from coachos.domain.usecases import CreateClient, SellPackage, UpdateClient
 from coachos.entrypoints.web.context import core
 from coachos.entrypoints.web.security import login_required, require_principal
@@ -242,6 +242,9 @@ def _expiry(value: str, org: Organization) -> datetime | None:
         day = date.fromisoformat(value.strip())
     except ValueError:
         raise ValidationError("Choose the expiry date as year-month-day.", field="expires_on") from None
+    # The package ends with that day, so the day after must be a date Coach OS handles too.
+    check_date(day, field="expires_on")
+    check_date(day + timedelta(days=1), field="expires_on")
     return day_start(day + timedelta(days=1), org.tz)
 
 

@@ -18,7 +18,7 @@ from coachos.domain.catalog import Service
 from coachos.domain.errors import NotFound, ValidationError
 from coachos.domain.ids import BookingId, OrgId, ServiceId
 from coachos.domain.orgs import Coach, Organization
-from coachos.domain.timezones import day_start, label, require_utc, zone
+from coachos.domain.timezones import check_date, day_start, label, require_utc, zone
 from coachos.domain.usecases import (
     FindSlots,
 )
@@ -86,7 +86,7 @@ def by_day(slots: list[Slot], org: Organization, viewer: ZoneInfo | None) -> lis
 
 
 def parse_start(text: str | None) -> datetime:
-    """An ISO 8601 instant from a form or link, as UTC."""
+    """An ISO 8601 instant from a form or link, as UTC (inside the dates Coach OS accepts)."""
     try:
         parsed = datetime.fromisoformat((text or "").strip())
     except ValueError:
@@ -95,11 +95,16 @@ def parse_start(text: str | None) -> datetime:
 
 
 def _week(text: str | None, org: Organization, now: datetime) -> date:
+    """The week asked for in `?week=`: today for none or an unreadable one, refused outside the date window."""
     today = now.astimezone(org.tz).date()
     try:
-        return max(date.fromisoformat(text or ""), today)
+        asked = date.fromisoformat(text or "")
     except ValueError:
         return today
+    # A week's slots reach seven days past its first day, which must stay inside the window too.
+    check_date(asked, field="week")
+    check_date(asked + timedelta(days=7), field="week")
+    return max(asked, today)
 
 
 # --- the manage link ---------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from uuid import UUID
 from quart import g, redirect, render_template, request, url_for
 
 from coachos.domain.errors import CoachOSError, Conflict, NotFound, SlotUnavailable, ValidationError
-from coachos.domain.timezones import day_start, label
+from coachos.domain.timezones import check_date, day_start, label
 from coachos.domain.usecases import (
     BookAsGuest,
     FindSlots,
@@ -87,6 +87,9 @@ async def slots_json(slug: str, service_id: UUID) -> Any:
         raise ValidationError("Use days=1..31 and from=YYYY-MM-DD.", field="days") from None
     if not 1 <= days <= MAX_PUBLIC_DAYS:
         raise ValidationError(f"Ask for 1 to {MAX_PUBLIC_DAYS} days of slots.", field="days")
+    if first is not None:
+        check_date(first, field="from")
+        check_date(first + timedelta(days=days), field="from")
     first = first or app.clock.now().astimezone(org.tz).date()
     start, end = day_start(first, org.tz), day_start(first + timedelta(days=days), org.tz)
     found = await app.execute_async(

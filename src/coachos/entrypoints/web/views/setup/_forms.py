@@ -9,10 +9,11 @@ from uuid import UUID
 
 from quart import request
 
-from coachos.domain.errors import NotFound, ValidationError
+from coachos.domain.errors import NotFound
 from coachos.domain.ids import Actor, OrgId
 from coachos.domain.money import Money
 from coachos.domain.orgs import Organization
+from coachos.entrypoints.web.parsing import calendar_date, time_of_day, whole_number
 from coachos.entrypoints.web.security import require_principal
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -43,24 +44,15 @@ def _text(form: Form, name: str) -> str:
 
 
 def _time(text: str, label: str, field: str) -> time:
-    try:
-        return time.fromisoformat(text.strip())
-    except ValueError:
-        raise ValidationError(f"{label}: '{text}' is not a time; write it like 09:00.", field=field) from None
+    return time_of_day(text, field=field, label=label)
 
 
 def _whole(form: Form, name: str, label: str, *, minimum: int = 0, maximum: int = MAX_NUMBER) -> int:
-    text = _text(form, name)
-    if not text.isdigit() or not minimum <= int(text) <= maximum:
-        raise ValidationError(f"{label} must be a whole number from {minimum} to {maximum}.", field=name)
-    return int(text)
+    return whole_number(_text(form, name), field=name, label=label, minimum=minimum, maximum=maximum)
 
 
 def _date(text: str, label: str, field: str) -> date:
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise ValidationError(f"{label}: '{text}' is not a date; pick one like 2026-03-31.", field=field) from None
+    return calendar_date(text, field=field, label=label)
 
 
 def _uuid(text: str, what: str) -> UUID:

@@ -13,7 +13,7 @@ from coachos.domain.accounts import ApiToken, SecurityEvent
 from coachos.domain.errors import ValidationError
 from coachos.domain.ids import Actor, OrgId
 from coachos.domain.orgs import Organization
-from coachos.domain.policy import BookingPolicy
+from coachos.domain.policy import LONGEST, BookingPolicy
 from coachos.domain.quiet_hours import QuietHours
 from coachos.domain.usecases import (
     CreateApiToken,
@@ -86,14 +86,24 @@ def _settings_form(org: Organization) -> dict[str, str]:
     }
 
 
+def _most(setting: str, unit: timedelta) -> int:
+    """The largest number of `unit`s the policy allows for `setting`, for the form's bounds."""
+    return LONGEST[setting] // unit
+
+
 def _settings_command(form: Form, org_id: OrgId, actor: Actor) -> UpdateOrganizationSettings:
     zone = _text(form, "timezone_other") or _text(form, "timezone")
+    hour, day, minute = timedelta(hours=1), timedelta(days=1), timedelta(minutes=1)
     policy = BookingPolicy(
-        min_notice=timedelta(hours=_whole(form, "min_notice_hours", "Minimum notice (hours)")),
-        horizon=timedelta(days=_whole(form, "horizon_days", "Booking horizon (days)", minimum=1)),
-        cancellation_window=timedelta(hours=_whole(form, "cancellation_hours", "Cancellation window (hours)")),
-        buffer=timedelta(minutes=_whole(form, "buffer_minutes", "Buffer (minutes)")),
-        slot_interval=timedelta(minutes=_whole(form, "slot_interval_minutes", "Slot interval (minutes)", minimum=5)),
+        min_notice=hour * _whole(form, "min_notice_hours", "Minimum notice (hours)", maximum=_most("min_notice", hour)),
+        horizon=day * _whole(form, "horizon_days", "Booking horizon (days)", minimum=1, maximum=_most("horizon", day)),
+        cancellation_window=hour
+        * _whole(form, "cancellation_hours", "Cancellation window (hours)", maximum=_most("cancellation_window", hour)),
+        buffer=minute * _whole(form, "buffer_minutes", "Buffer (minutes)", maximum=_most("buffer", minute)),
+        slot_interval=minute
+        * _whole(
+            form, "slot_interval_minutes", "Slot interval (minutes)", minimum=5, maximum=_most("slot_interval", minute)
+        ),
     )
     quiet = QuietHours(
         start=_time(_text(form, "quiet_start"), "Quiet hours start", "quiet_start"),
