@@ -1,0 +1,26 @@
+"""The database-error log privacy test on PostgreSQL, whose error messages quote the failing row."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from coachos.adapters.sql import migrate
+from coachos.adapters.sql.engine import make_engine
+from tests.integration.conftest import PostgresDatabases
+from tests.web.test_log_privacy import TestDatabaseErrorLogPrivacy, logs  # noqa: F401  # collected again here
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def refusing_engine(pg_databases: PostgresDatabases) -> Iterator[Engine]:
+    """A migrated PostgreSQL database whose CHECK constraint refuses a client with notes ("Failing row contains …")."""
+    engine = make_engine(pg_databases.create(), pool_size=5)
+    migrate.upgrade(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE clients ADD CONSTRAINT test_refuses_notes CHECK (notes = '')")
+    yield engine
+    engine.dispose()
