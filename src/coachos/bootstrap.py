@@ -51,7 +51,7 @@ def bootstrap(
             timeouts = Timeouts.from_settings(settings)
             if upgrade_schema:
                 # As the connecting user (the owner); the app's engine below works as the app role.
-                owner = make_engine(settings.database_url)
+                owner = make_engine(settings.database_url, pool_size=1, timeouts=timeouts.for_migrations())
                 try:
                     migrate.upgrade(owner)
                 finally:

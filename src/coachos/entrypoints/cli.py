@@ -6,7 +6,6 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import attrs
 import click
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -45,13 +44,8 @@ def _sql_settings(settings: Settings) -> Settings:
 
 @contextmanager
 def _schema_engine(settings: Settings) -> Iterator[Engine]:
-    """An engine for schema work, whose database errors end the command with a readable message.
-
-    Migrations may run long, so statements have no time limit; they still give up waiting for a
-    lock after COACHOS_DB_LOCK_TIMEOUT, because a migration queued behind a long transaction
-    holds up every query that arrives after it.
-    """
-    timeouts = attrs.evolve(Timeouts.from_settings(settings), statement=None, idle_in_transaction=None)
+    """An engine for schema work (`Timeouts.for_migrations`), whose database errors end the command readably."""
+    timeouts = Timeouts.from_settings(settings).for_migrations()
     engine = make_engine(_sql_settings(settings).database_url, pool_size=1, timeouts=timeouts)
     try:
         yield engine

@@ -51,6 +51,14 @@ class Timeouts:
             sqlite_busy=settings.sqlite_busy_timeout,
         )
 
+    def for_migrations(self) -> Timeouts:
+        """These limits for schema changes: statements may run as long as they need, lock waits stay bounded.
+
+        A migration queued behind a long transaction would hold up every query that arrives after
+        it, so it gives up waiting for a lock as any request does (run it again when it is quieter).
+        """
+        return attrs.evolve(self, statement=None, idle_in_transaction=None)
+
 
 def make_engine(
     url: str, *, pool_size: int = 10, echo: bool = False, role: str | None = None, timeouts: Timeouts | None = None

@@ -19,6 +19,8 @@ _RETRYABLE = {
     "57P02": "server_crash",
     "57P03": "server_starting",
     "53300": "too_many_connections",
+    "40P01": "deadlock",  # the server broke a deadlock by failing this transaction; a retry succeeds
+    "40001": "serialization_failure",
 }
 #: SQLite's "database is locked": busy_timeout ran out waiting for the write lock.
 _SQLITE_BUSY = {"SQLITE_BUSY", "SQLITE_LOCKED"}
