@@ -7,9 +7,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.engine import Engine
 
-from coachos.adapters.sql import migrate
 from coachos.adapters.sql.engine import make_engine
-from tests.integration.conftest import PostgresDatabases
+from tests.integration.conftest import PostgresDatabases, app_engine
 from tests.web.test_log_privacy import TestDatabaseErrorLogPrivacy, logs  # noqa: F401  # collected again here
 
 pytestmark = pytest.mark.postgres
@@ -18,9 +17,11 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture
 def refusing_engine(pg_databases: PostgresDatabases) -> Iterator[Engine]:
     """A migrated PostgreSQL database whose CHECK constraint refuses a client with notes ("Failing row contains …")."""
-    engine = make_engine(pg_databases.create(), pool_size=5)
-    migrate.upgrade(engine)
-    with engine.begin() as conn:
+    url = pg_databases.create()
+    engine = app_engine(url, pool_size=5)
+    owner = make_engine(url)
+    with owner.begin() as conn:
         conn.exec_driver_sql("ALTER TABLE clients ADD CONSTRAINT test_refuses_notes CHECK (notes = '')")
+    owner.dispose()
     yield engine
     engine.dispose()

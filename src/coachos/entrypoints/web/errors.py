@@ -82,8 +82,10 @@ def register_error_handlers(app: Quart) -> None:
         status = status_of(error)
         field = getattr(error, "field", None)
         headers: dict[str, str] = {}
+        # Unavailable always says when to try again; Throttled does when it knows.
+        if retry_after := getattr(error, "retry_after", None):
+            headers["Retry-After"] = str(retry_after)
         if isinstance(error, Unavailable):
-            headers["Retry-After"] = str(error.retry_after)
             route = request.url_rule.rule if request.url_rule else "unmatched"
             log.warning("unavailable", reason=error.reason, route=route)
         if wants_json():
