@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from quart import Blueprint, g, make_response, redirect, render_template, request, url_for
+from quart import Blueprint, make_response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from coachos.domain.errors import CoachOSError, Throttled
@@ -212,13 +212,6 @@ async def reset(token: str) -> Any:
 async def home() -> Any:
     """Signed-in coaches go to today; others to log in."""
     return redirect(url_for("today.today") if principal() else url_for("account.login"))
-
-
-@bp.route("/healthz")
-async def health() -> Any:
-    """Liveness: the process answers and can reach its database."""
-    await core().read_async(lambda uow: uow.outbox.pending(limit=1))
-    return {"status": "ok", "request_id": g.request_id}
 
 
 __all__ = ["bp", "login_required"]
