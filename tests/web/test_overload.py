@@ -15,7 +15,7 @@ from coachos.adapters.clock import FixedClock, RandomIds
 from coachos.adapters.security import MemoryEmail, fast_test_hasher
 from coachos.entrypoints.web import create_app
 from tests.stalling import StallingStore
-from tests.web.support import serving, sign_up, web_settings
+from tests.web.support import csrf, serving, sign_up, web_settings
 from tests.web.test_api import open_account
 
 
@@ -138,6 +138,27 @@ class TestBusyAnswers:
         assert "Retry-After" in response.headers
         assert "Busy right now" in page
         assert "try again" in page
+
+    @pytest.mark.parametrize("form", ["login", "public booking"])
+    async def test_forms_answer_503_not_a_refusal(self, slow_web: Quart, stalling: StallingStore, form: str) -> None:
+        """A form whose use case cannot finish in time is the busy page with 503, not a 400 beside the form."""
+        coach = slow_web.test_client()
+        await sign_up(coach)
+        visitor = slow_web.test_client()
+        if form == "login":
+            path, fields = "/login", {"email": "alex@peak.test", "password": "correct horse battery"}
+        else:
+            slots = await visitor.get("/book/peak")
+            service = (await slots.get_data(as_text=True)).split('href="/book/peak/', 1)[1].split('"', 1)[0]
+            path = f"/book/peak/{service}/book?start=2026-03-04T15:00:00Z"
+            fields = {"name": "Casey Morgan", "email": "casey@example.com"}
+        token = await csrf(visitor, path)
+        stalling.stall()
+        response = await asyncio.wait_for(visitor.post(path, form={"csrf_token": token, **fields}), 3)
+        stalling.resume()
+        assert response.status_code == 503
+        assert int(response.headers["Retry-After"]) > 0
+        assert "Busy right now" in await response.get_data(as_text=True)
 
 
 class TestMethodNotAllowed:

@@ -91,7 +91,15 @@ class Throttled(CoachOSError):
         self.retry_after = retry_after
 
 
-class CorruptRecord(CoachOSError):
+class Fault(CoachOSError):
+    """Something on our side failed, not the caller's request: answered by the error handler, never shown as a refusal.
+
+    Views that show refusals beside a form catch `CoachOSError`; they let a `Fault` through first, so
+    it is answered with its own status (500, 503) and logged once.
+    """
+
+
+class CorruptRecord(Fault):
     """A stored record cannot be turned back into a domain object: the server's fault, never the caller's.
 
     Rows written by an old version, a manual SQL fix or a faulty migration can hold values the
@@ -110,7 +118,7 @@ class CorruptRecord(CoachOSError):
         self.cause = cause
 
 
-class Unavailable(CoachOSError):
+class Unavailable(Fault):
     """Coach OS cannot answer in time (its database is busy, locked or out of reach); try again shortly.
 
     Raised instead of waiting without limit, so one stuck business or a database outage costs
