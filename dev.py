@@ -48,12 +48,14 @@ def ensure_venv() -> None:
 
 
 def start() -> None:
-    """Serve the web app on the embedded SQLite database, seeding the demo business if it is missing."""
+    """Migrate the embedded SQLite database, then serve the web app, seeding the demo business if it is missing."""
     env = dict(os.environ)
     env.setdefault("COACHOS_DATABASE_URL", f"sqlite:///{ROOT / 'coachos.db'}")
     env.setdefault("COACHOS_EMAIL_URL", f"file://{ROOT / 'mail'}")
     host, port = env.get("COACHOS_HOST", "127.0.0.1"), env.get("COACHOS_PORT", "8000")
     env.setdefault("COACHOS_PUBLIC_URL", f"http://{host}:{port}")
+    # `serve` never migrates (it refuses a schema that is behind), so the one-command start does it first.
+    run(BIN / "coachos", "db", "upgrade", env=env)
     run(BIN / "coachos", "serve", "--demo", "--host", host, "--port", port, env=env)
 
 

@@ -20,6 +20,7 @@ from coachos.domain.errors import (
     PackageExpired,
     PolicyViolation,
     SlotUnavailable,
+    Unavailable,
     ValidationError,
 )
 from coachos.domain.ids import SYSTEM, Actor
@@ -145,5 +146,6 @@ __all__ = [
     "PackageExpired",
     "PolicyViolation",
     "SlotUnavailable",
+    "Unavailable",
     "ValidationError",
 ]

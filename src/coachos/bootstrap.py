@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from coachos._app import CoachOS
+from coachos._limits import Limits
 from coachos.adapters.clock import RandomIds, SystemClock
 from coachos.adapters.memory import MemoryStore
 from coachos.adapters.security import Argon2Hasher, SecretsTokens, email_from_url
@@ -15,6 +16,8 @@ from coachos.ports.storage import UnitOfWork
 from coachos.settings import Settings
 
 MEMORY_URL = "memory://"
+#: Seconds a readiness check gives the database to answer (its own connection, not the pool's).
+READY_TIMEOUT = 2.0
 
 
 def bootstrap(
@@ -36,27 +39,38 @@ def bootstrap(
     """
     settings = Settings.from_env() if settings is None else settings
     on_close: Callable[[], None] | None = None
+    probe: Callable[[], None] | None = None
     if uow is None:
         if settings.database_url == MEMORY_URL:
             uow = MemoryStore().unit_of_work
         else:
             from coachos.adapters.sql import migrate
-            from coachos.adapters.sql.engine import make_engine
+            from coachos.adapters.sql.engine import Timeouts, make_engine, ping, probe_engine
             from coachos.adapters.sql.uow import SqlUnitOfWork
 
+            timeouts = Timeouts.from_settings(settings)
             if upgrade_schema:
                 # As the connecting user (the owner); the app's engine below works as the app role.
-                owner = make_engine(settings.database_url)
+                owner = make_engine(settings.database_url, pool_size=1, timeouts=timeouts.for_migrations())
                 try:
                     migrate.upgrade(owner)
                 finally:
                     owner.dispose()
-            engine = make_engine(settings.database_url, pool_size=settings.db_pool_size, role=settings.database_role)
+            engine = make_engine(
+                settings.database_url, pool_size=settings.db_pool_size, role=settings.database_role, timeouts=timeouts
+            )
+            prober = probe_engine(settings.database_url, timeout=READY_TIMEOUT)
 
             def uow() -> UnitOfWork:
                 return SqlUnitOfWork(engine)
 
-            on_close = engine.dispose
+            def probe() -> None:
+                ping(prober)
+
+            def on_close() -> None:
+                engine.dispose()
+                prober.dispose()
+
     deps = Deps(
         uow=uow,
         clock=clock or SystemClock(),
@@ -65,4 +79,9 @@ def bootstrap(
         tokens=tokens or SecretsTokens(),
         email=email or email_from_url(settings.email_url),
     )
-    return CoachOS(deps, worker_threads=settings.worker_threads, on_close=on_close)
+    limits = Limits(
+        use_case_timeout=settings.use_case_timeout,
+        tenant_concurrency=settings.tenant_limit,
+        tenant_queue_timeout=settings.tenant_queue_timeout,
+    )
+    return CoachOS(deps, worker_threads=settings.worker_threads, limits=limits, probe=probe, on_close=on_close)

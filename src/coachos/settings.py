@@ -25,6 +25,29 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _seconds(env: Mapping[str, str], name: str, default: float, *, most: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, not '{raw}'.") from None
+    # Written so NaN fails too; a wait without limit is exactly what these settings exist to prevent.
+    if not 0 < value <= most:
+        raise ValueError(f"{name} must be more than 0 and at most {most:g} seconds, not '{raw}'.")
+    return value
+
+
+def _whole(env: Mapping[str, str], name: str, default: int, *, most: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) > most:
+        raise ValueError(f"{name} must be a whole number from 0 to {most}, not '{raw}'.")
+    return int(raw)
+
+
 def redact_url(url: str) -> str:
     """`url` with any password replaced by ***, for messages and logs."""
     scheme, sep, rest = url.partition("://")
@@ -87,6 +110,30 @@ class Settings:
     #: How many reverse proxies in front of the web app add X-Forwarded-For / -Proto; 0 trusts none.
     #: Behind one TLS proxy set 1, so throttling and logs see the client's address, not the proxy's.
     proxy_hops: int = 0
+    #: Seconds to wait for a new PostgreSQL connection (libpq counts whole seconds, at least 2).
+    db_connect_timeout: float = 5.0
+    #: Longest one SQL statement may run on PostgreSQL before the server cancels it.
+    db_statement_timeout: float = 10.0
+    #: Longest a PostgreSQL statement waits for a lock another transaction holds (a row being booked).
+    db_lock_timeout: float = 3.0
+    #: A PostgreSQL session idle inside an open transaction this long is ended by the server.
+    db_idle_in_transaction_timeout: float = 30.0
+    #: Longest a use case waits for a free connection when the pool is exhausted.
+    db_pool_timeout: float = 5.0
+    #: Longest a SQLite writer waits for the file's write lock.
+    sqlite_busy_timeout: float = 5.0
+    #: Longest an async caller (the web app) waits for one use case before answering 503. It also
+    #: bounds what no database setting can: a server that stops answering on an open connection.
+    use_case_timeout: float = 15.0
+    #: Use cases one organisation may run at once for async callers; 0 means max(2, worker_threads // 4).
+    tenant_concurrency: int = 0
+    #: Longest an organisation's use case waits for one of its turns before answering 503.
+    tenant_queue_timeout: float = 2.0
+
+    @property
+    def tenant_limit(self) -> int:
+        """How many use cases one organisation may run at once (`tenant_concurrency`, or the default share)."""
+        return self.tenant_concurrency or max(2, self.worker_threads // 4)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -113,4 +160,13 @@ class Settings:
             public_url=(env.get("COACHOS_PUBLIC_URL", "").strip() or "http://127.0.0.1:8000").rstrip("/"),
             cookie_secure=_flag(env, "COACHOS_COOKIE_SECURE", default=True),
             proxy_hops=_count(env, "COACHOS_PROXY_HOPS"),
+            db_connect_timeout=_seconds(env, "COACHOS_DB_CONNECT_TIMEOUT", 5.0, most=60),
+            db_statement_timeout=_seconds(env, "COACHOS_DB_STATEMENT_TIMEOUT", 10.0, most=3600),
+            db_lock_timeout=_seconds(env, "COACHOS_DB_LOCK_TIMEOUT", 3.0, most=600),
+            db_idle_in_transaction_timeout=_seconds(env, "COACHOS_DB_IDLE_IN_TRANSACTION_TIMEOUT", 30.0, most=3600),
+            db_pool_timeout=_seconds(env, "COACHOS_DB_POOL_TIMEOUT", 5.0, most=60),
+            sqlite_busy_timeout=_seconds(env, "COACHOS_SQLITE_BUSY_TIMEOUT", 5.0, most=60),
+            use_case_timeout=_seconds(env, "COACHOS_USE_CASE_TIMEOUT", 15.0, most=3600),
+            tenant_concurrency=_whole(env, "COACHOS_TENANT_CONCURRENCY", 0, most=1000),
+            tenant_queue_timeout=_seconds(env, "COACHOS_TENANT_QUEUE_TIMEOUT", 2.0, most=60),
         )

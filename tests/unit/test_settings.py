@@ -192,3 +192,50 @@ class TestRedactUrl:
         """Whatever the password, the redacted URL is the same with *** in its place."""
         url = f"postgresql+psycopg://coach:{password}@db.internal:5432/coachos"
         assert redact_url(url) == "postgresql+psycopg://coach:***@db.internal:5432/coachos"
+
+
+#: Each wait's variable, its Settings field, its default and the longest value accepted.
+WAITS = [
+    ("COACHOS_DB_CONNECT_TIMEOUT", "db_connect_timeout", 5.0, 60),
+    ("COACHOS_DB_STATEMENT_TIMEOUT", "db_statement_timeout", 10.0, 3600),
+    ("COACHOS_DB_LOCK_TIMEOUT", "db_lock_timeout", 3.0, 600),
+    ("COACHOS_DB_IDLE_IN_TRANSACTION_TIMEOUT", "db_idle_in_transaction_timeout", 30.0, 3600),
+    ("COACHOS_DB_POOL_TIMEOUT", "db_pool_timeout", 5.0, 60),
+    ("COACHOS_SQLITE_BUSY_TIMEOUT", "sqlite_busy_timeout", 5.0, 60),
+    ("COACHOS_USE_CASE_TIMEOUT", "use_case_timeout", 15.0, 3600),
+    ("COACHOS_TENANT_QUEUE_TIMEOUT", "tenant_queue_timeout", 2.0, 60),
+]
+
+
+class TestWaitSettings:
+    """The limits on every wait: database timeouts, the use case timeout and one business's share of threads."""
+
+    @pytest.mark.parametrize(("name", "field", "default", "most"), WAITS)
+    def test_defaults_are_bounded(self, name: str, field: str, default: float, most: float) -> None:
+        """With nothing set, every wait has its documented, finite default."""
+        assert getattr(Settings.from_env({}), field) == default
+
+    @pytest.mark.parametrize(("name", "field", "default", "most"), WAITS)
+    def test_reads_seconds_with_decimals(self, name: str, field: str, default: float, most: float) -> None:
+        """A number of seconds, decimals allowed and spaces trimmed, sets the wait."""
+        assert getattr(Settings.from_env({name: " 0.5 "}), field) == 0.5
+        assert getattr(Settings.from_env({name: str(most)}), field) == most
+
+    @pytest.mark.parametrize(("name", "field", "default", "most"), WAITS)
+    @pytest.mark.parametrize("raw", ["0", "-1", "nan", "inf", "1e9", "ten", "5s"])
+    def test_refuses_no_limit_and_nonsense(self, name: str, field: str, default: float, most: float, raw: str) -> None:
+        """Zero, negative, infinite, huge or non-numeric waits are refused, naming the variable and the value."""
+        with pytest.raises(ValueError, match=f"{name} must be .*'{raw}'"):
+            Settings.from_env({name: raw})
+
+    def test_the_business_share_is_read(self) -> None:
+        """COACHOS_TENANT_CONCURRENCY sets one business's share of worker threads; 0 or unset means the default."""
+        assert Settings.from_env({"COACHOS_TENANT_CONCURRENCY": "6"}).tenant_limit == 6
+        assert Settings.from_env({"COACHOS_TENANT_CONCURRENCY": "0", "COACHOS_WORKER_THREADS": "32"}).tenant_limit == 8
+        assert Settings.from_env({}).tenant_limit == 4
+
+    @pytest.mark.parametrize("raw", ["-1", "two", "1.5", "1001"])
+    def test_refuses_a_share_that_is_not_a_count(self, raw: str) -> None:
+        """A share that is not a whole number from 0 to 1000 is refused."""
+        with pytest.raises(ValueError, match="COACHOS_TENANT_CONCURRENCY must be a whole number"):
+            Settings.from_env({"COACHOS_TENANT_CONCURRENCY": raw})

@@ -193,7 +193,8 @@ class TestLogInThrottle:
         for _ in range(5):
             await log_in(web.test_client(), "nope nope nope", "203.0.113.5")
         page = await (await coach.get("/setup/settings")).get_data(as_text=True)
-        assert 'id="security"' in page
+        assert page.count('id="security"') == 1
+        assert "<title>Settings · Setup · Coach OS</title>" in page, "the Security list leaked into the page title"
         assert "5 wrong passwords from 203.0.113.*" in page
         assert "203.0.113.5" not in page
 

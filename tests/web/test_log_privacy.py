@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import structlog
 from quart import Quart
+from sqlalchemy.engine import Engine
 
-from coachos import CoachOS, Settings
+from coachos import CoachOS, Settings, bootstrap
+from coachos.adapters.clock import FixedClock, RandomIds
+from coachos.adapters.security import MemoryEmail, fast_test_hasher
+from coachos.adapters.sql import migrate
+from coachos.adapters.sql.engine import make_engine
+from coachos.adapters.sql.uow import SqlUnitOfWork
 from coachos.entrypoints.web import create_app
 from coachos.entrypoints.web.views.clients import PANELS
 from coachos.logs import configure_logging
-from tests.web.support import PASSWORD, csrf, sign_up, web_settings
+from tests.web.support import PASSWORD, csrf, serving, sign_up, web_settings
+from tests.web.test_api import open_account
 from tests.web.test_public_routes import open_form, submit
 
 NAME, EMAIL, BUSINESS = "Zephyrine Quillfeather", "zephyrine.q@example.org", "Quillfeather Strength"
@@ -36,6 +44,27 @@ SECRETS = [
     "7700900987",
     PASSWORD,
 ]
+
+
+CLIENT_NOTES = "Recovering from knee surgery; prefers the Harrowgate studio"
+
+
+@pytest.fixture
+def refusing_engine(tmp_path: Path) -> Iterator[Engine]:
+    """A migrated SQLite file that refuses to store a client with notes, as a faulty database would.
+
+    tests/integration/web repeats the test on PostgreSQL, whose refusal (a CHECK constraint)
+    quotes the whole failing row in its message.
+    """
+    engine = make_engine(f"sqlite:///{tmp_path / 'refusing.db'}")
+    migrate.upgrade(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TRIGGER test_refuses_notes BEFORE INSERT ON clients WHEN NEW.notes <> '' "
+            "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+        )
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture
@@ -123,3 +152,32 @@ class TestCrashLogPrivacy:
         assert body["error_id"] in written
         assert "/boom/<token>" in written
         assert secret not in written
+
+
+class TestDatabaseErrorLogPrivacy:
+    async def test_a_write_the_database_rejects_logs_no_name_or_notes(
+        self, refusing_engine: Engine, clock: FixedClock, mail: MemoryEmail, logs: io.StringIO
+    ) -> None:
+        """A client the database refuses to store is a 500 whose log has the error id but not the name or notes sent."""
+        with bootstrap(
+            Settings(database_url="memory://"),
+            uow=lambda: SqlUnitOfWork(refusing_engine),
+            clock=clock,
+            ids=RandomIds(),
+            hasher=fast_test_hasher(),
+            email=mail,
+        ) as core:
+            async with serving(core) as web:
+                account = await open_account(web.test_client(), core, email=EMAIL, slug="quill")
+                response = await web.test_client().post(
+                    "/api/v1/clients",
+                    json={"name": CLIENT_NAME, "notes": CLIENT_NOTES, "email": CLIENT_EMAIL, "phone": CLIENT_PHONE},
+                    headers={**account.bearer, "Accept": "application/json"},
+                )
+        body = await response.get_json()
+        assert response.status_code == 500, body
+        written = logs.getvalue()
+        assert body["error_id"] in written
+        assert "unhandled error" in written
+        for secret in [*SECRETS, CLIENT_NOTES, "knee surgery", "Harrowgate"]:
+            assert secret not in written, f"personal data in logs: {secret!r}"

@@ -91,7 +91,15 @@ class Throttled(CoachOSError):
         self.retry_after = retry_after
 
 
-class CorruptRecord(CoachOSError):
+class Fault(CoachOSError):
+    """Something on our side failed, not the caller's request: answered by the error handler, never shown as a refusal.
+
+    Views that show refusals beside a form catch `CoachOSError`; they let a `Fault` through first, so
+    it is answered with its own status (500, 503) and logged once.
+    """
+
+
+class CorruptRecord(Fault):
     """A stored record cannot be turned back into a domain object: the server's fault, never the caller's.
 
     Rows written by an old version, a manual SQL fix or a faulty migration can hold values the
@@ -108,3 +116,26 @@ class CorruptRecord(CoachOSError):
         self.row_id = row_id
         #: The kind of failure (an exception class name, or the domain field refused), for support.
         self.cause = cause
+
+
+class Unavailable(Fault):
+    """Coach OS cannot answer in time (its database is busy, locked or out of reach); try again shortly.
+
+    Raised instead of waiting without limit, so one stuck business or a database outage costs
+    callers seconds, not their whole patience. `reason` is for operators' logs and is never
+    shown; the message does not promise that nothing was written, because a write the database
+    finished after the wait ran out still stands.
+    """
+
+    code = "unavailable"
+
+    def __init__(
+        self,
+        message: str = "Coach OS is busy right now. Please try again in a few seconds.",
+        *,
+        reason: str = "busy",
+        retry_after: int = 5,
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.retry_after = retry_after

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from coachos.adapters.sql import migrate
-from coachos.adapters.sql.engine import make_engine
+from coachos.adapters.sql.engine import Timeouts, make_engine
 from coachos.bootstrap import MEMORY_URL, bootstrap
 from coachos.domain.errors import CoachOSError
 from coachos.domain.timezones import label
@@ -38,29 +42,58 @@ def _sql_settings(settings: Settings) -> Settings:
     return settings
 
 
+@contextmanager
+def _schema_engine(settings: Settings) -> Iterator[Engine]:
+    """An engine for schema work (`Timeouts.for_migrations`), whose database errors end the command readably."""
+    timeouts = Timeouts.from_settings(settings).for_migrations()
+    engine = make_engine(_sql_settings(settings).database_url, pool_size=1, timeouts=timeouts)
+    try:
+        yield engine
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).split("\n", 1)[0]
+        raise click.ClickException(
+            f"The database {redact_url(settings.database_url)} did not answer as expected: {reason} "
+            "(check it is running and reachable; if a lock timed out, try again when it is quieter)"
+        ) from exc
+    finally:
+        engine.dispose()
+
+
 @db.command("upgrade")
 @click.pass_obj
 def db_upgrade(settings: Settings) -> None:
     """Bring the schema up to date (safe to run on every deploy)."""
-    engine = make_engine(_sql_settings(settings).database_url)
-    try:
+    with _schema_engine(settings) as engine:
         migrate.upgrade(engine)
         click.echo(f"Database {redact_url(settings.database_url)} is at revision {migrate.current_revision(engine)}.")
-    finally:
-        engine.dispose()
 
 
 @db.command("current")
 @click.pass_obj
 def db_current(settings: Settings) -> None:
     """Show the schema revision and whether it is the newest."""
-    engine = make_engine(_sql_settings(settings).database_url)
-    try:
+    with _schema_engine(settings) as engine:
         current = migrate.current_revision(engine)
         state = "up to date" if migrate.is_current(engine) else f"behind (newest is {migrate.head_revision()})"
         click.echo(f"{current or 'empty'}: {state}")
-    finally:
-        engine.dispose()
+
+
+def _require_current_schema(settings: Settings) -> None:
+    """Refuse to serve a database whose schema is behind this code: serving never migrates."""
+    with _schema_engine(settings) as engine:
+        current = migrate.current_revision(engine)
+    head = migrate.head_revision()
+    if current == head:
+        return
+    where = redact_url(settings.database_url)
+    if current is not None and not migrate.is_known(current):
+        # A newer release migrated it (a rolling deploy); its migrations keep older code working.
+        click.echo(f"Warning: {where} is at revision {current}, newer than this version knows ({head}).", err=True)
+        return
+    raise click.ClickException(
+        f"The database {where} is at revision {current or 'none (empty)'}, but this version needs {head}. "
+        "Run `coachos db upgrade` first, then start `coachos serve` again."
+    )
 
 
 @cli.command()
@@ -98,7 +131,7 @@ def demo(settings: Settings) -> None:
 @click.option("--demo/--no-demo", "with_demo", default=False, help="Seed the demo business first if it is missing.")
 @click.pass_obj
 def serve(settings: Settings, host: str, port: int, with_demo: bool) -> None:
-    """Run the web app (dashboard, booking pages, API) with hypercorn."""
+    """Run the web app (dashboard, booking pages, API) with hypercorn; the schema must be current (`db upgrade`)."""
     import asyncio
 
     from hypercorn.asyncio import serve as hypercorn_serve
@@ -107,11 +140,7 @@ def serve(settings: Settings, host: str, port: int, with_demo: bool) -> None:
     from coachos.entrypoints.web.app import asgi_app
 
     if settings.database_url != MEMORY_URL:
-        engine = make_engine(settings.database_url)
-        try:
-            migrate.upgrade(engine)
-        finally:
-            engine.dispose()
+        _require_current_schema(settings)
     if with_demo:
         from coachos.entrypoints.demo import DEMO_PASSWORD, seed_demo
 

@@ -116,7 +116,7 @@ def _coachos_command() -> list[str]:
 
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """The real app under hypercorn on 127.0.0.1 and a free port, on a fresh SQLite file (migrated at start)."""
+    """The real app under hypercorn on 127.0.0.1 and a free port, on a fresh SQLite file migrated beforehand."""
     _require_chromium()  # no point starting a server nobody can visit
     home = tmp_path_factory.mktemp("live-server")
     port = _free_port()
@@ -129,6 +129,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         "COACHOS_WORKER_THREADS": "4",
     }
     server = LiveServer(url=url, mail=home / "mail", log=home / "server.log")
+    # `coachos serve` refuses a schema that is behind; deploys run `coachos db upgrade` first, and so do we.
+    subprocess.run([*_coachos_command(), "db", "upgrade"], cwd=home, env=env, check=True, capture_output=True)  # noqa: S603  # our own command line
     with server.log.open("wb") as log:
         proc = subprocess.Popen(  # noqa: S603  # our own command line
             [*_coachos_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],

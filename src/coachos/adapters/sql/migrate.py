@@ -10,6 +10,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy.engine import Engine
 
 
@@ -76,6 +77,14 @@ def current_revision(engine: Engine) -> str | None:
 def head_revision() -> str | None:
     """The newest revision the code knows."""
     return ScriptDirectory.from_config(_config(None)).get_current_head()
+
+
+def is_known(revision: str) -> bool:
+    """Whether this version of Coach OS has a migration called `revision` (a newer one does not)."""
+    try:
+        return ScriptDirectory.from_config(_config(None)).get_revision(revision) is not None
+    except CommandError:
+        return False
 
 
 def is_current(engine: Engine) -> bool:

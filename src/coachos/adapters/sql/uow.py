@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 
 from coachos.adapters.sql.accounts import SqlAccounts
 from coachos.adapters.sql.atomic import SqlCalendar, SqlPackages
+from coachos.adapters.sql.errors import at_the_edge
 from coachos.adapters.sql.outbox import SqlOutbox, event_row
 from coachos.adapters.sql.repos import (
     SqlAvailability,
@@ -37,7 +38,12 @@ from coachos.ports.storage import (
 
 
 class SqlUnitOfWork:
-    """A transaction on `engine`; what is not committed is rolled back when the block ends."""
+    """A transaction on `engine`; what is not committed is rolled back when the block ends.
+
+    Database errors do not leave the block as they are: waits that ran out (connect, pool,
+    statement, lock, SQLite's busy timeout) become `Unavailable`, and any other driver error a
+    `DatabaseFailure` that leaves out the rows and parameters the driver's message quoted.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -45,8 +51,13 @@ class SqlUnitOfWork:
         self._events: list[Event] = []
 
     def __enter__(self) -> Self:
-        conn = self._conn = self._engine.connect()
-        conn.begin()
+        try:
+            conn = self._conn = self._engine.connect()
+            conn.begin()
+        except Exception as exc:
+            self._release()
+            _raise_at_the_edge(exc)
+            raise
         self.orgs: OrganizationRepository = SqlOrganizations(conn)
         self.coaches: CoachRepository = SqlCoaches(conn)
         self.clients: ClientRepository = SqlClients(conn)
@@ -66,6 +77,17 @@ class SqlUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        try:
+            self._release()
+        except Exception as cleanup:
+            if exc is None:
+                _raise_at_the_edge(cleanup)
+                raise
+            # Otherwise the block's own error says more than the failed clean-up after it.
+        if isinstance(exc, Exception):
+            _raise_at_the_edge(exc)
+
+    def _release(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
             try:
@@ -103,3 +125,10 @@ class SqlUnitOfWork:
         """Discard every change and emitted event."""
         self._events = []
         self.connection.rollback()
+
+
+def _raise_at_the_edge(exc: Exception) -> None:
+    """Raise what `exc` becomes outside the adapter, keeping its traceback but not its vendor message."""
+    replacement = at_the_edge(exc)
+    if replacement is not None:
+        raise replacement.with_traceback(exc.__traceback__) from None

@@ -13,12 +13,12 @@ from quart import Quart, Response, g, request
 from quart_schema import Info, QuartSchema
 
 from coachos import __name__ as package_name
-from coachos._app import CoachOS
-from coachos.bootstrap import bootstrap
+from coachos._app import CoachOS, act_for
+from coachos.bootstrap import READY_TIMEOUT, bootstrap
 from coachos.domain.usecases import Authenticate
 from coachos.entrypoints.web import formatting
 from coachos.entrypoints.web.context import core, settings
-from coachos.entrypoints.web.errors import register_error_handlers
+from coachos.entrypoints.web.errors import RETRY_AFTER_SECONDS, register_error_handlers
 from coachos.entrypoints.web.input_guard import refuse_unusable_input
 from coachos.entrypoints.web.security import (
     ANON_COOKIE,
@@ -93,9 +93,26 @@ def create_app(app_settings: Settings | None = None, *, coachos: CoachOS | None 
         if coachos is None:
             app.extensions["coachos"].close()
 
+    app.add_url_rule("/healthz", "healthz", _healthz)
+    app.add_url_rule("/readyz", "readyz", _readyz)
     app.before_request(_identify)
     app.after_request(_finish)
     return app
+
+
+#: Endpoints that must answer without signing anybody in (probes carry no cookies anyway).
+_PROBES = frozenset({"healthz", "readyz"})
+
+
+async def _healthz() -> Any:
+    """Liveness: the process and its event loop answer (no database, no worker thread)."""
+    return {"status": "ok", "request_id": g.request_id}
+
+
+async def _readyz() -> Any:
+    """Readiness: the database answers a trivial query within 2 seconds on a connection of its own."""
+    await core().check_ready(READY_TIMEOUT)
+    return {"status": "ready", "request_id": g.request_id}
 
 
 async def _identify() -> None:
@@ -107,6 +124,10 @@ async def _identify() -> None:
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=g.request_id)
     await refuse_unusable_input()
+    act_for(None)
+    if request.endpoint in _PROBES:
+        g.principal = None  # probes never sign in: no worker thread, no database
+        return
     g.anon_id = request.cookies.get(ANON_COOKIE) or ""
     if not g.anon_id:
         g.anon_id, g.new_anon = uuid.uuid4().hex, True
@@ -119,12 +140,16 @@ async def _identify() -> None:
         g.principal = await core().execute_async(Authenticate(token=cookie))
     if g.principal is not None:
         structlog.contextvars.bind_contextvars(org_id=str(g.principal.org_id), coach_id=str(g.principal.coach_id))
+        act_for(g.principal.org_id)
     if request.method not in ("GET", "HEAD", "OPTIONS") and request.mimetype in (
         "application/x-www-form-urlencoded",
         "multipart/form-data",
     ):
         g.form_csrf = (await request.form).get(CSRF_FIELD, "")
-    check_csrf()
+    # A request no route takes (404, 405) reaches no view, so there is nothing to forge: it gets
+    # the routing answer (with its Allow header) rather than a CSRF refusal.
+    if request.routing_exception is None:
+        check_csrf()
 
 
 async def _finish(response: Response) -> Response:
@@ -142,6 +167,9 @@ async def _finish(response: Response) -> Response:
     }
     if not request.path.startswith("/api/docs"):
         headers["Content-Security-Policy"] = CSP
+    if response.status_code == 503:
+        # Views that show a busy error inside their own page (status_of) get the hint too.
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     for name, value in headers.items():
         response.headers.setdefault(name, value)
     log.info(

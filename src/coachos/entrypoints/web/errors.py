@@ -9,7 +9,7 @@ import structlog
 from quart import Quart, Response, jsonify, render_template, request
 from quart_schema import RequestSchemaValidationError
 from quart_schema.validation import QuerystringValidationError, RequestHeadersValidationError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from coachos.domain.errors import (
     CoachOSError,
@@ -22,6 +22,7 @@ from coachos.domain.errors import (
     PackageExpired,
     PolicyViolation,
     Throttled,
+    Unavailable,
     ValidationError,
 )
 from coachos.entrypoints.web.unreadable import new_error_id, report
@@ -39,7 +40,10 @@ STATUS: list[tuple[type[CoachOSError], int]] = [
     (PackageExpired, 409),
     (PolicyViolation, 422),
     (Throttled, 429),
+    (Unavailable, 503),
 ]
+#: What a 503 tells callers to wait before trying again, when the error does not say.
+RETRY_AFTER_SECONDS = 5
 
 
 def status_of(error: CoachOSError) -> int:
@@ -97,10 +101,19 @@ def register_error_handlers(app: Quart) -> None:
     async def domain_error(error: CoachOSError) -> Any:
         status = status_of(error)
         field = getattr(error, "field", None)
+        headers: dict[str, str] = {}
+        # Unavailable always says when to try again; Throttled does when it knows.
+        if retry_after := getattr(error, "retry_after", None):
+            headers["Retry-After"] = str(retry_after)
+        if isinstance(error, Unavailable):
+            route = request.url_rule.rule if request.url_rule else "unmatched"
+            log.warning("unavailable", reason=error.reason, route=route)
         if wants_json():
             errors = [{"field": field, "message": error.message}] if field else []
-            return problem(status, error.code, error.message, code=error.code, errors=errors)
-        return await render_template("error.html", status=status, message=error.message), status
+            response = problem(status, error.code, error.message, code=error.code, errors=errors)
+            response.headers.update(headers)
+            return response
+        return await render_template("error.html", status=status, message=error.message), status, headers
 
     @app.errorhandler(CorruptRecord)
     async def corrupt_record(error: CorruptRecord) -> Any:
@@ -123,9 +136,14 @@ def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(HTTPException)
     async def http_error(error: HTTPException) -> Any:
         status = error.code or 500
+        headers: dict[str, str] = {}
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            headers["Allow"] = ", ".join(sorted(error.valid_methods))
         if wants_json():
-            return problem(status, error.name, error.description or error.name)
-        return await render_template("error.html", status=status, message=error.description), status
+            response = problem(status, error.name, error.description or error.name)
+            response.headers.update(headers)
+            return response
+        return await render_template("error.html", status=status, message=error.description), status, headers
 
     @app.errorhandler(Exception)
     async def crash(error: Exception) -> Any:

@@ -6,10 +6,10 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from quart import Blueprint, g, make_response, redirect, render_template, request, url_for
+from quart import Blueprint, make_response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from coachos.domain.errors import CoachOSError, Throttled
+from coachos.domain.errors import CoachOSError, Fault, Throttled
 from coachos.domain.money import Money
 from coachos.domain.usecases import (
     LogIn,
@@ -82,6 +82,8 @@ async def signup() -> Any:
         form = dict(await request.form)
         try:
             return await _sign_up(form)
+        except Fault:
+            raise  # ours, not the caller's: answered and logged by the error handler
         except CoachOSError as exc:
             error = exc
     return await render_template("signup.html", form=form, error=error, zones=COMMON_ZONES), 400 if error else 200
@@ -129,6 +131,8 @@ async def _sign_up(form: dict[str, str]) -> Any:
         logged = await app.execute_async(
             LogIn(email=form.get("email", ""), password=form.get("password", ""), address=request.remote_addr or "")
         )
+    except Fault:
+        raise  # ours, not the caller's: answered and logged by the error handler
     except CoachOSError:
         # The account exists now; showing the sign-up form again would only say the email is taken.
         return redirect(url_for("account.login"))
@@ -147,6 +151,8 @@ async def login() -> Any:
             logged = await core().execute_async(
                 LogIn(email=email, password=form.get("password", ""), address=request.remote_addr or "")
             )
+        except Fault:
+            raise  # ours, not the caller's: answered and logged by the error handler
         except CoachOSError as exc:
             error = exc
         else:
@@ -186,6 +192,8 @@ async def forgot() -> Any:
                 )
             )
             sent = True
+        except Fault:
+            raise  # ours, not the caller's: answered and logged by the error handler
         except CoachOSError as exc:
             error = exc
     return await render_template("forgot.html", sent=sent, error=error)
@@ -201,6 +209,8 @@ async def reset(token: str) -> Any:
             await core().execute_async(
                 ResetPassword(token=token, password=form.get("password", ""), address=request.remote_addr or "")
             )
+        except Fault:
+            raise  # ours, not the caller's: answered and logged by the error handler
         except CoachOSError as exc:
             error = exc
         else:
@@ -212,13 +222,6 @@ async def reset(token: str) -> Any:
 async def home() -> Any:
     """Signed-in coaches go to today; others to log in."""
     return redirect(url_for("today.today") if principal() else url_for("account.login"))
-
-
-@bp.route("/healthz")
-async def health() -> Any:
-    """Liveness: the process answers and can reach its database."""
-    await core().read_async(lambda uow: uow.outbox.pending(limit=1))
-    return {"status": "ok", "request_id": g.request_id}
 
 
 __all__ = ["bp", "login_required"]

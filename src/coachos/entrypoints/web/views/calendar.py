@@ -30,7 +30,7 @@ from coachos.domain.calendar import (
 )
 from coachos.domain.catalog import Service
 from coachos.domain.clients import Client
-from coachos.domain.errors import CoachOSError, CorruptRecord, NotFound, ValidationError
+from coachos.domain.errors import CoachOSError, CorruptRecord, Fault, NotFound, ValidationError
 from coachos.domain.ids import Actor, BookingId, ClientId, OrgId, ServiceId
 from coachos.domain.orgs import Organization
 from coachos.domain.rows import unreadable_in
@@ -363,8 +363,8 @@ async def create() -> Any:
                 idempotency_key=form.get("idempotency_key") or None,
             )
         )
-    except CorruptRecord:
-        raise  # a server fault: answered and logged by the error handler, not shown as a refusal
+    except Fault:
+        raise  # ours, not the caller's: answered and logged by the error handler
     except CoachOSError as exc:
         return await _render(view, anchor, error=exc, form=form, status=status_of(exc))
     return _to(view, booking.start.astimezone(org.tz).date(), "booked")
@@ -390,8 +390,8 @@ async def move(booking_id: str) -> Any:
         booking = await core().execute_async(
             RescheduleBooking(org_id=who.org_id, booking_id=wanted, new_start=start, actor=Actor("coach", who.coach_id))
         )
-    except CorruptRecord:
-        raise  # a server fault: answered and logged by the error handler, not shown as a refusal
+    except Fault:
+        raise  # ours, not the caller's: answered and logged by the error handler
     except CoachOSError as exc:
         return await _render(view, anchor, error=exc, status=status_of(exc))
     return _to(view, booking.start.astimezone(org.tz).date(), "moved")
@@ -408,8 +408,8 @@ async def cancel(booking_id: str) -> Any:
         await core().execute_async(
             CancelBooking(org_id=who.org_id, booking_id=_booking_id(booking_id), actor=Actor("coach", who.coach_id))
         )
-    except CorruptRecord:
-        raise  # a server fault: answered and logged by the error handler, not shown as a refusal
+    except Fault:
+        raise  # ours, not the caller's: answered and logged by the error handler
     except CoachOSError as exc:
         return await _render(view, anchor, error=exc, status=status_of(exc))
     return _to(view, anchor, "cancelled")

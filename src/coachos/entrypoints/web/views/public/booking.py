@@ -10,7 +10,7 @@ from uuid import UUID
 
 from quart import g, redirect, render_template, request, url_for
 
-from coachos.domain.errors import CoachOSError, Conflict, NotFound, SlotUnavailable, ValidationError
+from coachos.domain.errors import CoachOSError, Conflict, Fault, NotFound, SlotUnavailable, ValidationError
 from coachos.domain.timezones import check_date, day_start, label
 from coachos.domain.usecases import (
     BookAsGuest,
@@ -138,6 +138,8 @@ async def book(slug: str, service_id: UUID) -> Any:
                     timezone=viewer.key if viewer else None,
                 )
             )
+        except Fault:
+            raise  # ours, not the caller's: answered and logged by the error handler
         except CoachOSError as exc:
             error = exc
             if isinstance(exc, Conflict) and not isinstance(exc, SlotUnavailable):

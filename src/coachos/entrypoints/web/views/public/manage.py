@@ -7,7 +7,7 @@ from typing import Any
 from quart import redirect, render_template, request, url_for
 
 from coachos.domain.bookings import BookingStatus
-from coachos.domain.errors import CoachOSError
+from coachos.domain.errors import CoachOSError, Fault
 from coachos.domain.ids import Actor
 from coachos.domain.timezones import label
 from coachos.domain.usecases import (
@@ -86,6 +86,8 @@ async def cancel(token: str) -> Any:
         await core().execute_async(
             CancelBooking(org_id=org_id, booking_id=booking_id, actor=Actor("client", booking.client_id))
         )
+    except Fault:
+        raise  # ours, not the caller's: answered and logged by the error handler
     except CoachOSError as exc:
         return await _manage_page(token, exc)
     return redirect(url_for("public.manage", token=token))
@@ -106,6 +108,8 @@ async def reschedule(token: str) -> Any:
                 actor=Actor("client", booking.client_id),
             )
         )
+    except Fault:
+        raise  # ours, not the caller's: answered and logged by the error handler
     except CoachOSError as exc:
         return await _manage_page(token, exc)
     return redirect(url_for("public.manage", token=manage_token(moved), moved=1, tz=form.get("tz") or None))
