@@ -12,6 +12,8 @@ from quart.typing import TestClientProtocol as Client
 
 from coachos import CoachOS
 from coachos.adapters.clock import FixedClock
+from coachos.domain.bookings import BookingStatus
+from coachos.domain.clients import ClientStatus
 from coachos.domain.orgs import Coach, Organization
 from coachos.domain.usecases import CreateApiToken, RevokeApiToken
 from tests.web.support import csrf, sign_up
@@ -222,6 +224,12 @@ class TestServices:
         refused = await problem(await client.post("/api/v1/services", json=body, headers=account.bearer), 400)
         assert refused["errors"][0]["field"] == "price"
 
+    async def test_a_malformed_currency_names_the_request_path(self, client: Client, account: Account) -> None:
+        """A currency code the domain refuses is named as the request has it: price.currency, not currency."""
+        body = {"name": "X", "duration_minutes": 30, "price": {"amount_minor": 2500, "currency": "U$D"}}
+        refused = await problem(await client.post("/api/v1/services", json=body, headers=account.bearer), 400)
+        assert [e["field"] for e in refused["errors"]] == ["price.currency"]
+
 
 class TestSlots:
     async def test_slots_are_utc_instants(self, client: Client, account: Account) -> None:
@@ -372,6 +380,13 @@ class TestPackages:
         response = await client.post(f"/api/v1/clients/{person['id']}/packages", json=body, headers=account.bearer)
         await problem(response, 400)
 
+    async def test_a_negative_count_names_sessions_not_the_domain_total(self, client: Client, account: Account) -> None:
+        """`sessions: -1` is refused naming the request's `sessions`, not the package record's `total`."""
+        person = await new_client(client, account)
+        body = {"name": "Minus", "sessions": -1, "price": {"amount_minor": 0, "currency": "USD"}}
+        response = await client.post(f"/api/v1/clients/{person['id']}/packages", json=body, headers=account.bearer)
+        assert [e["field"] for e in (await problem(response, 400))["errors"]] == ["sessions"]
+
 
 class TestAvailability:
     async def test_read_and_replace_weekly_hours(self, client: Client, account: Account) -> None:
@@ -393,12 +408,12 @@ class TestAvailability:
         assert (await problem(response, 400))["errors"][0]["field"] == "rules[0].start"
 
     async def test_overlapping_periods_are_refused(self, client: Client, account: Account) -> None:
-        """Two periods overlapping on one day are refused by the domain."""
+        """Two periods overlapping on one day are refused by the domain, naming the request's `rules`."""
         rules = [{"weekday": 0, "start": "09:00", "end": "12:00"}, {"weekday": 0, "start": "11:00", "end": "13:00"}]
         response = await client.put(
             f"/api/v1/availability/{account.coach.id}", json={"rules": rules}, headers=account.bearer
         )
-        assert (await problem(response, 400))["errors"][0]["field"] == "hours"
+        assert (await problem(response, 400))["errors"][0]["field"] == "rules"
 
 
 class TestErrors:
@@ -455,6 +470,100 @@ class TestOpenApi:
             ref for ref in _refs(spec) if ref.removeprefix("#/components/schemas/") not in spec["components"]["schemas"]
         }
         assert not dangling, f"$refs to missing components: {sorted(dangling)}"
+
+    async def test_operation_ids_are_the_stable_view_names(self, client: Client) -> None:
+        """Each operation's id is its view's name, which a generated client uses as its function name."""
+        spec = await ok(await client.get("/openapi.json"))
+        ids = sorted(op["operationId"] for path in spec["paths"].values() for op in path.values())
+        assert ids == sorted(
+            [
+                "book_session",
+                "cancel_booking",
+                "complete_booking",
+                "confirm_booking",
+                "create_client",
+                "create_service",
+                "find_slots",
+                "get_availability",
+                "get_booking",
+                "get_client",
+                "get_me",
+                "get_package",
+                "list_bookings",
+                "list_clients",
+                "list_packages",
+                "list_services",
+                "mark_no_show",
+                "sell_package",
+                "set_availability",
+            ]
+        )
+
+    async def test_every_refusal_is_the_shared_problem_as_problem_json(self, client: Client) -> None:
+        """Every 4xx/5xx of every operation is application/problem+json referencing the one Problem schema,
+        and every operation documents 400, 401, 429, 500 and 503; writes add 403, bodies 413, path ids 404."""
+        spec = await ok(await client.get("/openapi.json"))
+        for path, operations in spec["paths"].items():
+            for method, op in operations.items():
+                statuses = {int(status) for status in op["responses"]}
+                assert {400, 401, 429, 500, 503} <= statuses, (method, path)
+                if method != "get":
+                    assert 403 in statuses, (method, path)
+                if "requestBody" in op:
+                    assert 413 in statuses, (method, path)
+                if "{" in path:
+                    assert 404 in statuses, (method, path)
+                for status, answer in op["responses"].items():
+                    if int(status) >= 400:
+                        assert answer["content"] == {
+                            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+                        }, (method, path, status)
+                    else:
+                        assert list(answer["content"]) == ["application/json"], (method, path, status)
+                        assert "$ref" in answer["content"]["application/json"]["schema"], (method, path, status)
+        problem_schema = spec["components"]["schemas"]["Problem"]
+        assert set(problem_schema["required"]) == {"type", "title", "status", "detail", "code", "errors"}
+        assert problem_schema["properties"]["errors"]["items"] == {"$ref": "#/components/schemas/FieldError"}
+
+    async def test_parameters_and_bodies_say_what_is_required_and_their_formats(self, client: Client) -> None:
+        """Required query parameters and bodies are marked required; ids are UUIDs and instants date-times."""
+        spec = await ok(await client.get("/openapi.json"))
+        slots = {p["name"]: p for p in spec["paths"]["/api/v1/slots"]["get"]["parameters"]}
+        assert {name: p["required"] for name, p in slots.items()} == {
+            "service_id": True,
+            "start": True,
+            "end": True,
+            "coach_id": False,
+        }
+        assert slots["coach_id"]["schema"] == {"type": "string", "format": "uuid"}
+        assert slots["start"]["schema"] == {"type": "string", "format": "date-time"}
+        booking = spec["paths"]["/api/v1/bookings/{booking_id}"]["get"]["parameters"]
+        assert booking == [
+            {"name": "booking_id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
+        ]
+        assert spec["paths"]["/api/v1/bookings"]["post"]["requestBody"]["required"] is True
+        assert spec["paths"]["/api/v1/bookings/{booking_id}/cancel"]["post"]["requestBody"]["required"] is False
+        shapes = spec["components"]["schemas"]
+        assert shapes["Booking"]["properties"]["created_at"]["format"] == "date-time"
+        assert shapes["Booking"]["properties"]["client_id"]["format"] == "uuid"
+
+    async def test_statuses_are_enums(self, client: Client) -> None:
+        """Booking and client statuses are enums of exactly the domain's values; `via` is session or token."""
+        spec = await ok(await client.get("/openapi.json"))
+        shapes = spec["components"]["schemas"]
+        assert shapes["Booking"]["properties"]["status"] == {"$ref": "#/components/schemas/BookingStatus"}
+        assert sorted(shapes["BookingStatus"]["enum"]) == sorted(s.value for s in BookingStatus)
+        assert shapes["Client"]["properties"]["status"] == {"$ref": "#/components/schemas/ClientStatus"}
+        assert sorted(shapes["ClientStatus"]["enum"]) == sorted(s.value for s in ClientStatus)
+        assert shapes["Me"]["properties"]["via"]["enum"] == ["session", "token"]
+
+    async def test_every_problem_has_a_code_and_errors(self, web: Quart, client: Client, account: Account) -> None:
+        """Refusals that come from HTTP itself (no credentials, an unknown path) carry `code` and `errors` too."""
+        unknown = await problem(await client.get("/api/v1/nothing-here", headers=account.bearer), 404)
+        assert (unknown["code"], unknown["errors"]) == ("not_found", [])
+        anonymous = await problem(await web.test_client().get("/api/v1/me"), 401)
+        assert anonymous["code"] == "unauthorized"
+        assert anonymous["errors"] == []
 
 
 def _refs(node: Any) -> list[str]:

@@ -315,7 +315,7 @@ CASES = [
             "POST",
             "/api/v1/services",
             json={"name": "PT", "duration_minutes": 60, "price": _price(amount)},
-            field="amount_minor",
+            field="price.amount_minor",
         )
         for amount in (2**63, 10**30, -(2**63) - 1)
     ],
@@ -324,7 +324,7 @@ CASES = [
         "POST",
         "/api/v1/clients/{client_id}/packages",
         json={"name": "Ten", "sessions": 10, "price": _price(2**63)},
-        field="amount_minor",
+        field="price.amount_minor",
     ),
     *[
         Case(

@@ -65,9 +65,29 @@ def wants_json() -> bool:
     )
 
 
-def problem(status: int, title: str, detail: str, **extra: Any) -> Response:
-    """An RFC 9457 problem+json response."""
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    code: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    **extra: Any,
+) -> Response:
+    """An RFC 9457 problem+json response: {type, title, status, detail, code, errors[, error_id]}.
+
+    `code` and `errors` are always there (the API's Problem schema requires them); `code`
+    defaults to the title as a slug ("Not Found" → "not_found").
+    """
+    body = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code or "_".join(title.lower().split()),
+        "errors": errors or [],
+        **extra,
+    }
     response = jsonify(body)
     response.status_code = status
     response.mimetype = "application/problem+json"

@@ -9,16 +9,18 @@ weekly hours are "HH:MM" in the organisation's zone. Shapes are built from domai
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 import attrs
-from msgspec import Meta
+from msgspec import UNSET, Meta, UnsetType
 
 from coachos.domain import bookings, catalog, clients, orgs
 from coachos.domain import money as domain_money
 from coachos.domain.availability import Slot as DomainSlot
 from coachos.domain.availability import WeeklyRule
+from coachos.domain.bookings import BookingStatus
+from coachos.domain.clients import ClientStatus
 from coachos.entrypoints.web.unreadable import Marker
 
 #: An instant: ISO 8601 with a UTC offset ("2026-03-03T14:00:00Z"); a time without one is refused.
@@ -50,21 +52,28 @@ class Money:
 class FieldError:
     """One offending field and what is wrong with it."""
 
-    field: str
+    field: Annotated[
+        str,
+        Meta(
+            description="Where in the request, as the request names it: `name`, `price.currency`, "
+            "`rules[0].start`; empty for the request as a whole."
+        ),
+    ]
     message: str
 
 
 @attrs.frozen(kw_only=True)
 class Problem:
-    """An RFC 9457 problem: why the request was refused (or failed), readable by a coach."""
+    """An RFC 9457 problem (application/problem+json): why the request was refused or failed, for a coach."""
 
-    type: str
+    type: Annotated[str, Meta(description='Always "about:blank": `code` says what happened.')]
     title: str
-    status: int
-    detail: str
-    code: str | None = None
-    errors: list[FieldError] = attrs.field(factory=list)
-    error_id: str | None = None
+    status: Annotated[int, Meta(ge=400, le=599, description="The HTTP status, repeated.")]
+    detail: Annotated[str, Meta(description="What went wrong and what to do, in words a coach can act on.")]
+    code: Annotated[str, Meta(description="A stable machine-readable reason: invalid, not_found, slot_unavailable, …")]
+    errors: Annotated[list[FieldError], Meta(description="The offending fields; empty when none is to blame.")]
+    #: Only on 500s: the id the server logged the failure under.
+    error_id: Annotated[str, Meta(description="Only on 500 answers: quote it to support.")] | UnsetType = UNSET
 
 
 @attrs.frozen(kw_only=True)
@@ -104,7 +113,7 @@ class Me:
 
     org: Organization
     coach: Coach
-    via: str
+    via: Literal["session", "token"]
 
 
 @attrs.frozen(kw_only=True)
@@ -123,7 +132,7 @@ class ClientInput:
     email: str | None = None
     phone: str | None = None
     timezone: str | None = None
-    status: str = "lead"
+    status: ClientStatus = ClientStatus.LEAD
     notes: str = ""
     tags: list[str] = attrs.field(factory=list)
 
@@ -137,7 +146,7 @@ class Client:
     email: str | None
     phone: str | None
     timezone: str | None
-    status: str
+    status: ClientStatus
     notes: str
     tags: list[str]
     created_at: Instant
@@ -151,7 +160,7 @@ class Client:
             email=client.email,
             phone=client.phone,
             timezone=client.timezone,
-            status=client.status.value,
+            status=client.status,
             notes=client.notes,
             tags=sorted(client.tags),
             created_at=client.created_at,
@@ -284,8 +293,17 @@ class BookingQuery:
 class BookingHeaders:
     """Headers of a booking request."""
 
-    #: Same as the body's idempotency_key; repeats with it return the first booking.
-    idempotency_key: str | None = None
+    idempotency_key: (
+        Annotated[
+            str,
+            Meta(
+                min_length=1,
+                max_length=200,
+                description="Same as the body's idempotency_key; repeats with it return the first booking.",
+            ),
+        ]
+        | None
+    ) = None
 
 
 @attrs.frozen(kw_only=True)
@@ -321,7 +339,7 @@ class Booking:
     package_id: UUID | None
     start: Instant
     end: Instant
-    status: str
+    status: BookingStatus
     note: str
     created_at: Instant
     updated_at: Instant
@@ -337,7 +355,7 @@ class Booking:
             package_id=booking.package_id,
             start=booking.start,
             end=booking.end,
-            status=booking.status.value,
+            status=booking.status,
             note=booking.note,
             created_at=booking.created_at,
             updated_at=booking.updated_at,
@@ -430,11 +448,3 @@ class Availability:
     coach_id: UUID
     timezone: str
     rules: list[WeeklyHours]
-
-
-#: Every shape above, for the OpenAPI components (see api.py's `_ApiDocs`).
-SCHEMAS: tuple[type, ...] = tuple(
-    value
-    for value in list(globals().values())
-    if isinstance(value, type) and attrs.has(value) and value.__module__ == __name__
-)

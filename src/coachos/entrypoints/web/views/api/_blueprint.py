@@ -1,58 +1,47 @@
-"""The API blueprint: its auth hook, OpenAPI document fix-up and helpers shared by the resources."""
+"""The API blueprint: its auth hook, each route's error contract and helpers shared by the resources."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import inspect
+import typing
+from collections.abc import Callable, Mapping
+from functools import wraps
 from typing import Any, TypeVar, cast
 
-from msgspec.json import schema_components
+import attrs
 from quart import Blueprint, Quart, request, url_for
 from quart.blueprints import BlueprintSetupState
-from quart_schema import (
-    OpenAPIProvider,
-    RequestSchemaValidationError,
-    document_response,
-)
+from quart_schema import RequestSchemaValidationError, document_request
 from quart_schema.conversion import model_load
-from werkzeug.routing import Rule
+from quart_schema.validation import (
+    QUART_SCHEMA_HEADERS_ATTRIBUTE,
+    QUART_SCHEMA_QUERYSTRING_ATTRIBUTE,
+    QUART_SCHEMA_REQUEST_ATTRIBUTE,
+)
 
 from coachos.domain.accounts import Principal
+from coachos.domain.errors import ValidationError
 from coachos.domain.ids import Actor
 from coachos.entrypoints.web.security import require_principal
-from coachos.entrypoints.web.views import api_schemas as s
+from coachos.entrypoints.web.views.api._openapi import OPTIONAL_BODY, PROBLEMS, ApiDocs
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 F = TypeVar("F", bound=Callable[..., Any])
 M = TypeVar("M")
 
-
-class _ApiDocs(OpenAPIProvider):
-    """quart-schema's OpenAPI document of the JSON API, with the components nested shapes refer to.
-
-    Only /api/ routes are described: pages answer HTML to browsers and are no API. And
-    quart-schema 0.25 keeps only the outer schema msgspec makes for an attrs class, dropping the
-    ones it refers to (pgjones/quart-schema#117), which would leave `$ref`s to Money, Client, …
-    pointing nowhere; they are added here.
-    """
-
-    def generate_rules(self) -> Iterable[Rule]:
-        return (rule for rule in super().generate_rules() if rule.rule.startswith("/api/"))
-
-    def schema(self) -> dict[str, Any]:
-        built = super().schema()
-        _, components = schema_components(s.SCHEMAS, ref_template="#/components/schemas/{name}")
-        for name, component in components.items():
-            built["components"]["schemas"].setdefault(name, component)
-        return built
+#: A request's `price` is a Money shape; the domain names the parts of an amount on their own.
+_PRICED = {"amount_minor": "price.amount_minor", "currency": "price.currency"}
+#: Keyword arguments quart-schema hands a view that are not request fields themselves.
+_LOADED = frozenset({"data", "query_args", "headers"})
 
 
 @bp.record_once
 def _document(state: BlueprintSetupState) -> None:
-    """Serve /openapi.json through `_ApiDocs` (QuartSchema is set up before blueprints are registered)."""
+    """Serve /openapi.json through `ApiDocs` (QuartSchema is set up before blueprints are registered)."""
     app = cast(Quart, state.app)
     extension = app.extensions["QUART_SCHEMA"]
-    extension.openapi_provider = _ApiDocs(app, extension)
+    extension.openapi_provider = ApiDocs(app, extension)
 
 
 @bp.before_request
@@ -61,15 +50,69 @@ async def _signed_in() -> None:
     require_principal()
 
 
-def _problems(*statuses: int) -> Callable[[F], F]:
-    """Document the problem+json answers a route can give (401 always)."""
+def _problems(*statuses: int, fields: Mapping[str, str] | None = None) -> Callable[[F], F]:
+    """A route's error contract: the problem statuses it answers beyond the ones every route shares.
+
+    400, 401, 429, 500 and 503 are documented for every route, 403 for every write, 413 for every
+    route that reads a body and 404 for every route with an id in its path (see `_openapi`).
+
+    A refusal names the offending field as the request names it: `fields` maps the domain's name
+    to the request's where they differ (a package's `total` is the request's `sessions`), and a
+    field the request does not have (an internal value) is left unnamed rather than named wrongly.
+    Apply it above the validate_* decorators: it reads the request shapes they record.
+    """
+    renames = dict(fields or {})
 
     def decorate(view: F) -> F:
-        for status in (401, *statuses):
-            view = document_response(s.Problem, status)(view)
-        return view
+        known = _request_fields(view)
+
+        @wraps(view)
+        async def named(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await view(*args, **kwargs)
+            except ValidationError as error:
+                field = renames.get(error.field, error.field) if error.field else None
+                error.field = field if field in known else None
+                raise
+
+        setattr(named, PROBLEMS, frozenset(statuses))
+        return cast(F, named)
 
     return decorate
+
+
+def _optional_request(model: type[Any]) -> Callable[[F], F]:
+    """Document `model` as the route's JSON body, which may be left out (see `_optional_body`)."""
+
+    def decorate(view: F) -> F:
+        documented = document_request(model)(view)
+        setattr(documented, OPTIONAL_BODY, True)
+        return documented
+
+    return decorate
+
+
+def _request_fields(view: Callable[..., Any]) -> frozenset[str]:
+    """Every name a request to `view` can carry: path parameters, query, header and body fields (dotted)."""
+    names = {name for name in inspect.signature(view).parameters if name not in _LOADED}
+    for attribute in (QUART_SCHEMA_QUERYSTRING_ATTRIBUTE, QUART_SCHEMA_HEADERS_ATTRIBUTE):
+        if (model := getattr(view, attribute, None)) is not None:
+            names |= _paths(model)
+    if (body := getattr(view, QUART_SCHEMA_REQUEST_ATTRIBUTE, None)) is not None:
+        names |= _paths(body[0])
+    return frozenset(names)
+
+
+def _paths(model: type[Any], prefix: str = "") -> set[str]:
+    """The dotted names of an attrs shape's fields, nested shapes included (`price`, `price.currency`)."""
+    hints = typing.get_type_hints(model)
+    found: set[str] = set()
+    for field in attrs.fields(model):
+        name = f"{prefix}{field.name}"
+        found.add(name)
+        if attrs.has(hint := hints[field.name]):
+            found |= _paths(hint, f"{name}.")
+    return found
 
 
 def _me() -> tuple[Principal, Actor]:

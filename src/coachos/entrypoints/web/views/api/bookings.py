@@ -6,7 +6,6 @@ from typing import Any
 from uuid import UUID
 
 from quart_schema import (
-    document_request,
     tag,
     validate_headers,
     validate_querystring,
@@ -34,6 +33,7 @@ from coachos.entrypoints.web.views.api._blueprint import (
     _created,
     _me,
     _optional_body,
+    _optional_request,
     _problems,
     bp,
 )
@@ -43,7 +43,7 @@ from coachos.entrypoints.web.views.api._blueprint import (
 
 @bp.get("/slots")
 @tag(["bookings"])
-@_problems(400, 404)
+@_problems(404)
 @validate_querystring(s.SlotQuery)
 @validate_response(s.SlotList)
 async def find_slots(query_args: s.SlotQuery) -> s.SlotList:
@@ -63,7 +63,7 @@ async def find_slots(query_args: s.SlotQuery) -> s.SlotList:
 
 @bp.get("/bookings")
 @tag(["bookings"])
-@_problems(400)
+@_problems()
 @validate_querystring(s.BookingQuery)
 @validate_response(s.BookingList)
 async def list_bookings(query_args: s.BookingQuery) -> s.BookingList:
@@ -82,11 +82,11 @@ async def list_bookings(query_args: s.BookingQuery) -> s.BookingList:
 
 @bp.post("/bookings")
 @tag(["bookings"])
-@_problems(400, 404, 409, 422)
+@_problems(404, 409, 422)
 @validate_headers(s.BookingHeaders)
 @validate_request(s.BookingInput)
 @validate_response(s.Booking, 201)
-async def book(data: s.BookingInput, headers: s.BookingHeaders) -> Any:
+async def book_session(data: s.BookingInput, headers: s.BookingHeaders) -> Any:
     """Book a client into a service at `start`, as the coach.
 
     Send an idempotency key (the `idempotency_key` field or the `Idempotency-Key` header) to make
@@ -119,7 +119,7 @@ async def book(data: s.BookingInput, headers: s.BookingHeaders) -> Any:
 
 @bp.get("/bookings/<uuid:booking_id>")
 @tag(["bookings"])
-@_problems(404)
+@_problems()
 @validate_response(s.Booking)
 async def get_booking(booking_id: UUID) -> s.Booking:
     """One booking."""
@@ -130,8 +130,8 @@ async def get_booking(booking_id: UUID) -> s.Booking:
 
 @bp.post("/bookings/<uuid:booking_id>/cancel")
 @tag(["bookings"])
-@_problems(400, 404, 409, 422)
-@document_request(s.CancelInput)
+@_problems(409, 422)
+@_optional_request(s.CancelInput)
 @validate_response(s.Booking)
 async def cancel_booking(booking_id: UUID) -> s.Booking:
     """Cancel a booking; the body is optional. A repeat answers the cancelled booking."""
@@ -159,7 +159,7 @@ async def _move(command: type[ConfirmBooking | CompleteBooking | MarkNoShow], bo
 
 @bp.post("/bookings/<uuid:booking_id>/confirm")
 @tag(["bookings"])
-@_problems(404, 409)
+@_problems(409)
 @validate_response(s.Booking)
 async def confirm_booking(booking_id: UUID) -> s.Booking:
     """Confirm a requested booking (a repeat changes nothing)."""
@@ -168,7 +168,7 @@ async def confirm_booking(booking_id: UUID) -> s.Booking:
 
 @bp.post("/bookings/<uuid:booking_id>/complete")
 @tag(["bookings"])
-@_problems(404, 409, 422)
+@_problems(409, 422)
 @validate_response(s.Booking)
 async def complete_booking(booking_id: UUID) -> s.Booking:
     """Record that the session took place (only once it has started)."""
@@ -177,8 +177,8 @@ async def complete_booking(booking_id: UUID) -> s.Booking:
 
 @bp.post("/bookings/<uuid:booking_id>/no-show")
 @tag(["bookings"])
-@_problems(404, 409, 422)
+@_problems(409, 422)
 @validate_response(s.Booking)
-async def no_show(booking_id: UUID) -> s.Booking:
+async def mark_no_show(booking_id: UUID) -> s.Booking:
     """Record that the client did not come; the credit stays used."""
     return await _move(MarkNoShow, booking_id)

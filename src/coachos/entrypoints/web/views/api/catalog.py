@@ -22,6 +22,7 @@ from coachos.entrypoints.web.security import require_principal
 from coachos.entrypoints.web.unreadable import report
 from coachos.entrypoints.web.views import api_schemas as s
 from coachos.entrypoints.web.views.api._blueprint import (
+    _PRICED,
     _me,
     _problems,
     bp,
@@ -44,7 +45,7 @@ async def list_services() -> s.ServiceList:
 
 @bp.post("/services")
 @tag(["services"])
-@_problems(400)
+@_problems(fields=_PRICED | {"duration": "duration_minutes"})
 @validate_request(s.ServiceInput)
 @validate_response(s.Service, 201)
 async def create_service(data: s.ServiceInput) -> Any:
@@ -78,7 +79,7 @@ async def _availability(org_id: OrgId, coach_id: UUID) -> s.Availability:
 
 @bp.get("/availability/<uuid:coach_id>")
 @tag(["availability"])
-@_problems(404)
+@_problems()
 @validate_response(s.Availability)
 async def get_availability(coach_id: UUID) -> s.Availability:
     """A coach's weekly hours, in the organisation's zone."""
@@ -87,7 +88,7 @@ async def get_availability(coach_id: UUID) -> s.Availability:
 
 @bp.put("/availability/<uuid:coach_id>")
 @tag(["availability"])
-@_problems(400, 404)
+@_problems(fields=dict.fromkeys(("hours", "weekday", "start", "end"), "rules"))
 @validate_request(s.AvailabilityInput)
 @validate_response(s.Availability)
 async def set_availability(coach_id: UUID, data: s.AvailabilityInput) -> s.Availability:

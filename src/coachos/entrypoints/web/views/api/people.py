@@ -24,6 +24,7 @@ from coachos.entrypoints.web.security import require_principal
 from coachos.entrypoints.web.unreadable import report
 from coachos.entrypoints.web.views import api_schemas as s
 from coachos.entrypoints.web.views.api._blueprint import (
+    _PRICED,
     _created,
     _me,
     _problems,
@@ -38,13 +39,15 @@ from coachos.ports.storage import UnitOfWork
 @tag(["account"])
 @_problems()
 @validate_response(s.Me)
-async def me() -> s.Me:
+async def get_me() -> s.Me:
     """The organisation and coach this request acts as."""
     who = require_principal()
 
     def query(uow: UnitOfWork) -> s.Me:
         org, coach = uow.orgs.get(who.org_id), uow.coaches.get(who.org_id, who.coach_id)
-        return s.Me(org=s.Organization.of(org), coach=s.Coach.of(coach), via=who.via)
+        return s.Me(
+            org=s.Organization.of(org), coach=s.Coach.of(coach), via="token" if who.via == "token" else "session"
+        )
 
     return await core().read_async(query)
 
@@ -54,7 +57,7 @@ async def me() -> s.Me:
 
 @bp.get("/clients")
 @tag(["clients"])
-@_problems(400)
+@_problems()
 @validate_querystring(s.ClientQuery)
 @validate_response(s.ClientList)
 async def list_clients(query_args: s.ClientQuery) -> s.ClientList:
@@ -66,7 +69,7 @@ async def list_clients(query_args: s.ClientQuery) -> s.ClientList:
 
 @bp.post("/clients")
 @tag(["clients"])
-@_problems(400)
+@_problems()
 @validate_request(s.ClientInput)
 @validate_response(s.Client, 201)
 async def create_client(data: s.ClientInput) -> Any:
@@ -80,7 +83,7 @@ async def create_client(data: s.ClientInput) -> Any:
             phone=data.phone,
             email=data.email,
             timezone=data.timezone,
-            status=data.status,  # type: ignore[arg-type]  # the Client record converts and checks it
+            status=data.status,
             notes=data.notes,
             tags=frozenset(data.tags),
         )
@@ -90,7 +93,7 @@ async def create_client(data: s.ClientInput) -> Any:
 
 @bp.get("/clients/<uuid:client_id>")
 @tag(["clients"])
-@_problems(404)
+@_problems()
 @validate_response(s.Client)
 async def get_client(client_id: UUID) -> s.Client:
     """One client."""
@@ -104,7 +107,7 @@ async def get_client(client_id: UUID) -> s.Client:
 
 @bp.get("/clients/<uuid:client_id>/packages")
 @tag(["packages"])
-@_problems(404)
+@_problems()
 @validate_response(s.PackageList)
 async def list_packages(client_id: UUID) -> s.PackageList:
     """A client's session packages, soonest to expire first."""
@@ -120,7 +123,7 @@ async def list_packages(client_id: UUID) -> s.PackageList:
 
 @bp.get("/packages/<uuid:package_id>")
 @tag(["packages"])
-@_problems(404)
+@_problems()
 @validate_response(s.Package)
 async def get_package(package_id: UUID) -> s.Package:
     """One session package."""
@@ -131,7 +134,7 @@ async def get_package(package_id: UUID) -> s.Package:
 
 @bp.post("/clients/<uuid:client_id>/packages")
 @tag(["packages"])
-@_problems(400, 404)
+@_problems(fields=_PRICED | {"total": "sessions"})
 @validate_request(s.PackageInput)
 @validate_response(s.Package, 201)
 async def sell_package(client_id: UUID, data: s.PackageInput) -> Any:
