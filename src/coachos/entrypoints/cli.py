@@ -99,7 +99,7 @@ def _require_current_schema(settings: Settings) -> None:
 @cli.command()
 @click.pass_obj
 def prune(settings: Settings) -> None:
-    """Delete expired sessions, dead password-reset links and old failed log-ins (safe to run any time)."""
+    """Delete expired sessions, dead reset links, stale throttle counters and old security events (safe any time)."""
     from coachos.domain.usecases import PruneExpired
 
     with bootstrap(settings) as app:
