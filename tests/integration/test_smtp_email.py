@@ -232,7 +232,16 @@ class TestEmailFromUrl:
     def test_smtp_means_starttls_on_587(self) -> None:
         """smtp:// upgrades with STARTTLS and defaults to port 587."""
         sender = email_from_url("smtp://coach:p%40ss@mail.example")
-        assert sender == SmtpEmail("mail.example", 587, username="coach", password="p@ss", implicit_tls=False)
+        assert sender == SmtpEmail(
+            "mail.example", 587, username="coach", password="p@ss", implicit_tls=False, require_tls=True
+        )
+
+    def test_a_relay_without_login_may_lack_starttls(self, plain: Server) -> None:
+        """smtp://host without a username sends even when the relay offers no STARTTLS; with one it must."""
+        email_from_url(f"smtp://127.0.0.1:{plain.port}").send("robin@example.com", "Hi", "text")
+        assert len(plain.inbox.messages) == 1
+        with pytest.raises(PermanentSendError, match="STARTTLS"):
+            email_from_url(f"smtp://coach:pw@127.0.0.1:{plain.port}").send("robin@example.com", "Hi", "text")
 
     def test_smtps_means_tls_on_465(self) -> None:
         """smtps:// is TLS from the first byte and defaults to port 465."""

@@ -50,7 +50,7 @@ class FileEmail:
 
 
 def email_from_url(url: str) -> FileEmail | SmtpEmail | MemoryEmail:
-    """The sender for `url`: file:///folder, smtp://user:password@host:port (STARTTLS),
+    """The sender for `url`: file:///folder, smtp://user:password@host:port (STARTTLS, required to log in),
     smtps://user:password@host:port (TLS from the start), or memory://."""
     parsed = urlsplit(url)
     if parsed.scheme == "memory":
@@ -59,12 +59,15 @@ def email_from_url(url: str) -> FileEmail | SmtpEmail | MemoryEmail:
         return FileEmail(Path(parsed.netloc + parsed.path or "mail"))
     if parsed.scheme in ("smtp", "smtps"):
         implicit = parsed.scheme == "smtps"
+        username = unquote(parsed.username) if parsed.username else None
         return SmtpEmail(
             host=parsed.hostname or "localhost",
             port=parsed.port or (465 if implicit else 587),
-            username=unquote(parsed.username) if parsed.username else None,
+            username=username,
             password=unquote(parsed.password) if parsed.password else None,
             implicit_tls=implicit,
+            # A relay without a login (on localhost, say) may lack STARTTLS; a password never goes in the clear.
+            require_tls=username is not None,
         )
     raise ValueError(
         f"COACHOS_EMAIL_URL must start with file://, smtp://, smtps:// or memory://, not '{parsed.scheme}://'."
