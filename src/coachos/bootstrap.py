@@ -7,11 +7,14 @@ from collections.abc import Callable
 from coachos._app import CoachOS
 from coachos._limits import Limits
 from coachos.adapters.clock import RandomIds, SystemClock
+from coachos.adapters.email import email_from_url
 from coachos.adapters.memory import MemoryStore
-from coachos.adapters.security import Argon2Hasher, SecretsTokens, email_from_url
+from coachos.adapters.security import Argon2Hasher, SecretsTokens
+from coachos.adapters.sms import sms_from_settings
 from coachos.domain.usecases import Deps
 from coachos.ports.clock import Clock, IdSource
-from coachos.ports.security import EmailSender, PasswordHasher, TokenSource
+from coachos.ports.messaging import EmailSender, SmsSender
+from coachos.ports.security import PasswordHasher, TokenSource
 from coachos.ports.storage import UnitOfWork
 from coachos.settings import Settings
 
@@ -29,6 +32,7 @@ def bootstrap(
     hasher: PasswordHasher | None = None,
     tokens: TokenSource | None = None,
     email: EmailSender | None = None,
+    sms: SmsSender | None = None,
     upgrade_schema: bool = False,
 ) -> CoachOS:
     """Build Coach OS from `settings` (default: the environment), with any adapter swapped in.
@@ -78,6 +82,7 @@ def bootstrap(
         hasher=hasher or Argon2Hasher(),
         tokens=tokens or SecretsTokens(),
         email=email or email_from_url(settings.email_url),
+        sms=sms or sms_from_settings(settings),
     )
     limits = Limits(
         use_case_timeout=settings.use_case_timeout,

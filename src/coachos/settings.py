@@ -100,6 +100,13 @@ class Settings:
     log_level: str = "INFO"
     #: Where email goes: file://folder (the embedded default), smtp://user:pass@host:port, memory://.
     email_url: str = attrs.field(default="file://mail", repr=redact_url)
+    #: Where SMS goes: file://folder (the embedded default, writes .txt files), twilio://, memory://.
+    sms_url: str = "file://sms"
+    #: The Twilio account that `twilio://` sends from.
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = attrs.field(default=None, repr=False)
+    #: Twilio's REST API; only tests and stubs change it.
+    twilio_api_url: str = "https://api.twilio.com"
     #: Signs cookies' CSRF tokens and clients' booking links. Required in production; when unset, the
     #: web app makes one and keeps it in `.coachos-secret` beside the working directory.
     secret_key: str | None = attrs.field(default=None, repr=False)
@@ -156,6 +163,10 @@ class Settings:
             log_format=log_format,  # type: ignore[arg-type]  # checked just above
             log_level=log_level,
             email_url=env.get("COACHOS_EMAIL_URL", "").strip() or "file://mail",
+            sms_url=env.get("COACHOS_SMS_URL", "").strip() or "file://sms",
+            twilio_account_sid=env.get("COACHOS_TWILIO_ACCOUNT_SID", "").strip() or None,
+            twilio_auth_token=env.get("COACHOS_TWILIO_AUTH_TOKEN", "").strip() or None,
+            twilio_api_url=(env.get("COACHOS_TWILIO_API_URL", "").strip() or "https://api.twilio.com").rstrip("/"),
             secret_key=env.get("COACHOS_SECRET_KEY", "").strip() or None,
             public_url=(env.get("COACHOS_PUBLIC_URL", "").strip() or "http://127.0.0.1:8000").rstrip("/"),
             cookie_secure=_flag(env, "COACHOS_COOKIE_SECURE", default=True),

@@ -1,17 +1,28 @@
-"""Security adapters: argon2id password hashing, secure random tokens, and email senders."""
+"""Security adapters: argon2id password hashing and secure random tokens.
+
+The email senders moved to coachos.adapters.email and coachos.adapters.smtp_email; their names are
+re-exported here so older imports keep working.
+"""
 
 from __future__ import annotations
 
 import secrets
-import smtplib
-import threading
-from datetime import UTC, datetime
-from email.message import EmailMessage
-from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 import argon2
-import attrs
+
+from coachos.adapters.email import FileEmail, MemoryEmail, SentEmail, email_from_url
+from coachos.adapters.smtp_email import SmtpEmail
+
+__all__ = [
+    "Argon2Hasher",
+    "FileEmail",
+    "MemoryEmail",
+    "SecretsTokens",
+    "SentEmail",
+    "SmtpEmail",
+    "email_from_url",
+    "fast_test_hasher",
+]
 
 
 class Argon2Hasher:
@@ -62,80 +73,3 @@ class SecretsTokens:
     def new_token(self) -> str:
         """43 URL-safe characters (256 bits)."""
         return secrets.token_urlsafe(32)
-
-
-@attrs.frozen
-class SentEmail:
-    """A message a fake sender was asked to send."""
-
-    to: str
-    subject: str
-    text: str
-
-
-@attrs.define
-class MemoryEmail:
-    """Keeps messages in a list instead of sending them (tests, and the embedded demo's outbox page)."""
-
-    sent: list[SentEmail] = attrs.Factory(list)
-    _lock: threading.Lock = attrs.field(factory=threading.Lock, alias="_lock")
-
-    def send(self, to: str, subject: str, text: str) -> None:
-        """Record the message."""
-        with self._lock:
-            self.sent.append(SentEmail(to, subject, text))
-
-
-@attrs.frozen
-class FileEmail:
-    """Writes each message as an .eml file in a folder: the embedded default, so nothing leaves the machine."""
-
-    folder: Path
-
-    def send(self, to: str, subject: str, text: str) -> None:
-        """Write the message to a new file."""
-        message = EmailMessage()
-        message["From"], message["To"], message["Subject"] = "Coach OS <no-reply@coachos.local>", to, subject
-        message.set_content(text)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        (self.folder / f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}.eml").write_bytes(bytes(message))
-
-
-def email_from_url(url: str) -> FileEmail | SmtpEmail | MemoryEmail:
-    """The sender for `url`: file:///folder, smtp://user:password@host:port, or memory://."""
-    parsed = urlsplit(url)
-    if parsed.scheme == "memory":
-        return MemoryEmail()
-    if parsed.scheme == "file":
-        return FileEmail(Path(parsed.netloc + parsed.path or "mail"))
-    if parsed.scheme == "smtp":
-        return SmtpEmail(
-            host=parsed.hostname or "localhost",
-            port=parsed.port or 587,
-            username=unquote(parsed.username) if parsed.username else None,
-            password=unquote(parsed.password) if parsed.password else None,
-        )
-    raise ValueError(f"COACHOS_EMAIL_URL must start with file://, smtp:// or memory://, not '{parsed.scheme}://'.")
-
-
-@attrs.frozen
-class SmtpEmail:
-    """Sends through an SMTP server with STARTTLS when the server offers it."""
-
-    host: str
-    port: int = 587
-    username: str | None = None
-    password: str | None = attrs.field(default=None, repr=False)
-    sender: str = "Coach OS <no-reply@coachos.local>"
-
-    def send(self, to: str, subject: str, text: str) -> None:
-        """Deliver the message."""
-        message = EmailMessage()
-        message["From"], message["To"], message["Subject"] = self.sender, to, subject
-        message.set_content(text)
-        with smtplib.SMTP(self.host, self.port, timeout=30) as smtp:
-            if smtp.has_extn("starttls"):
-                smtp.starttls()
-            if self.username:
-                smtp.login(self.username, self.password or "")
-            smtp.send_message(message)

@@ -139,3 +139,54 @@ class Unavailable(Fault):
         super().__init__(message)
         self.reason = reason
         self.retry_after = retry_after
+
+
+class SendError(CoachOSError):
+    """A message (SMS or email) could not be handed to its provider; the subclass says what to do next."""
+
+    code = "send_failed"
+
+
+class TransientSendError(SendError):
+    """The provider is busy, down or slow (429, 5xx, a timeout): send the same message again later.
+
+    `retry_after` is the provider's requested wait in seconds when it gave one, else None (the caller
+    picks its own backoff). The message may in rare cases have gone out anyway (a timeout after the
+    provider accepted it), so a retry must be safe to repeat.
+    """
+
+    code = "send_transient"
+
+    def __init__(self, message: str = "", *, retry_after: float | None = None) -> None:
+        super().__init__(message or "The message provider is unavailable right now; it will be tried again later.")
+        self.retry_after = retry_after
+
+
+class PermanentSendError(SendError):
+    """The provider refused this message for good (an invalid number, a bad sender): do not retry it.
+
+    `code` is the provider's error code (e.g. Twilio's "21211"), kept as `provider_code` so that `code`
+    stays the kind of error like everywhere else; `reason` is its short explanation. Neither carries
+    the recipient or the body.
+    """
+
+    code = "send_permanent"
+
+    def __init__(self, code: str, reason: str, message: str = "") -> None:
+        super().__init__(message or f"The message could not be sent and will not be retried: {reason}.")
+        self.provider_code = code
+        self.reason = reason
+
+
+class RecipientOptedOut(PermanentSendError):
+    """The recipient replied STOP (Twilio error 21610): no SMS may go to them until they reply START."""
+
+    code = "recipient_opted_out"
+
+    def __init__(self, code: str = "21610", reason: str = "the recipient has opted out of messages") -> None:
+        super().__init__(
+            code,
+            reason,
+            "This person has opted out of text messages (they replied STOP), so none was sent. "
+            "They can opt back in by replying START.",
+        )

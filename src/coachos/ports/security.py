@@ -1,4 +1,4 @@
-"""Security ports: password hashing, secret tokens, and sending email."""
+"""Security ports: password hashing and secret tokens (sending email is in coachos.ports.messaging)."""
 
 from __future__ import annotations
 
@@ -30,12 +30,4 @@ class TokenSource(Protocol):
 
     def new_token(self) -> str:
         """A fresh URL-safe secret with at least 256 bits of randomness."""
-        ...
-
-
-class EmailSender(Protocol):
-    """Sends an email."""
-
-    def send(self, to: str, subject: str, text: str) -> None:
-        """Deliver a plain-text message to `to`."""
         ...

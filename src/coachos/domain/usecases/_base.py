@@ -9,7 +9,8 @@ import attrs
 
 from coachos.domain.checks import check_fields
 from coachos.ports.clock import Clock, IdSource
-from coachos.ports.security import EmailSender, PasswordHasher, TokenSource
+from coachos.ports.messaging import EmailSender, SmsSender
+from coachos.ports.security import PasswordHasher, TokenSource
 from coachos.ports.storage import UnitOfWork
 
 R = TypeVar("R", covariant=True)
@@ -37,3 +38,4 @@ class Deps:
     hasher: PasswordHasher
     tokens: TokenSource
     email: EmailSender
+    sms: SmsSender
