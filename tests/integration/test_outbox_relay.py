@@ -12,17 +12,19 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from coachos import CoachOS
+from coachos import CoachOS, Settings, bootstrap
 from coachos.adapters.clock import FixedClock
 from coachos.adapters.sql import migrate
 from coachos.adapters.sql.engine import make_engine
 from coachos.adapters.sql.tables import outbox
+from coachos.adapters.sql.uow import SqlUnitOfWork
 from coachos.domain.events import MAX_ATTEMPTS, BookingRequested, ClientUpdated, Event, PackageSold
 from coachos.domain.ids import ClientId, OrgId, PackageId
 from coachos.domain.usecases import Deps
 from coachos.domain.usecases.relay import Handler, Relay, RelayReport
 from tests.helpers import MONDAY_NOON_UTC
 from tests.integration.conftest import fresh_sqlite
+from tests.integration.test_cli_serve import _coachos
 from tests.unit.test_relay import booking_requested, store
 
 
@@ -165,3 +167,37 @@ class TestMigration0008:
             assert rows[0].event_id != rows[1].event_id
         finally:
             engine.dispose()
+
+
+class TestOutboxCli:
+    def test_dead_lists_dead_letters_and_retry_requeues_them(self, tmp_path: Path, clock: FixedClock) -> None:
+        """`coachos outbox dead` names the dead letter; `outbox retry` requeues it once, then has nothing to do."""
+        url = fresh_sqlite(tmp_path)
+        engine = make_engine(url)
+        migrate.upgrade(engine)
+        try:
+            with bootstrap(Settings(database_url="memory://"), uow=lambda: SqlUnitOfWork(engine), clock=clock) as app:
+                app.relay.subscribe("webhooks", BookingRequested, _always_fails)
+                store(app, booking_requested())
+                for _ in range(MAX_ATTEMPTS):
+                    app.relay.relay_once()
+                    clock.advance(timedelta(hours=2))
+                [dead] = app.relay.dead_letters()
+        finally:
+            engine.dispose()
+        listed = _coachos(tmp_path, url, "outbox", "dead")
+        assert listed.returncode == 0, listed.stderr
+        assert f"{dead.event_id}  booking.requested  webhooks  attempts={MAX_ATTEMPTS}  last_error=ConnectionError" in (
+            listed.stdout
+        )
+        requeued = _coachos(tmp_path, url, "outbox", "retry", str(dead.event_id), "--consumer", "webhooks")
+        assert requeued.returncode == 0, requeued.stderr
+        assert f"Requeued 1 delivery of event {dead.event_id}." in requeued.stdout
+        again = _coachos(tmp_path, url, "outbox", "retry", str(dead.event_id))
+        assert again.returncode == 1
+        assert "has no dead deliveries" in again.stderr
+        assert "No dead letters." in _coachos(tmp_path, url, "outbox", "dead").stdout
+
+
+def _always_fails(_event: Event, _deps: Deps) -> None:
+    raise ConnectionError("refused")
