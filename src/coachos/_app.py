@@ -15,6 +15,7 @@ from coachos._limits import Bulkhead, Limits
 from coachos.domain.errors import Unavailable
 from coachos.domain.ids import OrgId
 from coachos.domain.usecases import HANDLERS, Command, Deps
+from coachos.domain.usecases.relay import Relay
 from coachos.ports.clock import Clock, IdSource
 from coachos.ports.storage import UnitOfWork
 
@@ -53,6 +54,8 @@ class CoachOS:
         on_close: Callable[[], None] | None = None,
     ) -> None:
         self.deps = deps
+        #: Delivers the outbox to consumers; the composition root subscribes them, the worker's tick runs it.
+        self.relay = Relay(deps)
         self.limits = limits or Limits(tenant_concurrency=max(2, worker_threads // 4))
         self._executor = ThreadPoolExecutor(max_workers=worker_threads, thread_name_prefix="coachos")
         self._bulkhead = Bulkhead(self.limits.tenant_concurrency, self.limits.tenant_queue_timeout)

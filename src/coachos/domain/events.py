@@ -7,6 +7,8 @@ consumes them (reminders, webhooks, the ledger, logs) cannot leak personal data 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
+from uuid import UUID
 
 import attrs
 
@@ -17,24 +19,27 @@ from coachos.domain.ids import BookingId, ClientId, CoachId, OrgId, PackageId, S
 class Event:
     """Something that happened in an organisation."""
 
+    #: The stable name events of this type are stored and routed under. Each concrete event
+    #: names its own, so renaming a class orphans neither stored rows nor subscriptions.
+    type_name: ClassVar[str]
+
     org_id: OrgId
     occurred_at: datetime
     actor: str
-
-    @classmethod
-    def type_name(cls) -> str:
-        """The stable name events of this type are stored under."""
-        return cls.__name__
 
 
 @attrs.frozen(kw_only=True)
 class OrganizationCreated(Event):
     """A new organisation signed up."""
 
+    type_name = "org.created"
+
 
 @attrs.frozen(kw_only=True)
 class CoachAdded(Event):
     """A coach joined the organisation."""
+
+    type_name = "coach.added"
 
     coach_id: CoachId
 
@@ -43,12 +48,16 @@ class CoachAdded(Event):
 class ClientCreated(Event):
     """A client or lead was added."""
 
+    type_name = "client.created"
+
     client_id: ClientId
 
 
 @attrs.frozen(kw_only=True)
 class ClientUpdated(Event):
     """A client's details changed; `changed` names the fields (never their values)."""
+
+    type_name = "client.updated"
 
     client_id: ClientId
     changed: tuple[str, ...]
@@ -58,6 +67,8 @@ class ClientUpdated(Event):
 class ConsentRecorded(Event):
     """A client agreed to be contacted on `channel` (sms, email or marketing)."""
 
+    type_name = "consent.recorded"
+
     client_id: ClientId
     channel: str
 
@@ -65,6 +76,8 @@ class ConsentRecorded(Event):
 @attrs.frozen(kw_only=True)
 class ConsentWithdrawn(Event):
     """A client withdrew consent to be contacted on `channel`."""
+
+    type_name = "consent.withdrawn"
 
     client_id: ClientId
     channel: str
@@ -74,12 +87,16 @@ class ConsentWithdrawn(Event):
 class ServiceCreated(Event):
     """A bookable service was added."""
 
+    type_name = "service.created"
+
     service_id: ServiceId
 
 
 @attrs.frozen(kw_only=True)
 class ServiceUpdated(Event):
     """A service's name, length, price, capacity or activity changed (for new bookings)."""
+
+    type_name = "service.updated"
 
     service_id: ServiceId
     changed: tuple[str, ...]
@@ -89,12 +106,16 @@ class ServiceUpdated(Event):
 class AvailabilityChanged(Event):
     """A coach's weekly hours or date overrides changed."""
 
+    type_name = "availability.changed"
+
     coach_id: CoachId
 
 
 @attrs.frozen(kw_only=True)
 class PackageSold(Event):
     """A client got a session package."""
+
+    type_name = "package.sold"
 
     package_id: PackageId
     client_id: ClientId
@@ -118,15 +139,21 @@ class BookingEvent(Event):
 class BookingRequested(BookingEvent):
     """A booking was made and awaits confirmation."""
 
+    type_name = "booking.requested"
+
 
 @attrs.frozen(kw_only=True)
 class BookingConfirmed(BookingEvent):
     """A booking was confirmed."""
 
+    type_name = "booking.confirmed"
+
 
 @attrs.frozen(kw_only=True)
 class BookingCancelled(BookingEvent):
     """A booking was cancelled; `late` when outside the cancellation window."""
+
+    type_name = "booking.cancelled"
 
     late: bool
     reason: str
@@ -136,15 +163,21 @@ class BookingCancelled(BookingEvent):
 class BookingCompleted(BookingEvent):
     """The session took place."""
 
+    type_name = "booking.completed"
+
 
 @attrs.frozen(kw_only=True)
 class BookingNoShow(BookingEvent):
     """The client did not come."""
 
+    type_name = "booking.no_show"
+
 
 @attrs.frozen(kw_only=True)
 class CreditUsed(Event):
     """A package credit was used for a booking."""
+
+    type_name = "credit.used"
 
     package_id: PackageId
     booking_id: BookingId
@@ -155,6 +188,8 @@ class CreditUsed(Event):
 @attrs.frozen(kw_only=True)
 class CreditReturned(Event):
     """A package credit came back from a cancelled booking."""
+
+    type_name = "credit.returned"
 
     package_id: PackageId
     booking_id: BookingId
@@ -181,3 +216,41 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     CreditUsed,
     CreditReturned,
 )
+
+
+def _by_type_name(events: tuple[type[Event], ...]) -> dict[str, type[Event]]:
+    found: dict[str, type[Event]] = {}
+    for t in events:
+        name = t.__dict__.get("type_name")
+        if not isinstance(name, str) or name in found:
+            raise TypeError(f"{t.__name__} needs its own, unique type_name.")
+        found[name] = t
+    return found
+
+
+#: Every event class by its stored type name (built at import: a missing or repeated name fails loudly).
+EVENT_TYPES: dict[str, type[Event]] = _by_type_name(ALL_EVENTS)
+
+#: Failures a delivery may have before it is dead-lettered.
+MAX_ATTEMPTS = 8
+
+
+@attrs.frozen(kw_only=True)
+class Delivery:
+    """One stored event claimed for one consumer."""
+
+    event_id: UUID
+    consumer: str
+    attempts: int
+    event: Event
+
+
+@attrs.frozen(kw_only=True)
+class DeadLetter:
+    """A delivery that failed MAX_ATTEMPTS times and is no longer tried (until requeued)."""
+
+    event_id: UUID
+    event_type: str
+    consumer: str
+    attempts: int
+    last_error: str

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from uuid import UUID
 
 import click
 from sqlalchemy.engine import Engine
@@ -104,6 +105,37 @@ def prune(settings: Settings) -> None:
 
     with bootstrap(settings) as app:
         click.echo(f"Deleted {app.execute(PruneExpired())} expired rows.")
+
+
+@cli.group()
+def outbox() -> None:
+    """Inspect and requeue outbox deliveries that were given up on."""
+
+
+@outbox.command("dead")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(min=1), help="Most letters to list.")
+@click.pass_obj
+def outbox_dead(settings: Settings, limit: int) -> None:
+    """List dead letters: event id, type, consumer, attempts and the last error's kind."""
+    with bootstrap(settings) as app:
+        letters = app.relay.dead_letters(limit)
+    if not letters:
+        click.echo("No dead letters.")
+    for d in letters:
+        click.echo(f"{d.event_id}  {d.event_type}  {d.consumer}  attempts={d.attempts}  last_error={d.last_error}")
+
+
+@outbox.command("retry")
+@click.argument("event_id", type=click.UUID)
+@click.option("--consumer", default=None, help="Requeue only this consumer's delivery (default: every dead one).")
+@click.pass_obj
+def outbox_retry(settings: Settings, event_id: UUID, consumer: str | None) -> None:
+    """Requeue an event's dead deliveries with fresh attempts; the worker's next tick runs them."""
+    with bootstrap(settings) as app:
+        count = app.relay.retry(event_id, consumer)
+    if count == 0:
+        raise click.ClickException(f"Event {event_id} has no dead deliveries{f' for {consumer}' if consumer else ''}.")
+    click.echo(f"Requeued {count} {'delivery' if count == 1 else 'deliveries'} of event {event_id}.")
 
 
 @cli.command()

@@ -10,7 +10,7 @@ it by id raises CorruptRecord, and list reads (which return `Rows`) leave it out
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
@@ -27,7 +27,7 @@ from coachos.domain.bookings import (
 )
 from coachos.domain.catalog import Service, SessionPackage
 from coachos.domain.clients import Client, ClientStatus
-from coachos.domain.events import Event
+from coachos.domain.events import DeadLetter, Delivery, Event
 from coachos.domain.ids import (
     Actor,
     AppointmentId,
@@ -373,7 +373,31 @@ class Outbox(Protocol):
     """Events recorded with the change that caused them, for later delivery."""
 
     def pending(self, limit: int = 100) -> Sequence[Event]:
-        """Events not yet marked delivered, oldest first."""
+        """Events not yet handed to their consumers, oldest first."""
+        ...
+
+    def fan_out(self, consumers: Mapping[str, Sequence[str]], now: datetime, limit: int) -> int:
+        """Give up to `limit` new events a pending delivery per consumer of their type name; events taken."""
+        ...
+
+    def claim(self, now: datetime, until: datetime, limit: int) -> Sequence[Delivery]:
+        """Up to `limit` deliveries due at `now` that no one holds, held by the caller until `until`."""
+        ...
+
+    def delivered(self, event_id: UUID, consumer: str) -> None:
+        """Mark the consumer's delivery of the event done."""
+        ...
+
+    def failed(self, event_id: UUID, consumer: str, error: str, retry_at: datetime | None) -> None:
+        """Count a failed attempt: try again at `retry_at`, or dead-letter it when that is None."""
+        ...
+
+    def dead_letters(self, limit: int) -> Sequence[DeadLetter]:
+        """Deliveries given up on, oldest event first."""
+        ...
+
+    def requeue(self, event_id: UUID, consumer: str | None, now: datetime) -> int:
+        """Make the event's dead deliveries (one consumer's, or all) due at `now` with fresh attempts; how many."""
         ...
 
 

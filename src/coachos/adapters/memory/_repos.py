@@ -30,7 +30,7 @@ from coachos.domain.errors import (
     PackageExpired,
     SlotUnavailable,
 )
-from coachos.domain.events import Event
+from coachos.domain.events import DeadLetter, Delivery, Event
 from coachos.domain.ids import (
     Actor,
     AppointmentId,
@@ -71,6 +71,17 @@ class UnreadableRow:
         return not isinstance(at, datetime) or start <= at < end
 
 
+@attrs.frozen
+class DeliveryRow:
+    """A row of outbox_deliveries."""
+
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None = None
+    claimed_until: datetime | None = None
+
+
 @attrs.define
 class Tables:
     """The fake's tables."""
@@ -86,6 +97,12 @@ class Tables:
     packages: dict[UUID, SessionPackage] = attrs.Factory(dict)
     credit_events: list[tuple[OrgId, CreditEvent]] = attrs.Factory(list)
     outbox: list[Event] = attrs.Factory(list)
+    #: The id of each event in `outbox`, at the same position.
+    event_ids: list[UUID] = attrs.Factory(list)
+    #: Ids of the events the relay has given their deliveries.
+    published: set[UUID] = attrs.Factory(set)
+    #: (event id, consumer) → that consumer's progress with that event.
+    deliveries: dict[tuple[UUID, str], DeliveryRow] = attrs.Factory(dict)
     logins: dict[str, Login] = attrs.Factory(dict)
     sessions: dict[str, WebSession] = attrs.Factory(dict)
     api_tokens: dict[str, ApiToken] = attrs.Factory(dict)
@@ -477,8 +494,87 @@ class MemoryPackages(_Repo):
 
 
 class MemoryOutbox(_Repo):
-    """The outbox in memory."""
+    """The outbox in memory (claims need no locks: a unit of work holds the whole store)."""
+
+    def _new(self) -> list[tuple[UUID, Event]]:
+        return [(i, e) for i, e in zip(self._t.event_ids, self._t.outbox, strict=True) if i not in self._t.published]
 
     def pending(self, limit: int = 100) -> Sequence[Event]:
-        """Recorded events, oldest first."""
-        return list(self._t.outbox[:limit])
+        """Events not yet handed to their consumers, oldest first."""
+        return [e for _, e in self._new()[:limit]]
+
+    def fan_out(self, consumers: Mapping[str, Sequence[str]], now: datetime, limit: int) -> int:
+        """Give up to `limit` new events a pending delivery per consumer of their type name; events taken."""
+        taken = self._new()[:limit]
+        for event_id, event in taken:
+            for consumer in consumers.get(event.type_name, ()):
+                row = DeliveryRow(status="pending", attempts=0, next_attempt_at=now)
+                self._t.deliveries[(event_id, consumer)] = row
+            self._t.published.add(event_id)
+        return len(taken)
+
+    def claim(self, now: datetime, until: datetime, limit: int) -> Sequence[Delivery]:
+        """Up to `limit` deliveries due at `now` that no one holds, held by the caller until `until`."""
+        order = {event_id: n for n, event_id in enumerate(self._t.event_ids)}
+        due = sorted(
+            (row.next_attempt_at, order[event_id], event_id, consumer)
+            for (event_id, consumer), row in self._t.deliveries.items()
+            if row.status == "pending"
+            and row.next_attempt_at <= now
+            and (row.claimed_until is None or row.claimed_until <= now)
+        )[:limit]
+        events = dict(zip(self._t.event_ids, self._t.outbox, strict=True))
+        found = []
+        for _, _, event_id, consumer in due:
+            row = self._t.deliveries[(event_id, consumer)]
+            self._t.deliveries[(event_id, consumer)] = attrs.evolve(row, claimed_until=until)
+            found.append(Delivery(event_id=event_id, consumer=consumer, attempts=row.attempts, event=events[event_id]))
+        return found
+
+    def delivered(self, event_id: UUID, consumer: str) -> None:
+        """Mark the consumer's delivery of the event done."""
+        row = self._t.deliveries.get((event_id, consumer))
+        if row is not None:
+            self._t.deliveries[(event_id, consumer)] = attrs.evolve(row, status="done", claimed_until=None)
+
+    def failed(self, event_id: UUID, consumer: str, error: str, retry_at: datetime | None) -> None:
+        """Count a failed attempt: try again at `retry_at`, or dead-letter it when that is None."""
+        row = self._t.deliveries.get((event_id, consumer))
+        if row is None:
+            return
+        row = attrs.evolve(row, attempts=row.attempts + 1, last_error=error[:200], claimed_until=None)
+        row = attrs.evolve(row, status="dead") if retry_at is None else attrs.evolve(row, next_attempt_at=retry_at)
+        self._t.deliveries[(event_id, consumer)] = row
+
+    def dead_letters(self, limit: int) -> Sequence[DeadLetter]:
+        """Deliveries given up on, oldest event first."""
+        order = {event_id: n for n, event_id in enumerate(self._t.event_ids)}
+        types = {i: e.type_name for i, e in zip(self._t.event_ids, self._t.outbox, strict=True)}
+        dead = sorted(
+            ((order[event_id], consumer), event_id, consumer, row)
+            for (event_id, consumer), row in self._t.deliveries.items()
+            if row.status == "dead"
+        )[:limit]
+        return [
+            DeadLetter(
+                event_id=event_id,
+                event_type=types[event_id],
+                consumer=consumer,
+                attempts=row.attempts,
+                last_error=row.last_error or "",
+            )
+            for _, event_id, consumer, row in dead
+        ]
+
+    def requeue(self, event_id: UUID, consumer: str | None, now: datetime) -> int:
+        """Make the event's dead deliveries (one consumer's, or all) due at `now` with fresh attempts; how many."""
+        keys = [
+            key
+            for key, row in self._t.deliveries.items()
+            if key[0] == event_id and row.status == "dead" and consumer in (None, key[1])
+        ]
+        for key in keys:
+            self._t.deliveries[key] = attrs.evolve(
+                self._t.deliveries[key], status="pending", attempts=0, next_attempt_at=now, claimed_until=None
+            )
+        return len(keys)

@@ -6,7 +6,7 @@ import copy
 import threading
 from types import TracebackType
 from typing import Any, Self
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import attrs
 
@@ -124,6 +124,7 @@ class MemoryUnitOfWork:
     def commit(self) -> None:
         """Keep every change made so far, with the emitted events."""
         self._store.tables.outbox.extend(self._events)
+        self._store.tables.event_ids.extend(uuid4() for _ in self._events)
         self._events = []
         self._snapshot = {k: copy.copy(v) for k, v in attrs.asdict(self._store.tables, recurse=False).items()}
         self.committed = True

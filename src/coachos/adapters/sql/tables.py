@@ -281,12 +281,32 @@ outbox = sa.Table(
     "outbox",
     metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    # The event's stable id: what deliveries, dead letters and consumers' idempotency keys name.
+    sa.Column("event_id", sa.Uuid(), nullable=False, unique=True),
     sa.Column("org_id", sa.Uuid(), nullable=False),
     sa.Column("event_type", sa.String(64), nullable=False),
     sa.Column("payload", sa.JSON(), nullable=False),
     sa.Column("occurred_at", UTCDateTime(), nullable=False),
+    # When the relay gave the event its deliveries (one per consumer); NULL until then.
     sa.Column("published_at", UTCDateTime()),
     sa.Index("ix_outbox_published_at_id", "published_at", "id"),
+)
+
+#: Each consumer's progress with each event, so one failing consumer neither blocks nor repeats
+#: the others. Keyed by event id with no org_id of its own: row-level security guards the outbox
+#: rows the payloads live in, and these rows hold only ids, counters and an error's class name.
+outbox_deliveries = sa.Table(
+    "outbox_deliveries",
+    metadata,
+    sa.Column("event_id", sa.Uuid(), sa.ForeignKey("outbox.event_id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("consumer", sa.String(64), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime(), nullable=False),
+    sa.Column("last_error", sa.String(200)),
+    sa.Column("claimed_until", UTCDateTime()),
+    sa.CheckConstraint("status IN ('pending', 'done', 'dead')", name="status_known"),
+    sa.Index("ix_outbox_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
 )
 
 logins = sa.Table(
