@@ -127,7 +127,7 @@ class TestAutomationAction:
         other = add_client(app, world)
         start = datetime(2026, 3, 3, 9, 0, 30, tzinfo=UTC)
         clock.set(start)
-        automation = create(app, world, "0 5 * * *", tag="VIP")  # 05:00 EST is 10:00 UTC
+        create(app, world, "0 5 * * *", tag="VIP")  # 05:00 EST is 10:00 UTC
         tick(app, clock, start, start + timedelta(hours=2), step=timedelta(minutes=15))
         for client_id in (world.client.id, other.id):
             assert "vip" in app.read(lambda uow, c=client_id: uow.clients.get(world.org.id, c)).tags
