@@ -98,7 +98,18 @@ def _field(lo: int, hi: int) -> st.SearchStrategy[str]:
     return st.lists(item, min_size=1, max_size=3).map(",".join)
 
 
-_EXPRESSIONS = st.tuples(_field(0, 59), _field(0, 23), _field(1, 31), _field(1, 12), _field(0, 7)).map(" ".join)
+def _often_any(field: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    # Random days and months rarely meet the few dates with a clock change; '*' often does.
+    return st.one_of(st.just("*"), field)
+
+
+_EXPRESSIONS = st.tuples(
+    _field(0, 59),
+    _often_any(_field(0, 23)),
+    _often_any(_field(1, 31)),
+    _often_any(_field(1, 12)),
+    _often_any(_field(0, 7)),
+).map(" ".join)
 
 
 def _brute_force(s: CronSchedule, tz: ZoneInfo, now: datetime, since: datetime) -> datetime | None:
@@ -120,7 +131,7 @@ def _brute_force(s: CronSchedule, tz: ZoneInfo, now: datetime, since: datetime) 
 
 
 class TestLatestDueAgreesWithBruteForce:
-    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(
         expression=_EXPRESSIONS.filter(lambda e: _parses(e)),
         zone_name=st.sampled_from(_ZONES),
@@ -136,6 +147,24 @@ class TestLatestDueAgreesWithBruteForce:
         s, tz = CronSchedule.parse(expression), ZoneInfo(zone_name)
         since = start + timedelta(minutes=offset, seconds=seconds)
         now = since + timedelta(minutes=length, seconds=seconds)
+        assert latest_due(s, tz, now, since) == _brute_force(s, tz, now, since)
+
+    @settings(max_examples=300, deadline=None)
+    @given(
+        minute=st.integers(0, 59),
+        hour=st.integers(0, 3),
+        zone_name=st.sampled_from(_ZONES[:4]),
+        start=st.sampled_from(_STARTS[:4]),
+        offset=st.integers(0, 3 * 24 * 60),
+        length=st.integers(0, 24 * 60),
+    )
+    def test_daily_times_near_clock_changes_match_the_reference(
+        self, minute: int, hour: int, zone_name: str, start: datetime, offset: int, length: int
+    ) -> None:
+        """A daily time in the small hours, where clocks change, is due when the minute-by-minute reference says."""
+        s, tz = CronSchedule.parse(f"{minute} {hour} * * *"), ZoneInfo(zone_name)
+        now = start + timedelta(minutes=offset)
+        since = now - timedelta(minutes=length)
         assert latest_due(s, tz, now, since) == _brute_force(s, tz, now, since)
 
 
