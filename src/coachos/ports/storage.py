@@ -390,7 +390,7 @@ class AutomationRepository(Protocol):
         ...
 
     def org_ids(self) -> Sequence[OrgId]:
-        """Every organisation's id (for the runner, which then works one organisation at a time)."""
+        """The organisations that have an enabled automation (the runner then works one at a time)."""
         ...
 
     def claim_run(self, run: AutomationRun) -> bool:

@@ -511,8 +511,8 @@ class MemoryAutomations(_Repo):
         self._t.automations[automation.id] = automation
 
     def org_ids(self) -> Sequence[OrgId]:
-        """Every organisation's id."""
-        return sorted(self._t.orgs, key=str)  # type: ignore[arg-type]
+        """The organisations that have an enabled automation."""
+        return sorted({a.org_id for a in self._t.automations.values() if a.enabled}, key=str)
 
     def claim_run(self, run: AutomationRun) -> bool:
         """Record the run unless one exists for that due time."""

@@ -44,15 +44,16 @@ class AutomationRow:
 
     item: AutomationWithRuns
     action: str
-    last_due: str
+    #: When it last ran (was due), or 'never'.
+    last_ran: str
     runs: list[RunRow]
 
 
 def _row(item: AutomationWithRuns, org: Organization) -> AutomationRow:
     a = item.automation
     what = f"Tag clients '{a.action.tag}'" + ("" if a.action.status is None else f" ({a.action.status.value} only)")
-    last = "never" if a.last_due_at is None else label(a.last_due_at, org.tz)
-    return AutomationRow(item, what, last, [_run(r, org) for r in item.runs])
+    runs = [_run(r, org) for r in item.runs]
+    return AutomationRow(item, what, runs[0].due if runs else "never", runs)
 
 
 def _run(r: AutomationRun, org: Organization) -> RunRow:
