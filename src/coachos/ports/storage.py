@@ -17,6 +17,7 @@ from typing import Protocol, Self
 from uuid import UUID
 
 from coachos.domain.accounts import ApiToken, AttemptSlot, Login, SecurityEvent, ThrottleRule, WebSession
+from coachos.domain.automations import Automation, AutomationRun, AutomationStatus
 from coachos.domain.availability import BusyBlock, DateOverride, WeeklyRule
 from coachos.domain.bookings import (
     Appointment,
@@ -369,6 +370,44 @@ class AccountRepository(Protocol):
         ...
 
 
+class AutomationRepository(Protocol):
+    """Scheduled automations and the record of their runs (one run per automation and due time)."""
+
+    def add(self, automation: Automation) -> None:
+        """Store a new automation."""
+        ...
+
+    def get(self, org_id: OrgId, automation_id: UUID) -> Automation:
+        """The automation, or NotFound."""
+        ...
+
+    def list(self, org_id: OrgId) -> Rows[Automation]:
+        """All automations of the organisation, by name."""
+        ...
+
+    def update(self, automation: Automation) -> None:
+        """Replace the stored automation (enabled, last due time), or NotFound."""
+        ...
+
+    def org_ids(self) -> Sequence[OrgId]:
+        """The organisations that have an enabled automation (the runner then works one at a time)."""
+        ...
+
+    def claim_run(self, run: AutomationRun) -> bool:
+        """Record `run`; False (and nothing stored) if its automation already has a run for that due time."""
+        ...
+
+    def finish_run(
+        self, org_id: OrgId, automation_id: UUID, due_at: datetime, status: AutomationStatus, affected: int
+    ) -> None:
+        """Set how the run for that due time ended and what it changed."""
+        ...
+
+    def runs(self, org_id: OrgId, automation_id: UUID, limit: int = 20) -> Sequence[AutomationRun]:
+        """The automation's latest runs, newest due time first."""
+        ...
+
+
 class Outbox(Protocol):
     """Events recorded with the change that caused them, for later delivery."""
 
@@ -414,6 +453,7 @@ class UnitOfWork(Protocol):
     packages: PackageRepository
     outbox: Outbox
     accounts: AccountRepository
+    automations: AutomationRepository
 
     def __enter__(self) -> Self:
         """Begin the transaction."""

@@ -10,6 +10,7 @@ from uuid import UUID
 import attrs
 
 from coachos.domain.accounts import ApiToken, Login, SecurityEvent, WebSession
+from coachos.domain.automations import Automation, AutomationRun, AutomationStatus
 from coachos.domain.availability import BusyBlock, DateOverride, WeeklyRule
 from coachos.domain.bookings import (
     ALLOWED_FROM,
@@ -114,6 +115,9 @@ class Tables:
     security_events: list[SecurityEvent] = attrs.Factory(list)
     #: coach id → (org id, feed token digest, created at)
     calendar_feeds: dict[UUID, tuple[OrgId, str, datetime]] = attrs.Factory(dict)
+    automations: dict[UUID, Automation] = attrs.Factory(dict)
+    #: (automation id, due at) → run
+    automation_runs: dict[tuple[UUID, datetime], AutomationRun] = attrs.Factory(dict)
     #: Rows that cannot be read, by id (see UnreadableRow).
     unreadable: dict[UUID, UnreadableRow] = attrs.Factory(dict)
 
@@ -578,3 +582,53 @@ class MemoryOutbox(_Repo):
                 self._t.deliveries[key], status="pending", attempts=0, next_attempt_at=now, claimed_until=None
             )
         return len(keys)
+
+
+class MemoryAutomations(_Repo):
+    """Automations and their runs in memory."""
+
+    def add(self, automation: Automation) -> None:
+        """Store a new automation."""
+        self._t.automations[automation.id] = automation
+
+    def get(self, org_id: OrgId, automation_id: UUID) -> Automation:
+        """The automation."""
+        self._check_readable("automations", org_id, automation_id)
+        return _scoped(self._t.automations, org_id, automation_id, "automation")
+
+    def list(self, org_id: OrgId) -> Rows[Automation]:
+        """All automations, by name."""
+        found = [a for a in self._t.automations.values() if a.org_id == org_id]
+        return self._rows("automations", org_id, sorted(found, key=lambda a: (a.name, str(a.id))))
+
+    def update(self, automation: Automation) -> None:
+        """Replace the stored automation."""
+        self.get(automation.org_id, automation.id)
+        self._t.automations[automation.id] = automation
+
+    def org_ids(self) -> Sequence[OrgId]:
+        """The organisations that have an enabled automation."""
+        return sorted({a.org_id for a in self._t.automations.values() if a.enabled}, key=str)
+
+    def claim_run(self, run: AutomationRun) -> bool:
+        """Record the run unless one exists for that due time."""
+        self.get(run.org_id, run.automation_id)
+        key = (run.automation_id, run.due_at)
+        if key in self._t.automation_runs:
+            return False
+        self._t.automation_runs[key] = run
+        return True
+
+    def finish_run(
+        self, org_id: OrgId, automation_id: UUID, due_at: datetime, status: AutomationStatus, affected: int
+    ) -> None:
+        """Set how the run ended."""
+        run = self._t.automation_runs.get((automation_id, due_at))
+        if run is None or run.org_id != org_id:
+            raise NotFound("No such automation run in this business.")
+        self._t.automation_runs[(automation_id, due_at)] = attrs.evolve(run, status=status, affected=affected)
+
+    def runs(self, org_id: OrgId, automation_id: UUID, limit: int = 20) -> Sequence[AutomationRun]:
+        """The latest runs, newest due time first."""
+        mine = [r for r in self._t.automation_runs.values() if r.org_id == org_id and r.automation_id == automation_id]
+        return sorted(mine, key=lambda r: r.due_at, reverse=True)[:limit]

@@ -12,6 +12,7 @@ import attrs
 
 from coachos.adapters.memory._accounts import MemoryAccounts
 from coachos.adapters.memory._repos import (
+    MemoryAutomations,
     MemoryAvailability,
     MemoryBookings,
     MemoryCalendar,
@@ -28,6 +29,7 @@ from coachos.domain.events import Event
 from coachos.domain.ids import OrgId
 from coachos.ports.storage import (
     AccountRepository,
+    AutomationRepository,
     AvailabilityRepository,
     BookingRepository,
     CalendarRepository,
@@ -47,6 +49,7 @@ _RECORDS = {
     "appointments": "appointments",
     "bookings": "bookings",
     "packages": "packages",
+    "automations": "automations",
 }
 
 
@@ -97,6 +100,7 @@ class MemoryUnitOfWork:
         self.packages: PackageRepository = MemoryPackages(t)
         self.outbox: Outbox = MemoryOutbox(t)
         self.accounts: AccountRepository = MemoryAccounts(t)
+        self.automations: AutomationRepository = MemoryAutomations(t)
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()

@@ -406,3 +406,32 @@ calendar_feeds = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     _tenant_fk("coach_id", "coaches"),
 )
+
+automations = sa.Table(
+    "automations",
+    metadata,
+    _id(),
+    _org(),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("enabled", sa.Boolean(), nullable=False),
+    sa.Column("schedule", sa.String(200), nullable=False),
+    # {"kind": "tag_clients", ...}: the action's own fields, so new kinds need no new columns.
+    sa.Column("action", sa.JSON(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("last_due_at", UTCDateTime()),
+    _tenant_key("automations"),
+    sa.Index("ix_automations_org_id_name", "org_id", "name"),
+)
+
+automation_runs = sa.Table(
+    "automation_runs",
+    metadata,
+    # The key is the promise: one run per automation and due time, whoever claims it first.
+    sa.Column("automation_id", sa.Uuid(), primary_key=True),
+    sa.Column("due_at", UTCDateTime(), primary_key=True),
+    sa.Column("org_id", sa.Uuid(), nullable=False),
+    sa.Column("started_at", UTCDateTime(), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("affected", sa.Integer(), nullable=False),
+    _tenant_fk("automation_id", "automations"),
+)

@@ -13,7 +13,9 @@ Two kinds of table are also reachable without an organisation, each for a named 
   pruning), so a transaction that has not named an organisation may reach them; once it has, it
   sees only that organisation's;
 - the outbox, read across organisations by the relay (`ACROSS_ORGS_FOR_OUTBOX`);
-- security events, whose old rows pruning deletes across organisations (`ACROSS_ORGS_FOR_PRUNE`).
+- security events, whose old rows pruning deletes across organisations (`ACROSS_ORGS_FOR_PRUNE`);
+- automations, which the runner lists across organisations to find whose are enabled
+  (`ACROSS_ORGS_FOR_AUTOMATIONS`, reads only; migration 0009).
 
 SQLite has no row-level security; there these calls do nothing.
 """
@@ -21,6 +23,8 @@ SQLite has no row-level security; there these calls do nothing.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -31,6 +35,8 @@ ORG_SETTING = "app.org_id"
 ACROSS_ORGS_FOR_OUTBOX = "app.outbox_relay"
 #: Set to 'on' for a transaction that deletes expired security events of every organisation (pruning).
 ACROSS_ORGS_FOR_PRUNE = "app.prune"
+#: Set to 'on' while the automation runner reads which organisations have enabled automations.
+ACROSS_ORGS_FOR_AUTOMATIONS = "app.automation_runner"
 #: The role the application works as on PostgreSQL; migration 0007 creates it (NOLOGIN).
 APP_ROLE = "coachos_app"
 
@@ -65,6 +71,19 @@ def prune_across_orgs(conn: sa.Connection) -> None:
     """Let the current transaction delete expired security events of every organisation."""
     if conn.dialect.name == "postgresql":
         conn.execute(sa.select(sa.func.set_config(ACROSS_ORGS_FOR_PRUNE, "on", True)))
+
+
+@contextmanager
+def read_automations_across_orgs(conn: sa.Connection) -> Iterator[None]:
+    """Let the block read every organisation's automations; the rest of the transaction cannot."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    conn.execute(sa.select(sa.func.set_config(ACROSS_ORGS_FOR_AUTOMATIONS, "on", True)))
+    try:
+        yield
+    finally:
+        conn.execute(sa.select(sa.func.set_config(ACROSS_ORGS_FOR_AUTOMATIONS, "off", True)))
 
 
 def _innermost(conn: sa.Connection) -> sa.Transaction | None:

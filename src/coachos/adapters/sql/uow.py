@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 
 from coachos.adapters.sql.accounts import SqlAccounts
 from coachos.adapters.sql.atomic import SqlCalendar, SqlPackages
+from coachos.adapters.sql.automations import SqlAutomations
 from coachos.adapters.sql.errors import at_the_edge
 from coachos.adapters.sql.outbox import SqlOutbox, event_row
 from coachos.adapters.sql.repos import (
@@ -25,6 +26,7 @@ from coachos.adapters.sql.tenancy import scope_to
 from coachos.domain.events import Event
 from coachos.ports.storage import (
     AccountRepository,
+    AutomationRepository,
     AvailabilityRepository,
     BookingRepository,
     CalendarRepository,
@@ -68,6 +70,7 @@ class SqlUnitOfWork:
         self.packages: PackageRepository = SqlPackages(conn)
         self.outbox: Outbox = SqlOutbox(conn)
         self.accounts: AccountRepository = SqlAccounts(conn)
+        self.automations: AutomationRepository = SqlAutomations(conn)
         self._events = []
         return self
 

@@ -32,6 +32,17 @@ from coachos.domain.usecases.accounts import (
     revoke_api_token,
     sign_up,
 )
+from coachos.domain.usecases.automations import (
+    AutomationWithRuns,
+    CreateAutomation,
+    ListAutomations,
+    RunDueAutomations,
+    SetAutomationEnabled,
+    create_automation,
+    list_automations,
+    run_due_automations,
+    set_automation_enabled,
+)
 from coachos.domain.usecases.booking import (
     BookSession,
     FindSlots,
@@ -133,9 +144,18 @@ HANDLERS: dict[type[Command[Any]], Callable[[Any, Deps], Any]] = {
     RevokeApiToken: revoke_api_token,
     RequestPasswordReset: request_password_reset,
     ResetPassword: reset_password,
+    CreateAutomation: create_automation,
+    SetAutomationEnabled: set_automation_enabled,
+    ListAutomations: list_automations,
+    RunDueAutomations: run_due_automations,
 }
 
 __all__ = [
+    "AutomationWithRuns",
+    "CreateAutomation",
+    "ListAutomations",
+    "RunDueAutomations",
+    "SetAutomationEnabled",
     "Authenticate",
     "CreateApiToken",
     "ListApiTokens",
