@@ -11,6 +11,7 @@ from coachos.domain.checks import check_fields
 from coachos.ports.clock import Clock, IdSource
 from coachos.ports.security import EmailSender, PasswordHasher, TokenSource
 from coachos.ports.storage import UnitOfWork
+from coachos.ports.tasks import TaskQueue
 
 R = TypeVar("R", covariant=True)
 
@@ -37,3 +38,5 @@ class Deps:
     hasher: PasswordHasher
     tokens: TokenSource
     email: EmailSender
+    #: Slow work (sending email) handed to the worker, so a web request never waits on it.
+    tasks: TaskQueue
