@@ -156,15 +156,16 @@ def serve(settings: Settings, host: str, port: int, with_demo: bool) -> None:
 
 @cli.command()
 @click.option("--threads", default=2, show_default=True, type=click.IntRange(1, 64), help="Tasks run at once.")
+@click.option("--periodic/--no-periodic", default=True, help="Also enqueue the every-minute tick and the daily prune.")
 @click.pass_obj
-def worker(settings: Settings, threads: int) -> None:
+def worker(settings: Settings, threads: int, periodic: bool) -> None:
     """Run the background worker: queued emails, the every-minute tick and the daily prune (Ctrl+C to stop)."""
     from coachos.entrypoints.worker import run_worker
 
     if settings.database_url != MEMORY_URL:
         _require_current_schema(settings)
     try:
-        run_worker(settings, threads=threads)
+        run_worker(settings, threads=threads, periodic=periodic)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
 

@@ -84,11 +84,15 @@ def make_worker(settings: Settings, *, jobs: Sequence[Job] = EVERY_MINUTE, **ove
     return Worker(huey, app, tick_task, prune_task)
 
 
-def run_worker(settings: Settings, *, threads: int) -> None:
-    """Consume the queue until SIGINT (finish running tasks, then stop) or SIGTERM (stop now)."""
+def run_worker(settings: Settings, *, threads: int, periodic: bool = True) -> None:
+    """Consume the queue until SIGINT (finish running tasks, then stop) or SIGTERM (stop now).
+
+    With `periodic`, this worker also enqueues the periodic tasks when they are due. Their jobs are
+    safe to repeat, so every worker may; `periodic=False` on all but one saves the duplicate work.
+    """
     worker = make_worker(settings)
     with worker.app:
-        consumer = worker.huey.create_consumer(workers=threads, worker_type="thread", periodic=True)
+        consumer = worker.huey.create_consumer(workers=threads, worker_type="thread", periodic=periodic)
         log.info("worker_started", threads=threads)
         consumer.run()
     log.info("worker_stopped")
