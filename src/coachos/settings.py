@@ -132,7 +132,7 @@ class Settings:
     #: The worker's queue on Redis (`redis://host:6379/0`), for production and several worker processes.
     redis_url: str | None = attrs.field(default=None, repr=lambda url: "None" if url is None else redact_url(url))
     #: The worker's queue as a SQLite file when Redis is not set; unset means `coachos-queue.db` beside
-    #: a SQLite database (or in the working directory), and no queue at all with a memory:// database.
+    #: a SQLite database, and no queue otherwise (tasks then run at once, in the process that asks).
     queue_path: str | None = None
 
     @property

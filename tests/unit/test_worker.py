@@ -109,6 +109,10 @@ class TestQueueChoice:
         """memory:// without a queue setting means no huey: tasks run at once."""
         assert make_huey(Settings(database_url="memory://")) is None
 
+    def test_postgres_database_has_no_file_queue(self) -> None:
+        """A PostgreSQL database gets no local queue file by default (its processes may be on several machines)."""
+        assert make_huey(Settings(database_url="postgresql+psycopg://u@db.test/coachos")) is None
+
     def test_redis_url_chooses_redis(self) -> None:
         """COACHOS_REDIS_URL picks Redis (and connecting waits until the queue is used)."""
         huey = make_huey(Settings.from_env({"COACHOS_REDIS_URL": "redis://127.0.0.1:1/0"}))

@@ -24,19 +24,21 @@ EMAIL_RETRY_DELAY = 60
 
 
 def queue_path(settings: Settings) -> Path | None:
-    """The SQLite queue file for `settings`, or None when there is no queue (memory:// without Redis)."""
+    """The SQLite queue file for `settings`: `queue_path`, else beside a SQLite database file, else None.
+
+    A server database (PostgreSQL) gets no file by default: its processes may sit on several machines,
+    where a local file would split the queue; they name Redis (or a queue file) instead.
+    """
     if settings.queue_path:
         return Path(settings.queue_path)
     url = settings.database_url
-    if url.startswith("memory://"):
-        return None
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         return Path(url.removeprefix("sqlite:///")).parent / QUEUE_FILE
-    return Path(QUEUE_FILE)
+    return None
 
 
 def make_huey(settings: Settings) -> Huey | None:
-    """The huey for `settings`: Redis when `redis_url` is set, else a SQLite file, else None (run at once)."""
+    """The huey for `settings`: Redis when `redis_url` is set, else a SQLite file, else None (tasks run at once)."""
     if settings.redis_url:
         return RedisHuey(QUEUE_NAME, url=settings.redis_url)
     path = queue_path(settings)

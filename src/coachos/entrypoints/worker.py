@@ -67,8 +67,8 @@ def make_worker(settings: Settings, *, jobs: Sequence[Job] = EVERY_MINUTE, **ove
     huey = make_huey(settings)
     if huey is None:
         raise ValueError(
-            "COACHOS_DATABASE_URL is memory:// and there is no queue for a worker to read: "
-            "set COACHOS_QUEUE_PATH (a SQLite file) or COACHOS_REDIS_URL."
+            "There is no queue for a worker to read (only a SQLite database gets one by default): "
+            "set COACHOS_REDIS_URL, or COACHOS_QUEUE_PATH (a SQLite file)."
         )
     app = bootstrap(settings, huey=huey, **overrides)
 
