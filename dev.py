@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Set up and run Coach OS with nothing but Python 3.11+ installed.
 
-    python3 dev.py start   # the web app on embedded SQLite with the demo business (the main job)
+    python3 dev.py start   # the web app and the worker on embedded SQLite with the demo business (the main job)
     python3 dev.py test    # every check: ruff, mypy --strict, import contracts, all tests
     python3 dev.py bench   # the benchmarks (prints a table, writes bench/results/latest.json)
 
@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
+import time
 import venv
+from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
@@ -47,8 +51,53 @@ def ensure_venv() -> None:
     STAMP.write_text(wanted)
 
 
+def run_together(commands: Sequence[Sequence[str | Path]], env: dict[str, str] | None = None, grace: float = 10) -> int:
+    """Run the commands as child processes until SIGINT/SIGTERM (then 0) or one of them ends (then non-zero).
+
+    Either way every child still running gets SIGINT (huey and hypercorn finish what they are doing),
+    and whatever has not stopped after `grace` seconds is killed, so no half of the pair lives on alone.
+    """
+    stop_signal: list[int] = []
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        stop_signal.append(signum)
+
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM)}
+    children: list[subprocess.Popen[bytes]] = []
+    ended: subprocess.Popen[bytes] | None = None
+    try:
+        for command in commands:
+            print("+", " ".join(str(a) for a in command), flush=True)
+            # Their own session, so a terminal's Ctrl+C reaches only us and each child gets exactly one SIGINT
+            # (a second one tells huey and hypercorn to stop without finishing their work).
+            child = subprocess.Popen([str(a) for a in command], cwd=ROOT, env=env, start_new_session=True)  # noqa: S603  # our argv
+            children.append(child)
+        while not stop_signal and ended is None:
+            time.sleep(0.2)
+            ended = next((child for child in children if child.poll() is not None), None)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + grace
+        for child in children:
+            try:
+                child.wait(max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if ended is None:
+        return 0
+    command = " ".join(str(a) for a in ended.args)
+    print(f"`{command}` ended (exit code {ended.returncode}), so the others were stopped too.", file=sys.stderr)
+    # A server or worker that ends by itself is a failure even when it says 0: it was meant to run on.
+    return ended.returncode or 1
+
+
 def start() -> None:
-    """Migrate the embedded SQLite database, then serve the web app, seeding the demo business if it is missing."""
+    """Migrate the embedded SQLite database, then run the web app (seeding the demo business) and the worker."""
     env = dict(os.environ)
     env.setdefault("COACHOS_DATABASE_URL", f"sqlite:///{ROOT / 'coachos.db'}")
     env.setdefault("COACHOS_EMAIL_URL", f"file://{ROOT / 'mail'}")
@@ -56,7 +105,12 @@ def start() -> None:
     env.setdefault("COACHOS_PUBLIC_URL", f"http://{host}:{port}")
     # `serve` never migrates (it refuses a schema that is behind), so the one-command start does it first.
     run(BIN / "coachos", "db", "upgrade", env=env)
-    run(BIN / "coachos", "serve", "--demo", "--host", host, "--port", port, env=env)
+    sys.exit(
+        run_together(
+            [[BIN / "coachos", "serve", "--demo", "--host", host, "--port", port], [BIN / "coachos", "worker"]],
+            env=env,
+        )
+    )
 
 
 def test(extra: list[str]) -> None:

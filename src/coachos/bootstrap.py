@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from coachos._app import CoachOS
 from coachos._limits import Limits
 from coachos.adapters.clock import RandomIds, SystemClock
 from coachos.adapters.email import email_from_url
-from coachos.adapters.memory import MemoryStore
+from coachos.adapters.memory import ImmediateTasks, MemoryStore
 from coachos.adapters.security import Argon2Hasher, SecretsTokens
 from coachos.adapters.sms import sms_from_settings
 from coachos.domain.usecases import Deps
@@ -16,7 +17,11 @@ from coachos.ports.clock import Clock, IdSource
 from coachos.ports.messaging import EmailSender, SmsSender
 from coachos.ports.security import PasswordHasher, TokenSource
 from coachos.ports.storage import UnitOfWork
+from coachos.ports.tasks import TaskQueue
 from coachos.settings import Settings
+
+if TYPE_CHECKING:
+    from huey import Huey
 
 MEMORY_URL = "memory://"
 #: Seconds a readiness check gives the database to answer (its own connection, not the pool's).
@@ -33,13 +38,15 @@ def bootstrap(
     tokens: TokenSource | None = None,
     email: EmailSender | None = None,
     sms: SmsSender | None = None,
+    huey: Huey | None = None,
     upgrade_schema: bool = False,
 ) -> CoachOS:
     """Build Coach OS from `settings` (default: the environment), with any adapter swapped in.
 
     Nothing connects before this is called. With `upgrade_schema`, the database's schema is
     migrated to the newest revision first (handy for embedded use and tests; production runs
-    `coachos db upgrade` once per deploy instead).
+    `coachos db upgrade` once per deploy instead). `huey` is the worker's own queue, so the tasks it
+    runs use this app's adapters; without it the queue comes from the settings.
     """
     settings = Settings.from_env() if settings is None else settings
     on_close: Callable[[], None] | None = None
@@ -75,14 +82,16 @@ def bootstrap(
                 engine.dispose()
                 prober.dispose()
 
+    email = email or email_from_url(settings.email_url)
     deps = Deps(
         uow=uow,
         clock=clock or SystemClock(),
         ids=ids or RandomIds(),
         hasher=hasher or Argon2Hasher(),
         tokens=tokens or SecretsTokens(),
-        email=email or email_from_url(settings.email_url),
+        email=email,
         sms=sms or sms_from_settings(settings),
+        tasks=_task_queue(settings, email, huey),
     )
     limits = Limits(
         use_case_timeout=settings.use_case_timeout,
@@ -90,3 +99,11 @@ def bootstrap(
         tenant_queue_timeout=settings.tenant_queue_timeout,
     )
     return CoachOS(deps, worker_threads=settings.worker_threads, limits=limits, probe=probe, on_close=on_close)
+
+
+def _task_queue(settings: Settings, email: EmailSender, huey: Huey | None) -> TaskQueue:
+    """Huey when the settings name a queue (or the worker passes its own); otherwise run tasks at once."""
+    from coachos.adapters.huey_tasks import HueyTaskQueue, make_huey
+
+    huey = huey or make_huey(settings)
+    return ImmediateTasks(email) if huey is None else HueyTaskQueue.on(huey, email)

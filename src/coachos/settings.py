@@ -136,6 +136,11 @@ class Settings:
     tenant_concurrency: int = 0
     #: Longest an organisation's use case waits for one of its turns before answering 503.
     tenant_queue_timeout: float = 2.0
+    #: The worker's queue on Redis (`redis://host:6379/0`), for production and several worker processes.
+    redis_url: str | None = attrs.field(default=None, repr=lambda url: "None" if url is None else redact_url(url))
+    #: The worker's queue as a SQLite file when Redis is not set; unset means `coachos-queue.db` beside
+    #: a SQLite database, and no queue otherwise (tasks then run at once, in the process that asks).
+    queue_path: str | None = None
 
     @property
     def tenant_limit(self) -> int:
@@ -180,4 +185,6 @@ class Settings:
             use_case_timeout=_seconds(env, "COACHOS_USE_CASE_TIMEOUT", 15.0, most=3600),
             tenant_concurrency=_whole(env, "COACHOS_TENANT_CONCURRENCY", 0, most=1000),
             tenant_queue_timeout=_seconds(env, "COACHOS_TENANT_QUEUE_TIMEOUT", 2.0, most=60),
+            redis_url=env.get("COACHOS_REDIS_URL", "").strip() or None,
+            queue_path=env.get("COACHOS_QUEUE_PATH", "").strip() or None,
         )

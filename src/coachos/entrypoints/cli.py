@@ -1,4 +1,4 @@
-"""The `coachos` command: database migrations, the demo business, and (soon) the web app and worker."""
+"""The `coachos` command: database migrations, the demo business, the web app and the background worker."""
 
 from __future__ import annotations
 
@@ -184,6 +184,22 @@ def serve(settings: Settings, host: str, port: int, with_demo: bool) -> None:
     config.accesslog = None  # our own request log line carries the request id and no personal data
     click.echo(f"Coach OS is running at http://{host}:{port}/  (Ctrl+C to stop)")
     asyncio.run(hypercorn_serve(asgi_app(settings), config))
+
+
+@cli.command()
+@click.option("--threads", default=2, show_default=True, type=click.IntRange(1, 64), help="Tasks run at once.")
+@click.option("--periodic/--no-periodic", default=True, help="Also enqueue the every-minute tick and the daily prune.")
+@click.pass_obj
+def worker(settings: Settings, threads: int, periodic: bool) -> None:
+    """Run the background worker: queued emails, the every-minute tick and the daily prune (Ctrl+C to stop)."""
+    from coachos.entrypoints.worker import run_worker
+
+    if settings.database_url != MEMORY_URL:
+        _require_current_schema(settings)
+    try:
+        run_worker(settings, threads=threads, periodic=periodic)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def main() -> None:

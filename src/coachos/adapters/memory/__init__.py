@@ -1,5 +1,6 @@
 """In-memory fakes of every port, for tests, examples and trying the library without a database."""
 
 from coachos.adapters.memory._store import MemoryStore, MemoryUnitOfWork
+from coachos.adapters.memory._tasks import ImmediateTasks
 
-__all__ = ["MemoryStore", "MemoryUnitOfWork"]
+__all__ = ["ImmediateTasks", "MemoryStore", "MemoryUnitOfWork"]

@@ -12,6 +12,7 @@ from coachos.ports.clock import Clock, IdSource
 from coachos.ports.messaging import EmailSender, SmsSender
 from coachos.ports.security import PasswordHasher, TokenSource
 from coachos.ports.storage import UnitOfWork
+from coachos.ports.tasks import TaskQueue
 
 R = TypeVar("R", covariant=True)
 
@@ -39,3 +40,5 @@ class Deps:
     tokens: TokenSource
     email: EmailSender
     sms: SmsSender
+    #: Slow work (sending email) handed to the worker, so a web request never waits on it.
+    tasks: TaskQueue

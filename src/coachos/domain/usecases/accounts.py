@@ -377,7 +377,7 @@ def request_password_reset(cmd: RequestPasswordReset, deps: Deps) -> None:
         uow.commit()
     if login is None or by_email > RESETS_PER_EMAIL or by_address > RESETS_PER_ADDRESS:
         return
-    deps.email.send(
+    deps.tasks.enqueue_email(
         login.email,
         "Reset your Coach OS password",
         "Someone asked to reset the password of your Coach OS account.\n\n"
