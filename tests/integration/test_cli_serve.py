@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,14 +12,9 @@ from pathlib import Path
 from coachos.adapters.sql import migrate
 from coachos.adapters.sql.engine import make_engine
 from tests.integration.conftest import fresh_sqlite
+from tests.integration.live import free_port
 
 COACHOS = [sys.executable, "-m", "coachos.entrypoints.cli"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _env(url: str) -> dict[str, str]:
@@ -64,7 +58,7 @@ class TestServeChecksTheSchema:
     def test_an_empty_database_is_refused_and_left_alone(self, tmp_path: Path) -> None:
         """On a database without tables, serve exits 1 asking for `coachos db upgrade`, and migrates nothing."""
         url = fresh_sqlite(tmp_path)
-        done = _coachos(tmp_path, url, "serve", "--port", str(_free_port()))
+        done = _coachos(tmp_path, url, "serve", "--port", str(free_port()))
         assert done.returncode == 1, done.stdout + done.stderr
         assert "coachos db upgrade" in done.stderr
         assert "Traceback" not in done.stderr
@@ -76,7 +70,7 @@ class TestServeChecksTheSchema:
         engine = make_engine(url)
         migrate.upgrade(engine, "0003")
         engine.dispose()
-        done = _coachos(tmp_path, url, "serve", "--port", str(_free_port()))
+        done = _coachos(tmp_path, url, "serve", "--port", str(free_port()))
         assert done.returncode == 1
         assert "0003" in done.stderr
         assert f"needs {migrate.head_revision()}" in done.stderr
@@ -84,7 +78,7 @@ class TestServeChecksTheSchema:
 
     def test_a_database_that_is_down_is_a_message_not_a_traceback(self, tmp_path: Path) -> None:
         """With nothing listening at the database's address, serve exits 1 with a readable message."""
-        done = _coachos(tmp_path, f"postgresql+psycopg://postgres@127.0.0.1:{_free_port()}/none", "serve")
+        done = _coachos(tmp_path, f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/none", "serve")
         assert done.returncode == 1
         assert "did not answer" in done.stderr
         assert "Traceback" not in done.stderr
@@ -93,7 +87,7 @@ class TestServeChecksTheSchema:
         """`coachos db upgrade` then `coachos serve`: the app answers /healthz and /readyz with 200."""
         url = fresh_sqlite(tmp_path)
         assert _coachos(tmp_path, url, "db", "upgrade").returncode == 0
-        port = _free_port()
+        port = free_port()
         log = tmp_path / "serve.log"
         with log.open("wb") as sink:
             server = subprocess.Popen(  # noqa: S603  # our own command line

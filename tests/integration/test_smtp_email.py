@@ -20,6 +20,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from coachos.adapters.email import email_from_url
 from coachos.adapters.smtp_email import SmtpEmail
 from coachos.domain.errors import PermanentSendError, TransientSendError
+from tests.integration.live import free_port
 
 USER, PASSWORD = "coach", "s3cret"
 
@@ -61,12 +62,6 @@ class Inbox:
 def authority() -> trustme.CA:
     """A throwaway certificate authority that issued the test server's certificate for 127.0.0.1."""
     return trustme.CA()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @attrs.frozen

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ import redis
 from coachos import Settings
 from coachos.adapters.huey_tasks import HueyTaskQueue, make_huey
 from coachos.adapters.security import MemoryEmail
+from tests.integration.live import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("COACHOS_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
@@ -109,12 +109,6 @@ class TestWorkerProcess:
         _consumes_and_stops(tmp_path, env, worker_process)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _run_together(commands: list[list[str]], env: dict[str, str]) -> subprocess.Popen[bytes]:
     """dev.py's `run_together` in its own process, as `python3 dev.py start` runs it."""
     code = "import json, sys, dev; sys.exit(dev.run_together(json.loads(sys.argv[1])))"
@@ -134,7 +128,7 @@ class TestDevStart:
         """dev.py runs the web app and the worker; the worker sends queued email; one SIGINT stops both with 0."""
         env = _env(tmp_path, COACHOS_DATABASE_URL=f"sqlite:///{tmp_path / 'coachos.db'}")
         subprocess.run([*WORKER[:-1], "db", "upgrade"], env=env, cwd=ROOT, check=True)  # noqa: S603
-        port = _free_port()
+        port = free_port()
         serve = [*WORKER[:-1], "serve", "--port", str(port)]
         together = _run_together([serve, WORKER], env)
         try:

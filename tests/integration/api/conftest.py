@@ -8,8 +8,6 @@ is real. Used by the generated-client test and the schemathesis gate.
 from __future__ import annotations
 
 import asyncio
-import http.client
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -31,6 +29,7 @@ from coachos.adapters.sql.uow import SqlUnitOfWork
 from coachos.domain.usecases import CreateApiToken
 from coachos.entrypoints.web import create_app
 from tests.helpers import MONDAY_NOON_UTC, World, make_world
+from tests.integration.live import free_port, is_healthy
 from tests.web.support import web_settings
 
 
@@ -47,23 +46,6 @@ class ServedApi:
     def bearer(self) -> dict[str, str]:
         """The Authorization header of the token."""
         return {"Authorization": f"Bearer {self.token}"}
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _healthy(port: int) -> bool:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-    try:
-        conn.request("GET", "/healthz")
-        return conn.getresponse().status == 200
-    except OSError:
-        return False
-    finally:
-        conn.close()
 
 
 @contextmanager
@@ -86,7 +68,7 @@ def hypercorn_thread(app: Quart, port: int) -> Iterator[None]:
     thread.start()
     try:
         deadline = time.monotonic() + 30
-        while not _healthy(port):
+        while not is_healthy(port):
             if failed or not thread.is_alive():
                 pytest.fail(f"hypercorn stopped before answering: {failed}")
             if time.monotonic() > deadline:
@@ -122,7 +104,7 @@ def served_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedApi]:
     """The app served over a fresh SQLite file (see `serving_api`)."""
     engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('served-api') / 'coachos.db'}")
     migrate.upgrade(engine)
-    port = _free_port()
+    port = free_port()
     try:
         with serving_api(engine, f"http://127.0.0.1:{port}", port) as served:
             yield served
@@ -133,6 +115,6 @@ def served_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedApi]:
 @pytest.fixture(scope="module")
 def served_api_on_postgres(postgres_engine: Engine) -> Iterator[ServedApi]:
     """The app served over the session's PostgreSQL database, as a business of its own (see `serving_api`)."""
-    port = _free_port()
+    port = free_port()
     with serving_api(postgres_engine, f"http://127.0.0.1:{port}", port) as served:
         yield served

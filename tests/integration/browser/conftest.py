@@ -11,10 +11,8 @@ secure context and keeps Secure cookies from it, so the server runs exactly as c
 
 from __future__ import annotations
 
-import http.client
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +24,8 @@ import attrs
 import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Playwright, expect, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
+
+from tests.integration.live import free_port, is_healthy
 
 REPO = Path(__file__).resolve().parents[3]
 ARTIFACTS = REPO / "test-artifacts"
@@ -78,23 +78,6 @@ def _require_chromium() -> None:
     pytest.skip(message)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _healthy(port: int) -> bool:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-    try:
-        conn.request("GET", "/healthz")
-        return conn.getresponse().status == 200
-    except OSError:
-        return False
-    finally:
-        conn.close()
-
-
 @attrs.frozen
 class LiveServer:
     """A running `coachos serve`: its address, where its email and log go."""
@@ -119,7 +102,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     """The real app under hypercorn on 127.0.0.1 and a free port, on a fresh SQLite file migrated beforehand."""
     _require_chromium()  # no point starting a server nobody can visit
     home = tmp_path_factory.mktemp("live-server")
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("COACHOS_")} | {
         "COACHOS_DATABASE_URL": f"sqlite:///{home / 'coachos.db'}",
@@ -141,7 +124,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         )
     try:
         deadline = time.monotonic() + 30
-        while not _healthy(port):
+        while not is_healthy(port):
             if proc.poll() is not None:
                 pytest.fail(f"coachos serve exited with {proc.returncode}:\n{server.log_tail()}")
             if time.monotonic() > deadline:
