@@ -427,3 +427,15 @@ class TestOutbox:
         with pytest.raises(SlotUnavailable):
             book(app, world, 3, 20)
         assert outbox_types(app, world) == before
+
+
+def test_a_command_registered_twice_fails_at_import() -> None:
+    """Two use cases for one command would silently shadow each other; `handles` refuses the second."""
+    import pytest
+
+    from coachos.domain.usecases import HANDLERS, BookSession, handles
+
+    before = HANDLERS[BookSession]
+    with pytest.raises(RuntimeError, match="BookSession already has a use case"):
+        handles(BookSession)(lambda cmd, deps: None)
+    assert HANDLERS[BookSession] is before

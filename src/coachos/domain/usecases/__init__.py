@@ -1,11 +1,12 @@
-"""The use cases: plain functions taking a command and the ports, and the table that routes commands to them."""
+"""The use cases: plain functions taking a command and the ports.
+
+Each function registers itself for its commands with `@handles(...)` (see `_base.py`); importing
+its module here is what makes `HANDLERS` know it. A new use-case module adds one import below.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-from coachos.domain.usecases._base import Command, Deps
+from coachos.domain.usecases._base import HANDLERS, Command, Deps, handles
 from coachos.domain.usecases.accounts import (
     Authenticate,
     CreateApiToken,
@@ -20,17 +21,6 @@ from coachos.domain.usecases.accounts import (
     ResetPassword,
     RevokeApiToken,
     SignUp,
-    authenticate,
-    create_api_token,
-    list_api_tokens,
-    list_security_events,
-    log_in,
-    log_out,
-    prune_expired,
-    request_password_reset,
-    reset_password,
-    revoke_api_token,
-    sign_up,
 )
 from coachos.domain.usecases.automations import (
     AutomationWithRuns,
@@ -38,37 +28,24 @@ from coachos.domain.usecases.automations import (
     ListAutomations,
     RunDueAutomations,
     SetAutomationEnabled,
-    create_automation,
-    list_automations,
-    run_due_automations,
-    set_automation_enabled,
 )
 from coachos.domain.usecases.booking import (
     BookSession,
     FindSlots,
     ListBookings,
     UseCredit,
-    book_session,
-    find_slots,
-    list_bookings,
-    use_credit,
 )
-from coachos.domain.usecases.catalog import UpdateService, update_service
+from coachos.domain.usecases.catalog import UpdateService
 from coachos.domain.usecases.clients import (
     RecordConsent,
     UpdateClient,
     WithdrawConsent,
-    record_consent,
-    update_client,
-    withdraw_consent,
 )
 from coachos.domain.usecases.lifecycle import (
     CancelBooking,
     CompleteBooking,
     ConfirmBooking,
     MarkNoShow,
-    cancel_booking,
-    move_booking,
 )
 from coachos.domain.usecases.public import (
     BookAsGuest,
@@ -78,12 +55,8 @@ from coachos.domain.usecases.public import (
     FeedEntry,
     ReadCalendarFeed,
     RotateCalendarFeed,
-    book_as_guest,
-    calendar_feed_url,
-    read_calendar_feed,
-    rotate_calendar_feed,
 )
-from coachos.domain.usecases.reschedule import RescheduleBooking, reschedule_booking
+from coachos.domain.usecases.reschedule import RescheduleBooking
 from coachos.domain.usecases.setup import (
     AddCoach,
     AddDateOverride,
@@ -94,61 +67,7 @@ from coachos.domain.usecases.setup import (
     SellPackage,
     SetWeeklyHours,
     UpdateOrganizationSettings,
-    add_coach,
-    add_date_override,
-    create_client,
-    create_organization,
-    create_service,
-    remove_date_override,
-    sell_package,
-    set_weekly_hours,
-    update_organization_settings,
 )
-
-#: Which function handles each command.
-HANDLERS: dict[type[Command[Any]], Callable[[Any, Deps], Any]] = {
-    CreateOrganization: create_organization,
-    UpdateOrganizationSettings: update_organization_settings,
-    AddCoach: add_coach,
-    CreateService: create_service,
-    CreateClient: create_client,
-    UpdateClient: update_client,
-    UpdateService: update_service,
-    RecordConsent: record_consent,
-    WithdrawConsent: withdraw_consent,
-    SetWeeklyHours: set_weekly_hours,
-    AddDateOverride: add_date_override,
-    RemoveDateOverride: remove_date_override,
-    SellPackage: sell_package,
-    FindSlots: find_slots,
-    BookSession: book_session,
-    UseCredit: use_credit,
-    CancelBooking: cancel_booking,
-    ConfirmBooking: move_booking,
-    CompleteBooking: move_booking,
-    MarkNoShow: move_booking,
-    ListBookings: list_bookings,
-    RescheduleBooking: reschedule_booking,
-    BookAsGuest: book_as_guest,
-    CalendarFeedUrl: calendar_feed_url,
-    RotateCalendarFeed: rotate_calendar_feed,
-    ReadCalendarFeed: read_calendar_feed,
-    SignUp: sign_up,
-    LogIn: log_in,
-    LogOut: log_out,
-    PruneExpired: prune_expired,
-    Authenticate: authenticate,
-    CreateApiToken: create_api_token,
-    ListApiTokens: list_api_tokens,
-    ListSecurityEvents: list_security_events,
-    RevokeApiToken: revoke_api_token,
-    RequestPasswordReset: request_password_reset,
-    ResetPassword: reset_password,
-    CreateAutomation: create_automation,
-    SetAutomationEnabled: set_automation_enabled,
-    ListAutomations: list_automations,
-    RunDueAutomations: run_due_automations,
-}
 
 __all__ = [
     "AutomationWithRuns",
@@ -170,6 +89,7 @@ __all__ = [
     "RevokeApiToken",
     "SignUp",
     "HANDLERS",
+    "handles",
     "AddCoach",
     "AddDateOverride",
     "BookSession",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import attrs
 
@@ -15,6 +15,7 @@ from coachos.ports.storage import UnitOfWork
 from coachos.ports.tasks import TaskQueue
 
 R = TypeVar("R", covariant=True)
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Command(Generic[R]):
@@ -42,3 +43,24 @@ class Deps:
     sms: SmsSender
     #: Slow work (sending email) handed to the worker, so a web request never waits on it.
     tasks: TaskQueue
+
+
+#: Which function handles each command; filled by `handles` as each use-case module is imported.
+HANDLERS: dict[type[Command[Any]], Callable[[Any, Deps], Any]] = {}
+
+
+def handles(*commands: type[Command[Any]]) -> Callable[[F], F]:
+    """Register the decorated function as the use case for `commands`.
+
+    Registration sits next to the function so adding a use case is one edit in one file; a command
+    registered twice is a programming error caught at import time rather than a silent override.
+    """
+
+    def register(fn: F) -> F:
+        for command in commands:
+            if command in HANDLERS:
+                raise RuntimeError(f"{command.__name__} already has a use case: {HANDLERS[command].__name__}")
+            HANDLERS[command] = fn
+        return fn
+
+    return register

@@ -46,7 +46,7 @@ from coachos.domain.ids import Actor, CoachId, OrgId, ServiceId
 from coachos.domain.money import Money
 from coachos.domain.orgs import Coach, Organization
 from coachos.domain.policy import BookingPolicy
-from coachos.domain.usecases._base import Command, Deps
+from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.domain.usecases.setup import (
     CreateOrganization,
     add_organization,
@@ -83,6 +83,7 @@ class SignUp(Command[tuple[Organization, Coach]]):
     hours: Sequence[tuple[int, time, time]] = ()
 
 
+@handles(SignUp)
 def sign_up(cmd: SignUp, deps: Deps) -> tuple[Organization, Coach]:
     """Check everything, then store it in one transaction: any refusal writes nothing (a retry can reuse the email)."""
     check_password(cmd.password)
@@ -160,6 +161,7 @@ def _throttled(retry_at: datetime | None, now: datetime) -> Throttled:
     )
 
 
+@handles(LogIn)
 def log_in(cmd: LogIn, deps: Deps) -> LoggedIn:
     """A new session for the right password, unless this account must wait at this address.
 
@@ -233,6 +235,7 @@ class Authenticate(Command[Principal | None]):
     kind: str = "session"  # or "api"
 
 
+@handles(Authenticate)
 def authenticate(cmd: Authenticate, deps: Deps) -> Principal | None:
     """The principal for a live session or unrevoked API token, else None."""
     if not cmd.token or len(cmd.token) > 200:
@@ -257,6 +260,7 @@ class LogOut(Command[None]):
     token: str = attrs.field(repr=False)
 
 
+@handles(LogOut)
 def log_out(cmd: LogOut, deps: Deps) -> None:
     """Delete the session (unknown tokens are ignored)."""
     with deps.uow() as uow:
@@ -281,6 +285,7 @@ class CreateApiToken(Command[NewApiToken]):
     name: str
 
 
+@handles(CreateApiToken)
 def create_api_token(cmd: CreateApiToken, deps: Deps) -> NewApiToken:
     """Store the token's digest and return its secret once."""
     secret = "coa_" + deps.tokens.new_token()
@@ -307,6 +312,7 @@ class ListApiTokens(Command[list[ApiToken]]):
     coach_id: CoachId
 
 
+@handles(ListApiTokens)
 def list_api_tokens(cmd: ListApiTokens, deps: Deps) -> list[ApiToken]:
     """The coach's tokens, newest first."""
     with deps.uow() as uow:
@@ -322,6 +328,7 @@ class RevokeApiToken(Command[None]):
     token_id: UUID
 
 
+@handles(RevokeApiToken)
 def revoke_api_token(cmd: RevokeApiToken, deps: Deps) -> None:
     """Mark the token revoked; it stops working at once."""
     with deps.uow() as uow:
@@ -334,6 +341,7 @@ class PruneExpired(Command[int]):
     """Delete what can no longer be used: expired sessions, dead reset links, stale throttle rows, old events."""
 
 
+@handles(PruneExpired)
 def prune_expired(cmd: PruneExpired, deps: Deps) -> int:
     """Rows deleted; throttle rows are kept as long as a rule can still look at them."""
     now = deps.clock.now()
@@ -359,6 +367,7 @@ class RequestPasswordReset(Command[None]):
     address: str
 
 
+@handles(RequestPasswordReset)
 def request_password_reset(cmd: RequestPasswordReset, deps: Deps) -> None:
     """Store a reset token's digest and email the link; silent for unknown emails and past the limits.
 
@@ -398,6 +407,7 @@ class ResetPassword(Command[None]):
     address: str = ""
 
 
+@handles(ResetPassword)
 def reset_password(cmd: ResetPassword, deps: Deps) -> None:
     """Use the token once, replace the password, revoke every session and API token, and lift the throttle."""
     password_hash = deps.hasher.hash(check_password(cmd.password))
@@ -432,6 +442,7 @@ class ListSecurityEvents(Command[list[SecurityEvent]]):
     limit: int = 20
 
 
+@handles(ListSecurityEvents)
 def list_security_events(cmd: ListSecurityEvents, deps: Deps) -> list[SecurityEvent]:
     """The coach's recent security events."""
     with deps.uow() as uow:

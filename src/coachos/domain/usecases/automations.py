@@ -27,7 +27,7 @@ from coachos.domain.automations import (
 from coachos.domain.errors import CoachOSError
 from coachos.domain.ids import Actor, OrgId
 from coachos.domain.timezones import zone
-from coachos.domain.usecases._base import Command, Deps
+from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.ports.storage import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,7 @@ class CreateAutomation(Command[Automation]):
     enabled: bool = True
 
 
+@handles(CreateAutomation)
 def create_automation(cmd: CreateAutomation, deps: Deps) -> Automation:
     """Store the automation; it is first due after the moment it was made."""
     automation = Automation(
@@ -81,6 +82,7 @@ class SetAutomationEnabled(Command[Automation]):
     enabled: bool
 
 
+@handles(SetAutomationEnabled)
 def set_automation_enabled(cmd: SetAutomationEnabled, deps: Deps) -> Automation:
     """Store the new state (unchanged state writes nothing)."""
     with deps.uow() as uow:
@@ -110,6 +112,7 @@ class ListAutomations(Command[list[AutomationWithRuns]]):
     org_id: OrgId
 
 
+@handles(ListAutomations)
 def list_automations(cmd: ListAutomations, deps: Deps) -> list[AutomationWithRuns]:
     """Read the automations and their run history."""
     with deps.uow() as uow:
@@ -124,6 +127,7 @@ class RunDueAutomations(Command[int]):
     """Run every enabled automation of every organisation that is due now (the worker's tick); the runs made."""
 
 
+@handles(RunDueAutomations)
 def run_due_automations(cmd: RunDueAutomations, deps: Deps) -> int:
     """For each organisation, run each automation's latest due time once, if it has one not yet run."""
     now = deps.clock.now()

@@ -48,7 +48,7 @@ from coachos.domain.ids import (
 from coachos.domain.orgs import Coach, Organization
 from coachos.domain.rows import Rows
 from coachos.domain.timezones import require_utc
-from coachos.domain.usecases._base import Command, Deps
+from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.ports.storage import UnitOfWork
 
 BE = TypeVar("BE", bound=BookingEvent)
@@ -68,6 +68,7 @@ class FindSlots(Command[list[Slot]]):
     end: datetime
 
 
+@handles(FindSlots)
 def find_slots(cmd: FindSlots, deps: Deps) -> list[Slot]:
     """The slots the coach's rules, overrides, bookings and the org's policy leave open."""
     start, end = require_utc(cmd.start, field="start"), require_utc(cmd.end, field="end")
@@ -169,6 +170,7 @@ def key_scope(cmd: BookSession) -> str:
     return scope
 
 
+@handles(BookSession)
 def book_session(cmd: BookSession, deps: Deps) -> Booking:
     """Check the time is offered, take a seat, record the booking and use a credit — all or nothing."""
     start = require_utc(cmd.start, field="start")
@@ -370,6 +372,7 @@ class UseCredit(Command[CreditChange]):
     reason: str = attrs.field(default="charged to package", validator=text(200, multiline=True))
 
 
+@handles(UseCredit)
 def use_credit(cmd: UseCredit, deps: Deps) -> CreditChange:
     """Use one credit for the booking, once, atomically in the database."""
     now = deps.clock.now()
@@ -392,6 +395,7 @@ class ListBookings(Command[Rows[Booking]]):
     coach_id: CoachId | None = None
 
 
+@handles(ListBookings)
 def list_bookings(cmd: ListBookings, deps: Deps) -> Rows[Booking]:
     """The bookings in the range, by start time (with any that could not be read named in `unreadable`)."""
     start, end = require_utc(cmd.start, field="start"), require_utc(cmd.end, field="end")

@@ -12,7 +12,7 @@ from coachos.domain.errors import CurrencyMismatch
 from coachos.domain.events import ServiceUpdated
 from coachos.domain.ids import Actor, OrgId, ServiceId
 from coachos.domain.money import Money
-from coachos.domain.usecases._base import Command, Deps
+from coachos.domain.usecases._base import Command, Deps, handles
 
 #: The fields UpdateService may change.
 EDITABLE = ("name", "duration", "price", "capacity", "uses_credit", "active")
@@ -33,6 +33,7 @@ class UpdateService(Command[Service]):
     active: bool | None = None
 
 
+@handles(UpdateService)
 def update_service(cmd: UpdateService, deps: Deps) -> Service:
     """Validate the new values exactly as CreateService does and store them; an unchanged service writes nothing.
 

@@ -10,7 +10,7 @@ from coachos.domain.clients import Channel, Client, ClientStatus, Consent
 from coachos.domain.errors import ValidationError
 from coachos.domain.events import ClientUpdated, ConsentRecorded, ConsentWithdrawn
 from coachos.domain.ids import Actor, ClientId, OrgId
-from coachos.domain.usecases._base import Command, Deps
+from coachos.domain.usecases._base import Command, Deps, handles
 
 #: The fields UpdateClient may change, in the order they are reported.
 EDITABLE = ("name", "phone", "email", "timezone", "status", "notes", "tags")
@@ -40,6 +40,7 @@ class UpdateClient(Command[Client]):
     tags: frozenset[str] | None = None
 
 
+@handles(UpdateClient)
 def update_client(cmd: UpdateClient, deps: Deps) -> Client:
     """Validate the new details exactly as CreateClient does and store them; an unchanged record writes nothing."""
     asked: dict[str, Any] = {f: getattr(cmd, f) for f in EDITABLE if getattr(cmd, f) is not None}
@@ -75,6 +76,7 @@ class RecordConsent(Command[Client]):
     wording: str | None = None
 
 
+@handles(RecordConsent)
 def record_consent(cmd: RecordConsent, deps: Deps) -> Client:
     """Store the consent with the current time as its evidence of when it was given."""
     now = deps.clock.now()
@@ -110,6 +112,7 @@ class WithdrawConsent(Command[Client]):
     actor: Actor
 
 
+@handles(WithdrawConsent)
 def withdraw_consent(cmd: WithdrawConsent, deps: Deps) -> Client:
     """Remove the channel's consent; withdrawing one that was never given changes nothing."""
     channel = _channel(cmd.channel)

@@ -28,7 +28,7 @@ from coachos.domain.ids import (
     BookingId,
     OrgId,
 )
-from coachos.domain.usecases._base import Command, Deps
+from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.domain.usecases.booking import booking_event
 from coachos.ports.storage import UnitOfWork
 
@@ -46,6 +46,7 @@ class CancelBooking(Command[Booking]):
     return_credit: bool | None = None
 
 
+@handles(CancelBooking)
 def cancel_booking(cmd: CancelBooking, deps: Deps) -> Booking:
     """Cancel once (a repeat returns the cancelled booking), free the seat and return the credit by policy."""
     now = deps.clock.now()
@@ -124,6 +125,7 @@ _MOVES: dict[type, tuple[BookingStatus, type[BookingEvent], bool]] = {
 }
 
 
+@handles(ConfirmBooking, CompleteBooking, MarkNoShow)
 def move_booking(cmd: ConfirmBooking | CompleteBooking | MarkNoShow, deps: Deps) -> Booking:
     """Move the booking to the command's status once; a repeat returns it unchanged."""
     target, event_type, after_start = _MOVES[type(cmd)]

@@ -16,7 +16,7 @@ from coachos.domain.events import ClientCreated, ConsentRecorded
 from coachos.domain.ids import Actor, ClientId, CoachId, OrgId, ServiceId
 from coachos.domain.orgs import Coach, Organization, check_timezone
 from coachos.domain.timezones import require_utc
-from coachos.domain.usecases._base import Command, Deps
+from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.domain.usecases.booking import BookSession, book_in
 from coachos.ports.storage import UnitOfWork
 
@@ -102,6 +102,7 @@ def _guest(cmd: BookAsGuest) -> GuestDetails:
     return guest
 
 
+@handles(BookAsGuest)
 def book_as_guest(cmd: BookAsGuest, deps: Deps) -> Booking:
     """Find or add the client and book, in one transaction: a refused booking leaves no client behind."""
     guest = _guest(cmd)
@@ -206,6 +207,7 @@ class CalendarFeedUrl(Command[CalendarFeed]):
     coach_id: CoachId
 
 
+@handles(CalendarFeedUrl)
 def calendar_feed_url(cmd: CalendarFeedUrl, deps: Deps) -> CalendarFeed:
     """Make the coach's feed if they have none (returning its secret), else say since when it exists."""
     now = deps.clock.now()
@@ -229,6 +231,7 @@ class RotateCalendarFeed(Command[CalendarFeed]):
     coach_id: CoachId
 
 
+@handles(RotateCalendarFeed)
 def rotate_calendar_feed(cmd: RotateCalendarFeed, deps: Deps) -> CalendarFeed:
     """Replace the feed's digest with a new secret's, and return that secret."""
     now = deps.clock.now()
@@ -272,6 +275,7 @@ class ReadCalendarFeed(Command[FeedContent]):
     token: str = attrs.field(repr=False)
 
 
+@handles(ReadCalendarFeed)
 def read_calendar_feed(cmd: ReadCalendarFeed, deps: Deps) -> FeedContent:
     """The coach's bookings that are not cancelled, by start; NotFound for an unknown or replaced secret."""
     now = deps.clock.now()

@@ -11,7 +11,7 @@ from coachos.domain.errors import Conflict, InvalidTransition, NotFound, PolicyV
 from coachos.domain.events import BookingCancelled
 from coachos.domain.ids import Actor, BookingId, OrgId, PackageId
 from coachos.domain.timezones import require_utc
-from coachos.domain.usecases._base import Command, Deps
+from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.domain.usecases.booking import BookSession, book_in, booking_event, human_span
 from coachos.domain.usecases.lifecycle import return_credit
 from coachos.ports.storage import UnitOfWork
@@ -36,6 +36,7 @@ class RescheduleBooking(Command[Booking]):
     actor: Actor
 
 
+@handles(RescheduleBooking)
 def reschedule_booking(cmd: RescheduleBooking, deps: Deps) -> Booking:
     """Cancel the old booking (seat freed, credit returned) and book the new time, all or nothing.
 

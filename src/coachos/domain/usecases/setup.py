@@ -28,7 +28,7 @@ from coachos.domain.orgs import Coach, Organization
 from coachos.domain.policy import BookingPolicy
 from coachos.domain.quiet_hours import QuietHours
 from coachos.domain.timezones import require_utc
-from coachos.domain.usecases._base import Command, Deps
+from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.ports.storage import UnitOfWork
 
 
@@ -46,6 +46,7 @@ class CreateOrganization(Command[tuple[Organization, Coach]]):
     quiet_hours: QuietHours = attrs.field(factory=QuietHours)
 
 
+@handles(CreateOrganization)
 def create_organization(cmd: CreateOrganization, deps: Deps) -> tuple[Organization, Coach]:
     """Create the organisation and its owner coach together."""
     org, coach = make_organization(cmd, deps)
@@ -94,6 +95,7 @@ class UpdateOrganizationSettings(Command[Organization]):
     quiet_hours: QuietHours | None = None
 
 
+@handles(UpdateOrganizationSettings)
 def update_organization_settings(cmd: UpdateOrganizationSettings, deps: Deps) -> Organization:
     """Apply the given settings; the zone is validated and stored only on the organisation."""
     with deps.uow() as uow:
@@ -120,6 +122,7 @@ class AddCoach(Command[Coach]):
     actor: Actor
 
 
+@handles(AddCoach)
 def add_coach(cmd: AddCoach, deps: Deps) -> Coach:
     """Store a new coach in the organisation."""
     now = deps.clock.now()
@@ -145,6 +148,7 @@ class CreateService(Command[Service]):
     uses_credit: bool = True
 
 
+@handles(CreateService)
 def create_service(cmd: CreateService, deps: Deps) -> Service:
     """Store a service priced in the organisation's currency."""
     now = deps.clock.now()
@@ -191,6 +195,7 @@ class CreateClient(Command[Client]):
     tags: frozenset[str] = frozenset()
 
 
+@handles(CreateClient)
 def create_client(cmd: CreateClient, deps: Deps) -> Client:
     """Store a new client after validating their details."""
     now = deps.clock.now()
@@ -239,6 +244,7 @@ def weekly_rules(coach_id: CoachId, hours: Sequence[tuple[int, time, time]]) -> 
     return rules
 
 
+@handles(SetWeeklyHours)
 def set_weekly_hours(cmd: SetWeeklyHours, deps: Deps) -> tuple[WeeklyRule, ...]:
     """Validate and store the coach's new weekly hours as a whole."""
     rules = weekly_rules(cmd.coach_id, cmd.hours)
@@ -264,6 +270,7 @@ class AddDateOverride(Command[DateOverride]):
     end: time | None = None
 
 
+@handles(AddDateOverride)
 def add_date_override(cmd: AddDateOverride, deps: Deps) -> DateOverride:
     """Store a date override for the coach."""
     override = DateOverride(
@@ -293,6 +300,7 @@ class RemoveDateOverride(Command[None]):
     actor: Actor
 
 
+@handles(RemoveDateOverride)
 def remove_date_override(cmd: RemoveDateOverride, deps: Deps) -> None:
     """Delete the override; NotFound if it is not this organisation's."""
     now = deps.clock.now()
@@ -316,6 +324,7 @@ class SellPackage(Command[SessionPackage]):
     expires_at: datetime | None = None
 
 
+@handles(SellPackage)
 def sell_package(cmd: SellPackage, deps: Deps) -> SessionPackage:
     """Store the client's new package."""
     now = deps.clock.now()
