@@ -39,6 +39,7 @@ from coachos.domain.ids import (
     PackageId,
     ServiceId,
 )
+from coachos.domain.messages import Message
 from coachos.domain.orgs import Coach, Organization
 from coachos.domain.rows import Rows
 
@@ -408,6 +409,32 @@ class AutomationRepository(Protocol):
         ...
 
 
+class MessageRepository(Protocol):
+    """Every SMS and email an organisation sends or receives (see `domain/messages.py`)."""
+
+    def add(self, message: Message) -> Message:
+        """Store `message` unless its organisation already has one with the same key (outgoing) or the
+        same provider id on the same channel (incoming); the stored message either way, so a retry
+        that writes the same key again gets the first message back and queues nothing."""
+        ...
+
+    def get(self, org_id: OrgId, message_id: UUID) -> Message:
+        """The message, or NotFound."""
+        ...
+
+    def by_key(self, org_id: OrgId, key: str) -> Message | None:
+        """The outgoing message with this idempotency key, if any."""
+        ...
+
+    def for_client(self, org_id: OrgId, client_id: ClientId, limit: int = 200) -> Rows[Message]:
+        """The client's latest messages, both directions, oldest first (a conversation)."""
+        ...
+
+    def cancel(self, org_id: OrgId, keys: Sequence[str], at: datetime) -> int:
+        """Cancel those of `keys` still queued (not yet claimed by a worker); how many were cancelled."""
+        ...
+
+
 class Outbox(Protocol):
     """Events recorded with the change that caused them, for later delivery."""
 
@@ -454,6 +481,7 @@ class UnitOfWork(Protocol):
     outbox: Outbox
     accounts: AccountRepository
     automations: AutomationRepository
+    messages: MessageRepository
 
     def __enter__(self) -> Self:
         """Begin the transaction."""

@@ -42,6 +42,7 @@ from coachos.domain.ids import (
     PackageId,
     ServiceId,
 )
+from coachos.domain.messages import Message
 from coachos.domain.orgs import Coach, Organization
 from coachos.domain.rows import Rows, corrupt_record
 
@@ -118,6 +119,7 @@ class Tables:
     automations: dict[UUID, Automation] = attrs.Factory(dict)
     #: (automation id, due at) → run
     automation_runs: dict[tuple[UUID, datetime], AutomationRun] = attrs.Factory(dict)
+    messages: dict[UUID, Message] = attrs.Factory(dict)
     #: Rows that cannot be read, by id (see UnreadableRow).
     unreadable: dict[UUID, UnreadableRow] = attrs.Factory(dict)
 

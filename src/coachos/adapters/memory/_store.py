@@ -11,6 +11,7 @@ from uuid import UUID, uuid4
 import attrs
 
 from coachos.adapters.memory._accounts import MemoryAccounts
+from coachos.adapters.memory._messages import MemoryMessages
 from coachos.adapters.memory._repos import (
     MemoryAutomations,
     MemoryAvailability,
@@ -35,6 +36,7 @@ from coachos.ports.storage import (
     CalendarRepository,
     ClientRepository,
     CoachRepository,
+    MessageRepository,
     OrganizationRepository,
     Outbox,
     PackageRepository,
@@ -50,6 +52,7 @@ _RECORDS = {
     "bookings": "bookings",
     "packages": "packages",
     "automations": "automations",
+    "messages": "messages",
 }
 
 
@@ -101,6 +104,7 @@ class MemoryUnitOfWork:
         self.outbox: Outbox = MemoryOutbox(t)
         self.accounts: AccountRepository = MemoryAccounts(t)
         self.automations: AutomationRepository = MemoryAutomations(t)
+        self.messages: MessageRepository = MemoryMessages(t)
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()

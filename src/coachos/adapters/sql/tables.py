@@ -435,3 +435,43 @@ automation_runs = sa.Table(
     sa.Column("affected", sa.Integer(), nullable=False),
     _tenant_fk("automation_id", "automations"),
 )
+
+messages = sa.Table(
+    "messages",
+    metadata,
+    _id(),
+    _org(),
+    sa.Column("direction", sa.String(3), nullable=False),
+    sa.Column("channel", sa.String(8), nullable=False),
+    sa.Column("purpose", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("to_address", sa.String(320), nullable=False),
+    sa.Column("from_address", sa.String(320)),
+    sa.Column("body", sa.Text(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("not_before", UTCDateTime(), nullable=False),
+    sa.Column("key", sa.String(200)),
+    sa.Column("client_id", sa.Uuid()),
+    sa.Column("coach_id", sa.Uuid()),
+    sa.Column("template", sa.String(100)),
+    sa.Column("subject", sa.String(300)),
+    sa.Column("html", sa.Text()),
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("provider_id", sa.String(100)),
+    sa.Column("last_error", sa.String(500)),
+    sa.Column("status_at", UTCDateTime()),
+    sa.Column("read_at", UTCDateTime()),
+    sa.Column("quiet_hours", sa.Boolean(), nullable=False),
+    # A worker's claim on a message it is sending; past it, another worker may take the message over.
+    sa.Column("lease_until", UTCDateTime()),
+    _tenant_key("messages"),
+    # The idempotency promise: one outgoing message per key per business (NULL keys never collide).
+    sa.UniqueConstraint("org_id", "key"),
+    # A provider's retry of the same incoming message (same MessageSid) is stored once.
+    sa.UniqueConstraint("channel", "provider_id"),
+    _tenant_fk("client_id", "clients"),
+    _tenant_fk("coach_id", "coaches"),
+    sa.CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+    sa.Index("ix_messages_status_not_before", "status", "not_before"),
+    sa.Index("ix_messages_org_id_client_id_created_at", "org_id", "client_id", "created_at"),
+)

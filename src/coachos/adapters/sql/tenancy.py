@@ -37,6 +37,8 @@ ACROSS_ORGS_FOR_OUTBOX = "app.outbox_relay"
 ACROSS_ORGS_FOR_PRUNE = "app.prune"
 #: Set to 'on' while the automation runner reads which organisations have enabled automations.
 ACROSS_ORGS_FOR_AUTOMATIONS = "app.automation_runner"
+#: Lets the message sender and the provider's status callback read and update every organisation's messages.
+ACROSS_ORGS_FOR_MESSAGES = "app.message_sender"
 #: The role the application works as on PostgreSQL; migration 0007 creates it (NOLOGIN).
 APP_ROLE = "coachos_app"
 
@@ -84,6 +86,19 @@ def read_automations_across_orgs(conn: sa.Connection) -> Iterator[None]:
         yield
     finally:
         conn.execute(sa.select(sa.func.set_config(ACROSS_ORGS_FOR_AUTOMATIONS, "off", True)))
+
+
+@contextmanager
+def messages_across_orgs(conn: sa.Connection) -> Iterator[None]:
+    """Let the block read and update every organisation's messages; the rest of the transaction cannot."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    conn.execute(sa.select(sa.func.set_config(ACROSS_ORGS_FOR_MESSAGES, "on", True)))
+    try:
+        yield
+    finally:
+        conn.execute(sa.select(sa.func.set_config(ACROSS_ORGS_FOR_MESSAGES, "off", True)))
 
 
 def _innermost(conn: sa.Connection) -> sa.Transaction | None:

@@ -12,6 +12,7 @@ from coachos.adapters.sql.accounts import SqlAccounts
 from coachos.adapters.sql.atomic import SqlCalendar, SqlPackages
 from coachos.adapters.sql.automations import SqlAutomations
 from coachos.adapters.sql.errors import at_the_edge
+from coachos.adapters.sql.messages import SqlMessages
 from coachos.adapters.sql.outbox import SqlOutbox, event_row
 from coachos.adapters.sql.repos import (
     SqlAvailability,
@@ -32,6 +33,7 @@ from coachos.ports.storage import (
     CalendarRepository,
     ClientRepository,
     CoachRepository,
+    MessageRepository,
     OrganizationRepository,
     Outbox,
     PackageRepository,
@@ -71,6 +73,7 @@ class SqlUnitOfWork:
         self.outbox: Outbox = SqlOutbox(conn)
         self.accounts: AccountRepository = SqlAccounts(conn)
         self.automations: AutomationRepository = SqlAutomations(conn)
+        self.messages: MessageRepository = SqlMessages(conn)
         self._events = []
         return self
 

@@ -1,0 +1,63 @@
+"""Messages in memory, with the same idempotency as the SQL table's unique keys."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+import attrs
+
+from coachos.adapters.memory._repos import _Repo, _scoped
+from coachos.domain.ids import ClientId, OrgId
+from coachos.domain.messages import Direction, Message, MessageStatus
+from coachos.domain.rows import Rows
+
+
+class MemoryMessages(_Repo):
+    """Messages in memory."""
+
+    def add(self, message: Message) -> Message:
+        """Store unless the key (or provider id) is taken; the stored message either way."""
+        for held in self._t.messages.values():
+            if held.id == message.id:
+                return held
+            same_key = (
+                message.direction is Direction.OUT
+                and message.key is not None
+                and held.org_id == message.org_id
+                and held.key == message.key
+            )
+            same_provider_id = (
+                message.provider_id is not None
+                and held.channel == message.channel
+                and held.provider_id == message.provider_id
+            )
+            if same_key or same_provider_id:
+                return held
+        self._t.messages[message.id] = message
+        return message
+
+    def get(self, org_id: OrgId, message_id: UUID) -> Message:
+        """The message."""
+        return _scoped(self._t.messages, org_id, message_id, "message")
+
+    def by_key(self, org_id: OrgId, key: str) -> Message | None:
+        """The outgoing message with this key, if any."""
+        return next((m for m in self._t.messages.values() if m.org_id == org_id and m.key == key), None)
+
+    def for_client(self, org_id: OrgId, client_id: ClientId, limit: int = 200) -> Rows[Message]:
+        """The client's latest messages, oldest first."""
+        mine = [m for m in self._t.messages.values() if m.org_id == org_id and m.client_id == client_id]
+        mine.sort(key=lambda m: (m.created_at, str(m.id)))
+        return Rows(mine[-limit:] if limit else [])
+
+    def cancel(self, org_id: OrgId, keys: Sequence[str], at: datetime) -> int:
+        """Cancel those of `keys` still queued."""
+        wanted = set(keys)
+        done = 0
+        for m in list(self._t.messages.values()):
+            if m.org_id == org_id and m.key in wanted and m.status is MessageStatus.QUEUED:
+                self._t.messages[m.id] = attrs.evolve(m, status=MessageStatus.CANCELLED, status_at=at)
+                done += 1
+        return done
