@@ -148,3 +148,21 @@ class TestMessageValues:
     def test_a_nul_byte_in_a_body_is_refused(self, app: CoachOS, world: World, clock: FixedClock) -> None:
         with pytest.raises(ValidationError):
             reminder(app, world, clock, "k", body="hi\x00there")
+
+
+class TestRequiredConsent:
+    @pytest.mark.parametrize(
+        ("channel", "purpose", "needed"),
+        [
+            (MessageChannel.SMS, Purpose.TRANSACTIONAL, "sms"),
+            (MessageChannel.SMS, Purpose.MARKETING, "sms_marketing"),
+            (MessageChannel.EMAIL, Purpose.MARKETING, "marketing"),
+            (MessageChannel.EMAIL, Purpose.TRANSACTIONAL, None),
+        ],
+    )
+    def test_sms_always_needs_consent_and_transactional_email_never(
+        self, channel: MessageChannel, purpose: Purpose, needed: str | None
+    ) -> None:
+        from coachos.domain.messages import required_consent
+
+        assert required_consent(channel, purpose) == needed

@@ -24,11 +24,16 @@ class ClientStatus(enum.StrEnum):
 
 
 class Channel(enum.StrEnum):
-    """What a consent covers."""
+    """What a consent covers: a channel, and for marketing the purpose too."""
 
+    #: Texts about the client's own bookings (confirmations, reminders, replies).
     SMS = "sms"
+    #: Email about the client's own bookings; recorded when given, never required.
     EMAIL = "email"
+    #: Marketing by email (the name it had before SMS marketing was a separate consent).
     MARKETING = "marketing"
+    #: Marketing texts: offers, win-back messages, newsletters.
+    SMS_MARKETING = "sms_marketing"
 
 
 E = TypeVar("E", bound=enum.StrEnum)

@@ -19,6 +19,7 @@ from uuid import UUID
 import attrs
 
 from coachos.domain.checks import text
+from coachos.domain.clients import Channel
 from coachos.domain.errors import ValidationError
 from coachos.domain.ids import ClientId, CoachId, OrgId
 from coachos.domain.timezones import require_utc
@@ -182,3 +183,14 @@ def outgoing(
         status_at=now,
         quiet_hours=quiet_hours,
     )
+
+
+def required_consent(channel: MessageChannel, purpose: Purpose) -> Channel | None:
+    """The consent a client must have given before we send on `channel` for `purpose`; None if none is needed.
+
+    SMS always needs consent (transactional texts the SMS consent, marketing texts the SMS
+    marketing consent); marketing email needs the marketing consent; transactional email none.
+    """
+    if channel is MessageChannel.SMS:
+        return Channel.SMS if purpose is Purpose.TRANSACTIONAL else Channel.SMS_MARKETING
+    return None if purpose is Purpose.TRANSACTIONAL else Channel.MARKETING
