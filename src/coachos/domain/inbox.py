@@ -53,7 +53,8 @@ def unread(message: Message) -> bool:
 
 def check_reply(body: object) -> str:
     """`body` if a coach may send it: some text, no control characters, at most MAX_REPLY characters."""
-    value = check_text(body, field="body", max_len=None, multiline=True)
+    # Browsers send a textarea's line breaks as CRLF; a text message needs only the LF (one character less).
+    value = check_text(body, field="body", max_len=None, multiline=True).replace("\r\n", "\n")
     if not value.strip():
         raise ValidationError("Write a message before sending.", field="body")
     if len(value) > MAX_REPLY:
