@@ -86,3 +86,46 @@ class TestUnreadIndex:
             compiled = q.compile(conn, compile_kwargs={"literal_binds": True})
             plan = "\n".join(r[0] for r in conn.execute(sa.text(f"EXPLAIN {compiled}")))
         assert "ix_messages_unread" in plan
+
+
+#: A stored time that is no date Python can hold, per database (PostgreSQL refuses text that is no timestamp).
+BAD_TIME = {"postgresql": "infinity", "sqlite": "2026-02-30 12:00:00"}
+
+
+def spoil(engine: Engine, message_id: object, column: str, value: str) -> None:
+    """Overwrite one column of a stored message with raw SQL, as a manual fix gone wrong might."""
+    sql = f"UPDATE messages SET {column} = '{value}' WHERE id = :id"  # noqa: S608  # the test's own constants
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET LOCAL ROLE NONE")
+        done = conn.execute(sa.text(sql).bindparams(sa.bindparam("id", message_id, type_=sa.Uuid())))
+        assert done.rowcount == 1
+
+
+class TestUnreadableMessages:
+    def test_a_conversation_whose_last_message_has_an_unknown_status_is_named_not_fatal(
+        self, app: CoachOS, world: World, clock: FixedClock, engine: Engine
+    ) -> None:
+        """The other conversations are listed; the unreadable one is named by table and id."""
+        sam = add_client(app, world, "Sam Patel")
+        texted(app, world, world.client, clock.now())
+        bad = texted(app, world, sam, clock.now() + timedelta(minutes=1))
+        spoil(engine, bad.id, "status", "vip")
+        found = app.read(lambda uow: uow.messages.conversations(world.org.id, 50))
+        assert [c.client_name for c in found] == ["Jordan Lee"]
+        assert [(r.table, r.row_id) for r in found.unreadable] == [("messages", str(bad.id))]
+
+    def test_a_time_the_driver_cannot_load_is_named_not_fatal(
+        self, app: CoachOS, world: World, clock: FixedClock, engine: Engine
+    ) -> None:
+        """A message time Python cannot hold breaks the fetch; the list is read again message by message."""
+        sam = add_client(app, world, "Sam Patel")
+        texted(app, world, world.client, clock.now())
+        bad = texted(app, world, sam, clock.now() + timedelta(minutes=1))
+        spoil(engine, bad.id, "created_at", BAD_TIME[engine.dialect.name])
+        found = app.read(lambda uow: uow.messages.conversations(world.org.id, 50))
+        assert [c.client_name for c in found] == ["Jordan Lee"]
+        assert [(r.table, r.row_id) for r in found.unreadable] == [("messages", str(bad.id))]
+        thread = app.read(lambda uow: uow.messages.for_client(world.org.id, sam.id))
+        assert list(thread) == []
+        assert [r.row_id for r in thread.unreadable] == [str(bad.id)]
