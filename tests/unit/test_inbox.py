@@ -189,6 +189,14 @@ class TestSendReply:
         assert reply.body == "See you then!"
         assert app.read(lambda uow: uow.messages.by_key(world.org.id, f"reply:{form}")) == reply
 
+    def test_replying_marks_the_conversation_read(self, app: CoachOS, world: World, clock: FixedClock) -> None:
+        """A coach who answers from the client's page has read what the client wrote."""
+        clock.set(DAYTIME)
+        jo = texting(app, world, "Jo Park", "+12125550177")
+        texted(app, world, jo, DAYTIME - timedelta(minutes=5))
+        app.execute(SendReply(org_id=world.org.id, client_id=jo.id, body="Yes!", form_id=uuid4()))
+        assert app.read(lambda uow: uow.messages.unread_count(world.org.id)) == 0
+
     def test_the_same_form_sent_twice_queues_one_message(self, app: CoachOS, world: World, clock: FixedClock) -> None:
         """A double-submitted form gets the first reply back; one message is stored."""
         clock.set(DAYTIME)

@@ -102,7 +102,10 @@ class SendReply(Command[Message]):
 
 @handles(SendReply)
 def send_reply(cmd: SendReply, deps: Deps) -> Message:
-    """Check the body, choose the channel, hold it past quiet hours and queue it; the stored message either way."""
+    """Check the body, choose the channel, hold it past quiet hours and queue it; the stored message either way.
+
+    Replying also marks the client's incoming messages read.
+    """
     body = check_reply(cmd.body)
     now = deps.clock.now()
     with deps.uow() as uow:
@@ -131,5 +134,7 @@ def send_reply(cmd: SendReply, deps: Deps) -> Message:
             quiet_hours=True,
         )
         stored = uow.messages.add(message)
+        # Answering a client means having read what they wrote (the reply may come from their page's panel).
+        uow.messages.mark_read(cmd.org_id, cmd.client_id, now)
         uow.commit()
     return stored
