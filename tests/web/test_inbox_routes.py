@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -9,6 +10,7 @@ from uuid import UUID, uuid4
 
 import attrs
 import pytest
+import structlog
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
@@ -22,6 +24,7 @@ from coachos.domain.inbox import MAX_REPLY
 from coachos.domain.messages import Direction, Message, MessageChannel, MessageStatus, Purpose, outgoing
 from coachos.domain.orgs import Coach, Organization
 from coachos.domain.usecases import RecordConsent
+from coachos.logs import configure_logging
 from tests.web.support import csrf, sign_up
 
 #: 10:00 in New York on Monday 2 March 2026: outside quiet hours.
@@ -399,3 +402,23 @@ class TestUnreadableMessages:
             assert status == 200, path
             assert "1 message could not be read" in html, path
             assert "readable" in html, path
+
+
+class TestLogs:
+    async def test_reading_and_replying_log_ids_only(self, client: Client, core: CoachOS) -> None:
+        """The thread, a reply and the panel log no message body, phone or client name."""
+        biz = await open_business(client, core)
+        texted(core, biz.org.id, biz.jordan.id, "My knee still hurts after Tuesday", DAYTIME)
+        buffer = io.StringIO()
+        configure_logging(Settings(log_format="json", log_level="DEBUG"), stream=buffer)
+        try:
+            fields = await reply_form(client, f"/inbox/{biz.jordan.id}")
+            await client.post(f"/inbox/{biz.jordan.id}", form=fields | {"body": "Rest it until Friday, Jordan"})
+            await page(client, f"/clients/{biz.jordan.id}/panels/messages")
+            await page(client, "/inbox")
+        finally:
+            structlog.reset_defaults()
+        logged = buffer.getvalue()
+        assert '"reply_queued"' in logged
+        for secret in ("knee", "Rest it until Friday", "Jordan", "2125550101"):
+            assert secret not in logged, secret

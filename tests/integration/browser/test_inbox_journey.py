@@ -188,7 +188,7 @@ class TestInbox:
         page.goto(f"/inbox/{shop.client_id}")
         curly = "\u2019"  # a curly apostrophe: not in GSM-7, so the text becomes UCS-2
         samples = ["", "Hi", "x" * 160, "x" * 161, "€" * 80, curly * 70, curly * 71, "😀" * 35, "😀" * 36]
-        samples.append("a" * 152 + "€")  # the escaped character moves whole to a second part
+        samples.append("a" * 152 + "€" + "a" * 8)  # the escaped character moves whole to the second part
         counted = page.evaluate("(xs) => xs.map((s) => window.CoachOSInbox.countSegments(s))", samples)
         for body, found in zip(samples, counted, strict=True):
             expected = count_segments(body)
