@@ -41,6 +41,13 @@ from coachos.domain.usecases.clients import (
     UpdateClient,
     WithdrawConsent,
 )
+from coachos.domain.usecases.inbox import (
+    ConversationsPage,
+    ListConversations,
+    ReadConversation,
+    SendReply,
+    Thread,
+)
 from coachos.domain.usecases.lifecycle import (
     CancelBooking,
     CompleteBooking,
@@ -121,4 +128,9 @@ __all__ = [
     "RecordConsent",
     "WithdrawConsent",
     "UseCredit",
+    "ConversationsPage",
+    "ListConversations",
+    "ReadConversation",
+    "SendReply",
+    "Thread",
 ]
