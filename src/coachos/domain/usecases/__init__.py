@@ -68,6 +68,13 @@ from coachos.domain.usecases.setup import (
     SetWeeklyHours,
     UpdateOrganizationSettings,
 )
+from coachos.domain.usecases.templates import (
+    ListMessageTemplates,
+    PreviewMessageTemplate,
+    ResetMessageTemplate,
+    SaveMessageTemplate,
+    TemplateRow,
+)
 
 __all__ = [
     "AutomationWithRuns",
@@ -104,6 +111,11 @@ __all__ = [
     "FindSlots",
     "ListBookings",
     "RescheduleBooking",
+    "ListMessageTemplates",
+    "PreviewMessageTemplate",
+    "ResetMessageTemplate",
+    "SaveMessageTemplate",
+    "TemplateRow",
     "BookAsGuest",
     "CalendarFeed",
     "CalendarFeedUrl",
