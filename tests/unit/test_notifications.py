@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
 
@@ -393,7 +394,7 @@ class TestClientReply:
             created_at=now,
             not_before=now,
             client_id=client.id,
-            provider_id="SM123",
+            provider_id=f"SM{uuid4().hex}",
         )
         with app.unit_of_work() as uow:
             uow.messages.add(incoming)
