@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -34,6 +34,7 @@ from coachos.domain.events import BookingConfirmed, MessageReceived
 from coachos.domain.ids import BookingId
 from coachos.domain.messages import Direction, Message, MessageChannel, MessageStatus, Purpose, required_consent
 from coachos.domain.orgs import Notifications
+from coachos.domain.quiet_hours import QuietHours
 from coachos.domain.usecases import SaveMessageTemplate
 from coachos.domain.usecases.booking import booking_event
 from coachos.domain.usecases.notifications import on_booking_confirmed
@@ -193,6 +194,21 @@ class TestConfirmation:
         got = queued(app, world, booking.id)
         assert "reminder-24h:sms" not in got
         assert "reminder-2h:sms" in got
+
+    def test_a_reminder_quiet_hours_would_hold_past_the_start_is_not_queued(
+        self, app: CoachOS, world: World, client: Client
+    ) -> None:
+        """Quiet until 10:00 and a session at 10:00: the 2-hour reminder could only go too late, so it is not queued."""
+        app.execute(
+            UpdateOrganizationSettings(
+                org_id=world.org.id, actor=world.me, quiet_hours=QuietHours(start=time(21), end=time(10))
+            )
+        )
+        booking = book(app, world, client)
+        relay(app)
+        got = queued(app, world, booking.id)
+        assert "reminder-2h:sms" not in got
+        assert "reminder-24h:sms" in got
 
     def test_reminders_the_business_turned_off_are_not_queued(self, app: CoachOS, world: World, client: Client) -> None:
         """With both reminders off only the confirmations go."""

@@ -10,7 +10,8 @@ To the client (SMS if they have a phone, email if they have an address; transact
 - a public booking awaiting the coach: "request received", at once;
 - a confirmed booking: the confirmation with the manage link, at once;
 - 24 h and 2 h before (per the business's settings): reminders, held by quiet hours; a reminder
-  whose time has already passed when the booking is made is not queued;
+  whose time has already passed when the booking is made, or that quiet hours would hold until
+  the session has begun, is not queued;
 - a moved booking: the reschedule notice, at once (the old booking's reminders are cancelled and
   the new booking's queued);
 - a cancelled booking: the cancellation notice, at once; its queued reminders are cancelled.
@@ -45,6 +46,7 @@ from coachos.domain.events import (
 from coachos.domain.ids import ClientId, CoachId
 from coachos.domain.messages import Direction, MessageChannel, Purpose, outgoing
 from coachos.domain.orgs import Coach, Organization
+from coachos.domain.quiet_hours import next_allowed
 from coachos.domain.templates import TemplateKind, default_wording, render, when_text
 from coachos.domain.timezones import zone
 from coachos.domain.usecases._base import Deps
@@ -269,17 +271,24 @@ def _coach_values(f: BookingFacts, deps: Deps, previous: datetime | None = None)
 
 
 def _queue_reminders(q: _Queue, f: BookingFacts, person: Person, values: dict[str, str]) -> None:
-    """The reminders the business wants, each at its time before the session, unless that time has passed."""
+    """The reminders the business wants, each at its time before the session.
+
+    A reminder whose time has passed is not queued, nor one that quiet hours (on the client's
+    clock if known, else the business's) would hold until the session has started: the sender
+    waits for the end of quiet hours, and a reminder after the fact helps nobody.
+    """
     wanted = {
         TemplateKind.REMINDER_24H: f.org.notifications.reminder_24h,
         TemplateKind.REMINDER_2H: f.org.notifications.reminder_2h,
     }
+    tz = person.tz or f.org.tz
     for kind, before, part in REMINDERS:
         due = f.booking.start - before
-        if wanted[kind] and due > q.now:
-            q.to_client(
-                kind, f"booking:{f.booking.id}:{part}", person, f.client.id, values, quiet_hours=True, not_before=due
-            )
+        if not wanted[kind] or due <= q.now or next_allowed(due, f.org.quiet_hours, tz) >= f.booking.start:
+            continue
+        q.to_client(
+            kind, f"booking:{f.booking.id}:{part}", person, f.client.id, values, quiet_hours=True, not_before=due
+        )
 
 
 def _open_and_ahead(f: BookingFacts, now: datetime) -> bool:
