@@ -14,6 +14,8 @@ from coachos.domain.templates import (
     DEFAULTS,
     KINDS,
     MAX_BODY,
+    MAX_RENDERED_SUBJECT,
+    MAX_RENDERED_TEXT,
     TemplateKind,
     Wording,
     check_template,
@@ -167,6 +169,15 @@ class TestRender:
         """A line break in a value cannot add a header to the email."""
         rendered = render(Wording("Hi {client_name}", "b"), EMAIL, {"client_name": "Jo\r\nBcc: x@example.com"})
         assert rendered.subject == "Hi Jo Bcc: x@example.com"
+
+    def test_a_rendering_longer_than_a_message_holds_is_cut_never_refused(self) -> None:
+        """A wording repeating a long value still renders within the stored message's limits."""
+        body = "{client_name}" * 700
+        rendered = render(Wording("{client_name}" * 10, body), EMAIL, {"client_name": '"' * 200})
+        assert len(rendered.text) == MAX_RENDERED_TEXT
+        assert rendered.subject is not None
+        assert len(rendered.subject) == MAX_RENDERED_SUBJECT
+        assert rendered.html is None
 
     def test_an_sms_has_no_subject_and_no_html(self) -> None:
         """A text is its plain body only."""

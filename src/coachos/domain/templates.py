@@ -25,14 +25,19 @@ import attrs
 from coachos.domain.checks import check_text
 from coachos.domain.errors import ValidationError
 from coachos.domain.ids import OrgId
+from coachos.domain.messages import MAX_BODY as MAX_MESSAGE
 from coachos.domain.messages import MessageChannel
 from coachos.domain.messaging import SmsSegments, count_segments
 from coachos.domain.timezones import require_utc
 
 #: Longest template body per channel: ten SMS parts of GSM-7 text, and a generous email.
 MAX_BODY = {MessageChannel.SMS: 1_530, MessageChannel.EMAIL: 10_000}
-#: Longest email subject.
+#: Longest email subject in a template.
 MAX_SUBJECT = 200
+#: Longest rendered subject, text and HTML part (what a stored message can hold).
+MAX_RENDERED_SUBJECT = 300
+MAX_RENDERED_TEXT = MAX_MESSAGE
+MAX_RENDERED_HTML = MAX_MESSAGE * 5
 
 
 class TemplateKind(enum.StrEnum):
@@ -383,13 +388,17 @@ def render(wording: Wording, channel: MessageChannel, values: Mapping[str, str])
     """
     channel = MessageChannel(channel)
     parts = list(_parts(wording.body, field="body"))
-    text = _fill(parts, values)
+    # A template repeating long values could outgrow what a message holds; it is cut rather than
+    # refused, so one odd wording can never stop a business's reminders.
+    text = _fill(parts, values)[:MAX_RENDERED_TEXT]
     if channel is MessageChannel.SMS:
         return Rendered(None, text, None)
     subject_parts = list(_parts(wording.subject or "", field="subject"))
     # A header is one line: whatever a value holds, the subject never carries a line break.
-    subject = " ".join(_fill(subject_parts, values).split())[: MAX_SUBJECT * 2]
-    return Rendered(subject, text, _html(parts, values))
+    subject = " ".join(_fill(subject_parts, values).split())[:MAX_RENDERED_SUBJECT]
+    html_part = _html(parts, values)
+    # Cutting markup could break it: an email too long for its HTML part goes as text only.
+    return Rendered(subject, text, html_part if len(html_part) <= MAX_RENDERED_HTML else None)
 
 
 def sample_values(
