@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -269,6 +270,21 @@ class TestConfirmation:
         assert "coach-new:email" not in got
         sms = got["coach-new:sms"]
         assert (sms.to, sms.quiet_hours, sms.client_id, sms.coach_id) == ("+12125550999", True, None, world.coach.id)
+
+
+class TestLogs:
+    def test_queueing_logs_ids_and_counts_only(
+        self, app: CoachOS, world: World, client: Client, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """The consumer's log lines name the event and booking, never a name, phone, email or message text."""
+        caplog.set_level(logging.DEBUG)
+        booking = book(app, world, client, actor=Actor("client", client.id))
+        relay(app)
+        lines = [r.getMessage() for r in caplog.records if r.name == "coachos.notifications"]
+        assert any(str(booking.id) in line for line in lines)
+        for line in lines:
+            for secret in ("Jordan", "2125550123", "jordan@example.com", world.coach.email, "manage/"):
+                assert secret not in line
 
 
 class TestConsent:

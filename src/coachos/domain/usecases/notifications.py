@@ -203,29 +203,30 @@ class _Queue:
         client_id: ClientId | None = None,
         coach_id: CoachId | None = None,
     ) -> None:
+        """Render `kind` for `channel` in the business's wording (else the default) and queue it under `key`."""
         stored = self.uow.templates.get(self.org.id, kind, channel)
         wording = stored.wording if stored is not None else default_wording(kind, channel)
         rendered = render(wording, channel, values)
-        self.uow.messages.add(
-            outgoing(
-                id=self.deps.ids.new_id(),
-                org_id=self.org.id,
-                key=f"{key}:{channel.value}",
-                channel=channel,
-                purpose=Purpose.TRANSACTIONAL,
-                to=to,
-                body=rendered.text,
-                subject=rendered.subject,
-                html=rendered.html,
-                now=self.now,
-                not_before=not_before,
-                client_id=client_id,
-                coach_id=coach_id,
-                template=kind.value,
-                quiet_hours=quiet_hours,
-            )
+        message = outgoing(
+            id=self.deps.ids.new_id(),
+            org_id=self.org.id,
+            key=f"{key}:{channel.value}",
+            channel=channel,
+            purpose=Purpose.TRANSACTIONAL,
+            to=to,
+            body=rendered.text,
+            subject=rendered.subject,
+            html=rendered.html,
+            now=self.now,
+            not_before=not_before,
+            client_id=client_id,
+            coach_id=coach_id,
+            template=kind.value,
+            quiet_hours=quiet_hours,
         )
-        self.queued += 1
+        # A key already taken (a repeated delivery) keeps its first message and adds nothing.
+        if self.uow.messages.add(message).id == message.id:
+            self.queued += 1
 
     def to_client(
         self,
