@@ -25,7 +25,7 @@ from coachos.domain.errors import (
 )
 from coachos.domain.ids import SYSTEM, Actor
 from coachos.domain.money import Money
-from coachos.domain.orgs import Coach, Organization
+from coachos.domain.orgs import Coach, Notifications, Organization
 from coachos.domain.policy import BookingPolicy
 from coachos.domain.quiet_hours import QuietHours, is_quiet, next_allowed
 from coachos.domain.usecases import (
@@ -65,6 +65,12 @@ from coachos.domain.usecases import (
 )
 from coachos.domain.usecases.catalog import UpdateService
 from coachos.domain.usecases.clients import RecordConsent, UpdateClient, WithdrawConsent
+from coachos.domain.usecases.templates import (
+    ListMessageTemplates,
+    PreviewMessageTemplate,
+    ResetMessageTemplate,
+    SaveMessageTemplate,
+)
 from coachos.settings import Settings
 
 __all__ = [
@@ -112,6 +118,12 @@ __all__ = [
     "UpdateClient",
     "RecordConsent",
     "WithdrawConsent",
+    # messages
+    "ListMessageTemplates",
+    "PreviewMessageTemplate",
+    "ResetMessageTemplate",
+    "SaveMessageTemplate",
+    "Notifications",
     # values and records
     "Actor",
     "SYSTEM",

@@ -9,11 +9,14 @@ from coachos._app import CoachOS
 from coachos._limits import Limits
 from coachos.adapters.clock import RandomIds, SystemClock
 from coachos.adapters.email import email_from_url
+from coachos.adapters.links import SignedLinks
 from coachos.adapters.memory import ImmediateTasks, MemoryStore
 from coachos.adapters.security import Argon2Hasher, SecretsTokens
 from coachos.adapters.sms import sms_from_settings
 from coachos.domain.usecases import Deps
+from coachos.domain.usecases.notifications import subscribe_messaging
 from coachos.ports.clock import Clock, IdSource
+from coachos.ports.links import Links
 from coachos.ports.messaging import EmailSender, SmsSender
 from coachos.ports.security import PasswordHasher, TokenSource
 from coachos.ports.storage import UnitOfWork
@@ -39,6 +42,7 @@ def bootstrap(
     email: EmailSender | None = None,
     sms: SmsSender | None = None,
     huey: Huey | None = None,
+    links: Links | None = None,
     upgrade_schema: bool = False,
 ) -> CoachOS:
     """Build Coach OS from `settings` (default: the environment), with any adapter swapped in.
@@ -83,22 +87,27 @@ def bootstrap(
                 prober.dispose()
 
     email = email or email_from_url(settings.email_url)
+    clock = clock or SystemClock()
     deps = Deps(
         uow=uow,
-        clock=clock or SystemClock(),
+        clock=clock,
         ids=ids or RandomIds(),
         hasher=hasher or Argon2Hasher(),
         tokens=tokens or SecretsTokens(),
         email=email,
         sms=sms or sms_from_settings(settings),
         tasks=_task_queue(settings, email, huey),
+        links=links or SignedLinks.from_settings(settings, clock),
     )
     limits = Limits(
         use_case_timeout=settings.use_case_timeout,
         tenant_concurrency=settings.tenant_limit,
         tenant_queue_timeout=settings.tenant_queue_timeout,
     )
-    return CoachOS(deps, worker_threads=settings.worker_threads, limits=limits, probe=probe, on_close=on_close)
+    app = CoachOS(deps, worker_threads=settings.worker_threads, limits=limits, probe=probe, on_close=on_close)
+    # The outbox's consumers, each subscribed in one call (see the relay in domain/usecases/relay.py).
+    subscribe_messaging(app.relay)
+    return app
 
 
 def _task_queue(settings: Settings, email: EmailSender, huey: Huey | None) -> TaskQueue:

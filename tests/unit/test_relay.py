@@ -23,7 +23,7 @@ from coachos.domain.events import (
 )
 from coachos.domain.ids import BookingId, ClientId, CoachId, OrgId, ServiceId
 from coachos.domain.usecases import Deps
-from coachos.domain.usecases.relay import RelayReport, backoff
+from coachos.domain.usecases.relay import Relay, RelayReport, backoff
 from tests.helpers import MONDAY_NOON_UTC
 
 
@@ -80,53 +80,65 @@ class TestTypeNames:
         assert defined - {BookingEvent} == set(ALL_EVENTS)
 
 
+@pytest.fixture
+def relay(app: CoachOS) -> Relay:
+    """A relay of its own, without the consumers the composition root subscribes (messaging)."""
+    return Relay(app.deps)
+
+
 class TestRelay:
-    def test_two_consumers_one_failing_the_other_is_delivered_once(self, app: CoachOS, clock: FixedClock) -> None:
+    def test_two_consumers_one_failing_the_other_is_delivered_once(
+        self, relay: Relay, app: CoachOS, clock: FixedClock
+    ) -> None:
         """A failing consumer neither blocks nor repeats another consumer of the same event."""
         good, bad = Recorder(), Recorder(failing=True)
-        app.relay.subscribe("messaging", BookingRequested, good)
-        app.relay.subscribe("webhooks", BookingRequested, bad)
+        relay.subscribe("messaging", BookingRequested, good)
+        relay.subscribe("webhooks", BookingRequested, bad)
         event = booking_requested()
         store(app, event)
-        report = app.relay.relay_once(limit=100)
+        report = relay.relay_once(limit=100)
         assert report.delivered == 1
         assert report.retrying == 1
         for _ in range(3):
             clock.advance(timedelta(hours=2))
-            app.relay.relay_once(limit=100)
+            relay.relay_once(limit=100)
         assert good.seen == [event]
         assert len(bad.seen) == 4
 
-    def test_a_failure_is_retried_after_an_exponential_backoff(self, app: CoachOS, clock: FixedClock) -> None:
+    def test_a_failure_is_retried_after_an_exponential_backoff(
+        self, relay: Relay, app: CoachOS, clock: FixedClock
+    ) -> None:
         """After failing, a delivery waits 30 s, then 60 s, then 120 s before it is tried again."""
         bad = Recorder(failing=True)
-        app.relay.subscribe("webhooks", BookingRequested, bad)
+        relay.subscribe("webhooks", BookingRequested, bad)
         store(app, booking_requested())
-        app.relay.relay_once()
+        relay.relay_once()
         for wait in (30, 60, 120):
             clock.advance(timedelta(seconds=wait - 1))
-            app.relay.relay_once()
+            relay.relay_once()
             tried = len(bad.seen)
             clock.advance(timedelta(seconds=1))
-            app.relay.relay_once()
+            relay.relay_once()
             assert len(bad.seen) == tried + 1
 
     def test_backoff_doubles_and_is_capped(self) -> None:
         """The wait doubles from 30 seconds and never exceeds an hour."""
         assert [backoff(n).total_seconds() for n in (1, 2, 3, 8, 100)] == [30, 60, 120, 3600, 3600]
 
-    def test_a_delivery_goes_dead_after_max_attempts_and_is_listed(self, app: CoachOS, clock: FixedClock) -> None:
+    def test_a_delivery_goes_dead_after_max_attempts_and_is_listed(
+        self, relay: Relay, app: CoachOS, clock: FixedClock
+    ) -> None:
         """After MAX_ATTEMPTS failures the delivery is a dead letter naming the event, consumer and error kind."""
         bad = Recorder(failing=True)
-        app.relay.subscribe("webhooks", BookingRequested, bad)
+        relay.subscribe("webhooks", BookingRequested, bad)
         store(app, booking_requested())
         reports = []
         for _ in range(MAX_ATTEMPTS + 3):
-            reports.append(app.relay.relay_once())
+            reports.append(relay.relay_once())
             clock.advance(timedelta(hours=2))
         assert len(bad.seen) == MAX_ATTEMPTS
         assert sum(r.dead for r in reports) == 1
-        [dead] = app.relay.dead_letters()
+        [dead] = relay.dead_letters()
         assert (dead.event_type, dead.consumer, dead.attempts, dead.last_error) == (
             "booking.requested",
             "webhooks",
@@ -134,52 +146,54 @@ class TestRelay:
             "ConnectionError",
         )
 
-    def test_retry_requeues_a_dead_letter_with_fresh_attempts(self, app: CoachOS, clock: FixedClock) -> None:
+    def test_retry_requeues_a_dead_letter_with_fresh_attempts(
+        self, relay: Relay, app: CoachOS, clock: FixedClock
+    ) -> None:
         """Requeueing a dead delivery runs it again at the next pass, and it is no longer listed as dead."""
         bad = Recorder(failing=True)
-        app.relay.subscribe("webhooks", BookingRequested, bad)
+        relay.subscribe("webhooks", BookingRequested, bad)
         store(app, booking_requested())
         for _ in range(MAX_ATTEMPTS):
-            app.relay.relay_once()
+            relay.relay_once()
             clock.advance(timedelta(hours=2))
-        [dead] = app.relay.dead_letters()
+        [dead] = relay.dead_letters()
         bad.failing = False
-        assert app.relay.retry(dead.event_id, consumer="webhooks") == 1
-        assert app.relay.relay_once() == RelayReport(delivered=1)
-        assert app.relay.dead_letters() == []
-        assert app.relay.retry(dead.event_id) == 0
+        assert relay.retry(dead.event_id, consumer="webhooks") == 1
+        assert relay.relay_once() == RelayReport(delivered=1)
+        assert relay.dead_letters() == []
+        assert relay.retry(dead.event_id) == 0
 
-    def test_retry_of_one_consumer_leaves_the_others_dead(self, app: CoachOS, clock: FixedClock) -> None:
+    def test_retry_of_one_consumer_leaves_the_others_dead(self, relay: Relay, app: CoachOS, clock: FixedClock) -> None:
         """`retry --consumer` requeues only that consumer's dead delivery."""
-        app.relay.subscribe("a", BookingRequested, Recorder(failing=True))
-        app.relay.subscribe("b", BookingRequested, Recorder(failing=True))
+        relay.subscribe("a", BookingRequested, Recorder(failing=True))
+        relay.subscribe("b", BookingRequested, Recorder(failing=True))
         store(app, booking_requested())
         for _ in range(MAX_ATTEMPTS):
-            app.relay.relay_once()
+            relay.relay_once()
             clock.advance(timedelta(hours=2))
-        letters = app.relay.dead_letters()
+        letters = relay.dead_letters()
         assert {d.consumer for d in letters} == {"a", "b"}
-        assert app.relay.retry(letters[0].event_id, consumer="a") == 1
-        assert [d.consumer for d in app.relay.dead_letters()] == ["b"]
+        assert relay.retry(letters[0].event_id, consumer="a") == 1
+        assert [d.consumer for d in relay.dead_letters()] == ["b"]
 
-    def test_only_subscribed_types_reach_a_consumer(self, app: CoachOS) -> None:
+    def test_only_subscribed_types_reach_a_consumer(self, relay: Relay, app: CoachOS) -> None:
         """A consumer gets the event types it subscribed to and no others."""
         got = Recorder()
-        app.relay.subscribe("messaging", ClientCreated, got)
+        relay.subscribe("messaging", ClientCreated, got)
         store(app, booking_requested())
-        assert app.relay.relay_once() == RelayReport(fanned_out=1)
+        assert relay.relay_once() == RelayReport(fanned_out=1)
         assert got.seen == []
 
-    def test_a_consumer_cannot_subscribe_twice_to_one_type(self, app: CoachOS) -> None:
+    def test_a_consumer_cannot_subscribe_twice_to_one_type(self, relay: Relay, app: CoachOS) -> None:
         """Subscribing the same consumer to the same event type twice is refused."""
-        app.relay.subscribe("messaging", BookingRequested, Recorder())
+        relay.subscribe("messaging", BookingRequested, Recorder())
         with pytest.raises(ValueError, match=r"already handles booking\.requested"):
-            app.relay.subscribe("messaging", BookingRequested, Recorder())
+            relay.subscribe("messaging", BookingRequested, Recorder())
 
-    def test_the_handler_gets_the_apps_deps(self, app: CoachOS) -> None:
+    def test_the_handler_gets_the_apps_deps(self, relay: Relay, app: CoachOS) -> None:
         """Handlers are called with the ports the use cases get, so they can open their own unit of work."""
         got: list[Deps] = []
-        app.relay.subscribe("insights", BookingRequested, lambda _e, deps: got.append(deps))
+        relay.subscribe("insights", BookingRequested, lambda _e, deps: got.append(deps))
         store(app, booking_requested())
-        app.relay.relay_once()
+        relay.relay_once()
         assert got == [app.deps]

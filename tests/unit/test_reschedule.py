@@ -94,6 +94,7 @@ class TestRescheduleBooking:
             "CreditReturned",
             "BookingConfirmed",
             "CreditUsed",
+            "BookingRescheduled",
         ]
         cancelled = added[0]
         assert isinstance(cancelled, events.BookingCancelled)

@@ -102,6 +102,8 @@ async def open_business(web: Quart, core: CoachOS, mail: MemoryEmail) -> Busines
             "token_id": str(api.token.id),
             "name": "notes",
             "filename": "app.css",
+            "kind": "booking_confirmed",
+            "channel": "sms",
         },
         tokens={
             "public.manage": manage,
@@ -132,6 +134,7 @@ def state(core: CoachOS, org: Organization) -> Any:
                 o for c in coaches for o in uow.availability.overrides(org.id, c.id, date(1900, 1, 1), date(2200, 1, 1))
             ),
             tuple(t for c in coaches for t in uow.accounts.api_tokens_of(org.id, c.id)),
+            tuple(uow.templates.list(org.id)),
         )
 
     return core.read(read)

@@ -160,6 +160,20 @@ class BookingCancelled(BookingEvent):
 
 
 @attrs.frozen(kw_only=True)
+class BookingRescheduled(BookingEvent):
+    """A booking was moved: `booking_id` and `start` are the new booking's, the previous ones it replaced.
+
+    Emitted beside the previous booking's BookingCancelled (reason "rescheduled") and the new
+    booking's BookingConfirmed or BookingRequested, so consumers can tell a move from a new booking.
+    """
+
+    type_name = "booking.rescheduled"
+
+    previous_booking_id: BookingId
+    previous_start: datetime
+
+
+@attrs.frozen(kw_only=True)
 class BookingCompleted(BookingEvent):
     """The session took place."""
 
@@ -197,6 +211,19 @@ class CreditReturned(Event):
     total: int
 
 
+@attrs.frozen(kw_only=True)
+class MessageReceived(Event):
+    """A message from a client (or an unknown sender) joined the business's conversations.
+
+    Not emitted for keywords the inbound handler answers itself (STOP, START, HELP, …).
+    """
+
+    type_name = "message.received"
+
+    message_id: UUID
+    client_id: ClientId | None = None
+
+
 ALL_EVENTS: tuple[type[Event], ...] = (
     OrganizationCreated,
     CoachAdded,
@@ -211,10 +238,12 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     BookingRequested,
     BookingConfirmed,
     BookingCancelled,
+    BookingRescheduled,
     BookingCompleted,
     BookingNoShow,
     CreditUsed,
     CreditReturned,
+    MessageReceived,
 )
 
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
-from coachos.domain.contact import check_email, check_name
+from coachos.domain.contact import check_email, check_name, optional_phone
 from coachos.domain.errors import ValidationError
 from coachos.domain.ids import CoachId, OrgId
 from coachos.domain.money import check_currency
@@ -37,6 +37,31 @@ def check_timezone(value: str) -> str:
     return value
 
 
+@attrs.frozen(kw_only=True)
+class Notifications:
+    """Which reminders clients get and how the coach hears about bookings and replies."""
+
+    #: Remind clients 24 hours before a session.
+    reminder_24h: bool = True
+    #: Remind clients 2 hours before a session.
+    reminder_2h: bool = True
+    #: Tell the coach by email (at the coach's login address).
+    notice_email: bool = True
+    #: Tell the coach by text, at `notice_phone`.
+    notice_sms: bool = False
+    #: The number coach notices are texted to (E.164).
+    notice_phone: str | None = attrs.field(default=None, converter=optional_phone)
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("reminder_24h", "reminder_2h", "notice_email", "notice_sms"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValidationError(f"{name.replace('_', ' ').capitalize()} must be on or off.", field=name)
+        if self.notice_sms and self.notice_phone is None:
+            raise ValidationError(
+                "To get notices by text, give the mobile number to send them to.", field="notice_phone"
+            )
+
+
 @attrs.frozen
 class Organization:
     """A coach's business: the tenant every other record belongs to.
@@ -53,6 +78,7 @@ class Organization:
     created_at: datetime
     policy: BookingPolicy = attrs.field(factory=BookingPolicy)
     quiet_hours: QuietHours = attrs.field(factory=QuietHours)
+    notifications: Notifications = attrs.field(factory=Notifications)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -40,9 +40,10 @@ from coachos.domain.ids import (
     ServiceId,
 )
 from coachos.domain.inbox import Conversation
-from coachos.domain.messages import Message
+from coachos.domain.messages import Message, MessageChannel
 from coachos.domain.orgs import Coach, Organization
 from coachos.domain.rows import Rows
+from coachos.domain.templates import MessageTemplate, TemplateKind
 
 
 class OrganizationRepository(Protocol):
@@ -448,6 +449,26 @@ class MessageRepository(Protocol):
         ...
 
 
+class MessageTemplateRepository(Protocol):
+    """A business's own wording of its messages, one per (kind, channel); the defaults live in code."""
+
+    def get(self, org_id: OrgId, kind: TemplateKind, channel: MessageChannel) -> MessageTemplate | None:
+        """The business's wording, or None (use the default; also for a stored one that cannot be read)."""
+        ...
+
+    def list(self, org_id: OrgId) -> Sequence[MessageTemplate]:
+        """Every wording the business saved (those that can be read)."""
+        ...
+
+    def save(self, template: MessageTemplate) -> None:
+        """Store the wording, replacing the business's earlier one for that kind and channel."""
+        ...
+
+    def delete(self, org_id: OrgId, kind: TemplateKind, channel: MessageChannel) -> bool:
+        """Remove the business's wording (the default applies again); whether there was one."""
+        ...
+
+
 class Outbox(Protocol):
     """Events recorded with the change that caused them, for later delivery."""
 
@@ -495,6 +516,7 @@ class UnitOfWork(Protocol):
     accounts: AccountRepository
     automations: AutomationRepository
     messages: MessageRepository
+    templates: MessageTemplateRepository
 
     def __enter__(self) -> Self:
         """Begin the transaction."""

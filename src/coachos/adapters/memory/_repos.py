@@ -42,9 +42,10 @@ from coachos.domain.ids import (
     PackageId,
     ServiceId,
 )
-from coachos.domain.messages import Message
+from coachos.domain.messages import Message, MessageChannel
 from coachos.domain.orgs import Coach, Organization
 from coachos.domain.rows import Rows, corrupt_record
+from coachos.domain.templates import MessageTemplate, TemplateKind
 
 T = TypeVar("T")
 
@@ -116,6 +117,8 @@ class Tables:
     security_events: list[SecurityEvent] = attrs.Factory(list)
     #: coach id → (org id, feed token digest, created at)
     calendar_feeds: dict[UUID, tuple[OrgId, str, datetime]] = attrs.Factory(dict)
+    #: (org id, kind, channel) → the business's own wording.
+    templates: dict[tuple[OrgId, TemplateKind, MessageChannel], MessageTemplate] = attrs.Factory(dict)
     automations: dict[UUID, Automation] = attrs.Factory(dict)
     #: (automation id, due at) → run
     automation_runs: dict[tuple[UUID, datetime], AutomationRun] = attrs.Factory(dict)

@@ -26,6 +26,7 @@ from coachos.adapters.memory._repos import (
     Tables,
     UnreadableRow,
 )
+from coachos.adapters.memory._templates import MemoryMessageTemplates
 from coachos.domain.events import Event
 from coachos.domain.ids import OrgId
 from coachos.ports.storage import (
@@ -37,6 +38,7 @@ from coachos.ports.storage import (
     ClientRepository,
     CoachRepository,
     MessageRepository,
+    MessageTemplateRepository,
     OrganizationRepository,
     Outbox,
     PackageRepository,
@@ -105,6 +107,7 @@ class MemoryUnitOfWork:
         self.accounts: AccountRepository = MemoryAccounts(t)
         self.automations: AutomationRepository = MemoryAutomations(t)
         self.messages: MessageRepository = MemoryMessages(t)
+        self.templates: MessageTemplateRepository = MemoryMessageTemplates(t)
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()

@@ -29,7 +29,7 @@ from coachos.domain.ids import (
     ServiceId,
 )
 from coachos.domain.money import Money
-from coachos.domain.orgs import Coach, Organization
+from coachos.domain.orgs import Coach, Notifications, Organization
 from coachos.domain.policy import BookingPolicy
 from coachos.domain.quiet_hours import QuietHours
 from coachos.domain.rows import Rows, corrupt_record
@@ -104,6 +104,11 @@ def org_values(org: Organization) -> dict[str, Any]:
         "slot_interval_s": _s(p.slot_interval),
         "quiet_start": org.quiet_hours.start,
         "quiet_end": org.quiet_hours.end,
+        "reminder_24h": org.notifications.reminder_24h,
+        "reminder_2h": org.notifications.reminder_2h,
+        "notice_email": org.notifications.notice_email,
+        "notice_sms": org.notifications.notice_sms,
+        "notice_phone": org.notifications.notice_phone,
     }
 
 
@@ -123,6 +128,13 @@ def org_from(row: Row) -> Organization:
             slot_interval=timedelta(seconds=row.slot_interval_s),
         ),
         quiet_hours=QuietHours(start=row.quiet_start, end=row.quiet_end),
+        notifications=Notifications(
+            reminder_24h=row.reminder_24h,
+            reminder_2h=row.reminder_2h,
+            notice_email=row.notice_email,
+            notice_sms=row.notice_sms,
+            notice_phone=row.notice_phone,
+        ),
     )
 
 

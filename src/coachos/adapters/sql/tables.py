@@ -90,6 +90,11 @@ organizations = sa.Table(
     sa.Column("slot_interval_s", sa.Integer(), nullable=False),
     sa.Column("quiet_start", sa.Time(), nullable=False),
     sa.Column("quiet_end", sa.Time(), nullable=False),
+    sa.Column("reminder_24h", sa.Boolean(), nullable=False, server_default=sa.true()),
+    sa.Column("reminder_2h", sa.Boolean(), nullable=False, server_default=sa.true()),
+    sa.Column("notice_email", sa.Boolean(), nullable=False, server_default=sa.true()),
+    sa.Column("notice_sms", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("notice_phone", sa.String(16)),
 )
 
 coaches = sa.Table(
@@ -485,4 +490,17 @@ messages = sa.Table(
         postgresql_where=sa.text(UNREAD_MESSAGES),
         sqlite_where=sa.text(UNREAD_MESSAGES),
     ),
+)
+
+message_templates = sa.Table(
+    "message_templates",
+    metadata,
+    _org(),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("channel", sa.String(8), nullable=False),
+    sa.Column("subject", sa.String(200)),
+    sa.Column("body", sa.Text(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    # One wording per kind and channel per business; saving again replaces it.
+    sa.PrimaryKeyConstraint("org_id", "kind", "channel"),
 )

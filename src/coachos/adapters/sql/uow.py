@@ -23,6 +23,7 @@ from coachos.adapters.sql.repos import (
     SqlServices,
 )
 from coachos.adapters.sql.tables import outbox
+from coachos.adapters.sql.templates import SqlMessageTemplates
 from coachos.adapters.sql.tenancy import scope_to
 from coachos.domain.events import Event
 from coachos.ports.storage import (
@@ -34,6 +35,7 @@ from coachos.ports.storage import (
     ClientRepository,
     CoachRepository,
     MessageRepository,
+    MessageTemplateRepository,
     OrganizationRepository,
     Outbox,
     PackageRepository,
@@ -74,6 +76,7 @@ class SqlUnitOfWork:
         self.accounts: AccountRepository = SqlAccounts(conn)
         self.automations: AutomationRepository = SqlAutomations(conn)
         self.messages: MessageRepository = SqlMessages(conn)
+        self.templates: MessageTemplateRepository = SqlMessageTemplates(conn)
         self._events = []
         return self
 

@@ -75,6 +75,13 @@ from coachos.domain.usecases.setup import (
     SetWeeklyHours,
     UpdateOrganizationSettings,
 )
+from coachos.domain.usecases.templates import (
+    ListMessageTemplates,
+    PreviewMessageTemplate,
+    ResetMessageTemplate,
+    SaveMessageTemplate,
+    TemplateRow,
+)
 
 __all__ = [
     "AutomationWithRuns",
@@ -111,6 +118,11 @@ __all__ = [
     "FindSlots",
     "ListBookings",
     "RescheduleBooking",
+    "ListMessageTemplates",
+    "PreviewMessageTemplate",
+    "ResetMessageTemplate",
+    "SaveMessageTemplate",
+    "TemplateRow",
     "BookAsGuest",
     "CalendarFeed",
     "CalendarFeedUrl",

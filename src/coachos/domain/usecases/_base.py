@@ -9,6 +9,7 @@ import attrs
 
 from coachos.domain.checks import check_fields
 from coachos.ports.clock import Clock, IdSource
+from coachos.ports.links import Links
 from coachos.ports.messaging import EmailSender, SmsSender
 from coachos.ports.security import PasswordHasher, TokenSource
 from coachos.ports.storage import UnitOfWork
@@ -43,6 +44,8 @@ class Deps:
     sms: SmsSender
     #: Slow work (sending email) handed to the worker, so a web request never waits on it.
     tasks: TaskQueue
+    #: Addresses messages point to (a booking's manage link, a client's page).
+    links: Links
 
 
 #: Which function handles each command; filled by `handles` as each use-case module is imported.

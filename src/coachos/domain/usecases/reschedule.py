@@ -8,7 +8,7 @@ import attrs
 
 from coachos.domain.bookings import Booking, BookingStatus
 from coachos.domain.errors import Conflict, InvalidTransition, NotFound, PolicyViolation, ValidationError
-from coachos.domain.events import BookingCancelled
+from coachos.domain.events import BookingCancelled, BookingRescheduled
 from coachos.domain.ids import Actor, BookingId, OrgId, PackageId
 from coachos.domain.timezones import require_utc
 from coachos.domain.usecases._base import Command, Deps, handles
@@ -107,6 +107,11 @@ def _reschedule(cmd: RescheduleBooking, new_start: datetime, key: str, deps: Dep
             new_start,
             now,
             deps,
+        )
+        uow.emit(
+            booking_event(
+                BookingRescheduled, booking, now, cmd.actor, previous_booking_id=old.id, previous_start=old.start
+            )
         )
         uow.commit()
     return booking

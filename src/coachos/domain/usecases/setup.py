@@ -24,7 +24,7 @@ from coachos.domain.events import (
 )
 from coachos.domain.ids import Actor, ClientId, CoachId, OrgId, PackageId, ServiceId
 from coachos.domain.money import Money
-from coachos.domain.orgs import Coach, Organization
+from coachos.domain.orgs import Coach, Notifications, Organization
 from coachos.domain.policy import BookingPolicy
 from coachos.domain.quiet_hours import QuietHours
 from coachos.domain.timezones import require_utc
@@ -85,7 +85,7 @@ def add_organization(uow: UnitOfWork, org: Organization, coach: Coach) -> None:
 
 @attrs.frozen(kw_only=True)
 class UpdateOrganizationSettings(Command[Organization]):
-    """Change an organisation's name, zone, policy or quiet hours (None keeps the current value)."""
+    """Change an organisation's name, zone, policy, quiet hours or notifications (None keeps the current value)."""
 
     org_id: OrgId
     actor: Actor
@@ -93,6 +93,8 @@ class UpdateOrganizationSettings(Command[Organization]):
     timezone: str | None = None
     policy: BookingPolicy | None = None
     quiet_hours: QuietHours | None = None
+    #: Reminders and how the coach is told of bookings and replies.
+    notifications: Notifications | None = None
 
 
 @handles(UpdateOrganizationSettings)
@@ -106,6 +108,7 @@ def update_organization_settings(cmd: UpdateOrganizationSettings, deps: Deps) ->
             timezone=org.timezone if cmd.timezone is None else cmd.timezone,
             policy=org.policy if cmd.policy is None else cmd.policy,
             quiet_hours=org.quiet_hours if cmd.quiet_hours is None else cmd.quiet_hours,
+            notifications=org.notifications if cmd.notifications is None else cmd.notifications,
         )
         uow.orgs.update(updated)
         uow.commit()

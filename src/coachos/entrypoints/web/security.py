@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 from collections.abc import Awaitable, Callable
 from functools import wraps
-from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from quart import current_app, g, redirect, request, url_for
 from werkzeug.exceptions import Forbidden, Unauthorized
 
+from coachos.adapters.links import secret_from_settings
 from coachos.domain.accounts import Principal
 from coachos.settings import Settings
 
@@ -28,13 +27,7 @@ R = TypeVar("R")
 
 def secret_key(settings: Settings) -> str:
     """The configured secret, or one made once and kept in `.coachos-secret` (embedded use)."""
-    if settings.secret_key:
-        return settings.secret_key
-    path = Path(".coachos-secret")
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    return secret_from_settings(settings)
 
 
 def _binding() -> str:

@@ -9,9 +9,10 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import attrs
-from itsdangerous import BadData, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import BadData, URLSafeTimedSerializer
 from quart import current_app
 
+from coachos.adapters.links import manage_serializer
 from coachos.domain.availability import Slot
 from coachos.domain.bookings import Booking
 from coachos.domain.catalog import Service
@@ -30,7 +31,6 @@ from coachos.ports.storage import UnitOfWork
 SMS_WORDING = "Text me reminders about my bookings"
 #: How long a manage link works (bookings are made at most the policy's horizon ahead).
 MANAGE_LINK_AGE = timedelta(days=366)
-_MANAGE_SALT = "manage-booking"
 
 
 # --- time labels -------------------------------------------------------------------------------
@@ -110,15 +110,8 @@ def _week(text: str | None, org: Organization, now: datetime) -> date:
 # --- the manage link ---------------------------------------------------------------------------
 
 
-class _ClockSigner(TimestampSigner):
-    """Signs with the app's clock, so link expiry follows the same time as everything else."""
-
-    def get_timestamp(self) -> int:
-        return int(core().clock.now().timestamp())
-
-
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["COACHOS_SECRET"], salt=_MANAGE_SALT, signer=_ClockSigner)
+    return manage_serializer(current_app.config["COACHOS_SECRET"], core().clock)
 
 
 def manage_token(booking: Booking) -> str:

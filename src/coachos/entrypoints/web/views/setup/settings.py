@@ -1,4 +1,4 @@
-"""Business settings (zone, policy, quiet hours), API tokens and the coach's security events."""
+"""Business settings (zone, policy, quiet hours, reminders and notices), API tokens and the coach's security events."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from quart import redirect, render_template, request, url_for
 from coachos.domain.accounts import ApiToken, SecurityEvent
 from coachos.domain.errors import ValidationError
 from coachos.domain.ids import Actor, OrgId
-from coachos.domain.orgs import Organization
+from coachos.domain.orgs import Notifications, Organization
 from coachos.domain.policy import LONGEST, BookingPolicy
 from coachos.domain.quiet_hours import QuietHours
 from coachos.domain.usecases import (
@@ -83,7 +83,23 @@ def _settings_form(org: Organization) -> dict[str, str]:
         "slot_interval_minutes": str(p.slot_interval // timedelta(minutes=1)),
         "quiet_start": f"{q.start:%H:%M}",
         "quiet_end": f"{q.end:%H:%M}",
+        **_notifications_form(org.notifications),
     }
+
+
+_SWITCHES = ("reminder_24h", "reminder_2h", "notice_email", "notice_sms")
+
+
+def _notifications_form(n: Notifications) -> dict[str, str]:
+    return {name: "on" if getattr(n, name) else "" for name in _SWITCHES} | {"notice_phone": n.notice_phone or ""}
+
+
+def _notifications(form: Form) -> Notifications | None:
+    """The reminder and notice settings, if this form carried them (older forms and scripts may not)."""
+    if not _text(form, "notifications_form"):
+        return None
+    switches = {name: bool(_text(form, name)) for name in _SWITCHES}
+    return Notifications(**switches, notice_phone=_text(form, "notice_phone") or None)
 
 
 def _most(setting: str, unit: timedelta) -> int:
@@ -110,7 +126,13 @@ def _settings_command(form: Form, org_id: OrgId, actor: Actor) -> UpdateOrganiza
         end=_time(_text(form, "quiet_end"), "Quiet hours end", "quiet_end"),
     )
     return UpdateOrganizationSettings(
-        org_id=org_id, actor=actor, name=_text(form, "name"), timezone=zone, policy=policy, quiet_hours=quiet
+        org_id=org_id,
+        actor=actor,
+        name=_text(form, "name"),
+        timezone=zone,
+        policy=policy,
+        quiet_hours=quiet,
+        notifications=_notifications(form),
     )
 
 

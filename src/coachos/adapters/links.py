@@ -1,0 +1,69 @@
+"""Signed links into the web app, for messages: the same tokens the public manage pages accept.
+
+The manage link is an itsdangerous token over (org id, booking id), signed with the app's secret
+and timestamped by the app's clock; `coachos.entrypoints.web.views.public` reads it with
+`manage_serializer` from here, so the worker and the web app can never disagree on its shape.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+
+from coachos.domain.ids import BookingId, ClientId, OrgId
+from coachos.ports.clock import Clock
+from coachos.settings import Settings
+
+#: What manage tokens are salted with (a token made for anything else never passes as one).
+MANAGE_SALT = "manage-booking"
+#: Where the embedded default keeps the secret it made, when none is configured.
+SECRET_FILE = Path(".coachos-secret")
+
+
+def secret_from_settings(settings: Settings) -> str:
+    """The configured secret, or one made once and kept in `.coachos-secret` (embedded use)."""
+    if settings.secret_key:
+        return settings.secret_key
+    if not SECRET_FILE.exists():
+        SECRET_FILE.write_text(secrets.token_urlsafe(48))
+        SECRET_FILE.chmod(0o600)
+    return SECRET_FILE.read_text().strip()
+
+
+def manage_serializer(secret: str, clock: Clock) -> URLSafeTimedSerializer:
+    """The serializer of manage tokens, timestamping with `clock` so link expiry follows app time."""
+
+    class ClockSigner(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(clock.now().timestamp())
+
+    return URLSafeTimedSerializer(secret, salt=MANAGE_SALT, signer=ClockSigner)
+
+
+class SignedLinks:
+    """Links under the public URL; the secret is read on first use, so building this touches no file."""
+
+    def __init__(self, public_url: str, secret: Callable[[], str], clock: Clock) -> None:
+        self._base = public_url.rstrip("/")
+        self._secret = secret
+        self._clock = clock
+        self._resolved: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, clock: Clock) -> SignedLinks:
+        """Links under `COACHOS_PUBLIC_URL`, signed with the app's secret."""
+        return cls(settings.public_url, lambda: secret_from_settings(settings), clock)
+
+    def manage_booking(self, org_id: OrgId, booking_id: BookingId) -> str:
+        """The client's signed manage link."""
+        if self._resolved is None:
+            self._resolved = self._secret()
+        token = manage_serializer(self._resolved, self._clock).dumps([str(org_id), str(booking_id)])
+        return f"{self._base}/manage/{token}"
+
+    def client_page(self, client_id: ClientId) -> str:
+        """The client's page in the dashboard."""
+        return f"{self._base}/clients/{client_id}"
