@@ -12,6 +12,7 @@ from coachos.adapters.email import email_from_url
 from coachos.adapters.memory import ImmediateTasks, MemoryStore
 from coachos.adapters.security import Argon2Hasher, SecretsTokens
 from coachos.adapters.sms import sms_from_settings
+from coachos.domain.sending import SendingOptions
 from coachos.domain.usecases import Deps
 from coachos.ports.clock import Clock, IdSource
 from coachos.ports.messaging import EmailSender, SmsSender
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from huey import Huey
 
 MEMORY_URL = "memory://"
+#: Where Twilio posts delivery reports (the web app's route; the URL it signs starts with the public URL).
+STATUS_CALLBACK_PATH = "/webhooks/twilio/status"
 #: Seconds a readiness check gives the database to answer (its own connection, not the pool's).
 READY_TIMEOUT = 2.0
 
@@ -39,6 +42,7 @@ def bootstrap(
     email: EmailSender | None = None,
     sms: SmsSender | None = None,
     huey: Huey | None = None,
+    sending: SendingOptions | None = None,
     upgrade_schema: bool = False,
 ) -> CoachOS:
     """Build Coach OS from `settings` (default: the environment), with any adapter swapped in.
@@ -92,6 +96,7 @@ def bootstrap(
         email=email,
         sms=sms or sms_from_settings(settings),
         tasks=_task_queue(settings, email, huey),
+        sending=sending or sending_options(settings),
     )
     limits = Limits(
         use_case_timeout=settings.use_case_timeout,
@@ -99,6 +104,16 @@ def bootstrap(
         tenant_queue_timeout=settings.tenant_queue_timeout,
     )
     return CoachOS(deps, worker_threads=settings.worker_threads, limits=limits, probe=probe, on_close=on_close)
+
+
+def sending_options(settings: Settings) -> SendingOptions:
+    """How the worker sends SMS and email, from the settings; delivery reports come back to the public URL."""
+    return SendingOptions(
+        rate_per_second=settings.sms_rate_per_second,
+        burst=settings.sms_burst,
+        default_sms_from=settings.sms_from,
+        status_callback_url=f"{settings.public_url}{STATUS_CALLBACK_PATH}",
+    )
 
 
 def _task_queue(settings: Settings, email: EmailSender, huey: Huey | None) -> TaskQueue:

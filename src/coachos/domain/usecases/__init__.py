@@ -57,6 +57,7 @@ from coachos.domain.usecases.public import (
     RotateCalendarFeed,
 )
 from coachos.domain.usecases.reschedule import RescheduleBooking
+from coachos.domain.usecases.sending import RecordDeliveryStatus, SendDueMessages, SendReport
 from coachos.domain.usecases.setup import (
     AddCoach,
     AddDateOverride,
@@ -121,4 +122,7 @@ __all__ = [
     "RecordConsent",
     "WithdrawConsent",
     "UseCredit",
+    "RecordDeliveryStatus",
+    "SendDueMessages",
+    "SendReport",
 ]

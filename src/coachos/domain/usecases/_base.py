@@ -8,6 +8,7 @@ from typing import Any, Generic, TypeVar
 import attrs
 
 from coachos.domain.checks import check_fields
+from coachos.domain.sending import SendingOptions
 from coachos.ports.clock import Clock, IdSource
 from coachos.ports.messaging import EmailSender, SmsSender
 from coachos.ports.security import PasswordHasher, TokenSource
@@ -43,6 +44,8 @@ class Deps:
     sms: SmsSender
     #: Slow work (sending email) handed to the worker, so a web request never waits on it.
     tasks: TaskQueue
+    #: How the worker sends stored messages (the provider's rate, retries, the status callback URL).
+    sending: SendingOptions = attrs.field(factory=SendingOptions)
 
 
 #: Which function handles each command; filled by `handles` as each use-case module is imported.
