@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from coachos._app import CoachOS
@@ -111,6 +112,7 @@ def sending_options(settings: Settings) -> SendingOptions:
     return SendingOptions(
         rate_per_second=settings.sms_rate_per_second,
         burst=settings.sms_burst,
+        lease=timedelta(seconds=settings.send_lease_seconds),
         default_sms_from=settings.sms_from,
         status_callback_url=f"{settings.public_url}{STATUS_CALLBACK_PATH}",
     )

@@ -126,6 +126,9 @@ class Settings:
     sms_rate_per_second: float = 1.0
     #: SMS a sending number may send back to back after a pause (the token bucket's size).
     sms_burst: int = 1
+    #: Seconds a worker's claim on a message holds; past it another worker takes the message over, asking
+    #: the provider first whether it already has it. Keep it well above the provider's timeout (10 s).
+    send_lease_seconds: float = 300.0
     #: Signs cookies' CSRF tokens and clients' booking links. Required in production; when unset, the
     #: web app makes one and keeps it in `.coachos-secret` beside the working directory.
     secret_key: str | None = attrs.field(default=None, repr=False)
@@ -194,6 +197,7 @@ class Settings:
             sms_from=env.get("COACHOS_SMS_FROM", "").strip() or None,
             sms_rate_per_second=_rate(env, "COACHOS_SMS_RATE_PER_SECOND", 1.0),
             sms_burst=_positive_int(env, "COACHOS_SMS_BURST", 1),
+            send_lease_seconds=_seconds(env, "COACHOS_SEND_LEASE_SECONDS", 300.0, most=86400),
             secret_key=env.get("COACHOS_SECRET_KEY", "").strip() or None,
             public_url=(env.get("COACHOS_PUBLIC_URL", "").strip() or "http://127.0.0.1:8000").rstrip("/"),
             cookie_secure=_flag(env, "COACHOS_COOKIE_SECURE", default=True),
