@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from huey import Huey
 
 MEMORY_URL = "memory://"
+#: The number texts written to files or memory (no real provider) come from when COACHOS_SMS_FROM is unset:
+#: Twilio's documented test number, so the embedded default sends without any setup.
+PRETEND_FROM = "+15005550006"
 #: Where Twilio posts delivery reports (the web app's route; the URL it signs starts with the public URL).
 STATUS_CALLBACK_PATH = "/webhooks/twilio/status"
 #: Seconds a readiness check gives the database to answer (its own connection, not the pool's).
@@ -113,7 +116,7 @@ def sending_options(settings: Settings) -> SendingOptions:
         rate_per_second=settings.sms_rate_per_second,
         burst=settings.sms_burst,
         lease=timedelta(seconds=settings.send_lease_seconds),
-        default_sms_from=settings.sms_from,
+        default_sms_from=settings.sms_from or (None if settings.sms_url.startswith("twilio:") else PRETEND_FROM),
         status_callback_url=f"{settings.public_url}{STATUS_CALLBACK_PATH}",
     )
 

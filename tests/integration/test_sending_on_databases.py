@@ -123,6 +123,25 @@ class TestRacingWorkers:
         assert statuses == {MessageStatus.SENT}
 
 
+class TestUnreadableRows:
+    def test_a_due_row_no_code_can_read_is_failed_once_not_claimed_every_tick(
+        self, app: CoachOS, world: World, engine: Engine, sms: MemorySms
+    ) -> None:
+        """A due message whose stored channel is unknown is marked failed with a reason; the others still go."""
+        consent(app, world, Channel.SMS)
+        bad = queue(app, world)
+        good = queue(app, world)
+        as_owner(engine, messages.update().where(messages.c.id == bad.id).values(channel="pigeon"))
+        assert app.execute(SendDueMessages()) == SendReport(claimed=1, sent=1)
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SET LOCAL ROLE NONE"))
+            row = conn.execute(sa.select(messages).where(messages.c.id == bad.id)).one()
+        assert (row.status, row.channel) == ("failed", "pigeon")
+        assert [r.body for r in sms.sent] == [good.body]
+        assert app.execute(SendDueMessages()) == SendReport()
+
+
 class TestRacingTokenTakers:
     def test_twenty_takers_at_one_instant_get_only_the_bucket(self, app: CoachOS) -> None:
         """Twenty transactions taking from a full bucket of 3 at the same instant: exactly 3 succeed."""

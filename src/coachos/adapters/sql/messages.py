@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,12 +15,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from coachos.adapters.sql.repos import _Repo
 from coachos.adapters.sql.tables import messages, send_rates
 from coachos.adapters.sql.tenancy import messages_across_orgs
+from coachos.domain.errors import CoachOSError
 from coachos.domain.ids import ClientId, CoachId, OrgId
 from coachos.domain.messages import Direction, Message, MessageChannel, MessageStatus
 from coachos.domain.rows import Rows
 from coachos.domain.sending import MOVES_FROM, TOKEN, ClaimedMessage, micro_tokens, refill_parameters
 
+log = logging.getLogger("coachos.sending")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: What a message whose stored row cannot be read says instead of being sent.
+UNREADABLE = "This message's stored record cannot be read, so it was not sent; support has been told its id."
 
 
 def epoch_us(at: datetime) -> int:
@@ -164,26 +169,35 @@ class SqlMessages(_Repo):
             q = q.with_for_update(skip_locked=True)
         with messages_across_orgs(self._c):
             rows = self._c.execute(q).all()
-            if not rows:
-                return []
-            self._c.execute(
-                messages.update()
-                .where(m.id.in_([r.id for r in rows]))
-                .values(
-                    status=MessageStatus.SENDING.value,
-                    lease_until=lease_until,
-                    attempts=m.attempts + 1,
-                    status_at=now,
+            claims, unreadable = [], []
+            for r in rows:
+                try:
+                    message = _claimed(message_from(r), now)
+                except (ValueError, TypeError, CoachOSError):
+                    # A row no code can read (a faulty migration or manual fix) would be claimed every tick.
+                    unreadable.append(r.id)
+                    continue
+                unsure = r.status == MessageStatus.SENDING.value
+                claims.append(ClaimedMessage(message=message, lease_until=lease_until, unsure=unsure))
+            if unreadable:
+                log.error("unreadable message rows failed: message_ids=%s", ",".join(map(str, unreadable)))
+                self._c.execute(
+                    messages.update()
+                    .where(m.id.in_(unreadable))
+                    .values(status=MessageStatus.FAILED.value, last_error=UNREADABLE, status_at=now, lease_until=None)
                 )
-            )
-        return [
-            ClaimedMessage(
-                message=_claimed(message_from(r), now),
-                lease_until=lease_until,
-                unsure=r.status == MessageStatus.SENDING.value,
-            )
-            for r in rows
-        ]
+            if claims:
+                self._c.execute(
+                    messages.update()
+                    .where(m.id.in_([c.message.id for c in claims]))
+                    .values(
+                        status=MessageStatus.SENDING.value,
+                        lease_until=lease_until,
+                        attempts=m.attempts + 1,
+                        status_at=now,
+                    )
+                )
+        return claims
 
     def settle(self, claim: ClaimedMessage, outcome: Message) -> bool:
         """Write the outcome where the row is still `sending` under this very claim (the lease is the fence)."""
