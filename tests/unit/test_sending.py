@@ -464,3 +464,33 @@ class TestDeliveryReports:
         assert message.provider_id is not None
         assert self.report(app, message.provider_id, "queued") is None
         assert stored(app, message).status is MessageStatus.SENT
+
+
+class TestOptionsFromSettings:
+    def test_status_reports_come_back_to_the_public_url(self) -> None:
+        """The status callback is the public URL's /webhooks/twilio/status, naming each message."""
+        from coachos.bootstrap import sending_options
+
+        options = sending_options(Settings(public_url="https://coach.example", sms_rate_per_second=2, sms_burst=4))
+        message = outgoing(
+            id=uuid4(),
+            org_id=uuid4(),  # type: ignore[arg-type]
+            key="k",
+            channel=MessageChannel.SMS,
+            purpose=Purpose.TRANSACTIONAL,
+            to="+12125550101",
+            body="Hi",
+            now=DAYTIME,
+        )
+        assert options.status_callback(message) == f"https://coach.example/webhooks/twilio/status?m={message.id}"
+        assert (options.rate_per_second, options.burst, options.lease) == (2, 4, timedelta(minutes=5))
+
+    def test_only_a_real_provider_needs_a_sending_number(self) -> None:
+        """Files and memory send from Twilio's test number by default; twilio:// needs COACHOS_SMS_FROM or a number."""
+        from coachos.bootstrap import PRETEND_FROM, sending_options
+
+        assert sending_options(Settings()).default_sms_from == PRETEND_FROM
+        assert sending_options(Settings(sms_url="twilio://")).default_sms_from is None
+        assert (
+            sending_options(Settings(sms_url="twilio://", sms_from="+15551234567")).default_sms_from == "+15551234567"
+        )
