@@ -160,15 +160,19 @@ class SqlMessages(_Repo):
         """Claim due messages of every organisation: `FOR UPDATE SKIP LOCKED` on PostgreSQL, so workers
         side by side take different rows; SQLite's `BEGIN IMMEDIATE` serializes the claims already."""
         m = messages.c
-        due = sa.or_(
-            sa.and_(m.status == MessageStatus.QUEUED.value, m.not_before <= now),
-            sa.and_(m.status == MessageStatus.SENDING.value, m.lease_until <= now),
+        # Two reads, each a range of the (status, not_before) index, rather than one OR that scans the
+        # table: lapsed claims first (they have waited longest), then queued rows, oldest due first.
+        lapsed = sa.select(messages).where(
+            m.status == MessageStatus.SENDING.value, m.direction == Direction.OUT.value, m.lease_until <= now
         )
-        q = sa.select(messages).where(m.direction == Direction.OUT.value, due).order_by(m.not_before, m.id).limit(limit)
-        if self._c.dialect.name == "postgresql":
-            q = q.with_for_update(skip_locked=True)
+        queued = sa.select(messages).where(
+            m.status == MessageStatus.QUEUED.value, m.direction == Direction.OUT.value, m.not_before <= now
+        )
         with messages_across_orgs(self._c):
-            rows = self._c.execute(q).all()
+            rows = list(self._c.execute(self._locked(lapsed.order_by(m.not_before, m.id).limit(limit))).all())
+            if len(rows) < limit:
+                more = queued.order_by(m.not_before, m.id).limit(limit - len(rows))
+                rows += self._c.execute(self._locked(more)).all()
             claims, unreadable = [], []
             for r in rows:
                 try:
@@ -198,6 +202,9 @@ class SqlMessages(_Repo):
                     )
                 )
         return claims
+
+    def _locked(self, q: sa.Select[Any]) -> sa.Select[Any]:
+        return q.with_for_update(skip_locked=True) if self._c.dialect.name == "postgresql" else q
 
     def settle(self, claim: ClaimedMessage, outcome: Message) -> bool:
         """Write the outcome where the row is still `sending` under this very claim (the lease is the fence)."""
