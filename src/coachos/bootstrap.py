@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from coachos._app import CoachOS
@@ -13,6 +14,7 @@ from coachos.adapters.links import SignedLinks
 from coachos.adapters.memory import ImmediateTasks, MemoryStore
 from coachos.adapters.security import Argon2Hasher, SecretsTokens
 from coachos.adapters.sms import sms_from_settings
+from coachos.domain.sending import SendingOptions
 from coachos.domain.usecases import Deps
 from coachos.domain.usecases.notifications import subscribe_messaging
 from coachos.ports.clock import Clock, IdSource
@@ -27,6 +29,11 @@ if TYPE_CHECKING:
     from huey import Huey
 
 MEMORY_URL = "memory://"
+#: The number texts written to files or memory (no real provider) come from when COACHOS_SMS_FROM is unset:
+#: Twilio's documented test number, so the embedded default sends without any setup.
+PRETEND_FROM = "+15005550006"
+#: Where Twilio posts delivery reports (the web app's route; the URL it signs starts with the public URL).
+STATUS_CALLBACK_PATH = "/webhooks/twilio/status"
 #: Seconds a readiness check gives the database to answer (its own connection, not the pool's).
 READY_TIMEOUT = 2.0
 
@@ -43,6 +50,7 @@ def bootstrap(
     sms: SmsSender | None = None,
     huey: Huey | None = None,
     links: Links | None = None,
+    sending: SendingOptions | None = None,
     upgrade_schema: bool = False,
 ) -> CoachOS:
     """Build Coach OS from `settings` (default: the environment), with any adapter swapped in.
@@ -98,6 +106,7 @@ def bootstrap(
         sms=sms or sms_from_settings(settings),
         tasks=_task_queue(settings, email, huey),
         links=links or SignedLinks.from_settings(settings, clock),
+        sending=sending or sending_options(settings),
     )
     limits = Limits(
         use_case_timeout=settings.use_case_timeout,
@@ -108,6 +117,17 @@ def bootstrap(
     # The outbox's consumers, each subscribed in one call (see the relay in domain/usecases/relay.py).
     subscribe_messaging(app.relay)
     return app
+
+
+def sending_options(settings: Settings) -> SendingOptions:
+    """How the worker sends SMS and email, from the settings; delivery reports come back to the public URL."""
+    return SendingOptions(
+        rate_per_second=settings.sms_rate_per_second,
+        burst=settings.sms_burst,
+        lease=timedelta(seconds=settings.send_lease_seconds),
+        default_sms_from=settings.sms_from or (None if settings.sms_url.startswith("twilio:") else PRETEND_FROM),
+        status_callback_url=f"{settings.public_url}{STATUS_CALLBACK_PATH}",
+    )
 
 
 def _task_queue(settings: Settings, email: EmailSender, huey: Huey | None) -> TaskQueue:

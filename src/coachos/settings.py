@@ -39,6 +39,19 @@ def _seconds(env: Mapping[str, str], name: str, default: float, *, most: float) 
     return value
 
 
+def _rate(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of messages per second, such as 1 or 0.5, not '{raw}'.") from None
+    if not 0.001 <= value <= 10_000:
+        raise ValueError(f"{name} must be between 0.001 and 10000 messages per second, not '{raw}'.")
+    return value
+
+
 def _whole(env: Mapping[str, str], name: str, default: int, *, most: int) -> int:
     raw = env.get(name, "").strip()
     if not raw:
@@ -107,6 +120,15 @@ class Settings:
     twilio_auth_token: str | None = attrs.field(default=None, repr=False)
     #: Twilio's REST API; only tests and stubs change it.
     twilio_api_url: str = "https://api.twilio.com"
+    #: The number SMS are sent from when a message names none (E.164), e.g. the account's one number.
+    sms_from: str | None = None
+    #: SMS per second each sending number may hand to the provider (Twilio's long codes take 1).
+    sms_rate_per_second: float = 1.0
+    #: SMS a sending number may send back to back after a pause (the token bucket's size).
+    sms_burst: int = 1
+    #: Seconds a worker's claim on a message holds; past it another worker takes the message over, asking
+    #: the provider first whether it already has it. Keep it well above the provider's timeout (10 s).
+    send_lease_seconds: float = 300.0
     #: Signs cookies' CSRF tokens and clients' booking links. Required in production; when unset, the
     #: web app makes one and keeps it in `.coachos-secret` beside the working directory.
     secret_key: str | None = attrs.field(default=None, repr=False)
@@ -172,6 +194,10 @@ class Settings:
             twilio_account_sid=env.get("COACHOS_TWILIO_ACCOUNT_SID", "").strip() or None,
             twilio_auth_token=env.get("COACHOS_TWILIO_AUTH_TOKEN", "").strip() or None,
             twilio_api_url=(env.get("COACHOS_TWILIO_API_URL", "").strip() or "https://api.twilio.com").rstrip("/"),
+            sms_from=env.get("COACHOS_SMS_FROM", "").strip() or None,
+            sms_rate_per_second=_rate(env, "COACHOS_SMS_RATE_PER_SECOND", 1.0),
+            sms_burst=_positive_int(env, "COACHOS_SMS_BURST", 1),
+            send_lease_seconds=_seconds(env, "COACHOS_SEND_LEASE_SECONDS", 300.0, most=86400),
             secret_key=env.get("COACHOS_SECRET_KEY", "").strip() or None,
             public_url=(env.get("COACHOS_PUBLIC_URL", "").strip() or "http://127.0.0.1:8000").rstrip("/"),
             cookie_secure=_flag(env, "COACHOS_COOKIE_SECURE", default=True),

@@ -239,3 +239,34 @@ class TestWaitSettings:
         """A share that is not a whole number from 0 to 1000 is refused."""
         with pytest.raises(ValueError, match="COACHOS_TENANT_CONCURRENCY must be a whole number"):
             Settings.from_env({"COACHOS_TENANT_CONCURRENCY": raw})
+
+
+class TestSendingSettings:
+    def test_defaults_send_one_text_per_second_per_number(self) -> None:
+        """Unset, each number sends one text a second with no burst and a five-minute claim, from no set number."""
+        settings = Settings.from_env({})
+        assert (settings.sms_rate_per_second, settings.sms_burst, settings.send_lease_seconds) == (1.0, 1, 300.0)
+        assert settings.sms_from is None
+
+    def test_reads_the_sending_variables(self) -> None:
+        """COACHOS_SMS_FROM, _SMS_RATE_PER_SECOND, _SMS_BURST and _SEND_LEASE_SECONDS are read."""
+        settings = Settings.from_env(
+            {
+                "COACHOS_SMS_FROM": " +15005550006 ",
+                "COACHOS_SMS_RATE_PER_SECOND": "0.5",
+                "COACHOS_SMS_BURST": "3",
+                "COACHOS_SEND_LEASE_SECONDS": "60",
+            }
+        )
+        assert (settings.sms_from, settings.sms_rate_per_second, settings.sms_burst, settings.send_lease_seconds) == (
+            "+15005550006",
+            0.5,
+            3,
+            60.0,
+        )
+
+    @pytest.mark.parametrize("raw", ["0", "-1", "fast", "nan", "20000"])
+    def test_refuses_a_rate_that_is_not_a_sensible_number(self, raw: str) -> None:
+        """A rate of zero, below zero, unreadable or beyond any provider is refused with the variable's name."""
+        with pytest.raises(ValueError, match="COACHOS_SMS_RATE_PER_SECOND"):
+            Settings.from_env({"COACHOS_SMS_RATE_PER_SECOND": raw})

@@ -21,6 +21,7 @@ class SentEmail:
     subject: str
     text: str
     html: str | None = None
+    message_id: str | None = None
 
 
 @attrs.define
@@ -30,10 +31,10 @@ class MemoryEmail:
     sent: list[SentEmail] = attrs.Factory(list)
     _lock: threading.Lock = attrs.field(factory=threading.Lock, alias="_lock")
 
-    def send(self, to: str, subject: str, text: str, html: str | None = None) -> None:
+    def send(self, to: str, subject: str, text: str, html: str | None = None, *, message_id: str | None = None) -> None:
         """Record the message."""
         with self._lock:
-            self.sent.append(SentEmail(to, subject, text, html))
+            self.sent.append(SentEmail(to, subject, text, html, message_id))
 
 
 @attrs.frozen
@@ -42,9 +43,9 @@ class FileEmail:
 
     folder: Path
 
-    def send(self, to: str, subject: str, text: str, html: str | None = None) -> None:
+    def send(self, to: str, subject: str, text: str, html: str | None = None, *, message_id: str | None = None) -> None:
         """Write the message to a new file."""
-        message = build_message(DEFAULT_SENDER, to, subject, text, html)
+        message = build_message(DEFAULT_SENDER, to, subject, text, html, message_id)
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}.eml").write_bytes(bytes(message))
 

@@ -55,6 +55,17 @@ class MemorySms:
             self.sent.append(request)
             return SentSms(provider_id=f"SM-memory-{len(self.sent)}", status="queued")
 
+    def find_sent(
+        self, *, from_number: str, to: str, body: str, since: datetime, status_callback: str | None
+    ) -> SentSms | None:
+        """The receipt of an SMS sent earlier with the same numbers, body and status callback, if any."""
+        request = SmsRequest(from_number, to, body, status_callback)
+        with self._lock:
+            for number, sent in enumerate(self.sent, start=1):
+                if sent == request:
+                    return SentSms(provider_id=f"SM-memory-{number}", status="queued")
+        return None
+
 
 @attrs.frozen
 class FileSms:
@@ -72,6 +83,19 @@ class FileSms:
         name = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{provider_id}.txt"
         (self.folder / name).write_text("\n".join([*lines, "", body]) + "\n", encoding="utf-8")
         return SentSms(provider_id=provider_id, status="sent")
+
+    def find_sent(
+        self, *, from_number: str, to: str, body: str, since: datetime, status_callback: str | None
+    ) -> SentSms | None:
+        """The file of an SMS written earlier with the same numbers, body and status callback, if any."""
+        lines = [f"From: {from_number}", f"To: {to}"]
+        if status_callback is not None:
+            lines.append(f"Status-Callback: {status_callback}")
+        wanted = "\n".join([*lines, "", body]) + "\n"
+        for path in sorted(self.folder.glob("*-SM-file-*.txt")) if self.folder.is_dir() else []:
+            if path.read_text(encoding="utf-8") == wanted:
+                return SentSms(provider_id=path.stem.partition("-")[2], status="sent")
+        return None
 
 
 def sms_from_settings(settings: Settings) -> FileSms | MemorySms | TwilioSms:

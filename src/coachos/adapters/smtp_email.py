@@ -13,10 +13,19 @@ from coachos.domain.errors import PermanentSendError, TransientSendError
 DEFAULT_SENDER = "Coach OS <no-reply@coachos.local>"
 
 
-def build_message(sender: str, to: str, subject: str, text: str, html: str | None) -> EmailMessage:
-    """A message with `text` as its plain part and, when given, `html` as a multipart/alternative HTML part."""
+def build_message(
+    sender: str, to: str, subject: str, text: str, html: str | None, message_id: str | None = None
+) -> EmailMessage:
+    """A message with `text` as its plain part and, when given, `html` as a multipart/alternative HTML part.
+
+    `message_id` (e.g. our stored message's id) becomes the Message-ID header, so a resend of the same
+    stored message carries the same id and receivers show it once.
+    """
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = sender, to, subject
+    if message_id is not None:
+        domain = sender.rpartition("@")[2].rstrip(">").strip() or "coachos.local"
+        message["Message-ID"] = f"<{message_id}@{domain}>"
     message.set_content(text)
     if html is not None:
         message.add_alternative(html, subtype="html")
@@ -44,9 +53,9 @@ class SmtpEmail:
     #: Certificates to trust; None means the system's (tests pass a context trusting their own).
     ssl_context: ssl.SSLContext | None = attrs.field(default=None, repr=False)
 
-    def send(self, to: str, subject: str, text: str, html: str | None = None) -> None:
+    def send(self, to: str, subject: str, text: str, html: str | None = None, *, message_id: str | None = None) -> None:
         """Deliver the message; raise TransientSendError or PermanentSendError when the server will not."""
-        message = build_message(self.sender, to, subject, text, html)
+        message = build_message(self.sender, to, subject, text, html, message_id)
         context = self.ssl_context or ssl.create_default_context()
         try:
             if self.implicit_tls:

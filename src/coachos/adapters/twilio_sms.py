@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -24,6 +25,8 @@ from coachos.settings import Settings
 DEFAULT_API_URL = "https://api.twilio.com"
 #: Twilio's code for a recipient who replied STOP.
 OPTED_OUT = 21610
+#: Latest messages between two numbers read when checking whether an earlier attempt went out.
+FIND_SENT_LIMIT = 20
 #: Seconds to connect and to wait for each read; a hung API costs this, not a worker forever.
 DEFAULT_TIMEOUT = 10.0
 
@@ -90,6 +93,33 @@ class TwilioSms:
         except TwilioException as e:
             raise self._translate(e) from None
         return SentSms(provider_id=str(message.sid), status=str(message.status))
+
+    def find_sent(
+        self, *, from_number: str, to: str, body: str, since: datetime, status_callback: str | None
+    ) -> SentSms | None:
+        """Twilio's message from `from_number` to `to` with this body created at or after `since`, if any.
+
+        Twilio's list can filter on DateSent only, which a message still queued at Twilio lacks, so
+        this reads the latest messages between the two numbers (newest first) and compares the
+        creation time and body here. Errors reaching Twilio raise TransientSendError: not knowing is
+        not "not sent".
+        """
+        try:
+            found = self._client.messages.list(to=to, from_=from_number, limit=FIND_SENT_LIMIT)
+        except (requests.Timeout, requests.ConnectionError):
+            raise TransientSendError("Twilio could not be reached to check an earlier attempt.") from None
+        except TwilioException as e:
+            error = self._translate(e)
+            if isinstance(error, TransientSendError):
+                raise error from None
+            raise TransientSendError("Twilio refused to list messages; the check will be tried again.") from None
+        for message in found:
+            created = message.date_created
+            if created is not None and created < since:
+                continue
+            if str(message.body) == body:
+                return SentSms(provider_id=str(message.sid), status=str(message.status))
+        return None
 
     def _translate(self, error: TwilioException) -> Exception:
         status = getattr(error, "status", None)

@@ -6,6 +6,7 @@ adapters), registers the periodic tasks on that queue, and hands both back; `coa
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -16,7 +17,8 @@ from huey import Huey, crontab
 from coachos._app import CoachOS
 from coachos.adapters.huey_tasks import make_huey
 from coachos.bootstrap import bootstrap
-from coachos.domain.usecases import PruneExpired, RunDueAutomations
+from coachos.domain.usecases import PruneExpired, RunDueAutomations, SendDueMessages, SendReport
+from coachos.domain.usecases.sending import THROTTLE_WAIT
 from coachos.settings import Settings
 
 log = structlog.get_logger("coachos.worker")
@@ -35,9 +37,26 @@ def run_due_automations(app: CoachOS) -> object:
     return app.execute(RunDueAutomations())
 
 
-#: The jobs run every minute, in order (due messages join them). Adding a job is one line here; each
+def send_due_messages(app: CoachOS) -> SendReport:
+    """Send due messages for up to the sending budget; while some wait a second for their number's rate,
+    keep going, so one tick sends at each number's full rate instead of one burst a minute."""
+    deadline = time.monotonic() + app.deps.sending.budget.total_seconds()
+    total = SendReport()
+    while True:
+        report = app.execute(SendDueMessages(budget_seconds=max(deadline - time.monotonic(), 0.001)))
+        total += report
+        if not report.throttled or time.monotonic() + THROTTLE_WAIT.total_seconds() >= deadline:
+            break
+        time.sleep(THROTTLE_WAIT.total_seconds())
+    if total.claimed:
+        log.info("messages_sent", **attrs.asdict(total))
+    return total
+
+
+#: The jobs run every minute, in order (messages last, so what the others queued goes out this tick).
+#: Adding a job is one line here; each
 #: must be quick and safe to run again, since a tick can repeat after a crash or on several workers.
-EVERY_MINUTE: tuple[Job, ...] = (relay_outbox, run_due_automations)
+EVERY_MINUTE: tuple[Job, ...] = (relay_outbox, run_due_automations, send_due_messages)
 
 #: Daily upkeep runs at 03:17 UTC: off the hour, when businesses are quiet in most zones.
 PRUNE_SCHEDULE = crontab(minute="17", hour="3")

@@ -6,6 +6,7 @@ message may be tried again later, `PermanentSendError` (and its `RecipientOptedO
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
 from coachos.domain.messaging import SentSms
@@ -14,8 +15,12 @@ from coachos.domain.messaging import SentSms
 class EmailSender(Protocol):
     """Sends an email."""
 
-    def send(self, to: str, subject: str, text: str, html: str | None = None) -> None:
-        """Deliver a message to `to`: plain text, with an HTML alternative when `html` is given."""
+    def send(self, to: str, subject: str, text: str, html: str | None = None, *, message_id: str | None = None) -> None:
+        """Deliver a message to `to`: plain text, with an HTML alternative when `html` is given.
+
+        `message_id` becomes the Message-ID header, so sending the same stored message twice gives
+        receivers two copies with one id, which mail systems and clients show once.
+        """
         ...
 
 
@@ -24,4 +29,12 @@ class SmsSender(Protocol):
 
     def send(self, *, from_number: str, to: str, body: str, status_callback: str | None) -> SentSms:
         """Hand `body` to the provider for `to` (E.164 numbers); delivery updates go to `status_callback`."""
+        ...
+
+    def find_sent(
+        self, *, from_number: str, to: str, body: str, since: datetime, status_callback: str | None
+    ) -> SentSms | None:
+        """The provider's receipt for this SMS if it already accepted one like it (same numbers and body,
+        created at or after `since`), else None: asked before sending again a message whose earlier
+        attempt may have reached the provider."""
         ...

@@ -40,9 +40,10 @@ from coachos.domain.ids import (
     ServiceId,
 )
 from coachos.domain.inbox import Conversation
-from coachos.domain.messages import Message, MessageChannel
+from coachos.domain.messages import Message, MessageChannel, MessageStatus
 from coachos.domain.orgs import Coach, Organization
 from coachos.domain.rows import Rows
+from coachos.domain.sending import ClaimedMessage
 from coachos.domain.templates import MessageTemplate, TemplateKind
 
 
@@ -447,6 +448,36 @@ class MessageRepository(Protocol):
     def mark_read(self, org_id: OrgId, client_id: ClientId, at: datetime) -> int:
         """Mark the client's unread incoming messages read at `at`; how many were marked."""
         ...
+
+    def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> Sequence[ClaimedMessage]:
+        """Up to `limit` outgoing messages of any organisation that are due at `now` (queued and past
+        `not_before`, or `sending` with a lease that ran out), now `sending`, held until `lease_until`,
+        with one more attempt counted; the caller commits this claim before it talks to the provider."""
+        ...
+
+    def settle(self, claim: ClaimedMessage, outcome: Message) -> bool:
+        """Store `outcome` (the claimed message's new status, times, attempts, provider id, error) and end
+        the claim, only while the claim still holds; whether it did (False: the lease ran out and
+        another worker took the message over, or a delivery report moved it on)."""
+        ...
+
+    def delivery_report(
+        self,
+        provider_id: str,
+        message_id: UUID | None,
+        status: MessageStatus,
+        last_error: str | None,
+        at: datetime,
+    ) -> Message | None:
+        """Apply a provider's delivery report to the outgoing SMS of any organisation with this provider id
+        (or, before its sender stored the id, the message `message_id` with none yet); the message as it
+        now stands, or None if no message matches. A report only moves a message forward (see
+        `domain/sending.MOVES_FROM`), so reports arriving out of order never undo a delivery."""
+        ...
+
+    def take_send_token(self, number: str, now: datetime, rate_per_second: float, burst: int) -> bool:
+        """Take one token from the sending number's bucket (refilled at `rate_per_second`, holding at most
+        `burst`), shared by every worker process; whether there was one."""
 
 
 class MessageTemplateRepository(Protocol):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import attrs
@@ -11,8 +11,11 @@ import attrs
 from coachos.adapters.memory._repos import _Repo, _scoped
 from coachos.domain.ids import ClientId, OrgId
 from coachos.domain.inbox import Conversation, unread
-from coachos.domain.messages import Direction, Message, MessageStatus
+from coachos.domain.messages import Direction, Message, MessageChannel, MessageStatus
 from coachos.domain.rows import Rows
+from coachos.domain.sending import MOVES_FROM, TOKEN, ClaimedMessage, micro_tokens, refill_parameters, refilled
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class MemoryMessages(_Repo):
@@ -96,3 +99,85 @@ class MemoryMessages(_Repo):
                 self._t.messages[m.id] = attrs.evolve(m, read_at=at)
                 done += 1
         return done
+
+    def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> Sequence[ClaimedMessage]:
+        """Claim due messages of every organisation (the store's lock serializes claims)."""
+        leases = self._t.message_leases
+
+        def due(m: Message) -> bool:
+            if m.direction is not Direction.OUT:
+                return False
+            if m.status is MessageStatus.QUEUED:
+                return m.not_before <= now
+            return m.status is MessageStatus.SENDING and m.id in leases and leases[m.id] <= now
+
+        found = sorted((m for m in self._t.messages.values() if due(m)), key=lambda m: (m.not_before, str(m.id)))
+        claims = []
+        for m in found[:limit]:
+            claimed = attrs.evolve(m, status=MessageStatus.SENDING, attempts=m.attempts + 1, status_at=now)
+            self._t.messages[m.id] = claimed
+            leases[m.id] = lease_until
+            claims.append(
+                ClaimedMessage(message=claimed, lease_until=lease_until, unsure=m.status is MessageStatus.SENDING)
+            )
+        return claims
+
+    def settle(self, claim: ClaimedMessage, outcome: Message) -> bool:
+        """Write the outcome while the row is still `sending` under this claim."""
+        held = self._t.messages.get(claim.message.id)
+        if held is None or held.org_id != claim.org_id or held.status is not MessageStatus.SENDING:
+            return False
+        if self._t.message_leases.get(held.id) != claim.lease_until:
+            return False
+        self._t.messages[held.id] = attrs.evolve(
+            held,
+            status=outcome.status,
+            not_before=outcome.not_before,
+            attempts=outcome.attempts,
+            provider_id=outcome.provider_id,
+            last_error=outcome.last_error,
+            status_at=outcome.status_at,
+        )
+        if outcome.status is MessageStatus.SENDING:  # an SMS retry: its lease runs to the retry time
+            self._t.message_leases[held.id] = outcome.not_before
+        else:
+            self._t.message_leases.pop(held.id, None)
+        return True
+
+    def delivery_report(
+        self,
+        provider_id: str,
+        message_id: UUID | None,
+        status: MessageStatus,
+        last_error: str | None,
+        at: datetime,
+    ) -> Message | None:
+        """Find the SMS by provider id, else by our id while it has none; move it forward only."""
+
+        def mine(m: Message) -> bool:
+            return m.direction is Direction.OUT and m.channel is MessageChannel.SMS
+
+        held = next((m for m in self._t.messages.values() if mine(m) and m.provider_id == provider_id), None)
+        if held is None and message_id is not None:
+            candidate = self._t.messages.get(message_id)
+            if candidate is not None and mine(candidate) and candidate.provider_id is None:
+                held = candidate
+        if held is None:
+            return None
+        if held.status in MOVES_FROM.get(status, frozenset()):
+            error = last_error if status is MessageStatus.FAILED else held.last_error
+            held = attrs.evolve(held, status=status, status_at=at, provider_id=provider_id, last_error=error)
+            self._t.messages[held.id] = held
+            self._t.message_leases.pop(held.id, None)
+        return held
+
+    def take_send_token(self, number: str, now: datetime, rate_per_second: float, burst: int) -> bool:
+        """Refill the number's bucket and take a token, if there is one."""
+        now_us = (now - _EPOCH) // timedelta(microseconds=1)
+        tokens, at_us = self._t.send_rates.get(number, (micro_tokens(burst), now_us))
+        rate_milli, fill_us = refill_parameters(rate_per_second, burst)
+        available = refilled(tokens, now_us - at_us, rate_milli, fill_us, burst)
+        if available < TOKEN:
+            return False
+        self._t.send_rates[number] = (available - TOKEN, max(at_us, now_us))
+        return True

@@ -123,6 +123,10 @@ class Tables:
     #: (automation id, due at) → run
     automation_runs: dict[tuple[UUID, datetime], AutomationRun] = attrs.Factory(dict)
     messages: dict[UUID, Message] = attrs.Factory(dict)
+    #: message id → the lease of the worker sending it (the SQL table's `lease_until`)
+    message_leases: dict[UUID, datetime] = attrs.Factory(dict)
+    #: sending number → (micro-tokens, refilled at, in microseconds since the epoch)
+    send_rates: dict[str, tuple[int, int]] = attrs.Factory(dict)
     #: Rows that cannot be read, by id (see UnreadableRow).
     unreadable: dict[UUID, UnreadableRow] = attrs.Factory(dict)
 

@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import attrs
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from coachos.adapters.sql import _convert as cv
 from coachos.adapters.sql.repos import _Repo
-from coachos.adapters.sql.tables import clients, messages
-from coachos.domain.errors import CorruptRecord
+from coachos.adapters.sql.tables import clients, messages, send_rates
+from coachos.adapters.sql.tenancy import messages_across_orgs
+from coachos.domain.errors import CoachOSError, CorruptRecord
 from coachos.domain.ids import ClientId, CoachId, OrgId
 from coachos.domain.inbox import Conversation
-from coachos.domain.messages import Direction, Message, MessageStatus
+from coachos.domain.messages import Direction, Message, MessageChannel, MessageStatus
 from coachos.domain.rows import Rows
+from coachos.domain.sending import MOVES_FROM, TOKEN, ClaimedMessage, micro_tokens, refill_parameters
+
+log = logging.getLogger("coachos.sending")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: What a message whose stored row cannot be read says instead of being sent.
+UNREADABLE = "This message's stored record cannot be read, so it was not sent; support has been told its id."
+
+
+def epoch_us(at: datetime) -> int:
+    """`at` in whole microseconds since the epoch."""
+    return (at - _EPOCH) // timedelta(microseconds=1)
 
 
 def message_values(m: Message) -> dict[str, Any]:
@@ -226,3 +240,145 @@ class SqlMessages(_Repo):
             .values(read_at=at)
         )
         return int(result.rowcount)
+
+    def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> Sequence[ClaimedMessage]:
+        """Claim due messages of every organisation: `FOR UPDATE SKIP LOCKED` on PostgreSQL, so workers
+        side by side take different rows; SQLite's `BEGIN IMMEDIATE` serializes the claims already."""
+        m = messages.c
+        # Two reads, each a range of the (status, not_before) index, rather than one OR that scans the
+        # table: lapsed claims first (they have waited longest), then queued rows, oldest due first.
+        lapsed = sa.select(messages).where(
+            m.status == MessageStatus.SENDING.value, m.direction == Direction.OUT.value, m.lease_until <= now
+        )
+        queued = sa.select(messages).where(
+            m.status == MessageStatus.QUEUED.value, m.direction == Direction.OUT.value, m.not_before <= now
+        )
+        with messages_across_orgs(self._c):
+            rows = list(self._c.execute(self._locked(lapsed.order_by(m.not_before, m.id).limit(limit))).all())
+            if len(rows) < limit:
+                more = queued.order_by(m.not_before, m.id).limit(limit - len(rows))
+                rows += self._c.execute(self._locked(more)).all()
+            claims, unreadable = [], []
+            for r in rows:
+                try:
+                    message = _claimed(message_from(r), now)
+                except (ValueError, TypeError, CoachOSError):
+                    # A row no code can read (a faulty migration or manual fix) would be claimed every tick.
+                    unreadable.append(r.id)
+                    continue
+                unsure = r.status == MessageStatus.SENDING.value
+                claims.append(ClaimedMessage(message=message, lease_until=lease_until, unsure=unsure))
+            if unreadable:
+                log.error("unreadable message rows failed: message_ids=%s", ",".join(map(str, unreadable)))
+                self._c.execute(
+                    messages.update()
+                    .where(m.id.in_(unreadable))
+                    .values(status=MessageStatus.FAILED.value, last_error=UNREADABLE, status_at=now, lease_until=None)
+                )
+            if claims:
+                self._c.execute(
+                    messages.update()
+                    .where(m.id.in_([c.message.id for c in claims]))
+                    .values(
+                        status=MessageStatus.SENDING.value,
+                        lease_until=lease_until,
+                        attempts=m.attempts + 1,
+                        status_at=now,
+                    )
+                )
+        return claims
+
+    def _locked(self, q: sa.Select[Any]) -> sa.Select[Any]:
+        return q.with_for_update(skip_locked=True) if self._c.dialect.name == "postgresql" else q
+
+    def settle(self, claim: ClaimedMessage, outcome: Message) -> bool:
+        """Write the outcome where the row is still `sending` under this very claim (the lease is the fence)."""
+        m = messages.c
+        values = message_values(outcome)
+        kept = ("status", "not_before", "attempts", "provider_id", "last_error", "status_at")
+        result = self._c.execute(
+            messages.update()
+            .where(
+                m.org_id == claim.org_id,
+                m.id == claim.message.id,
+                m.status == MessageStatus.SENDING.value,
+                m.lease_until == claim.lease_until,
+            )
+            # A message left `sending` (an SMS retry whose first try may have gone out) keeps a lease to its
+            # retry time, so the retry is a claim of a lapsed lease, which asks the provider before sending.
+            .values({k: values[k] for k in kept} | {"lease_until": _lease_after(outcome)})
+        )
+        return bool(result.rowcount)
+
+    def delivery_report(
+        self,
+        provider_id: str,
+        message_id: UUID | None,
+        status: MessageStatus,
+        last_error: str | None,
+        at: datetime,
+    ) -> Message | None:
+        """Find the SMS by provider id, else by our id while it has none; move it forward in one conditional update."""
+        m = messages.c
+        mine = sa.and_(m.direction == Direction.OUT.value, m.channel == MessageChannel.SMS.value)
+        with messages_across_orgs(self._c):
+            row = self._c.execute(sa.select(m.id).where(mine, m.provider_id == provider_id)).first()
+            if row is None and message_id is not None:
+                q = sa.select(m.id).where(mine, m.id == message_id, m.provider_id.is_(None))
+                row = self._c.execute(q).first()
+            if row is None:
+                return None
+            values: dict[str, Any] = {"status": status.value, "status_at": at, "provider_id": provider_id}
+            if status is MessageStatus.FAILED:
+                values["last_error"] = last_error
+            if status is not MessageStatus.SENDING:
+                values["lease_until"] = None
+            self._c.execute(
+                messages.update()
+                .where(
+                    m.id == row.id,
+                    m.status.in_([s.value for s in MOVES_FROM.get(status, frozenset())]),
+                    sa.or_(m.provider_id.is_(None), m.provider_id == provider_id),
+                )
+                .values(values)
+            )
+            found = self._c.execute(sa.select(messages).where(m.id == row.id)).one()
+        return message_from(found)
+
+    def take_send_token(self, number: str, now: datetime, rate_per_second: float, burst: int) -> bool:
+        """Refill the number's bucket for the time since its last refill and take a token, in one
+        conditional `UPDATE … RETURNING`: concurrent takers queue on the row's lock and each sees what the
+        one before left, so no two workers take the same token."""
+        t = send_rates.c
+        now_us = sa.literal(epoch_us(now), sa.BigInteger())
+        full = micro_tokens(burst)
+        rate_milli, fill_us = refill_parameters(rate_per_second, burst)
+        insert = postgresql.insert if self._c.dialect.name == "postgresql" else sqlite.insert
+        self._c.execute(
+            insert(send_rates)
+            .values(number=number, micro_tokens=full, refilled_at_us=epoch_us(now))
+            .on_conflict_do_nothing()
+        )
+        idle = now_us - t.refilled_at_us
+        idle = sa.case((idle >= fill_us, fill_us), (idle <= 0, 0), else_=idle)
+        raw = t.micro_tokens + (idle * rate_milli) // 1000
+        available = sa.case((raw > full, full), else_=raw)
+        taken = self._c.execute(
+            send_rates.update()
+            .where(t.number == number, available >= TOKEN)
+            .values(
+                micro_tokens=available - TOKEN,
+                refilled_at_us=sa.case((t.refilled_at_us < now_us, now_us), else_=t.refilled_at_us),
+            )
+            .returning(t.number)
+        ).first()
+        return taken is not None
+
+
+def _lease_after(outcome: Message) -> datetime | None:
+    return outcome.not_before if outcome.status is MessageStatus.SENDING else None
+
+
+def _claimed(message: Message, now: datetime) -> Message:
+    """`message` as its claim left it: sending, with this attempt counted."""
+    return attrs.evolve(message, status=MessageStatus.SENDING, attempts=message.attempts + 1, status_at=now)

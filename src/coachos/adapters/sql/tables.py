@@ -504,3 +504,15 @@ message_templates = sa.Table(
     # One wording per kind and channel per business; saving again replaces it.
     sa.PrimaryKeyConstraint("org_id", "kind", "channel"),
 )
+
+#: Each sending number's token bucket, shared by every worker process (see `SqlMessages.take_send_token`).
+#: Keyed by the number alone: a number belongs to one business, and the row holds no personal data.
+send_rates = sa.Table(
+    "send_rates",
+    metadata,
+    sa.Column("number", sa.String(32), primary_key=True),
+    # Millionths of a token, so refilling and taking stay whole numbers on both databases.
+    sa.Column("micro_tokens", sa.BigInteger(), nullable=False),
+    # When the bucket was last refilled, in microseconds since the epoch (UTC).
+    sa.Column("refilled_at_us", sa.BigInteger(), nullable=False),
+)

@@ -64,6 +64,7 @@ from coachos.domain.usecases.public import (
     RotateCalendarFeed,
 )
 from coachos.domain.usecases.reschedule import RescheduleBooking
+from coachos.domain.usecases.sending import RecordDeliveryStatus, SendDueMessages, SendReport
 from coachos.domain.usecases.setup import (
     AddCoach,
     AddDateOverride,
@@ -145,4 +146,7 @@ __all__ = [
     "ReadConversation",
     "SendReply",
     "Thread",
+    "RecordDeliveryStatus",
+    "SendDueMessages",
+    "SendReport",
 ]

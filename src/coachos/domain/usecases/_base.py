@@ -8,6 +8,7 @@ from typing import Any, Generic, TypeVar
 import attrs
 
 from coachos.domain.checks import check_fields
+from coachos.domain.sending import SendingOptions
 from coachos.ports.clock import Clock, IdSource
 from coachos.ports.links import Links
 from coachos.ports.messaging import EmailSender, SmsSender
@@ -46,6 +47,8 @@ class Deps:
     tasks: TaskQueue
     #: Addresses messages point to (a booking's manage link, a client's page).
     links: Links
+    #: How the worker sends stored messages (the provider's rate, retries, the status callback URL).
+    sending: SendingOptions = attrs.field(factory=SendingOptions)
 
 
 #: Which function handles each command; filled by `handles` as each use-case module is imported.

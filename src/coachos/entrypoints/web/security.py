@@ -41,9 +41,30 @@ def csrf_token() -> str:
     return hmac.new(key, b"csrf|" + _binding().encode(), hashlib.sha256).hexdigest()
 
 
+#: The attribute `csrf_exempt` sets on a view function.
+_CSRF_EXEMPT = "coachos_csrf_exempt"
+
+
+def csrf_exempt(view: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Exempt this one view from the CSRF check: for provider webhooks (Twilio), which post without our
+    cookies or token and prove who they are by a signature the view checks itself.
+
+    An explicit mark on the view, so the exemption is visible where the route is written and the global
+    check stays as strict as it is for every other route.
+    """
+    setattr(view, _CSRF_EXEMPT, True)
+    return view
+
+
+def _exempt_view() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, _CSRF_EXEMPT, False))
+
+
 def check_csrf() -> None:
-    """Refuse a state-changing request whose CSRF token is missing or wrong (API tokens are exempt)."""
-    if request.method in SAFE_METHODS or g.get("principal_via") == "token":
+    """Refuse a state-changing request whose CSRF token is missing or wrong (API tokens and views marked
+    `csrf_exempt` are exempt)."""
+    if request.method in SAFE_METHODS or g.get("principal_via") == "token" or _exempt_view():
         return
     if principal() is None and request.path.startswith("/api/"):
         # No cookie session and no token: nothing ambient to forge; the API answers 401 itself.

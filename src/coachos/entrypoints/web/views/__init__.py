@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from quart import Blueprint
 
-from coachos.entrypoints.web.views import account, api, calendar, clients, inbox, public, setup, today
+from coachos.entrypoints.web.views import account, api, calendar, clients, inbox, public, setup, today, twilio_status
 
 BLUEPRINTS: list[Blueprint] = [
     account.bp,
@@ -15,4 +15,5 @@ BLUEPRINTS: list[Blueprint] = [
     setup.bp,
     public.bp,
     api.bp,
+    twilio_status.bp,
 ]
