@@ -197,6 +197,17 @@ class CreditReturned(Event):
     total: int
 
 
+@attrs.frozen(kw_only=True)
+class MessageReceived(Event):
+    """A text (or email) came in; the message row holds the rest, this event only the ids."""
+
+    type_name = "message.received"
+
+    message_id: UUID
+    #: The client (or new lead) it came from; None if it could not be tied to one.
+    client_id: ClientId | None = None
+
+
 ALL_EVENTS: tuple[type[Event], ...] = (
     OrganizationCreated,
     CoachAdded,
@@ -215,6 +226,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     BookingNoShow,
     CreditUsed,
     CreditReturned,
+    MessageReceived,
 )
 
 

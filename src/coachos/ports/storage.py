@@ -40,6 +40,7 @@ from coachos.domain.ids import (
     ServiceId,
 )
 from coachos.domain.messages import Message
+from coachos.domain.numbers import PhoneNumber
 from coachos.domain.orgs import Coach, Organization
 from coachos.domain.rows import Rows
 
@@ -435,6 +436,26 @@ class MessageRepository(Protocol):
         ...
 
 
+class PhoneNumberRepository(Protocol):
+    """The numbers each organisation receives texts on; a number belongs to one organisation at most."""
+
+    def add(self, number: PhoneNumber) -> None:
+        """Store `number`; Conflict if any organisation (this one included) already has it."""
+        ...
+
+    def remove(self, org_id: OrgId, number_id: UUID) -> PhoneNumber:
+        """Delete one of the organisation's numbers and return it, or NotFound."""
+        ...
+
+    def list(self, org_id: OrgId) -> Rows[PhoneNumber]:
+        """The organisation's numbers, in the order they were added."""
+        ...
+
+    def owner(self, number: str) -> PhoneNumber | None:
+        """The record of `number` (E.164) whichever organisation has it: an incoming text names no organisation."""
+        ...
+
+
 class Outbox(Protocol):
     """Events recorded with the change that caused them, for later delivery."""
 
@@ -482,6 +503,7 @@ class UnitOfWork(Protocol):
     accounts: AccountRepository
     automations: AutomationRepository
     messages: MessageRepository
+    phone_numbers: PhoneNumberRepository
 
     def __enter__(self) -> Self:
         """Begin the transaction."""

@@ -43,6 +43,7 @@ from coachos.domain.ids import (
     ServiceId,
 )
 from coachos.domain.messages import Message
+from coachos.domain.numbers import PhoneNumber
 from coachos.domain.orgs import Coach, Organization
 from coachos.domain.rows import Rows, corrupt_record
 
@@ -120,6 +121,7 @@ class Tables:
     #: (automation id, due at) → run
     automation_runs: dict[tuple[UUID, datetime], AutomationRun] = attrs.Factory(dict)
     messages: dict[UUID, Message] = attrs.Factory(dict)
+    phone_numbers: dict[UUID, PhoneNumber] = attrs.Factory(dict)
     #: Rows that cannot be read, by id (see UnreadableRow).
     unreadable: dict[UUID, UnreadableRow] = attrs.Factory(dict)
 

@@ -475,3 +475,16 @@ messages = sa.Table(
     sa.Index("ix_messages_status_not_before", "status", "not_before"),
     sa.Index("ix_messages_org_id_client_id_created_at", "org_id", "client_id", "created_at"),
 )
+
+phone_numbers = sa.Table(
+    "phone_numbers",
+    metadata,
+    _id(),
+    _org(),
+    # Unique across every business: an incoming text finds its business by the number it was sent to.
+    sa.Column("number", sa.String(16), nullable=False, unique=True),
+    sa.Column("label", sa.String(100), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    _tenant_key("phone_numbers"),
+    sa.Index("ix_phone_numbers_org_id_created_at", "org_id", "created_at"),
+)

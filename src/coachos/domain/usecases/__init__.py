@@ -41,12 +41,14 @@ from coachos.domain.usecases.clients import (
     UpdateClient,
     WithdrawConsent,
 )
+from coachos.domain.usecases.inbound import ReceiveSms, SmsReceived
 from coachos.domain.usecases.lifecycle import (
     CancelBooking,
     CompleteBooking,
     ConfirmBooking,
     MarkNoShow,
 )
+from coachos.domain.usecases.numbers import AddPhoneNumber, ListPhoneNumbers, RemovePhoneNumber
 from coachos.domain.usecases.public import (
     BookAsGuest,
     CalendarFeed,
@@ -121,4 +123,9 @@ __all__ = [
     "RecordConsent",
     "WithdrawConsent",
     "UseCredit",
+    "AddPhoneNumber",
+    "ListPhoneNumbers",
+    "RemovePhoneNumber",
+    "ReceiveSms",
+    "SmsReceived",
 ]

@@ -48,9 +48,30 @@ def csrf_token() -> str:
     return hmac.new(key, b"csrf|" + _binding().encode(), hashlib.sha256).hexdigest()
 
 
+#: The mark `csrf_exempt` leaves on a view function.
+_CSRF_EXEMPT = "_coachos_csrf_exempt"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def csrf_exempt(view: F) -> F:
+    """Exempt one view from the CSRF check: only for callers that prove themselves another way.
+
+    A provider's webhook (Twilio signs each request with the account's auth token) carries no
+    cookie and no CSRF token; the view must check that proof itself before doing anything. The
+    mark sits on the view function, so the exemption is visible at the route and covers nothing else.
+    """
+    setattr(view, _CSRF_EXEMPT, True)
+    return view
+
+
+def _exempt_view() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, _CSRF_EXEMPT, False))
+
+
 def check_csrf() -> None:
-    """Refuse a state-changing request whose CSRF token is missing or wrong (API tokens are exempt)."""
-    if request.method in SAFE_METHODS or g.get("principal_via") == "token":
+    """Refuse a state-changing request whose CSRF token is missing or wrong (API tokens, `csrf_exempt` views exempt)."""
+    if request.method in SAFE_METHODS or g.get("principal_via") == "token" or _exempt_view():
         return
     if principal() is None and request.path.startswith("/api/"):
         # No cookie session and no token: nothing ambient to forge; the API answers 401 itself.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from quart import Blueprint
 
-from coachos.entrypoints.web.views import account, api, calendar, clients, public, setup, today
+from coachos.entrypoints.web.views import account, api, calendar, clients, inbound, public, setup, today
 
 BLUEPRINTS: list[Blueprint] = [
     account.bp,
@@ -14,4 +14,5 @@ BLUEPRINTS: list[Blueprint] = [
     setup.bp,
     public.bp,
     api.bp,
+    inbound.bp,
 ]
