@@ -33,6 +33,8 @@ bp = Blueprint("inbound", __name__)
 #: What Twilio is told to do after a text: nothing (replies go through the worker).
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?>\n<Response/>'
 SIGNATURE_HEADER = "X-Twilio-Signature"
+#: Where Twilio posts incoming texts (each number's "A message comes in" webhook).
+ROUTE = "/webhooks/twilio/sms"
 #: The form fields of Twilio's webhook the route uses.
 FIELDS = ("MessageSid", "From", "To", "Body")
 REFUSED = "This request is not signed by Twilio for this address; nothing was stored."
@@ -44,22 +46,27 @@ def signed_url() -> str:
     return settings().public_url + request.path + (f"?{query}" if query else "")
 
 
-def _fields(form: MultiDict[str, str]) -> dict[str, str]:
+def _each_once(form: MultiDict[str, str]) -> None:
+    """Refuse a repeated field: the signature would cover every value, the use case would read only one."""
     for name in form:
         if len(form.getlist(name)) > 1:
             raise ValidationError(f"The field '{name}' was sent more than once; Twilio sends each once.", field=name)
+
+
+def _fields(form: MultiDict[str, str]) -> dict[str, str]:
     missing = [name for name in FIELDS if name not in form]
     if missing:
         raise ValidationError(f"Missing Twilio field(s): {', '.join(missing)}.", field=missing[0])
     return {name: form[name] for name in FIELDS}
 
 
-@bp.post("/webhooks/twilio/sms")
+@bp.post(ROUTE)
 @csrf_exempt
 async def twilio_sms() -> Any:
     """Take in a text sent to one of the businesses' numbers (configure it as the number's "A message comes in" URL)."""
     token = settings().twilio_auth_token
     form = await request.form
+    _each_once(form)
     if not token:
         log.warning("inbound_sms_refused", reason="no_auth_token")
         raise Forbidden(REFUSED + " Set COACHOS_TWILIO_AUTH_TOKEN to take in texts.")
