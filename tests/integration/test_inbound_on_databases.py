@@ -12,7 +12,6 @@ from coachos import CoachOS, Conflict
 from coachos.adapters.sql.tables import clients, messages, phone_numbers
 from coachos.adapters.sql.tenancy import ORG_SETTING
 from coachos.adapters.sql.uow import SqlUnitOfWork
-from coachos.domain.messages import Message
 from coachos.domain.numbers import NUMBER_TAKEN, PhoneNumber
 from coachos.domain.usecases import AddPhoneNumber, ReceiveSms, SmsReceived
 from tests.helpers import World, make_world
@@ -113,10 +112,3 @@ class TestNumbersTenancy:
         add_number(app, world)
         with engine.connect() as conn:
             assert conn.execute(sa.select(sa.func.count()).select_from(phone_numbers)).scalar_one() == 0
-
-
-def stored_message(engine: Engine, sid: str) -> list[Message]:
-    with SqlUnitOfWork(engine) as uow:
-        row = uow.connection.execute(sa.select(messages.c.org_id, messages.c.id).where(messages.c.provider_id == sid))
-        found = row.first()
-        return [] if found is None else [uow.messages.get(found.org_id, found.id)]
