@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from uuid import UUID
 
 import attrs
@@ -247,8 +248,11 @@ class TestReceiveSms:
         assert [m.body for m in messages_of(app, world.org.id)] == ["for the first"]
         assert [m.body for m in messages_of(app, other.org.id)] == ["for the second"]
 
-    def test_the_oldest_client_with_the_phone_gets_the_text(self, app: CoachOS, world: World) -> None:
+    def test_the_oldest_client_with_the_phone_gets_the_text(
+        self, app: CoachOS, world: World, clock: FixedClock
+    ) -> None:
         """When two clients share a phone (a family), the text joins the conversation of the one added first."""
+        clock.advance(timedelta(minutes=1))
         app.execute(CreateClient(org_id=world.org.id, name="Jordan's partner", phone=CLIENT_PHONE, actor=world.me))
         ours = add_number(app, world).number
         assert got(app, ours).message.client_id == world.client.id
