@@ -52,6 +52,21 @@ class TestRacingWebhooks:
         assert count(engine, messages, messages.c.key == f"inbound:{sid}:reply") == 1
         assert count(engine, clients, clients.c.org_id == world.org.id, clients.c.phone == stranger) == 1
 
+    def test_twenty_texts_from_one_new_sender_at_once_make_one_lead(
+        self, engine: Engine, app: CoachOS, world: World
+    ) -> None:
+        """Twenty different texts from a stranger arriving together are twenty messages in one new lead's thread."""
+        ours = add_number(app, world).number
+        stranger = fresh_number()
+        commands = [ReceiveSms(message_sid=fresh_sid(), to=ours, sender=stranger, body=f"part {i}") for i in range(20)]
+        results = race([lambda c=c: app.execute(c) for c in commands])
+        received = [r for r in results if isinstance(r, SmsReceived)]
+        assert len(received) == 20, results
+        assert sum(r.new_lead for r in received) == 1
+        assert len({r.message.client_id for r in received}) == 1
+        assert count(engine, clients, clients.c.org_id == world.org.id, clients.c.phone == stranger) == 1
+        assert count(engine, messages, messages.c.from_address == stranger) == 20
+
     def test_twenty_businesses_adding_one_number_at_once_give_it_to_one(
         self, engine: Engine, app: CoachOS, world: World
     ) -> None:

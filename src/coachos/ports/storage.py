@@ -455,6 +455,11 @@ class PhoneNumberRepository(Protocol):
         """The record of `number` (E.164) whichever organisation has it: an incoming text names no organisation."""
         ...
 
+    def hold_sender(self, org_id: OrgId, sender: str) -> None:
+        """Until this transaction ends, make other transactions taking in texts from `sender` to this
+        organisation wait, so two texts from a new person arriving together make one lead, not two."""
+        ...
+
 
 class Outbox(Protocol):
     """Events recorded with the change that caused them, for later delivery."""

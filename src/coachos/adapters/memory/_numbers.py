@@ -37,3 +37,6 @@ class MemoryPhoneNumbers(_Repo):
     def owner(self, number: str) -> PhoneNumber | None:
         """The number's record in whichever business has it."""
         return next((n for n in self._t.phone_numbers.values() if n.number == number), None)
+
+    def hold_sender(self, org_id: OrgId, sender: str) -> None:
+        """Nothing to do: a unit of work on the fake holds the store's one lock for its whole life."""

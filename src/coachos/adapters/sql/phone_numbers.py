@@ -69,3 +69,13 @@ class SqlPhoneNumbers(_Repo):
         q = sa.select(phone_numbers).where(phone_numbers.c.number == number)
         with read_numbers_across_orgs(self._c):
             return self._maybe(phone_numbers, q, number_from)
+
+    def hold_sender(self, org_id: OrgId, sender: str) -> None:
+        """A transaction-level advisory lock on (organisation, sender) on PostgreSQL.
+
+        SQLite needs none: every transaction there takes the write lock as it begins.
+        """
+        if self._c.dialect.name != "postgresql":
+            return
+        key = f"inbound-sender:{org_id}:{sender}"
+        self._c.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(key, 0))))

@@ -94,6 +94,8 @@ def receive_sms(cmd: ReceiveSms, deps: Deps) -> SmsReceived | None:
         if ours is None:
             return None
         org = uow.orgs.get(ours.org_id)
+        # Two texts from a new person arriving together must find one lead, not make two.
+        uow.phone_numbers.hold_sender(org.id, sender)
         client = uow.clients.by_contact(org.id, email=None, phone=sender)
         new_lead = client is None
         if client is None:
