@@ -3,7 +3,8 @@
 The business is the one that has the number the text was sent to; the sender is that business's
 client with this phone, or becomes a new lead. Every text is stored, keyword texts too (they are
 part of the conversation). STOP and its synonyms withdraw SMS consent, START and its synonyms
-record it, HELP gets the help text; each of those answers with one queued reply.
+record it, HELP gets the help text; each of those answers with one queued reply. Texts that join
+the conversation (anything but an answered keyword) emit `MessageReceived` for the coach's notice.
 
 A text the provider delivers again (the same MessageSid) changes nothing the second time: the
 message row is unique per (channel, provider id), and a transaction that finds it taken rolls
@@ -123,15 +124,18 @@ def receive_sms(cmd: ReceiveSms, deps: Deps) -> SmsReceived | None:
             return SmsReceived(message=stored, keyword=None, reply=None, new_lead=False, duplicate=True)
         keyword = parse_keyword(cmd.body)
         reply = None if keyword is None else _obey(uow, org, client, keyword, stored, now, deps)
-        uow.emit(
-            MessageReceived(
-                org_id=org.id,
-                occurred_at=now,
-                actor=str(Actor("client", client.id)),
-                message_id=stored.id,
-                client_id=client.id,
+        if reply is None:
+            # A text that joins the conversation; keywords answered here (STOP, START, HELP) are not
+            # news for the coach. A "Yes" that changed nothing is conversation, so it is.
+            uow.emit(
+                MessageReceived(
+                    org_id=org.id,
+                    occurred_at=now,
+                    actor=str(Actor("client", client.id)),
+                    message_id=stored.id,
+                    client_id=client.id,
+                )
             )
-        )
         uow.commit()
     return SmsReceived(message=stored, keyword=keyword, reply=reply, new_lead=new_lead, duplicate=False)
 
