@@ -237,15 +237,11 @@ class TestClientPage:
         assert "450.00 USD" in fragment
         assert "Mon 2 Mar, 07:00 EST" in fragment
 
-    async def test_messages_and_waivers_say_they_are_not_available(self, client: Client, core: CoachOS) -> None:
-        """Panels without a feature behind them say so plainly instead of staying blank."""
+    async def test_waivers_say_they_are_not_available(self, client: Client, core: CoachOS) -> None:
+        """A panel without a feature behind it says so plainly instead of staying blank."""
         biz = await open_business(client, core)
         jordan = add(core, biz, "Jordan Lee")
-        for name, words in (
-            ("messages", "Messages are not available yet"),
-            ("waivers", "Waivers are not available yet"),
-        ):
-            assert words in (await text(client, f"/clients/{jordan.id}/panels/{name}"))[1]
+        assert "Waivers are not available yet" in (await text(client, f"/clients/{jordan.id}/panels/waivers"))[1]
 
     async def test_unknown_panel_is_not_found(self, client: Client, core: CoachOS) -> None:
         """Asking for a panel that does not exist answers 404."""

@@ -24,6 +24,7 @@ RECORD_NAMES = {
     "logins": "login",
     "web_sessions": "session",
     "api_tokens": "API token",
+    "messages": "message",
 }
 
 

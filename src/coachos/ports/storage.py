@@ -39,6 +39,7 @@ from coachos.domain.ids import (
     PackageId,
     ServiceId,
 )
+from coachos.domain.inbox import Conversation
 from coachos.domain.messages import Message
 from coachos.domain.numbers import PhoneNumber
 from coachos.domain.orgs import Coach, Organization
@@ -433,6 +434,18 @@ class MessageRepository(Protocol):
 
     def cancel(self, org_id: OrgId, keys: Sequence[str], at: datetime) -> int:
         """Cancel those of `keys` still queued (not yet claimed by a worker); how many were cancelled."""
+        ...
+
+    def conversations(self, org_id: OrgId, limit: int, offset: int = 0) -> Rows[Conversation]:
+        """One row per client with messages (latest message, unread count), most recent first, `offset` rows skipped."""
+        ...
+
+    def unread_count(self, org_id: OrgId) -> int:
+        """Incoming messages of the organisation that no coach has read."""
+        ...
+
+    def mark_read(self, org_id: OrgId, client_id: ClientId, at: datetime) -> int:
+        """Mark the client's unread incoming messages read at `at`; how many were marked."""
         ...
 
 

@@ -10,9 +10,12 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from coachos.adapters.sql import _convert as cv
 from coachos.adapters.sql.repos import _Repo
-from coachos.adapters.sql.tables import messages
+from coachos.adapters.sql.tables import clients, messages
+from coachos.domain.errors import CorruptRecord
 from coachos.domain.ids import ClientId, CoachId, OrgId
+from coachos.domain.inbox import Conversation
 from coachos.domain.messages import Direction, Message, MessageStatus
 from coachos.domain.rows import Rows
 
@@ -73,6 +76,20 @@ def message_from(row: Any) -> Message:
         read_at=row.read_at,
         quiet_hours=row.quiet_hours,
     )
+
+
+def _conversation_from(row: Any) -> Conversation:
+    return Conversation(
+        client_id=ClientId(row.client_id),
+        client_name=row.client_name,
+        last=message_from(row),
+        unread=int(row.unread),
+    )
+
+
+def _unread() -> sa.ColumnElement[bool]:
+    """Incoming and not read: the condition the partial index ix_messages_unread covers."""
+    return sa.and_(messages.c.direction == Direction.IN.value, messages.c.read_at.is_(None))
 
 
 class SqlMessages(_Repo):
@@ -138,5 +155,74 @@ class SqlMessages(_Repo):
                 messages.c.status == MessageStatus.QUEUED.value,
             )
             .values(status=MessageStatus.CANCELLED.value, status_at=at)
+        )
+        return int(result.rowcount)
+
+    def conversations(self, org_id: OrgId, limit: int, offset: int = 0) -> Rows[Conversation]:
+        """Each client's latest message and unread count, most recent first: one statement.
+
+        A window over the business's messages ranks each client's messages newest first and
+        counts the unread ones; the first-ranked row of each client is its conversation.
+        """
+        newest_first = (messages.c.created_at.desc(), messages.c.id.desc())
+        ranked = (
+            sa.select(
+                messages.c.id,
+                sa.func.row_number().over(partition_by=messages.c.client_id, order_by=newest_first).label("rank"),
+                sa.func.sum(sa.case((_unread(), 1), else_=0)).over(partition_by=messages.c.client_id).label("unread"),
+            )
+            .where(messages.c.org_id == org_id, messages.c.client_id.is_not(None))
+            .subquery("ranked")
+        )
+        q = (
+            sa.select(messages, ranked.c.unread, clients.c.name.label("client_name"))
+            .join(ranked, ranked.c.id == messages.c.id)
+            .join(clients, sa.and_(clients.c.org_id == messages.c.org_id, clients.c.id == messages.c.client_id))
+            .where(messages.c.org_id == org_id, ranked.c.rank == 1)
+            .order_by(*newest_first)
+            .limit(limit)
+            .offset(offset)
+        )
+        result = self._c.execute(q)
+        try:
+            fetched = result.all()
+        except Exception as exc:
+            if not cv.unloadable(exc):
+                raise
+            return self._conversations_one_by_one(q, ranked)
+        return cv.read_all(messages, fetched, _conversation_from)
+
+    def _conversations_one_by_one(self, q: sa.Select[Any], ranked: sa.Subquery) -> Rows[Conversation]:
+        """The conversations of `q` read message by message, when some stored value cannot even be loaded."""
+        heads = self._c.execute(
+            q.with_only_columns(messages.c.id, messages.c.client_id, ranked.c.unread, clients.c.name)
+        ).all()
+        items: list[Conversation] = []
+        unreadable: list[CorruptRecord] = []
+        for message_id, client_id, count, name in heads:
+            try:
+                last = self._maybe(messages, sa.select(messages).where(messages.c.id == message_id), message_from)
+            except CorruptRecord as exc:
+                unreadable.append(exc)
+                continue
+            if last is not None:
+                items.append(Conversation(client_id=ClientId(client_id), client_name=name, last=last, unread=count))
+        return Rows(items, unreadable)
+
+    def unread_count(self, org_id: OrgId) -> int:
+        """Unread incoming messages, counted on the partial index of unread ones."""
+        q = (
+            sa.select(sa.func.count())
+            .select_from(messages)
+            .where(messages.c.org_id == org_id, messages.c.client_id.is_not(None), _unread())
+        )
+        return int(self._c.execute(q).scalar_one())
+
+    def mark_read(self, org_id: OrgId, client_id: ClientId, at: datetime) -> int:
+        """One UPDATE over the client's unread incoming messages."""
+        result = self._c.execute(
+            messages.update()
+            .where(messages.c.org_id == org_id, messages.c.client_id == client_id, _unread())
+            .values(read_at=at)
         )
         return int(result.rowcount)

@@ -436,6 +436,9 @@ automation_runs = sa.Table(
     _tenant_fk("automation_id", "automations"),
 )
 
+#: The rows of ix_messages_unread: incoming messages no coach has read.
+UNREAD_MESSAGES = "direction = 'in' AND read_at IS NULL"
+
 messages = sa.Table(
     "messages",
     metadata,
@@ -474,6 +477,14 @@ messages = sa.Table(
     sa.CheckConstraint("attempts >= 0", name="attempts_not_negative"),
     sa.Index("ix_messages_status_not_before", "status", "not_before"),
     sa.Index("ix_messages_org_id_client_id_created_at", "org_id", "client_id", "created_at"),
+    # The unread count on every coach page (and each conversation's) reads only the few unread rows.
+    sa.Index(
+        "ix_messages_unread",
+        "org_id",
+        "client_id",
+        postgresql_where=sa.text(UNREAD_MESSAGES),
+        sqlite_where=sa.text(UNREAD_MESSAGES),
+    ),
 )
 
 phone_numbers = sa.Table(

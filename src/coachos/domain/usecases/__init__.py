@@ -42,6 +42,13 @@ from coachos.domain.usecases.clients import (
     WithdrawConsent,
 )
 from coachos.domain.usecases.inbound import ReceiveSms, SmsReceived
+from coachos.domain.usecases.inbox import (
+    ConversationsPage,
+    ListConversations,
+    ReadConversation,
+    SendReply,
+    Thread,
+)
 from coachos.domain.usecases.lifecycle import (
     CancelBooking,
     CompleteBooking,
@@ -128,4 +135,9 @@ __all__ = [
     "RemovePhoneNumber",
     "ReceiveSms",
     "SmsReceived",
+    "ConversationsPage",
+    "ListConversations",
+    "ReadConversation",
+    "SendReply",
+    "Thread",
 ]

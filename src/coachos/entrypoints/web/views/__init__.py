@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from quart import Blueprint
 
-from coachos.entrypoints.web.views import account, api, calendar, clients, inbound, public, setup, today
+from coachos.entrypoints.web.views import account, api, calendar, clients, inbound, inbox, public, setup, today
 
 BLUEPRINTS: list[Blueprint] = [
     account.bp,
     today.bp,
     calendar.bp,
     clients.bp,
+    inbox.bp,
     setup.bp,
     public.bp,
     api.bp,

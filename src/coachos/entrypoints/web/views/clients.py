@@ -30,6 +30,7 @@ from coachos.domain.usecases import CreateClient, SellPackage, UpdateClient
 from coachos.entrypoints.web.context import core
 from coachos.entrypoints.web.security import login_required, require_principal
 from coachos.entrypoints.web.unreadable import report
+from coachos.entrypoints.web.views.inbox import messages_panel, queue_reply
 from coachos.ports.storage import UnitOfWork
 
 bp = Blueprint("clients", __name__)
@@ -193,7 +194,7 @@ LOADERS: Mapping[str, Callable[[UnitOfWork, OrgId, ClientId, datetime], dict[str
     "packages": _packages,
     "notes": _client_only,
     "payments": _payments,
-    "messages": _client_only,
+    "messages": messages_panel,
     "waivers": _client_only,
 }
 
@@ -392,3 +393,15 @@ async def sell(client_id: UUID) -> Any:
     except ValidationError as exc:
         return await _detail_page(client_id, "packages", form=form, error=exc)
     return redirect(url_for("clients.detail", client_id=client_id, saved="packages", _anchor="panel-packages"), 303)
+
+
+@bp.route("/clients/<uuid:client_id>/messages", methods=["POST"])
+@login_required
+async def reply(client_id: UUID) -> Any:
+    """Queue a reply from the Messages panel; a refused reply shows the panel again with the reason and the text."""
+    form = dict(await request.form)
+    try:
+        await queue_reply(client_id, form)
+    except ValidationError as exc:
+        return await _detail_page(client_id, "messages", form=form, error=exc)
+    return redirect(url_for("clients.detail", client_id=client_id, saved="messages", _anchor="panel-messages"), 303)

@@ -47,6 +47,8 @@ class TodayView:
     rows: list[Row]
     to_confirm: list[Row]
     low_credits: list[tuple[Client, int]]
+    #: Incoming messages no coach has read yet.
+    unread_messages: int = 0
     #: Stored rows that could not be read; sessions that need one of them are left out too.
     unreadable: tuple[CorruptRecord, ...] = ()
 
@@ -100,6 +102,7 @@ def _today(uow: UnitOfWork, org_id: Any, coach_id: Any, now: datetime) -> TodayV
         rows=todays,
         to_confirm=to_confirm,
         low_credits=[(who, n or 0) for c, _, n in low if (who := clients[c])],
+        unread_messages=uow.messages.unread_count(org_id),
         unreadable=unreadable_in(*reads, broken),
     )
 

@@ -4,7 +4,7 @@ The table gets the tenant policy of 0007. An incoming text names a number, not a
 transaction that sets `app.number_lookup` may read (never write) every organisation's numbers.
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0014
 Create Date: 2026-11-28 12:00:00.000000
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
