@@ -65,6 +65,8 @@ from coachos.domain.usecases import (
 )
 from coachos.domain.usecases.catalog import UpdateService
 from coachos.domain.usecases.clients import RecordConsent, UpdateClient, WithdrawConsent
+from coachos.domain.usecases.inbound import ReceiveSms, SmsReceived
+from coachos.domain.usecases.numbers import AddPhoneNumber, ListPhoneNumbers, RemovePhoneNumber
 from coachos.domain.usecases.templates import (
     ListMessageTemplates,
     PreviewMessageTemplate,
@@ -124,7 +126,12 @@ __all__ = [
     "ResetMessageTemplate",
     "SaveMessageTemplate",
     "Notifications",
+    "AddPhoneNumber",
+    "ListPhoneNumbers",
+    "RemovePhoneNumber",
+    "ReceiveSms",
     # values and records
+    "SmsReceived",
     "Actor",
     "SYSTEM",
     "Booking",

@@ -221,6 +221,7 @@ class MessageReceived(Event):
     type_name = "message.received"
 
     message_id: UUID
+    #: The client (or new lead) it came from; None if it could not be tied to one.
     client_id: ClientId | None = None
 
 

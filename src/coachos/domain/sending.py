@@ -16,8 +16,8 @@ import attrs
 from coachos.domain.ids import OrgId
 from coachos.domain.messages import Message, MessageStatus
 
-#: The template of the reply confirming an opt-out: the one message an opted-out number still gets.
-OPT_OUT_CONFIRMATION = "opt_out_confirmation"
+# The template of the reply confirming an opt-out: the one message an opted-out number still gets.
+
 #: Twilio's error for a recipient who replied STOP (also reported on the status callback).
 TWILIO_OPTED_OUT = "21610"
 

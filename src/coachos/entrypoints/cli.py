@@ -138,6 +138,74 @@ def outbox_retry(settings: Settings, event_id: UUID, consumer: str | None) -> No
     click.echo(f"Requeued {count} {'delivery' if count == 1 else 'deliveries'} of event {event_id}.")
 
 
+@cli.group()
+def numbers() -> None:
+    """The phone numbers each business receives texts on (one business per number)."""
+
+
+@contextmanager
+def _readable_errors() -> Iterator[None]:
+    """Turn a refusal (unknown business, number taken, malformed number) into the command's error message."""
+    try:
+        yield
+    except CoachOSError as exc:
+        raise click.ClickException(exc.message) from exc
+
+
+@numbers.command("add")
+@click.argument("business")
+@click.argument("number")
+@click.option("--label", default="", help="A name for the number, e.g. 'Studio line'.")
+@click.pass_obj
+def numbers_add(settings: Settings, business: str, number: str, label: str) -> None:
+    """Connect NUMBER (with its country code) to the business whose address is BUSINESS."""
+    from coachos.domain.ids import SYSTEM
+    from coachos.domain.usecases import AddPhoneNumber
+    from coachos.entrypoints.web.views.inbound import ROUTE
+
+    with _readable_errors(), bootstrap(settings) as app:
+        org = app.read(lambda uow: uow.orgs.by_slug(business))
+        added = app.execute(AddPhoneNumber(org_id=org.id, number=number, label=label, actor=SYSTEM))
+    click.echo(f"Added {added.number} to {org.slug}.")
+    click.echo(f"In Twilio, set its 'A message comes in' webhook to HTTP POST {settings.public_url}{ROUTE}")
+
+
+@numbers.command("list")
+@click.argument("business")
+@click.pass_obj
+def numbers_list(settings: Settings, business: str) -> None:
+    """List the numbers of the business whose address is BUSINESS."""
+    from coachos.domain.usecases import ListPhoneNumbers
+
+    with _readable_errors(), bootstrap(settings) as app:
+        org = app.read(lambda uow: uow.orgs.by_slug(business))
+        found = app.execute(ListPhoneNumbers(org_id=org.id))
+    if not found:
+        click.echo(f"{org.slug} has no phone numbers.")
+    for n in found:
+        click.echo(f"{n.number}  {n.label or '-'}  added {label(n.created_at, org.tz)}")
+
+
+@numbers.command("remove")
+@click.argument("business")
+@click.argument("number")
+@click.pass_obj
+def numbers_remove(settings: Settings, business: str, number: str) -> None:
+    """Disconnect NUMBER from the business whose address is BUSINESS (texts to it are then ignored)."""
+    from coachos.domain.contact import normalise_phone
+    from coachos.domain.ids import SYSTEM
+    from coachos.domain.usecases import ListPhoneNumbers, RemovePhoneNumber
+
+    with _readable_errors(), bootstrap(settings) as app:
+        org = app.read(lambda uow: uow.orgs.by_slug(business))
+        wanted = normalise_phone(number)
+        found = [n for n in app.execute(ListPhoneNumbers(org_id=org.id)) if n.number == wanted]
+        if not found:
+            raise click.ClickException(f"{wanted} is not one of {org.slug}'s numbers (see `coachos numbers list`).")
+        app.execute(RemovePhoneNumber(org_id=org.id, number_id=found[0].id, actor=SYSTEM))
+    click.echo(f"Removed {wanted} from {org.slug}.")
+
+
 @cli.command()
 @click.pass_obj
 def demo(settings: Settings) -> None:

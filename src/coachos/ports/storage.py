@@ -41,6 +41,7 @@ from coachos.domain.ids import (
 )
 from coachos.domain.inbox import Conversation
 from coachos.domain.messages import Message, MessageChannel, MessageStatus
+from coachos.domain.numbers import PhoneNumber
 from coachos.domain.orgs import Coach, Organization
 from coachos.domain.rows import Rows
 from coachos.domain.sending import ClaimedMessage
@@ -500,6 +501,31 @@ class MessageTemplateRepository(Protocol):
         ...
 
 
+class PhoneNumberRepository(Protocol):
+    """The numbers each organisation receives texts on; a number belongs to one organisation at most."""
+
+    def add(self, number: PhoneNumber) -> None:
+        """Store `number`; Conflict if any organisation (this one included) already has it."""
+        ...
+
+    def remove(self, org_id: OrgId, number_id: UUID) -> PhoneNumber:
+        """Delete one of the organisation's numbers and return it, or NotFound."""
+        ...
+
+    def list(self, org_id: OrgId) -> Rows[PhoneNumber]:
+        """The organisation's numbers, in the order they were added."""
+        ...
+
+    def owner(self, number: str) -> PhoneNumber | None:
+        """The record of `number` (E.164) whichever organisation has it: an incoming text names no organisation."""
+        ...
+
+    def hold_sender(self, org_id: OrgId, sender: str) -> None:
+        """Until this transaction ends, make other transactions taking in texts from `sender` to this
+        organisation wait, so two texts from a new person arriving together make one lead, not two."""
+        ...
+
+
 class Outbox(Protocol):
     """Events recorded with the change that caused them, for later delivery."""
 
@@ -548,6 +574,7 @@ class UnitOfWork(Protocol):
     automations: AutomationRepository
     messages: MessageRepository
     templates: MessageTemplateRepository
+    phone_numbers: PhoneNumberRepository
 
     def __enter__(self) -> Self:
         """Begin the transaction."""

@@ -43,6 +43,7 @@ from coachos.domain.ids import (
     ServiceId,
 )
 from coachos.domain.messages import Message, MessageChannel
+from coachos.domain.numbers import PhoneNumber
 from coachos.domain.orgs import Coach, Organization
 from coachos.domain.rows import Rows, corrupt_record
 from coachos.domain.templates import MessageTemplate, TemplateKind
@@ -127,6 +128,7 @@ class Tables:
     message_leases: dict[UUID, datetime] = attrs.Factory(dict)
     #: sending number → (micro-tokens, refilled at, in microseconds since the epoch)
     send_rates: dict[str, tuple[int, int]] = attrs.Factory(dict)
+    phone_numbers: dict[UUID, PhoneNumber] = attrs.Factory(dict)
     #: Rows that cannot be read, by id (see UnreadableRow).
     unreadable: dict[UUID, UnreadableRow] = attrs.Factory(dict)
 

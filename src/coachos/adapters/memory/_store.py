@@ -12,6 +12,7 @@ import attrs
 
 from coachos.adapters.memory._accounts import MemoryAccounts
 from coachos.adapters.memory._messages import MemoryMessages
+from coachos.adapters.memory._numbers import MemoryPhoneNumbers
 from coachos.adapters.memory._repos import (
     MemoryAutomations,
     MemoryAvailability,
@@ -42,6 +43,7 @@ from coachos.ports.storage import (
     OrganizationRepository,
     Outbox,
     PackageRepository,
+    PhoneNumberRepository,
     ServiceRepository,
 )
 
@@ -55,6 +57,7 @@ _RECORDS = {
     "packages": "packages",
     "automations": "automations",
     "messages": "messages",
+    "phone_numbers": "phone_numbers",
 }
 
 
@@ -108,6 +111,7 @@ class MemoryUnitOfWork:
         self.automations: AutomationRepository = MemoryAutomations(t)
         self.messages: MessageRepository = MemoryMessages(t)
         self.templates: MessageTemplateRepository = MemoryMessageTemplates(t)
+        self.phone_numbers: PhoneNumberRepository = MemoryPhoneNumbers(t)
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()

@@ -516,3 +516,16 @@ send_rates = sa.Table(
     # When the bucket was last refilled, in microseconds since the epoch (UTC).
     sa.Column("refilled_at_us", sa.BigInteger(), nullable=False),
 )
+
+phone_numbers = sa.Table(
+    "phone_numbers",
+    metadata,
+    _id(),
+    _org(),
+    # Unique across every business: an incoming text finds its business by the number it was sent to.
+    sa.Column("number", sa.String(16), nullable=False, unique=True),
+    sa.Column("label", sa.String(100), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    _tenant_key("phone_numbers"),
+    sa.Index("ix_phone_numbers_org_id_created_at", "org_id", "created_at"),
+)

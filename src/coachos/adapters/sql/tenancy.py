@@ -15,7 +15,9 @@ Two kinds of table are also reachable without an organisation, each for a named 
 - the outbox, read across organisations by the relay (`ACROSS_ORGS_FOR_OUTBOX`);
 - security events, whose old rows pruning deletes across organisations (`ACROSS_ORGS_FOR_PRUNE`);
 - automations, which the runner lists across organisations to find whose are enabled
-  (`ACROSS_ORGS_FOR_AUTOMATIONS`, reads only; migration 0009).
+  (`ACROSS_ORGS_FOR_AUTOMATIONS`, reads only; migration 0009);
+- phone numbers, which an incoming text's webhook looks up by the number it was sent to before
+  it knows the organisation (`ACROSS_ORGS_FOR_NUMBERS`, reads only; migration 0012).
 
 SQLite has no row-level security; there these calls do nothing.
 """
@@ -39,6 +41,8 @@ ACROSS_ORGS_FOR_PRUNE = "app.prune"
 ACROSS_ORGS_FOR_AUTOMATIONS = "app.automation_runner"
 #: Lets the message sender and the provider's status callback read and update every organisation's messages.
 ACROSS_ORGS_FOR_MESSAGES = "app.message_sender"
+#: Set to 'on' while an incoming text's number is looked up to find the organisation it belongs to.
+ACROSS_ORGS_FOR_NUMBERS = "app.number_lookup"
 #: The role the application works as on PostgreSQL; migration 0007 creates it (NOLOGIN).
 APP_ROLE = "coachos_app"
 
@@ -99,6 +103,19 @@ def messages_across_orgs(conn: sa.Connection) -> Iterator[None]:
         yield
     finally:
         conn.execute(sa.select(sa.func.set_config(ACROSS_ORGS_FOR_MESSAGES, "off", True)))
+
+
+@contextmanager
+def read_numbers_across_orgs(conn: sa.Connection) -> Iterator[None]:
+    """Let the block read every organisation's phone numbers; the rest of the transaction cannot."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    conn.execute(sa.select(sa.func.set_config(ACROSS_ORGS_FOR_NUMBERS, "on", True)))
+    try:
+        yield
+    finally:
+        conn.execute(sa.select(sa.func.set_config(ACROSS_ORGS_FOR_NUMBERS, "off", True)))
 
 
 def _innermost(conn: sa.Connection) -> sa.Transaction | None:

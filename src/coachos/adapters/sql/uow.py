@@ -14,6 +14,7 @@ from coachos.adapters.sql.automations import SqlAutomations
 from coachos.adapters.sql.errors import at_the_edge
 from coachos.adapters.sql.messages import SqlMessages
 from coachos.adapters.sql.outbox import SqlOutbox, event_row
+from coachos.adapters.sql.phone_numbers import SqlPhoneNumbers
 from coachos.adapters.sql.repos import (
     SqlAvailability,
     SqlBookings,
@@ -39,6 +40,7 @@ from coachos.ports.storage import (
     OrganizationRepository,
     Outbox,
     PackageRepository,
+    PhoneNumberRepository,
     ServiceRepository,
 )
 
@@ -77,6 +79,7 @@ class SqlUnitOfWork:
         self.automations: AutomationRepository = SqlAutomations(conn)
         self.messages: MessageRepository = SqlMessages(conn)
         self.templates: MessageTemplateRepository = SqlMessageTemplates(conn)
+        self.phone_numbers: PhoneNumberRepository = SqlPhoneNumbers(conn)
         self._events = []
         return self
 

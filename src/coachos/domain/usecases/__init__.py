@@ -41,6 +41,7 @@ from coachos.domain.usecases.clients import (
     UpdateClient,
     WithdrawConsent,
 )
+from coachos.domain.usecases.inbound import ReceiveSms, SmsReceived
 from coachos.domain.usecases.inbox import (
     ConversationsPage,
     ListConversations,
@@ -54,6 +55,7 @@ from coachos.domain.usecases.lifecycle import (
     ConfirmBooking,
     MarkNoShow,
 )
+from coachos.domain.usecases.numbers import AddPhoneNumber, ListPhoneNumbers, RemovePhoneNumber
 from coachos.domain.usecases.public import (
     BookAsGuest,
     CalendarFeed,
@@ -141,6 +143,11 @@ __all__ = [
     "RecordConsent",
     "WithdrawConsent",
     "UseCredit",
+    "AddPhoneNumber",
+    "ListPhoneNumbers",
+    "RemovePhoneNumber",
+    "ReceiveSms",
+    "SmsReceived",
     "ConversationsPage",
     "ListConversations",
     "ReadConversation",

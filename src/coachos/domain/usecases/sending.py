@@ -32,13 +32,13 @@ from coachos.domain.messages import Message, MessageChannel, MessageStatus, requ
 from coachos.domain.orgs import Organization
 from coachos.domain.quiet_hours import is_quiet, next_allowed, recipient_zone
 from coachos.domain.sending import (
-    OPT_OUT_CONFIRMATION,
     TWILIO_OPTED_OUT,
     ClaimedMessage,
     delivery_error,
     delivery_status,
     retry_delay,
 )
+from coachos.domain.sms_keywords import OPT_OUT_CONFIRMATION
 from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.ports.storage import UnitOfWork
 

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from quart import Blueprint
 
-from coachos.entrypoints.web.views import account, api, calendar, clients, inbox, public, setup, today, twilio_status
+from coachos.entrypoints.web.views import (
+    account,
+    api,
+    calendar,
+    clients,
+    inbound,
+    inbox,
+    public,
+    setup,
+    today,
+    twilio_status,
+)
 
 BLUEPRINTS: list[Blueprint] = [
     account.bp,
@@ -16,4 +27,5 @@ BLUEPRINTS: list[Blueprint] = [
     public.bp,
     api.bp,
     twilio_status.bp,
+    inbound.bp,
 ]

@@ -4,7 +4,7 @@ Every page reads the organisation from the signed-in principal. A refused form i
 the domain's message and what was typed, and nothing is written; ids of other organisations are 404.
 """
 
-from coachos.entrypoints.web.views.setup import automations, availability, catalog, index, messages, settings
+from coachos.entrypoints.web.views.setup import automations, availability, catalog, index, messages, numbers, settings
 from coachos.entrypoints.web.views.setup._blueprint import bp
 from coachos.entrypoints.web.views.setup._forms import zone_label
 from coachos.entrypoints.web.views.setup.catalog import end_of_local_day, expiry_label
@@ -19,6 +19,7 @@ __all__ = [
     "expiry_label",
     "index",
     "messages",
+    "numbers",
     "policy_in_words",
     "settings",
     "zone_label",
