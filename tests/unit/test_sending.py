@@ -19,7 +19,8 @@ from coachos.domain.clients import Channel
 from coachos.domain.errors import PermanentSendError, RecipientOptedOut, TransientSendError
 from coachos.domain.ids import ClientId
 from coachos.domain.messages import Message, MessageChannel, MessageStatus, Purpose, outgoing
-from coachos.domain.sending import OPT_OUT_CONFIRMATION, SendingOptions, retry_delay
+from coachos.domain.sending import SendingOptions, retry_delay
+from coachos.domain.sms_keywords import OPT_OUT_CONFIRMATION
 from coachos.domain.usecases import RecordConsent, RecordDeliveryStatus, SendDueMessages, SendReport, UpdateClient
 from tests.helpers import World, make_world
 
