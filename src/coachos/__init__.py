@@ -10,6 +10,7 @@ from coachos.domain.availability import DateOverride, Slot, WeeklyRule
 from coachos.domain.bookings import Booking, BookingStatus, CreditChange, CreditEvent, GuestDetails
 from coachos.domain.catalog import Service, SessionPackage
 from coachos.domain.clients import Channel, Client, ClientStatus, Consent
+from coachos.domain.consent import ConsentAction, ConsentChange
 from coachos.domain.errors import (
     CoachOSError,
     Conflict,
@@ -64,7 +65,7 @@ from coachos.domain.usecases import (
     UseCredit,
 )
 from coachos.domain.usecases.catalog import UpdateService
-from coachos.domain.usecases.clients import RecordConsent, UpdateClient, WithdrawConsent
+from coachos.domain.usecases.clients import ConsentLog, RecordConsent, UpdateClient, WithdrawConsent
 from coachos.settings import Settings
 
 __all__ = [
@@ -110,6 +111,7 @@ __all__ = [
     "ReadCalendarFeed",
     "CalendarFeed",
     "UpdateClient",
+    "ConsentLog",
     "RecordConsent",
     "WithdrawConsent",
     # values and records
@@ -123,6 +125,8 @@ __all__ = [
     "ClientStatus",
     "Coach",
     "Consent",
+    "ConsentAction",
+    "ConsentChange",
     "CreditChange",
     "CreditEvent",
     "DateOverride",

@@ -37,6 +37,7 @@ from coachos.domain.usecases.booking import (
 )
 from coachos.domain.usecases.catalog import UpdateService
 from coachos.domain.usecases.clients import (
+    ConsentLog,
     RecordConsent,
     UpdateClient,
     WithdrawConsent,
@@ -118,6 +119,7 @@ __all__ = [
     "UpdateOrganizationSettings",
     "UpdateClient",
     "UpdateService",
+    "ConsentLog",
     "RecordConsent",
     "WithdrawConsent",
     "UseCredit",
