@@ -104,7 +104,7 @@ def _seed(core: CoachOS, engine: Engine) -> World:
     )
     core.execute(CreateApiToken(org_id=w.org.id, coach_id=w.coach.id, name="phone"))
     core.execute(
-        RecordConsent(org_id=w.org.id, client_id=w.client.id, channel="sms", method="coach_entered", actor=w.me)
+        RecordConsent(org_id=w.org.id, client_id=w.client.id, channel="sms", method="client_request", actor=w.me)
     )
     core.execute(CalendarFeedUrl(org_id=w.org.id, coach_id=w.coach.id))
     with SqlUnitOfWork(engine) as uow:

@@ -220,6 +220,18 @@ class TestConsentLog:
         assert stored(app, world) == before
         assert len(app.execute(ConsentLog(**self.base(world)))) == 1
 
+    def test_coach_entered_consent_needs_its_words(self, app: CoachOS, world: World) -> None:
+        """Consent a coach enters without the words the client agreed to is refused naming 'wording'."""
+        for wording in (None, "  "):
+            with pytest.raises(ValidationError) as caught:
+                app.execute(
+                    RecordConsent(
+                        channel="sms", method="coach_entered", wording=wording, actor=world.me, **self.base(world)
+                    )
+                )
+            assert caught.value.field == "wording"
+        assert stored(app, world).consents == ()
+
     def test_withdrawing_what_was_never_given_logs_nothing(self, app: CoachOS, world: World) -> None:
         """A withdrawal of a consent the client does not have changes nothing, the log included."""
         app.execute(WithdrawConsent(channel="email_marketing", actor=world.me, **self.base(world)))
@@ -228,7 +240,7 @@ class TestConsentLog:
     def test_marketing_is_read_as_email_marketing(self, app: CoachOS, world: World) -> None:
         """The old name "marketing" still means email marketing, for callers and stored records from before."""
         client = app.execute(
-            RecordConsent(channel="marketing", method="coach_entered", actor=world.me, **self.base(world))
+            RecordConsent(channel="marketing", method="client_request", actor=world.me, **self.base(world))
         )
         assert [c.channel for c in client.consents] == [Channel.EMAIL_MARKETING]
         assert Channel("marketing") is Channel.EMAIL_MARKETING

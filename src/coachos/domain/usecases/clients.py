@@ -125,6 +125,7 @@ def log_given(uow: UnitOfWork, deps: Deps, client: Client, actor: Actor) -> None
 class RecordConsent(Command[Client]):
     """Note that a client agreed to be contacted on a channel for a purpose, how, and in which words.
 
+    Consent a coach enters ("coach_entered") needs its words: what the client agreed to, and where.
     It replaces the channel's earlier consent on the client; both stay in the consent log.
     """
 
@@ -145,6 +146,12 @@ def record_consent(cmd: RecordConsent, deps: Deps) -> Client:
     method = cmd.method.strip()
     if not method:
         raise ValidationError("Say how the consent was given, e.g. 'booking_form' or 'coach_entered'.", field="method")
+    if method == COACH_ENTERED and not (cmd.wording or "").strip():
+        # Without them the record proves nothing: the coach notes what the client agreed to and where.
+        raise ValidationError(
+            "Write down what the client agreed to, and where or how (e.g. 'Said yes to reminder texts on the phone').",
+            field="wording",
+        )
     consent = Consent(channel=_channel(cmd.channel), granted_at=now, method=method, wording=cmd.wording or None)
     with deps.uow() as uow:
         current = uow.clients.get(cmd.org_id, cmd.client_id)

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from quart import Blueprint
 
-from coachos.entrypoints.web.views import account, api, calendar, clients, public, setup, today
+# Adds the consent forms' routes to the clients blueprint.
+from coachos.entrypoints.web.views import (
+    account,
+    api,
+    calendar,
+    client_consents,  # noqa: F401  # imported for its routes
+    clients,
+    public,
+    setup,
+    today,
+)
 
 BLUEPRINTS: list[Blueprint] = [
     account.bp,
