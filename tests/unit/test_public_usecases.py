@@ -281,8 +281,9 @@ class TestBookAsGuest:
         }
         log = app.execute(ConsentLog(org_id=world.org.id, client_id=client.id))
         assert {(c.channel, c.action.value, c.at) for c in log} == {(ch, "given", clock.now()) for ch in words}
-        assert booking.guest is not None
-        assert booking.guest.marketing == ticked
+        stored = app.read(lambda uow: uow.bookings.get(world.org.id, booking.id))
+        assert stored.guest is not None
+        assert stored.guest.marketing == ticked
 
     def test_unticked_marketing_boxes_record_nothing(self, app: CoachOS, world: World) -> None:
         """Booking texts alone give no marketing consent: each purpose is its own box."""

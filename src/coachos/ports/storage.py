@@ -112,6 +112,10 @@ class ClientRepository(Protocol):
         """Clients whose name, email or phone contain `search` (with this status and tag, if given), by name."""
         ...
 
+    def lock(self, org_id: OrgId, client_id: ClientId) -> Client:
+        """The client, held until the transaction ends, so that changes made from what was read cannot be lost."""
+        ...
+
     def log_consent(self, change: ConsentChange) -> None:
         """Keep a consent given or withdrawn, for good (the log is only ever added to)."""
         ...

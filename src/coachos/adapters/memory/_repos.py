@@ -261,6 +261,10 @@ class MemoryClients(_Repo):
         found = [c for c in self._t.clients.values() if c.org_id == org_id and hit(c)]
         return self._rows("clients", org_id, sorted(found, key=lambda c: c.name.lower())[:limit])
 
+    def lock(self, org_id: OrgId, client_id: ClientId) -> Client:
+        """The client (a memory unit of work already holds the whole store)."""
+        return self.get(org_id, client_id)
+
     def log_consent(self, change: ConsentChange) -> None:
         """Keep a consent given or withdrawn."""
         self.get(change.org_id, change.client_id)

@@ -240,6 +240,11 @@ class SqlClients(_Repo):
         if result.rowcount != 1:
             raise NotFound("No such client in this business.")
 
+    def lock(self, org_id: OrgId, client_id: ClientId) -> Client:
+        """The client, its row locked until the transaction ends (SQLite's write transactions already queue)."""
+        q = sa.select(clients).where(clients.c.org_id == org_id, clients.c.id == client_id).with_for_update()
+        return self._get(clients, q, cv.client_from, "client")
+
     def log_consent(self, change: ConsentChange) -> None:
         """Keep a consent given or withdrawn."""
         self._c.execute(consent_events.insert().values(**cv.consent_change_values(change)))

@@ -49,7 +49,8 @@ def update_client(cmd: UpdateClient, deps: Deps) -> Client:
     """Validate the new details exactly as CreateClient does and store them; an unchanged record writes nothing."""
     asked: dict[str, Any] = {f: getattr(cmd, f) for f in EDITABLE if getattr(cmd, f) is not None}
     with deps.uow() as uow:
-        current = uow.clients.get(cmd.org_id, cmd.client_id)
+        # Held: a STOP withdrawing a consent meanwhile must not be undone by writing back the consents read here.
+        current = uow.clients.lock(cmd.org_id, cmd.client_id)
         updated = attrs.evolve(current, **asked)  # the converters and checks of Client run here
         changed = tuple(f for f in EDITABLE if getattr(updated, f) != getattr(current, f))
         if not changed:
@@ -154,7 +155,7 @@ def record_consent(cmd: RecordConsent, deps: Deps) -> Client:
         )
     consent = Consent(channel=_channel(cmd.channel), granted_at=now, method=method, wording=cmd.wording or None)
     with deps.uow() as uow:
-        current = uow.clients.get(cmd.org_id, cmd.client_id)
+        current = uow.clients.lock(cmd.org_id, cmd.client_id)
         others = tuple(c for c in current.consents if c.channel != consent.channel)
         updated = attrs.evolve(current, consents=(*others, consent))
         uow.clients.update(updated)
@@ -211,7 +212,7 @@ def withdraw_consent(cmd: WithdrawConsent, deps: Deps) -> Client:
     method = _WITHDRAWN_BY[cmd.actor.kind] if cmd.method is None else cmd.method
     now = deps.clock.now()
     with deps.uow() as uow:
-        current = uow.clients.get(cmd.org_id, cmd.client_id)
+        current = uow.clients.lock(cmd.org_id, cmd.client_id)
         if current.consent(channel) is None:
             return current
         updated = attrs.evolve(current, consents=tuple(c for c in current.consents if c.channel != channel))
