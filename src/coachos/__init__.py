@@ -66,6 +66,7 @@ from coachos.domain.usecases import (
 )
 from coachos.domain.usecases.catalog import UpdateService
 from coachos.domain.usecases.clients import ConsentLog, RecordConsent, UpdateClient, WithdrawConsent
+from coachos.domain.usecases.consent import ApplyBookingConsents
 from coachos.settings import Settings
 
 __all__ = [
@@ -111,6 +112,7 @@ __all__ = [
     "ReadCalendarFeed",
     "CalendarFeed",
     "UpdateClient",
+    "ApplyBookingConsents",
     "ConsentLog",
     "RecordConsent",
     "WithdrawConsent",

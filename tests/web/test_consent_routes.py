@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
-from coachos import Channel, CoachOS, ConsentAction, ConsentLog, RecordConsent, WithdrawConsent
+from coachos import (
+    BookAsGuest,
+    Channel,
+    CoachOS,
+    ConfirmBooking,
+    ConsentAction,
+    ConsentLog,
+    RecordConsent,
+    WithdrawConsent,
+)
 from coachos.adapters.clock import FixedClock
+from coachos.domain.bookings import GuestConsent
 from tests.web.support import csrf
 from tests.web.test_client_routes import add, open_business, text
 
@@ -138,3 +148,58 @@ class TestConsentForms:
         )
         assert response.status_code in (400, 403)
         assert core.read(lambda uow: uow.clients.get(biz.org.id, jordan.id)).consents == ()
+
+
+class TestApplyFromBooking:
+    async def test_a_confirmed_bookings_ticks_are_offered_and_applied(
+        self, client: Client, core: CoachOS, clock: FixedClock
+    ) -> None:
+        """The panel shows what was ticked on a matched booking, asks to confirm it first, then applies it."""
+        biz = await open_business(client, core)
+        jordan = add(core, biz, "Jordan Lee", phone="+12125550101")
+        wording = "Send me marketing texts"
+        booking = core.execute(
+            BookAsGuest(
+                org_id=biz.org.id,
+                service_id=biz.service.id,
+                start=datetime(2026, 3, 3, 14, tzinfo=UTC),
+                name="Jordan L",
+                phone="+1 212 555 0101",
+                sms_consent=False,
+                consent_wording="Text me reminders",
+                marketing=(GuestConsent(Channel.SMS_MARKETING, wording),),
+                idempotency_key="k",
+                visitor="v",
+            )
+        )
+        fragment = (await text(client, f"/clients/{jordan.id}/panels/consent"))[1]
+        assert f"Marketing texts: <q>{wording}</q>" in fragment
+        assert "Confirm the booking first" in fragment
+        token = await csrf(client, f"/clients/{jordan.id}")
+        refused = await client.post(
+            f"/clients/{jordan.id}/consents/from-booking", form={"csrf_token": token, "booking_id": str(booking.id)}
+        )
+        assert refused.status_code == 400
+        assert core.read(lambda uow: uow.clients.get(biz.org.id, jordan.id)).consents == ()
+        core.execute(ConfirmBooking(org_id=biz.org.id, booking_id=booking.id, actor=biz.me))
+        assert "Apply to Jordan Lee" in (await text(client, f"/clients/{jordan.id}/panels/consent"))[1]
+        response = await client.post(
+            f"/clients/{jordan.id}/consents/from-booking", form={"csrf_token": token, "booking_id": str(booking.id)}
+        )
+        assert response.status_code == 303
+        held = core.read(lambda uow: uow.clients.get(biz.org.id, jordan.id)).consent(Channel.SMS_MARKETING)
+        assert held is not None
+        assert (held.method, held.wording, held.granted_at) == ("booking_form", wording, clock.now())
+        assert "Apply to" not in (await text(client, f"/clients/{jordan.id}/panels/consent"))[1]
+
+    @pytest.mark.parametrize("booking_id", ["", "not-a-uuid", "00000000-0000-4000-8000-000000000000"])
+    async def test_a_bad_booking_id_is_refused(self, client: Client, core: CoachOS, booking_id: str) -> None:
+        """A missing or malformed booking id is 400, an unknown one 404; nothing changes."""
+        biz = await open_business(client, core)
+        jordan = add(core, biz, "Jordan Lee", phone="+12125550101")
+        token = await csrf(client, f"/clients/{jordan.id}")
+        response = await client.post(
+            f"/clients/{jordan.id}/consents/from-booking", form={"csrf_token": token, "booking_id": booking_id}
+        )
+        assert response.status_code == (404 if booking_id.startswith("0000") else 400)
+        assert core.read(lambda uow: uow.clients.get(biz.org.id, jordan.id)) == jordan

@@ -64,6 +64,7 @@ API_BODY: dict[str, Any] = {
 #: Form fields a page's form might want, so a refusal can only be about the id.
 FORM_BODY: dict[str, str] = {
     "name": "Probe",
+    "booking_id": "00000000-0000-4000-8000-000000000000",
     "channel": "sms",
     "method": "client_request",
     "wording": "probe",

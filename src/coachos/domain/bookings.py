@@ -112,6 +112,11 @@ class GuestDetails:
     #: The marketing boxes they ticked (texts, emails), each with its words; on a new client they become consents.
     marketing: tuple[GuestConsent, ...] = ()
 
+    def ticked(self) -> tuple[GuestConsent, ...]:
+        """Every consent box they ticked with its words: texts about bookings first, then marketing."""
+        reminders = (GuestConsent(Channel.SMS, self.consent_wording),) if self.sms_consent else ()
+        return (*reminders, *self.marketing)
+
     @property
     def summary(self) -> str:
         """What they typed, in one line for the coach: 'booked online as “Casey Morgan”, casey@example.com'."""

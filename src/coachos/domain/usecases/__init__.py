@@ -42,6 +42,7 @@ from coachos.domain.usecases.clients import (
     UpdateClient,
     WithdrawConsent,
 )
+from coachos.domain.usecases.consent import ApplyBookingConsents
 from coachos.domain.usecases.lifecycle import (
     CancelBooking,
     CompleteBooking,
@@ -119,6 +120,7 @@ __all__ = [
     "UpdateOrganizationSettings",
     "UpdateClient",
     "UpdateService",
+    "ApplyBookingConsents",
     "ConsentLog",
     "RecordConsent",
     "WithdrawConsent",

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import attrs
 
+from coachos.domain.bookings import Booking, GuestConsent
 from coachos.domain.clients import Channel, Client, Consent
 from coachos.domain.consent import (
     CLIENT_REQUEST,
@@ -16,6 +17,7 @@ from coachos.domain.consent import (
     method_label,
 )
 from coachos.domain.errors import ValidationError
+from coachos.domain.usecases.consent import VOUCHED, contact_matches, pending_ticks
 
 #: How a coach may say a consent was given, as the form offers it.
 GIVE_METHODS: Mapping[str, str] = {
@@ -45,11 +47,24 @@ class ConsentLine:
 
 
 @attrs.frozen
+class BookingTicks:
+    """Boxes ticked on the public form of one of the client's bookings that nothing has settled since."""
+
+    booking: Booking
+    ticks: tuple[GuestConsent, ...]
+    #: Whether the coach has confirmed the booking is really this client's (else they must first).
+    vouched: bool
+    #: The channels whose typed phone or email is the client's on file (only these can be applied).
+    applicable: frozenset[Channel]
+
+
+@attrs.frozen
 class ConsentView:
     """The consent panel: a line per channel and purpose, then every change, newest first."""
 
     lines: list[ConsentLine]
     history: list[ConsentChange]
+    from_bookings: list[BookingTicks] = attrs.Factory(list)
 
     #: The choices of the forms' "How" menus.
     give_methods: Mapping[str, str] = GIVE_METHODS
@@ -61,8 +76,8 @@ class ConsentView:
         return [c for c in self.history if c.action is ConsentAction.WITHDRAWN]
 
 
-def consent_view(client: Client, log: Sequence[ConsentChange]) -> ConsentView:
-    """The consent panel of `client`, whose consent log is `log` (oldest first)."""
+def consent_view(client: Client, log: Sequence[ConsentChange], bookings: Sequence[Booking] = ()) -> ConsentView:
+    """The consent panel of `client`, whose consent log is `log` (oldest first) and bookings `bookings`."""
     withdrawn: dict[Channel, ConsentChange] = {c.channel: c for c in log if c.action is ConsentAction.WITHDRAWN}
     lines = [
         ConsentLine(
@@ -70,7 +85,13 @@ def consent_view(client: Client, log: Sequence[ConsentChange]) -> ConsentView:
         )
         for channel, label in LABELS.items()
     ]
-    return ConsentView(lines=lines, history=list(reversed(log)))
+    from_bookings = []
+    for b in bookings:
+        if ticks := pending_ticks(b, log):
+            vouched = b.guest is None or not b.guest.matched or b.status in VOUCHED
+            applicable = frozenset(t.channel for t in ticks if contact_matches(b, client, t))
+            from_bookings.append(BookingTicks(b, ticks, vouched, applicable))
+    return ConsentView(lines=lines, history=list(reversed(log)), from_bookings=from_bookings)
 
 
 def chosen_method(value: str | None, allowed: Mapping[str, str]) -> str:

@@ -150,8 +150,8 @@ def _client_only(uow: UnitOfWork, org_id: OrgId, client_id: ClientId, now: datet
 
 def _consent(uow: UnitOfWork, org_id: OrgId, client_id: ClientId, now: datetime) -> dict[str, Any]:
     client = uow.clients.get(org_id, client_id)
-    log = uow.clients.consent_log(org_id, client_id)
-    return {"client": client, "consent": consent_view(client, log), UNREADABLE: log.unreadable}
+    log, bookings = uow.clients.consent_log(org_id, client_id), uow.bookings.for_client(org_id, client_id)
+    return {"client": client, "consent": consent_view(client, log, bookings), UNREADABLE: unreadable_in(log, bookings)}
 
 
 def _actor_names(coaches: Iterable[Coach], client: Client) -> Callable[[Actor], str]:
