@@ -244,6 +244,8 @@ class TestConsentLog:
         )
         assert [c.channel for c in client.consents] == [Channel.EMAIL_MARKETING]
         assert Channel("marketing") is Channel.EMAIL_MARKETING
+        assert Channel.MARKETING is Channel.EMAIL_MARKETING
+        assert [c.value for c in Channel] == ["sms", "email", "email_marketing", "sms_marketing"]
         assert required_consent(MessageChannel.EMAIL, Purpose.MARKETING) is Channel.EMAIL_MARKETING
 
     def test_a_client_created_with_consents_has_them_in_the_log(self, app: CoachOS, world: World) -> None:

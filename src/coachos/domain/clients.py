@@ -37,6 +37,8 @@ class Channel(enum.StrEnum):
     EMAIL_MARKETING = "email_marketing"
     #: Marketing texts: offers, win-back messages, newsletters.
     SMS_MARKETING = "sms_marketing"
+    #: Deprecated alias of EMAIL_MARKETING (the same member), for callers written before the rename.
+    MARKETING = "email_marketing"
 
     @classmethod
     def _missing_(cls, value: object) -> Channel | None:
