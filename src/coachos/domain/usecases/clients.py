@@ -81,7 +81,7 @@ def log_consent(
     actor: Actor,
     wording: str | None,
 ) -> ConsentChange:
-    """Keep the evidence of one consent given or withdrawn, in the caller's transaction."""
+    """Keep the evidence of one consent given or withdrawn and announce it, in the caller's transaction."""
     change = ConsentChange(
         id=deps.ids.new_id(),
         org_id=client.org_id,
@@ -94,6 +94,10 @@ def log_consent(
         wording=wording,
     )
     uow.clients.log_consent(change)
+    announce = ConsentRecorded if action is ConsentAction.GIVEN else ConsentWithdrawn
+    uow.emit(
+        announce(org_id=client.org_id, occurred_at=at, actor=str(actor), client_id=client.id, channel=channel.value)
+    )
     return change
 
 
@@ -110,15 +114,6 @@ def log_given(uow: UnitOfWork, deps: Deps, client: Client, actor: Actor) -> None
             method=consent.method,
             actor=actor,
             wording=consent.wording,
-        )
-        uow.emit(
-            ConsentRecorded(
-                org_id=client.org_id,
-                occurred_at=consent.granted_at,
-                actor=str(actor),
-                client_id=client.id,
-                channel=consent.channel.value,
-            )
         )
 
 
@@ -170,15 +165,6 @@ def record_consent(cmd: RecordConsent, deps: Deps) -> Client:
             actor=cmd.actor,
             wording=consent.wording,
         )
-        uow.emit(
-            ConsentRecorded(
-                org_id=cmd.org_id,
-                occurred_at=now,
-                actor=str(cmd.actor),
-                client_id=cmd.client_id,
-                channel=consent.channel.value,
-            )
-        )
         uow.commit()
     return updated
 
@@ -227,15 +213,6 @@ def withdraw_consent(cmd: WithdrawConsent, deps: Deps) -> Client:
             method=method,
             actor=cmd.actor,
             wording=cmd.wording or None,
-        )
-        uow.emit(
-            ConsentWithdrawn(
-                org_id=cmd.org_id,
-                occurred_at=now,
-                actor=str(cmd.actor),
-                client_id=cmd.client_id,
-                channel=channel.value,
-            )
         )
         uow.commit()
     return updated

@@ -10,7 +10,6 @@ from coachos.domain.bookings import Booking, BookingStatus, GuestConsent
 from coachos.domain.clients import Channel, Client, Consent
 from coachos.domain.consent import BOOKING_FORM, ConsentAction, ConsentChange
 from coachos.domain.errors import NotFound, ValidationError
-from coachos.domain.events import ConsentRecorded
 from coachos.domain.ids import Actor, BookingId, ClientId, OrgId
 from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.domain.usecases.clients import log_consent
@@ -94,15 +93,6 @@ def apply_booking_consents(cmd: ApplyBookingConsents, deps: Deps) -> Client:
                 method=BOOKING_FORM,
                 actor=cmd.actor,
                 wording=consent.wording,
-            )
-            uow.emit(
-                ConsentRecorded(
-                    org_id=cmd.org_id,
-                    occurred_at=now,
-                    actor=str(cmd.actor),
-                    client_id=cmd.client_id,
-                    channel=consent.channel.value,
-                )
             )
         uow.commit()
     return updated
