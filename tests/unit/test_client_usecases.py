@@ -259,6 +259,6 @@ class TestConsentLog:
 
     def test_another_business_cannot_read_the_log(self, app: CoachOS, world: World) -> None:
         """The log of a client is NotFound from another organisation."""
-        other = make_world(app, slug="other-biz")
+        other = make_world(app)
         with pytest.raises(NotFound):
             app.execute(ConsentLog(org_id=other.org.id, client_id=world.client.id))
