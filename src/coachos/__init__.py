@@ -10,6 +10,7 @@ from coachos.domain.availability import DateOverride, Slot, WeeklyRule
 from coachos.domain.bookings import Booking, BookingStatus, CreditChange, CreditEvent, GuestDetails
 from coachos.domain.catalog import Service, SessionPackage
 from coachos.domain.clients import Channel, Client, ClientStatus, Consent
+from coachos.domain.consent import ConsentAction, ConsentChange
 from coachos.domain.errors import (
     CoachOSError,
     Conflict,
@@ -64,7 +65,8 @@ from coachos.domain.usecases import (
     UseCredit,
 )
 from coachos.domain.usecases.catalog import UpdateService
-from coachos.domain.usecases.clients import RecordConsent, UpdateClient, WithdrawConsent
+from coachos.domain.usecases.clients import ConsentLog, RecordConsent, UpdateClient, WithdrawConsent
+from coachos.domain.usecases.consent import ApplyBookingConsents
 from coachos.domain.usecases.inbound import ReceiveSms, SmsReceived
 from coachos.domain.usecases.numbers import AddPhoneNumber, ListPhoneNumbers, RemovePhoneNumber
 from coachos.domain.usecases.templates import (
@@ -118,6 +120,8 @@ __all__ = [
     "ReadCalendarFeed",
     "CalendarFeed",
     "UpdateClient",
+    "ApplyBookingConsents",
+    "ConsentLog",
     "RecordConsent",
     "WithdrawConsent",
     # messages
@@ -142,6 +146,8 @@ __all__ = [
     "ClientStatus",
     "Coach",
     "Consent",
+    "ConsentAction",
+    "ConsentChange",
     "CreditChange",
     "CreditEvent",
     "DateOverride",

@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from coachos import BookSession, CoachOS, Settings, bootstrap
+from coachos import BookSession, Channel, CoachOS, Settings, bootstrap
 from coachos.adapters.clock import FixedClock, RandomIds
 from coachos.adapters.sql import migrate
 from coachos.adapters.sql.engine import make_engine
@@ -307,3 +309,82 @@ def _booking(
 def _param(conn: sa.Connection, value: uuid.UUID) -> object:
     """A UUID as the driver stores it in a raw statement (native on PostgreSQL, hex text on SQLite)."""
     return value if conn.dialect.name == "postgresql" else value.hex
+
+
+class TestConsentPerPurposeMigration:
+    """0013 renames stored "marketing" consents to "email_marketing" and starts the consent log from them."""
+
+    def _client_with(self, engine: Engine, consents: list[dict[str, object]]) -> dict[str, uuid.UUID]:
+        with engine.begin() as conn:
+            ids = _seed(conn)
+            conn.execute(
+                metadata.tables["clients"].update().where(metadata.tables["clients"].c.id == ids["client"]),
+                {"consents": consents},
+            )
+        return ids
+
+    def _consents(self, engine: Engine, client_id: uuid.UUID) -> list[dict[str, object]]:
+        t = metadata.tables["clients"]
+        with engine.connect() as conn:
+            return list(conn.execute(sa.select(t.c.consents).where(t.c.id == client_id)).scalar_one())
+
+    def test_marketing_becomes_email_marketing_and_is_logged(self, empty_engine: Engine) -> None:
+        """A consent stored as "marketing" before 0013 reads as email marketing after it, with a "given" log row."""
+        migrate.upgrade(empty_engine, _BEFORE_0013)
+        granted = "2026-03-02T09:30:00+00:00"
+        marketing = {"channel": "marketing", "granted_at": granted, "method": "coach_entered", "wording": "News"}
+        sms = {"channel": "sms", "granted_at": granted, "method": "booking_form", "wording": "Reminders"}
+        ids = self._client_with(empty_engine, [sms, marketing])
+        migrate.upgrade(empty_engine, "0013")
+        assert self._consents(empty_engine, ids["client"]) == [sms, marketing | {"channel": "email_marketing"}]
+        with bootstrap(
+            Settings(database_url="memory://"),
+            uow=lambda: SqlUnitOfWork(empty_engine),
+            clock=FixedClock(MONDAY_NOON_UTC),
+            ids=RandomIds(),
+        ) as app:
+            client = app.read(lambda uow: uow.clients.get(ids["org"], ids["client"]))
+            log = app.read(lambda uow: uow.clients.consent_log(ids["org"], ids["client"]))
+        assert [c.channel for c in client.consents] == [Channel.SMS, Channel.EMAIL_MARKETING]
+        assert sorted((c.channel.value, c.action.value, c.method, c.wording) for c in log) == [
+            ("email_marketing", "given", "coach_entered", "News"),
+            ("sms", "given", "booking_form", "Reminders"),
+        ]
+        assert {c.at for c in log} == {datetime.fromisoformat(granted)}
+
+    def test_down_and_up_again_keeps_the_consents(self, empty_engine: Engine) -> None:
+        """Downgrading names email marketing "marketing" again; upgrading again renames it once more."""
+        migrate.upgrade(empty_engine, _BEFORE_0013)
+        old = {"channel": "marketing", "granted_at": "2026-03-02T09:30:00+00:00", "method": "m", "wording": None}
+        ids = self._client_with(empty_engine, [old])
+        migrate.upgrade(empty_engine, "0013")
+        migrate.downgrade(empty_engine, _BEFORE_0013)
+        assert self._consents(empty_engine, ids["client"]) == [old]
+        migrate.upgrade(empty_engine)
+        assert self._consents(empty_engine, ids["client"]) == [old | {"channel": "email_marketing"}]
+        assert _diff(empty_engine) == []
+
+    def test_the_rename_touches_nothing_else(self, empty_engine: Engine) -> None:
+        """Clients without a "marketing" consent (or with none) are left exactly as they were."""
+        migrate.upgrade(empty_engine, _BEFORE_0013)
+        sms = {"channel": "sms_marketing", "granted_at": "2026-03-02T09:30:00+00:00", "method": "m", "wording": "W"}
+        ids = self._client_with(empty_engine, [sms])
+        migrate.upgrade(empty_engine, "0013")
+        assert self._consents(empty_engine, ids["client"]) == [sms]
+        t = metadata.tables["clients"]
+        with empty_engine.connect() as conn:
+            other = conn.execute(sa.select(t.c.consents).where(t.c.id == ids["other_client"])).scalar_one()
+        assert other == []
+
+
+def _down_revision(revision: str) -> str:
+    config = Config()
+    config.set_main_option("script_location", "coachos.adapters.sql:migrations")
+    found = ScriptDirectory.from_config(config).get_revision(revision)
+    assert found is not None
+    assert isinstance(found.down_revision, str)
+    return found.down_revision
+
+
+#: The revision 0013 builds on (read from the chain, which may be relinked when branches merge).
+_BEFORE_0013 = _down_revision("0013")

@@ -24,6 +24,7 @@ from coachos import (
     CoachOS,
     CreateApiToken,
     FindSlots,
+    RecordConsent,
     Settings,
     bootstrap,
 )
@@ -57,6 +58,7 @@ SEEDED = {
     "bookings",
     "credit_events",
     "outbox",
+    "consent_events",
 } | CREDENTIALS
 
 _TABLES_WITH_ORG_ID = sa.text(
@@ -101,6 +103,9 @@ def _seed(core: CoachOS, engine: Engine) -> World:
         AddDateOverride(org_id=w.org.id, coach_id=w.coach.id, on=date(2026, 3, 9), available=False, actor=w.me)
     )
     core.execute(CreateApiToken(org_id=w.org.id, coach_id=w.coach.id, name="phone"))
+    core.execute(
+        RecordConsent(org_id=w.org.id, client_id=w.client.id, channel="sms", method="client_request", actor=w.me)
+    )
     core.execute(CalendarFeedUrl(org_id=w.org.id, coach_id=w.coach.id))
     with SqlUnitOfWork(engine) as uow:
         uow.accounts.add_login(Login(coach_id=w.coach.id, org_id=w.org.id, email=w.coach.email, password_hash="x"))

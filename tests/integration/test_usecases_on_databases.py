@@ -15,7 +15,11 @@ from tests.unit.test_catalog_usecases import (  # noqa: F401  # collected again 
 )
 from tests.unit.test_client_usecases import (  # noqa: F401  # collected again with this folder's `app`
     TestConsent,
+    TestConsentLog,
     TestUpdateClient,
+)
+from tests.unit.test_consent_usecases import (  # noqa: F401  # collected again with this folder's `app`
+    TestApplyBookingConsents,
 )
 from tests.unit.test_public_usecases import TestBookAsGuest  # noqa: F401  # collected again with this folder's `app`
 from tests.unit.test_reschedule import (  # noqa: F401  # collected again with this folder's `app`

@@ -1,15 +1,22 @@
-"""Keeping a client's record up to date: UpdateClient, RecordConsent and WithdrawConsent, on the fakes."""
+"""Keeping a client's record up to date: UpdateClient, the consents and their log, on the fakes."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from coachos import (
+    SYSTEM,
+    Actor,
     Channel,
     ClientStatus,
     CoachOS,
+    Consent,
+    ConsentAction,
+    ConsentLog,
+    CreateClient,
     NotFound,
     RecordConsent,
     UpdateClient,
@@ -19,6 +26,7 @@ from coachos import (
 from coachos.adapters.clock import FixedClock
 from coachos.domain.clients import Client
 from coachos.domain.events import ClientUpdated, ConsentRecorded, ConsentWithdrawn, Event
+from coachos.domain.messages import MessageChannel, Purpose, required_consent
 from tests.helpers import World, make_world
 
 
@@ -152,3 +160,105 @@ class TestConsent:
         count = len(events_of(app, world))
         assert app.execute(WithdrawConsent(channel="sms", **base)) == client  # type: ignore[arg-type]
         assert len(events_of(app, world)) == count
+
+
+class TestConsentLog:
+    def base(self, world: World) -> dict[str, Any]:
+        return {"org_id": world.org.id, "client_id": world.client.id}
+
+    def test_a_withdrawal_keeps_when_how_and_the_words(self, app: CoachOS, world: World, clock: FixedClock) -> None:
+        """Withdrawing keeps the earlier consent and the withdrawal in the log, with time, method and words."""
+        given_at = clock.now()
+        app.execute(
+            RecordConsent(
+                channel="sms",
+                method="coach_entered",
+                wording="Texts about my sessions",
+                actor=world.me,
+                **self.base(world),
+            )
+        )
+        clock.advance(timedelta(days=3))
+        client = app.execute(
+            WithdrawConsent(
+                channel=Channel.SMS,
+                method="sms_keyword",
+                wording="STOP",
+                actor=Actor("client", world.client.id),
+                **self.base(world),
+            )
+        )
+        assert client.consent(Channel.SMS) is None
+        log = app.execute(ConsentLog(**self.base(world)))
+        assert [(c.channel, c.action, c.at, c.method, c.wording) for c in log] == [
+            (Channel.SMS, ConsentAction.GIVEN, given_at, "coach_entered", "Texts about my sessions"),
+            (Channel.SMS, ConsentAction.WITHDRAWN, clock.now(), "sms_keyword", "STOP"),
+        ]
+        assert log[0].actor == str(world.me)
+        assert log[1].actor == f"client:{world.client.id}"
+
+    @pytest.mark.parametrize(
+        ("actor_kind", "method"), [("coach", "coach_entered"), ("client", "client_request"), ("system", "system")]
+    )
+    def test_a_withdrawal_without_a_method_is_named_after_who_asked(
+        self, app: CoachOS, world: World, clock: FixedClock, actor_kind: str, method: str
+    ) -> None:
+        """A withdrawal that does not say how is recorded as entered by a coach, asked by the client, or by Coach OS."""
+        actor = {"coach": world.me, "client": Actor("client", world.client.id), "system": SYSTEM}[actor_kind]
+        app.execute(RecordConsent(channel="sms_marketing", method="booking_form", actor=world.me, **self.base(world)))
+        clock.advance(timedelta(minutes=1))
+        app.execute(WithdrawConsent(channel="sms_marketing", actor=actor, **self.base(world)))
+        assert app.execute(ConsentLog(**self.base(world)))[-1].method == method
+
+    def test_a_blank_method_is_refused_and_nothing_changes(self, app: CoachOS, world: World) -> None:
+        """A withdrawal whose method is blank is refused naming 'method', and the consent stays."""
+        app.execute(RecordConsent(channel="sms", method="booking_form", actor=world.me, **self.base(world)))
+        before = stored(app, world)
+        with pytest.raises(ValidationError) as caught:
+            app.execute(WithdrawConsent(channel="sms", method=" ", actor=world.me, **self.base(world)))
+        assert caught.value.field == "method"
+        assert stored(app, world) == before
+        assert len(app.execute(ConsentLog(**self.base(world)))) == 1
+
+    def test_coach_entered_consent_needs_its_words(self, app: CoachOS, world: World) -> None:
+        """Consent a coach enters without the words the client agreed to is refused naming 'wording'."""
+        for wording in (None, "  "):
+            with pytest.raises(ValidationError) as caught:
+                app.execute(
+                    RecordConsent(
+                        channel="sms", method="coach_entered", wording=wording, actor=world.me, **self.base(world)
+                    )
+                )
+            assert caught.value.field == "wording"
+        assert stored(app, world).consents == ()
+
+    def test_withdrawing_what_was_never_given_logs_nothing(self, app: CoachOS, world: World) -> None:
+        """A withdrawal of a consent the client does not have changes nothing, the log included."""
+        app.execute(WithdrawConsent(channel="email_marketing", actor=world.me, **self.base(world)))
+        assert app.execute(ConsentLog(**self.base(world))) == []
+
+    def test_marketing_is_read_as_email_marketing(self, app: CoachOS, world: World) -> None:
+        """The old name "marketing" still means email marketing, for callers and stored records from before."""
+        client = app.execute(
+            RecordConsent(channel="marketing", method="client_request", actor=world.me, **self.base(world))
+        )
+        assert [c.channel for c in client.consents] == [Channel.EMAIL_MARKETING]
+        assert Channel("marketing") is Channel.EMAIL_MARKETING
+        assert Channel.MARKETING is Channel.EMAIL_MARKETING
+        assert [c.value for c in Channel] == ["sms", "email", "email_marketing", "sms_marketing"]
+        assert required_consent(MessageChannel.EMAIL, Purpose.MARKETING) is Channel.EMAIL_MARKETING
+
+    def test_a_client_created_with_consents_has_them_in_the_log(self, app: CoachOS, world: World) -> None:
+        """CreateClient logs each consent it is given, so the log is complete from the first day."""
+        consent = Consent(channel=Channel.SMS, granted_at=world.client.created_at, method="coach_entered", wording="OK")
+        client = app.execute(CreateClient(org_id=world.org.id, name="New Person", actor=world.me, consents=(consent,)))
+        log = app.execute(ConsentLog(org_id=world.org.id, client_id=client.id))
+        assert [(c.channel, c.action, c.method, c.wording) for c in log] == [
+            (Channel.SMS, ConsentAction.GIVEN, "coach_entered", "OK")
+        ]
+
+    def test_another_business_cannot_read_the_log(self, app: CoachOS, world: World) -> None:
+        """The log of a client is NotFound from another organisation."""
+        other = make_world(app)
+        with pytest.raises(NotFound):
+            app.execute(ConsentLog(org_id=other.org.id, client_id=world.client.id))

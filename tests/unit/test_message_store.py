@@ -156,7 +156,7 @@ class TestRequiredConsent:
         [
             (MessageChannel.SMS, Purpose.TRANSACTIONAL, "sms"),
             (MessageChannel.SMS, Purpose.MARKETING, "sms_marketing"),
-            (MessageChannel.EMAIL, Purpose.MARKETING, "marketing"),
+            (MessageChannel.EMAIL, Purpose.MARKETING, "email_marketing"),
             (MessageChannel.EMAIL, Purpose.TRANSACTIONAL, None),
         ],
     )

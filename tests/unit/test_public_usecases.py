@@ -20,6 +20,7 @@ from coachos import (
     CoachOS,
     ConfirmBooking,
     Conflict,
+    ConsentLog,
     CreateClient,
     Money,
     NotFound,
@@ -31,7 +32,7 @@ from coachos import (
     ValidationError,
 )
 from coachos.adapters.clock import FixedClock
-from coachos.domain.bookings import GuestDetails
+from coachos.domain.bookings import GuestConsent, GuestDetails
 from tests.helpers import World, local, make_world
 
 WORDING = "Text me reminders about my bookings"
@@ -261,6 +262,66 @@ class TestBookAsGuest:
         assert client == world.client
         assert booking.guest is not None
         assert booking.guest.sms_consent
+
+    def test_ticked_marketing_boxes_become_consents_of_a_new_client(
+        self, app: CoachOS, world: World, clock: FixedClock
+    ) -> None:
+        """Each ticked marketing box is a consent of the new lead with its own words, and in the consent log."""
+        ticked = (
+            GuestConsent(Channel.SMS_MARKETING, "Text me offers"),
+            GuestConsent(Channel.EMAIL_MARKETING, "Email me news"),
+        )
+        booking = app.execute(guest(world, sms_consent=True, marketing=ticked))
+        client = app.read(lambda uow: uow.clients.get(world.org.id, booking.client_id))
+        words = {c.channel: (c.wording, c.method) for c in client.consents}
+        assert words == {
+            Channel.SMS: (WORDING, "booking_form"),
+            Channel.SMS_MARKETING: ("Text me offers", "booking_form"),
+            Channel.EMAIL_MARKETING: ("Email me news", "booking_form"),
+        }
+        log = app.execute(ConsentLog(org_id=world.org.id, client_id=client.id))
+        assert {(c.channel, c.action.value, c.at) for c in log} == {(ch, "given", clock.now()) for ch in words}
+        stored = app.read(lambda uow: uow.bookings.get(world.org.id, booking.id))
+        assert stored.guest is not None
+        assert stored.guest.marketing == ticked
+
+    def test_unticked_marketing_boxes_record_nothing(self, app: CoachOS, world: World) -> None:
+        """Booking texts alone give no marketing consent: each purpose is its own box."""
+        booking = app.execute(guest(world, sms_consent=True))
+        client = app.read(lambda uow: uow.clients.get(world.org.id, booking.client_id))
+        assert [c.channel for c in client.consents] == [Channel.SMS]
+
+    def test_marketing_boxes_do_not_opt_in_a_known_client(self, app: CoachOS, world: World) -> None:
+        """A known client's record is untouched by ticked marketing boxes; the booking keeps them for the coach."""
+        ticked = (GuestConsent(Channel.SMS_MARKETING, "Text me offers"),)
+        booking = app.execute(guest(world, phone="+12125550101", email=None, marketing=ticked))
+        assert app.read(lambda uow: uow.clients.get(world.org.id, world.client.id)) == world.client
+        assert app.read(lambda uow: uow.clients.consent_log(world.org.id, world.client.id)) == []
+        assert booking.guest is not None
+        assert booking.guest.marketing == ticked
+        assert "agreed to marketing texts" in booking.guest.summary
+
+    @pytest.mark.parametrize(
+        ("overrides", "field"),
+        [
+            ({"phone": None, "marketing": (GuestConsent(Channel.SMS_MARKETING, "Offers"),)}, "phone"),
+            ({"email": None, "marketing": (GuestConsent(Channel.EMAIL_MARKETING, "News"),)}, "email"),
+            ({"marketing": (GuestConsent(Channel.SMS, "Reminders"),)}, "marketing"),
+            (
+                {"marketing": (GuestConsent(Channel.SMS_MARKETING, "A"), GuestConsent("sms_marketing", "B"))},
+                "marketing",
+            ),
+            ({"marketing": (GuestConsent(Channel.EMAIL_MARKETING, " "),)}, "consent_wording"),
+        ],
+    )
+    def test_bad_marketing_boxes_are_refused(
+        self, app: CoachOS, world: World, overrides: dict[str, Any], field: str
+    ) -> None:
+        """A marketing box needs the contact it is for, its words, and may be ticked once; else nothing is written."""
+        with pytest.raises(ValidationError) as caught:
+            app.execute(guest(world, **overrides))
+        assert caught.value.field == field
+        assert bookings_of(app, world) == []
 
     def test_a_visitor_is_needed(self, app: CoachOS, world: World) -> None:
         """A booking without anybody to scope its key to is refused before anything is written."""

@@ -296,7 +296,7 @@ class TestClient:
         client = make_client(consents=(sms, email))
         assert client.consent(Channel.SMS) == sms
         assert client.consent(Channel.EMAIL) == email
-        assert client.consent(Channel.MARKETING) is None
+        assert client.consent(Channel.EMAIL_MARKETING) is None
 
     def test_refuses_two_consents_for_one_channel(self) -> None:
         """Two consents for SMS are refused, naming 'consents'."""

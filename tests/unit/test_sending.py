@@ -310,14 +310,14 @@ class TestPermanentFailures:
         self, app: CoachOS, world: World, sms: MemorySms
     ) -> None:
         """Twilio's 21610 fails the text, withdraws SMS and SMS marketing consent, and the next text is not tried."""
-        consent(app, world, Channel.SMS, Channel.SMS_MARKETING, Channel.MARKETING)
+        consent(app, world, Channel.SMS, Channel.SMS_MARKETING, Channel.EMAIL_MARKETING)
         first = queue(app, world)
         sms.fail_next(RecipientOptedOut())
         assert run(app) == SendReport(claimed=1, failed=1)
         assert "opted out" in (stored(app, first).last_error or "")
         with app.deps.uow() as uow:
             client = uow.clients.get(world.org.id, world.client.id)
-        assert [c.channel for c in client.consents] == [Channel.MARKETING]
+        assert [c.channel for c in client.consents] == [Channel.EMAIL_MARKETING]
         second = queue(app, world)
         run(app)
         assert len(sms.requests) == 1

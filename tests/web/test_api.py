@@ -191,6 +191,64 @@ class TestClients:
         assert body["code"] == "not_found"
 
 
+class TestConsents:
+    async def test_record_withdraw_and_read_per_channel_and_purpose(
+        self, client: Client, account: Account, clock: FixedClock
+    ) -> None:
+        """Consents are recorded and withdrawn per channel and purpose; the client shows current ones, the log all."""
+        jordan = await new_client(client, account)
+        path = f"/api/v1/clients/{jordan['id']}/consents"
+        give = {"channel": "sms_marketing", "method": "coach_entered", "wording": "Yes to offers, said at the gym"}
+        after = await ok(await client.post(path, json=give, headers=account.bearer))
+        assert after["current"] == [
+            {
+                "channel": "sms_marketing",
+                "label": "Marketing texts",
+                "granted_at": "2026-03-02T12:00:00Z",
+                "method": "coach_entered",
+                "wording": "Yes to offers, said at the gym",
+            }
+        ]
+        fetched = await ok(await client.get(f"/api/v1/clients/{jordan['id']}", headers=account.bearer))
+        assert fetched["consents"] == after["current"]
+        clock.advance(timedelta(hours=1))
+        stop = {"channel": "sms_marketing", "method": "sms_keyword", "wording": "STOP"}
+        withdrawn = await ok(await client.post(f"{path}/withdraw", json=stop, headers=account.bearer))
+        assert withdrawn["current"] == []
+        assert [(h["action"], h["at"], h["method"], h["wording"]) for h in withdrawn["history"]] == [
+            ("given", "2026-03-02T12:00:00Z", "coach_entered", "Yes to offers, said at the gym"),
+            ("withdrawn", "2026-03-02T13:00:00Z", "sms_keyword", "STOP"),
+        ]
+        assert await ok(await client.get(path, headers=account.bearer)) == withdrawn
+
+    @pytest.mark.parametrize(
+        ("body", "field"),
+        [
+            ({"channel": "fax", "method": "client_request"}, "channel"),
+            ({"channel": "marketing", "method": "client_request"}, "channel"),
+            ({"channel": "sms", "method": "coach_entered"}, "wording"),
+            ({"channel": "sms", "method": "  "}, "method"),
+            ({"channel": "sms"}, "method"),
+        ],
+    )
+    async def test_bad_input_is_400_naming_the_field(
+        self, client: Client, account: Account, body: dict[str, str], field: str
+    ) -> None:
+        """An unknown channel, a blank method or coach-entered consent without its words is 400; nothing is stored."""
+        jordan = await new_client(client, account)
+        path = f"/api/v1/clients/{jordan['id']}/consents"
+        problem_body = await problem(await client.post(path, json=body, headers=account.bearer), 400)
+        assert [e["field"] for e in problem_body["errors"]] == [field]
+        assert (await ok(await client.get(path, headers=account.bearer)))["history"] == []
+
+    async def test_an_unknown_client_is_404(self, client: Client, account: Account) -> None:
+        """The consents of a client id that does not exist answer 404."""
+        path = "/api/v1/clients/00000000-0000-4000-8000-000000000000/consents"
+        assert (await problem(await client.get(path, headers=account.bearer), 404))["code"] == "not_found"
+        body = {"channel": "sms", "method": "client_request"}
+        await problem(await client.post(path, json=body, headers=account.bearer), 404)
+
+
 class TestServices:
     async def test_create_and_list(self, client: Client, account: Account) -> None:
         """A new service is priced in minor units and listed with the sign-up one, by name."""
@@ -487,6 +545,7 @@ class TestOpenApi:
                 "get_availability",
                 "get_booking",
                 "get_client",
+                "get_consents",
                 "get_me",
                 "get_package",
                 "list_bookings",
@@ -494,8 +553,10 @@ class TestOpenApi:
                 "list_packages",
                 "list_services",
                 "mark_no_show",
+                "record_consent",
                 "sell_package",
                 "set_availability",
+                "withdraw_consent",
             ]
         )
 

@@ -215,6 +215,40 @@ class TestBookingForm:
         assert consent is not None
         assert (consent.wording, consent.method) == ("Text me reminders about my bookings", "booking_form")
 
+    async def test_marketing_boxes_are_separate_unticked_and_stored_with_their_words(
+        self, web: Quart, core: CoachOS
+    ) -> None:
+        """Marketing texts and emails are their own unticked boxes; ticking one stores only that, in its words."""
+        org, service = await business(web, core)
+        guest = web.test_client()
+        page = await text(await guest.get(form_path(org, service)))
+        texts = f"Send me marketing texts from {org.name} (offers and news); I can reply STOP at any time"
+        emails = f"Send me marketing emails from {org.name} (offers and news); I can unsubscribe at any time"
+        assert f'<input type="checkbox" name="sms_marketing" value="yes"> {texts}' in page
+        assert f'<input type="checkbox" name="email_marketing" value="yes"> {emails}' in page
+        await submit(guest, org, service, await open_form(guest, org, service), email_marketing="yes")
+        (client,) = clients(core, org)
+        assert [(c.channel, c.wording, c.method) for c in client.consents] == [
+            (Channel.EMAIL_MARKETING, emails, "booking_form")
+        ]
+        (booking,) = bookings(core, org)
+        assert booking.guest is not None
+        assert [(m.channel, m.wording) for m in booking.guest.marketing] == [(Channel.EMAIL_MARKETING, emails)]
+
+    async def test_marketing_texts_without_a_phone_are_refused(self, web: Quart, core: CoachOS) -> None:
+        """Ticking marketing texts with no phone re-shows the form, box still ticked, and writes nothing."""
+        org, service = await business(web, core)
+        guest = web.test_client()
+        response = await submit(
+            guest, org, service, await open_form(guest, org, service), phone="", sms_marketing="yes"
+        )
+        assert response.status_code == 400
+        page = await text(response)
+        assert "To get marketing texts, give your mobile number." in page
+        assert '<input type="checkbox" name="sms_marketing" value="yes" checked>' in page
+        assert bookings(core, org) == []
+        assert clients(core, org) == []
+
     async def test_a_bad_phone_shows_the_form_again_and_writes_nothing(self, web: Quart, core: CoachOS) -> None:
         """A phone without a country code re-shows the form with the reason, the typed values and no writes."""
         org, service = await business(web, core)
@@ -360,6 +394,18 @@ class TestPublicIdentity:
         assert core.read(lambda uow: uow.clients.get(org.id, known.id)) == known
         assert core.read(lambda uow: uow.packages.get(org.id, package.id)).used == 0
         assert core.read(lambda uow: uow.clients.get(org.id, known.id)).consent(Channel.SMS) is None
+
+    async def test_a_known_clients_consents_are_never_changed_by_the_form(self, web: Quart, core: CoachOS) -> None:
+        """Marketing boxes ticked with a client's email stay on the booking for the coach; the client is untouched."""
+        _, org, service, known, _ = await coach_with_client(web, core)
+        guest = web.test_client()
+        fields = STRANGER | {"email": "robin@example.com", "sms_marketing": "yes", "email_marketing": "yes"}
+        await submit(guest, org, service, await open_form(guest, org, service), **fields)
+        assert core.read(lambda uow: uow.clients.get(org.id, known.id)) == known
+        assert core.read(lambda uow: uow.clients.consent_log(org.id, known.id)) == []
+        (booking,) = bookings(core, org)
+        assert booking.guest is not None
+        assert {m.channel for m in booking.guest.marketing} == {Channel.SMS_MARKETING, Channel.EMAIL_MARKETING}
 
     async def test_a_stranger_typing_a_clients_phone_is_treated_the_same(self, web: Quart, core: CoachOS) -> None:
         """Matching by phone alone also books without a credit, changes nothing stored and shows the typed name."""

@@ -43,7 +43,7 @@ PUBLIC_PARAMETERS = {
 
 #: Values for parameters that are not ids; every candidate is tried.
 OTHER_PARAMETERS: dict[str, list[str]] = {
-    "name": ["profile", "upcoming", "past", "packages", "notes", "payments", "messages", "waivers"],
+    "name": ["profile", "consent", "upcoming", "past", "packages", "notes", "payments", "messages", "waivers"],
     "day": ["2026-03-03"],
     "date": ["2026-03-03"],
     "view": ["day", "week"],
@@ -56,11 +56,18 @@ API_BODY: dict[str, Any] = {
     "price": {"amount_minor": 1000, "currency": "USD"},
     "rules": [{"weekday": 0, "start": "09:00", "end": "10:00"}],
     "reason": "probe",
+    "channel": "sms",
+    "method": "client_request",
+    "wording": "probe",
 }
 
 #: Form fields a page's form might want, so a refusal can only be about the id.
 FORM_BODY: dict[str, str] = {
     "name": "Probe",
+    "booking_id": "00000000-0000-4000-8000-000000000000",
+    "channel": "sms",
+    "method": "client_request",
+    "wording": "probe",
     "email": "probe@a.test",
     "sessions": "5",
     "price": "10.00",

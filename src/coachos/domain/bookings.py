@@ -7,6 +7,9 @@ from datetime import datetime
 
 import attrs
 
+from coachos.domain.checks import text
+from coachos.domain.clients import Channel
+from coachos.domain.consent import LABELS
 from coachos.domain.errors import ValidationError
 from coachos.domain.ids import (
     Actor,
@@ -75,6 +78,19 @@ class Appointment:
 
 
 @attrs.frozen
+class GuestConsent:
+    """A marketing box the visitor ticked on the public form, with the exact words beside it."""
+
+    channel: Channel = attrs.field(converter=Channel)
+    wording: str = attrs.field(validator=text(2000, multiline=True))
+
+    @property
+    def label(self) -> str:
+        """What the consent is called: "Marketing texts", "Marketing emails"."""
+        return LABELS[self.channel]
+
+
+@attrs.frozen
 class GuestDetails:
     """What a visitor typed on the public booking form, kept on the booking apart from the client on file.
 
@@ -93,6 +109,13 @@ class GuestDetails:
     timezone: str | None
     #: Whether the email or phone belongs to a client already on file (the booking is held for that client).
     matched: bool
+    #: The marketing boxes they ticked (texts, emails), each with its words; on a new client they become consents.
+    marketing: tuple[GuestConsent, ...] = ()
+
+    def ticked(self) -> tuple[GuestConsent, ...]:
+        """Every consent box they ticked with its words: texts about bookings first, then marketing."""
+        reminders = (GuestConsent(Channel.SMS, self.consent_wording),) if self.sms_consent else ()
+        return (*reminders, *self.marketing)
 
     @property
     def summary(self) -> str:
@@ -100,6 +123,7 @@ class GuestDetails:
         typed = [f"booked online as \u201c{self.name}\u201d", self.email, self.phone]
         if self.sms_consent:
             typed.append("asked for text reminders")
+        typed.extend(f"agreed to {m.label.lower()}" for m in self.marketing)
         return ", ".join(t for t in typed if t)
 
 

@@ -24,16 +24,27 @@ class ClientStatus(enum.StrEnum):
 
 
 class Channel(enum.StrEnum):
-    """What a consent covers: a channel, and for marketing the purpose too."""
+    """What a consent covers: a channel and a purpose ("Texts about bookings", "Marketing emails", …).
+
+    The words a coach or client sees for each are in `domain.consent.LABELS`.
+    """
 
     #: Texts about the client's own bookings (confirmations, reminders, replies).
     SMS = "sms"
     #: Email about the client's own bookings; recorded when given, never required.
     EMAIL = "email"
-    #: Marketing by email (the name it had before SMS marketing was a separate consent).
-    MARKETING = "marketing"
+    #: Marketing emails: offers, newsletters, win-back messages.
+    EMAIL_MARKETING = "email_marketing"
     #: Marketing texts: offers, win-back messages, newsletters.
     SMS_MARKETING = "sms_marketing"
+    #: Deprecated alias of EMAIL_MARKETING (the same member), for callers written before the rename.
+    MARKETING = "email_marketing"
+
+    @classmethod
+    def _missing_(cls, value: object) -> Channel | None:
+        # "marketing" was email marketing's name before SMS marketing became a consent of its own;
+        # records, events and callers from before migration 0013 may still say it.
+        return cls.EMAIL_MARKETING if value == "marketing" else None
 
 
 E = TypeVar("E", bound=enum.StrEnum)

@@ -65,7 +65,7 @@ class ClientUpdated(Event):
 
 @attrs.frozen(kw_only=True)
 class ConsentRecorded(Event):
-    """A client agreed to be contacted on `channel` (sms, email or marketing)."""
+    """A client agreed to be contacted on `channel` (a `Channel` value: sms, email, email_marketing, sms_marketing)."""
 
     type_name = "consent.recorded"
 

@@ -189,8 +189,8 @@ def required_consent(channel: MessageChannel, purpose: Purpose) -> Channel | Non
     """The consent a client must have given before we send on `channel` for `purpose`; None if none is needed.
 
     SMS always needs consent (transactional texts the SMS consent, marketing texts the SMS
-    marketing consent); marketing email needs the marketing consent; transactional email none.
+    marketing consent); marketing email needs the email marketing consent; transactional email none.
     """
     if channel is MessageChannel.SMS:
         return Channel.SMS if purpose is Purpose.TRANSACTIONAL else Channel.SMS_MARKETING
-    return None if purpose is Purpose.TRANSACTIONAL else Channel.MARKETING
+    return None if purpose is Purpose.TRANSACTIONAL else Channel.EMAIL_MARKETING

@@ -28,6 +28,7 @@ from coachos.domain.bookings import (
 )
 from coachos.domain.catalog import Service, SessionPackage
 from coachos.domain.clients import Client, ClientStatus
+from coachos.domain.consent import ConsentChange
 from coachos.domain.events import DeadLetter, Delivery, Event
 from coachos.domain.ids import (
     Actor,
@@ -113,6 +114,18 @@ class ClientRepository(Protocol):
         tag: str | None = None,
     ) -> Rows[Client]:
         """Clients whose name, email or phone contain `search` (with this status and tag, if given), by name."""
+        ...
+
+    def lock(self, org_id: OrgId, client_id: ClientId) -> Client:
+        """The client, held until the transaction ends, so that changes made from what was read cannot be lost."""
+        ...
+
+    def log_consent(self, change: ConsentChange) -> None:
+        """Keep a consent given or withdrawn, for good (the log is only ever added to)."""
+        ...
+
+    def consent_log(self, org_id: OrgId, client_id: ClientId) -> Rows[ConsentChange]:
+        """Every consent the client gave or withdrew, oldest first."""
         ...
 
 

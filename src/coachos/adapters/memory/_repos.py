@@ -23,6 +23,7 @@ from coachos.domain.bookings import (
 )
 from coachos.domain.catalog import Service, SessionPackage
 from coachos.domain.clients import Client, ClientStatus
+from coachos.domain.consent import ConsentChange
 from coachos.domain.errors import (
     Conflict,
     CorruptRecord,
@@ -129,6 +130,7 @@ class Tables:
     #: sending number → (micro-tokens, refilled at, in microseconds since the epoch)
     send_rates: dict[str, tuple[int, int]] = attrs.Factory(dict)
     phone_numbers: dict[UUID, PhoneNumber] = attrs.Factory(dict)
+    consent_log: list[ConsentChange] = attrs.Factory(list)
     #: Rows that cannot be read, by id (see UnreadableRow).
     unreadable: dict[UUID, UnreadableRow] = attrs.Factory(dict)
 
@@ -267,6 +269,20 @@ class MemoryClients(_Repo):
 
         found = [c for c in self._t.clients.values() if c.org_id == org_id and hit(c)]
         return self._rows("clients", org_id, sorted(found, key=lambda c: c.name.lower())[:limit])
+
+    def lock(self, org_id: OrgId, client_id: ClientId) -> Client:
+        """The client (a memory unit of work already holds the whole store)."""
+        return self.get(org_id, client_id)
+
+    def log_consent(self, change: ConsentChange) -> None:
+        """Keep a consent given or withdrawn."""
+        self.get(change.org_id, change.client_id)
+        self._t.consent_log.append(change)
+
+    def consent_log(self, org_id: OrgId, client_id: ClientId) -> Rows[ConsentChange]:
+        """The client's consent changes, oldest first."""
+        mine = [c for c in self._t.consent_log if c.org_id == org_id and c.client_id == client_id]
+        return self._rows("consent_events", org_id, sorted(mine, key=lambda c: c.at), client_id=client_id)
 
 
 class MemoryServices(_Repo):

@@ -14,9 +14,18 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 
 from coachos.domain.availability import BusyBlock, DateOverride, WeeklyRule
-from coachos.domain.bookings import Appointment, Booking, BookingStatus, CreditEvent, CreditEventKind, GuestDetails
+from coachos.domain.bookings import (
+    Appointment,
+    Booking,
+    BookingStatus,
+    CreditEvent,
+    CreditEventKind,
+    GuestConsent,
+    GuestDetails,
+)
 from coachos.domain.catalog import Service, SessionPackage
 from coachos.domain.clients import Channel, Client, ClientStatus, Consent
+from coachos.domain.consent import ConsentChange
 from coachos.domain.errors import CorruptRecord, ValidationError
 from coachos.domain.ids import (
     Actor,
@@ -281,7 +290,11 @@ _GUEST_FIELDS = ("name", "email", "phone", "sms_consent", "consent_wording", "ti
 
 
 def _guest_values(guest: GuestDetails | None) -> dict[str, Any]:
-    return {f"guest_{name}": None if guest is None else getattr(guest, name) for name in _GUEST_FIELDS}
+    values = {f"guest_{name}": None if guest is None else getattr(guest, name) for name in _GUEST_FIELDS}
+    values["guest_marketing"] = (
+        None if guest is None else [{"channel": m.channel.value, "wording": m.wording} for m in guest.marketing]
+    )
+    return values
 
 
 def _guest_from(row: Row) -> GuestDetails | None:
@@ -295,6 +308,7 @@ def _guest_from(row: Row) -> GuestDetails | None:
         consent_wording=row.guest_consent_wording or "",
         timezone=row.guest_timezone,
         matched=bool(row.guest_matched),
+        marketing=tuple(GuestConsent(channel=m["channel"], wording=m["wording"]) for m in row.guest_marketing or ()),
     )
 
 
@@ -364,4 +378,32 @@ def credit_event_from(row: Row) -> CreditEvent:
         at=row.at,
         actor=Actor.parse(row.actor),
         reason=row.reason,
+    )
+
+
+def consent_change_values(c: ConsentChange) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "org_id": c.org_id,
+        "client_id": c.client_id,
+        "channel": c.channel.value,
+        "action": c.action.value,
+        "at": c.at,
+        "method": c.method,
+        "actor": c.actor,
+        "wording": c.wording,
+    }
+
+
+def consent_change_from(row: Row) -> ConsentChange:
+    return ConsentChange(
+        id=row.id,
+        org_id=OrgId(row.org_id),
+        client_id=ClientId(row.client_id),
+        channel=row.channel,
+        action=row.action,
+        at=row.at,
+        method=row.method,
+        actor=row.actor,
+        wording=row.wording,
     )

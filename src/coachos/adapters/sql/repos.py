@@ -18,6 +18,7 @@ from coachos.adapters.sql.tables import (
     bookings,
     clients,
     coaches,
+    consent_events,
     date_overrides,
     organizations,
     services,
@@ -28,6 +29,7 @@ from coachos.domain.availability import DateOverride, WeeklyRule
 from coachos.domain.bookings import ALLOWED_FROM, Booking, BookingStatus
 from coachos.domain.catalog import Service
 from coachos.domain.clients import Client, ClientStatus
+from coachos.domain.consent import ConsentChange
 from coachos.domain.errors import Conflict, CorruptRecord, NotFound
 from coachos.domain.ids import Actor, BookingId, ClientId, CoachId, OrgId, PackageId, ServiceId
 from coachos.domain.orgs import Coach, Organization
@@ -237,6 +239,24 @@ class SqlClients(_Repo):
         )
         if result.rowcount != 1:
             raise NotFound("No such client in this business.")
+
+    def lock(self, org_id: OrgId, client_id: ClientId) -> Client:
+        """The client, its row locked until the transaction ends (SQLite's write transactions already queue)."""
+        q = sa.select(clients).where(clients.c.org_id == org_id, clients.c.id == client_id).with_for_update()
+        return self._get(clients, q, cv.client_from, "client")
+
+    def log_consent(self, change: ConsentChange) -> None:
+        """Keep a consent given or withdrawn."""
+        self._c.execute(consent_events.insert().values(**cv.consent_change_values(change)))
+
+    def consent_log(self, org_id: OrgId, client_id: ClientId) -> Rows[ConsentChange]:
+        """The client's consent changes, oldest first."""
+        q = (
+            sa.select(consent_events)
+            .where(consent_events.c.org_id == org_id, consent_events.c.client_id == client_id)
+            .order_by(consent_events.c.at, consent_events.c.id)
+        )
+        return self._all(consent_events, q, cv.consent_change_from)
 
     def by_contact(self, org_id: OrgId, *, email: str | None, phone: str | None) -> Client | None:
         """The oldest client with this email, else with this phone."""

@@ -243,6 +243,8 @@ bookings = sa.Table(
     sa.Column("guest_consent_wording", sa.Text()),
     sa.Column("guest_timezone", sa.String(64)),
     sa.Column("guest_matched", sa.Boolean()),
+    # The marketing boxes the visitor ticked, with their words: [{"channel": ..., "wording": ...}] (0013).
+    sa.Column("guest_marketing", sa.JSON()),
     _tenant_key("bookings"),
     _tenant_fk("appointment_id", "appointments"),
     _tenant_fk("coach_id", "coaches"),
@@ -528,4 +530,23 @@ phone_numbers = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     _tenant_key("phone_numbers"),
     sa.Index("ix_phone_numbers_org_id_created_at", "org_id", "created_at"),
+)
+
+# Every consent given or withdrawn, kept for good: the evidence that outlives the consent on the client.
+consent_events = sa.Table(
+    "consent_events",
+    metadata,
+    _id(),
+    _org(),
+    sa.Column("client_id", sa.Uuid(), nullable=False),
+    sa.Column("channel", sa.String(20), nullable=False),
+    sa.Column("action", sa.String(10), nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("method", sa.String(100), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("wording", sa.Text()),
+    _tenant_key("consent_events"),
+    _tenant_fk("client_id", "clients"),
+    sa.CheckConstraint("action IN ('given', 'withdrawn')", name="action_known"),
+    sa.Index("ix_consent_events_org_id_client_id_at", "org_id", "client_id", "at"),
 )

@@ -37,10 +37,12 @@ from coachos.domain.usecases.booking import (
 )
 from coachos.domain.usecases.catalog import UpdateService
 from coachos.domain.usecases.clients import (
+    ConsentLog,
     RecordConsent,
     UpdateClient,
     WithdrawConsent,
 )
+from coachos.domain.usecases.consent import ApplyBookingConsents
 from coachos.domain.usecases.inbound import ReceiveSms, SmsReceived
 from coachos.domain.usecases.inbox import (
     ConversationsPage,
@@ -140,6 +142,8 @@ __all__ = [
     "UpdateOrganizationSettings",
     "UpdateClient",
     "UpdateService",
+    "ApplyBookingConsents",
+    "ConsentLog",
     "RecordConsent",
     "WithdrawConsent",
     "UseCredit",

@@ -20,9 +20,10 @@ import attrs
 
 from coachos.domain.checks import text
 from coachos.domain.clients import Channel, Client, ClientStatus, Consent
+from coachos.domain.consent import SMS_KEYWORD
 from coachos.domain.contact import normalise_phone
 from coachos.domain.errors import ValidationError
-from coachos.domain.events import ClientCreated, ConsentRecorded, ConsentWithdrawn, MessageReceived
+from coachos.domain.events import ClientCreated, MessageReceived
 from coachos.domain.ids import Actor, ClientId
 from coachos.domain.messages import (
     MAX_BODY,
@@ -36,10 +37,9 @@ from coachos.domain.messages import (
 from coachos.domain.orgs import Organization
 from coachos.domain.sms_keywords import Keyword, parse_keyword, reply_template, reply_text
 from coachos.domain.usecases._base import Command, Deps, handles
+from coachos.domain.usecases.clients import give_consent, withdraw_consents
 from coachos.ports.storage import UnitOfWork
 
-#: How a consent given by texting START (or UNSTOP, YES) is recorded.
-SMS_KEYWORD = "sms_keyword"
 #: Consents a STOP withdraws: every kind of text.
 STOPPED = (Channel.SMS, Channel.SMS_MARKETING)
 # Twilio's ids: two letters (SM, MM) and 32 hex digits; other providers' are similar.
@@ -169,27 +169,17 @@ def _obey(
     deps: Deps,
 ) -> Message | None:
     """Apply the keyword to the client's consents and queue its reply; the reply, or None when none is due."""
-    actor = str(Actor("client", client.id))
+    actor = Actor("client", client.id)
     if keyword is Keyword.STOP:
-        dropped = [c.channel for c in client.consents if c.channel in STOPPED]
-        if dropped:
-            kept = tuple(c for c in client.consents if c.channel not in STOPPED)
-            uow.clients.update(attrs.evolve(client, consents=kept))
-            for channel in dropped:
-                uow.emit(
-                    ConsentWithdrawn(
-                        org_id=org.id, occurred_at=now, actor=actor, client_id=client.id, channel=channel.value
-                    )
-                )
+        withdraw_consents(
+            uow, deps, org.id, client.id, STOPPED, at=now, method=SMS_KEYWORD, actor=actor, wording=received.body
+        )
     elif keyword is Keyword.START:
-        if client.consent(Channel.SMS) is not None:
+        if uow.clients.lock(org.id, client.id).consent(Channel.SMS) is not None:
             # Already subscribed: a "Yes" is conversation, and the consent on file keeps its own evidence.
             return None
         consent = Consent(channel=Channel.SMS, granted_at=now, method=SMS_KEYWORD, wording=received.body)
-        uow.clients.update(attrs.evolve(client, consents=(*client.consents, consent)))
-        uow.emit(
-            ConsentRecorded(org_id=org.id, occurred_at=now, actor=actor, client_id=client.id, channel=Channel.SMS.value)
-        )
+        give_consent(uow, deps, org.id, client.id, consent, actor)
     reply = outgoing(
         id=deps.ids.new_id(),
         org_id=org.id,

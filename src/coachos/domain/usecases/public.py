@@ -7,21 +7,21 @@ from datetime import datetime, timedelta
 import attrs
 
 from coachos.domain.accounts import digest
-from coachos.domain.bookings import Booking, BookingStatus, GuestDetails
+from coachos.domain.bookings import Booking, BookingStatus, GuestConsent, GuestDetails
 from coachos.domain.checks import text
 from coachos.domain.clients import Channel, Client, ClientStatus, Consent
+from coachos.domain.consent import BOOKING_FORM
 from coachos.domain.contact import check_name, optional_email, optional_phone
 from coachos.domain.errors import Conflict, NotFound, ValidationError
-from coachos.domain.events import ClientCreated, ConsentRecorded
+from coachos.domain.events import ClientCreated
 from coachos.domain.ids import Actor, ClientId, CoachId, OrgId, ServiceId
 from coachos.domain.orgs import Coach, Organization, check_timezone
 from coachos.domain.timezones import require_utc
 from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.domain.usecases.booking import BookSession, book_in
+from coachos.domain.usecases.clients import log_given
 from coachos.ports.storage import UnitOfWork
 
-#: How a consent given on the public booking form is recorded.
-BOOKING_FORM = "booking_form"
 #: The calendar feed covers bookings from this long ago …
 FEED_PAST = timedelta(days=30)
 #: … to this far ahead.
@@ -61,6 +61,8 @@ class BookAsGuest(Command[Booking]):
     sms_consent: bool
     #: The exact words next to that box, kept as evidence of what they agreed to.
     consent_wording: str = attrs.field(validator=text(2000, multiline=True))
+    #: The separate, unticked-by-default marketing boxes they ticked (texts, emails), each with its exact words.
+    marketing: tuple[GuestConsent, ...] = ()
     #: None books with the organisation's first active coach.
     coach_id: CoachId | None = None
     phone: str | None = None
@@ -90,6 +92,7 @@ def _guest(cmd: BookAsGuest) -> GuestDetails:
         sms_consent=cmd.sms_consent,
         consent_wording=cmd.consent_wording if cmd.sms_consent else "",
         matched=False,
+        marketing=_marketing(cmd.marketing),
     )
     if guest.phone is None and guest.email is None:
         raise ValidationError("Give a phone number or an email address so your coach can reach you.", field="email")
@@ -97,9 +100,27 @@ def _guest(cmd: BookAsGuest) -> GuestDetails:
         raise ValidationError("To get text reminders, give your mobile number.", field="phone")
     if cmd.sms_consent and not cmd.consent_wording.strip():
         raise ValidationError("The consent wording is missing.", field="consent_wording")
+    if any(m.channel is Channel.SMS_MARKETING for m in guest.marketing) and guest.phone is None:
+        raise ValidationError("To get marketing texts, give your mobile number.", field="phone")
+    if any(m.channel is Channel.EMAIL_MARKETING for m in guest.marketing) and guest.email is None:
+        raise ValidationError("To get marketing emails, give your email address.", field="email")
     if not 1 <= len(cmd.idempotency_key) <= 200:
         raise ValidationError("Idempotency keys are 1 to 200 characters.", field="idempotency_key")
     return guest
+
+
+#: The consents the public form may ask for besides the texts about bookings.
+MARKETING = (Channel.SMS_MARKETING, Channel.EMAIL_MARKETING)
+
+
+def _marketing(ticked: tuple[GuestConsent, ...]) -> tuple[GuestConsent, ...]:
+    """The marketing boxes ticked, each a marketing consent at most once and with its words."""
+    channels = [m.channel for m in ticked]
+    if any(c not in MARKETING for c in channels) or len(channels) != len(set(channels)):
+        raise ValidationError("Only marketing texts and marketing emails can be ticked, once each.", field="marketing")
+    if any(not m.wording.strip() for m in ticked):
+        raise ValidationError("The consent wording is missing.", field="consent_wording")
+    return tuple(ticked)
 
 
 @handles(BookAsGuest)
@@ -162,10 +183,12 @@ def _find_or_add_client(
     if found is not None:
         return found, attrs.evolve(guest, matched=True)
     uow.orgs.get(cmd.org_id)
-    consent = (
-        Consent(channel=Channel.SMS, granted_at=now, method=BOOKING_FORM, wording=cmd.consent_wording)
-        if cmd.sms_consent
-        else None
+    consents = tuple(
+        Consent(channel=channel, granted_at=now, method=BOOKING_FORM, wording=wording)
+        for channel, wording in (
+            *([(Channel.SMS, cmd.consent_wording)] if cmd.sms_consent else []),
+            *((m.channel, m.wording) for m in guest.marketing),
+        )
     )
     client = Client(
         id=ClientId(deps.ids.new_id()),
@@ -176,17 +199,12 @@ def _find_or_add_client(
         email=guest.email,
         timezone=guest.timezone,
         status=ClientStatus.LEAD,
-        consents=(consent,) if consent else (),
+        consents=consents,
     )
     uow.clients.add(client)
-    actor = str(Actor("client", client.id))
-    uow.emit(ClientCreated(org_id=cmd.org_id, occurred_at=now, actor=actor, client_id=client.id))
-    if consent is not None:
-        uow.emit(
-            ConsentRecorded(
-                org_id=cmd.org_id, occurred_at=now, actor=actor, client_id=client.id, channel=Channel.SMS.value
-            )
-        )
+    actor = Actor("client", client.id)
+    uow.emit(ClientCreated(org_id=cmd.org_id, occurred_at=now, actor=str(actor), client_id=client.id))
+    log_given(uow, deps, client, actor)
     return client, guest
 
 

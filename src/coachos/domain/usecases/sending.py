@@ -25,8 +25,8 @@ from uuid import UUID
 import attrs
 
 from coachos.domain.clients import Channel, Client
+from coachos.domain.consent import CARRIER_OPT_OUT
 from coachos.domain.errors import NotFound, PermanentSendError, RecipientOptedOut, TransientSendError
-from coachos.domain.events import ConsentWithdrawn
 from coachos.domain.ids import SYSTEM, ClientId, OrgId
 from coachos.domain.messages import Message, MessageChannel, MessageStatus, required_consent
 from coachos.domain.orgs import Organization
@@ -40,6 +40,7 @@ from coachos.domain.sending import (
 )
 from coachos.domain.sms_keywords import OPT_OUT_CONFIRMATION
 from coachos.domain.usecases._base import Command, Deps, handles
+from coachos.domain.usecases.clients import withdraw_consents
 from coachos.ports.storage import UnitOfWork
 
 log = logging.getLogger("coachos.sending")
@@ -53,7 +54,7 @@ CLIENT_GONE = "The client was removed, so the message was not sent."
 NO_CONSENT = {
     Channel.SMS: "No SMS consent: the client has not agreed to texts. Record their consent on their page to text them.",
     Channel.SMS_MARKETING: "No SMS marketing consent: the client has not agreed to marketing texts.",
-    Channel.MARKETING: "No email marketing consent: the client has not agreed to marketing emails.",
+    Channel.EMAIL_MARKETING: "No email marketing consent: the client has not agreed to marketing emails.",
     Channel.EMAIL: "No email consent: the client has not agreed to emails.",
 }
 
@@ -229,7 +230,7 @@ class _Pass:
         with self._deps.uow() as uow:
             done = uow.messages.settle(claim, _failed(m, error, now))
             if opted_out and m.client_id is not None:
-                withdraw_sms_consent(uow, m.org_id, m.client_id, now)
+                withdraw_sms_consent(uow, self._deps, m.org_id, m.client_id, now)
             uow.commit()
         log.info("message failed: message_id=%s opted_out=%s", m.id, opted_out)
         return SendReport(failed=1) if done else SendReport(lost=1)
@@ -268,22 +269,11 @@ def _requeued(m: Message, at: datetime, now: datetime) -> Message:
     return attrs.evolve(m, status=MessageStatus.QUEUED, not_before=at, attempts=max(m.attempts - 1, 0), status_at=now)
 
 
-def withdraw_sms_consent(uow: UnitOfWork, org_id: OrgId, client_id: ClientId, now: datetime) -> None:
+def withdraw_sms_consent(uow: UnitOfWork, deps: Deps, org_id: OrgId, client_id: ClientId, now: datetime) -> None:
     """Withdraw the client's SMS and SMS marketing consents (the carrier reported them opted out)."""
-    try:
-        client = uow.clients.get(org_id, client_id)
-    except NotFound:
-        return
-    gone = [c.channel for c in client.consents if c.channel in (Channel.SMS, Channel.SMS_MARKETING)]
-    if not gone:
-        return
-    uow.clients.update(attrs.evolve(client, consents=tuple(c for c in client.consents if c.channel not in gone)))
-    for channel in gone:
-        uow.emit(
-            ConsentWithdrawn(
-                org_id=org_id, occurred_at=now, actor=str(SYSTEM), client_id=client_id, channel=channel.value
-            )
-        )
+    withdraw_consents(
+        uow, deps, org_id, client_id, [Channel.SMS, Channel.SMS_MARKETING], at=now, method=CARRIER_OPT_OUT, actor=SYSTEM
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -320,6 +310,6 @@ def record_delivery_status(cmd: RecordDeliveryStatus, deps: Deps) -> Message | N
         if found is None:
             return None
         if status is MessageStatus.FAILED and cmd.error_code == TWILIO_OPTED_OUT and found.client_id is not None:
-            withdraw_sms_consent(uow, found.org_id, found.client_id, now)
+            withdraw_sms_consent(uow, deps, found.org_id, found.client_id, now)
         uow.commit()
     return found

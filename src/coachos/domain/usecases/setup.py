@@ -29,6 +29,7 @@ from coachos.domain.policy import BookingPolicy
 from coachos.domain.quiet_hours import QuietHours
 from coachos.domain.timezones import require_utc
 from coachos.domain.usecases._base import Command, Deps, handles
+from coachos.domain.usecases.clients import log_given
 from coachos.ports.storage import UnitOfWork
 
 
@@ -219,6 +220,7 @@ def create_client(cmd: CreateClient, deps: Deps) -> Client:
         uow.orgs.get(cmd.org_id)
         uow.clients.add(client)
         uow.emit(ClientCreated(org_id=cmd.org_id, occurred_at=now, actor=str(cmd.actor), client_id=client.id))
+        log_given(uow, deps, client, cmd.actor)
         uow.commit()
     return client
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from quart import Blueprint
 
+# Adds the consent forms' routes to the clients blueprint.
 from coachos.entrypoints.web.views import (
     account,
     api,
     calendar,
+    client_consents,  # noqa: F401  # imported for its routes
     clients,
     inbound,
     inbox,

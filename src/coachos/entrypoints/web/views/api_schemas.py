@@ -15,12 +15,13 @@ from uuid import UUID
 import attrs
 from msgspec import UNSET, Meta, UnsetType
 
-from coachos.domain import bookings, catalog, clients, orgs
+from coachos.domain import bookings, catalog, clients, consent, orgs
 from coachos.domain import money as domain_money
 from coachos.domain.availability import Slot as DomainSlot
 from coachos.domain.availability import WeeklyRule
 from coachos.domain.bookings import BookingStatus
-from coachos.domain.clients import ClientStatus
+from coachos.domain.clients import Channel, ClientStatus
+from coachos.domain.consent import LABELS
 from coachos.entrypoints.web.unreadable import Marker
 
 #: An instant: ISO 8601 with a UTC offset ("2026-03-03T14:00:00Z"); a time without one is refused.
@@ -137,6 +138,114 @@ class ClientInput:
     tags: list[str] = attrs.field(factory=list)
 
 
+#: A consent's channel and purpose. Exactly these four: the old name "marketing" the library still reads is not offered.
+ConsentChannel = Literal["sms", "sms_marketing", "email_marketing", "email"]
+
+
+def _channel_name(channel: Channel) -> ConsentChannel:
+    names: dict[Channel, ConsentChannel] = {
+        Channel.SMS: "sms",
+        Channel.SMS_MARKETING: "sms_marketing",
+        Channel.EMAIL_MARKETING: "email_marketing",
+        Channel.EMAIL: "email",
+    }
+    return names[channel]
+
+
+@attrs.frozen(kw_only=True)
+class Consent:
+    """A consent the client has given now, for one channel and purpose, with its evidence."""
+
+    channel: Annotated[
+        ConsentChannel,
+        Meta(
+            description="sms: texts about bookings; sms_marketing: marketing texts; "
+            "email_marketing: marketing emails; email: emails about bookings (never required)."
+        ),
+    ]
+    label: Annotated[str, Meta(description='What it is called for people: "Texts about bookings", …')]
+    granted_at: Instant
+    method: Annotated[str, Meta(description="How it was given: booking_form, coach_entered, client_request, …")]
+    wording: Annotated[str | None, Meta(description="The exact words the client agreed to.")]
+
+    @classmethod
+    def of(cls, consent: clients.Consent) -> Consent:
+        """The JSON shape of a consent."""
+        return cls(
+            channel=_channel_name(consent.channel),
+            label=LABELS[consent.channel],
+            granted_at=consent.granted_at,
+            method=consent.method,
+            wording=consent.wording,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class ConsentChange:
+    """One consent given or withdrawn, as kept in the client's consent log."""
+
+    channel: ConsentChannel
+    action: Literal["given", "withdrawn"]
+    at: Instant
+    method: Annotated[str, Meta(description="How: booking_form, coach_entered, client_request, sms_keyword, …")]
+    actor: Annotated[str, Meta(description='Who: "coach:<id>", "client:<id>" or "system".')]
+    wording: Annotated[str | None, Meta(description="The words agreed to, or of the request to stop.")]
+
+    @classmethod
+    def of(cls, change: consent.ConsentChange) -> ConsentChange:
+        """The JSON shape of a consent change."""
+        return cls(
+            channel=_channel_name(change.channel),
+            action="given" if change.action is consent.ConsentAction.GIVEN else "withdrawn",
+            at=change.at,
+            method=change.method,
+            actor=change.actor,
+            wording=change.wording,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class Consents:
+    """A client's consents now (one per channel and purpose given) and every change behind them."""
+
+    current: Annotated[list[Consent], Meta(description="The consents given now; a channel missing has none.")]
+    history: Annotated[list[ConsentChange], Meta(description="Every consent given or withdrawn, oldest first.")]
+    #: null unless some stored changes could not be read and were left out.
+    unreadable: Unreadable | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ConsentInput:
+    """A consent the client gave: which, how, and the words they agreed to."""
+
+    channel: ConsentChannel
+    method: Annotated[
+        str,
+        Meta(
+            min_length=1,
+            max_length=100,
+            description="How it was given: coach_entered (needs `wording`), client_request, booking_form, …",
+        ),
+    ]
+    wording: Annotated[str, Meta(max_length=2000)] | None = None
+
+
+@attrs.frozen(kw_only=True)
+class WithdrawalInput:
+    """A consent the client withdrew: which, how, and the words of their request."""
+
+    channel: ConsentChannel
+    method: Annotated[
+        str,
+        Meta(
+            min_length=1,
+            max_length=100,
+            description="How: client_request, coach_entered, sms_keyword, …; left out, client_request.",
+        ),
+    ] = "client_request"
+    wording: Annotated[str, Meta(max_length=2000)] | None = None
+
+
 @attrs.frozen(kw_only=True)
 class Client:
     """A client or lead."""
@@ -150,6 +259,7 @@ class Client:
     notes: str
     tags: list[str]
     created_at: Instant
+    consents: Annotated[list[Consent], Meta(description="The consents given now, one per channel and purpose.")]
 
     @classmethod
     def of(cls, client: clients.Client) -> Client:
@@ -164,6 +274,7 @@ class Client:
             notes=client.notes,
             tags=sorted(client.tags),
             created_at=client.created_at,
+            consents=[Consent.of(c) for c in client.consents],
         )
 
 

@@ -27,6 +27,7 @@ from coachos.domain.orgs import Coach, Organization
 from coachos.domain.rows import Rows, unreadable_in
 from coachos.domain.timezones import check_date, day_start
 from coachos.domain.usecases import CreateClient, SellPackage, UpdateClient
+from coachos.entrypoints.web.consent_view import consent_view
 from coachos.entrypoints.web.context import core
 from coachos.entrypoints.web.security import login_required, require_principal
 from coachos.entrypoints.web.unreadable import report
@@ -53,6 +54,7 @@ class Panel:
 
 PANELS: tuple[Panel, ...] = (
     Panel("profile", "Profile"),
+    Panel("consent", "Consent"),
     Panel("upcoming", "Upcoming sessions"),
     Panel("past", "Past sessions"),
     Panel("packages", "Packages & credits"),
@@ -147,6 +149,12 @@ def _client_only(uow: UnitOfWork, org_id: OrgId, client_id: ClientId, now: datet
     return {"client": uow.clients.get(org_id, client_id)}
 
 
+def _consent(uow: UnitOfWork, org_id: OrgId, client_id: ClientId, now: datetime) -> dict[str, Any]:
+    client = uow.clients.get(org_id, client_id)
+    log, bookings = uow.clients.consent_log(org_id, client_id), uow.bookings.for_client(org_id, client_id)
+    return {"client": client, "consent": consent_view(client, log, bookings), UNREADABLE: unreadable_in(log, bookings)}
+
+
 def _actor_names(coaches: Iterable[Coach], client: Client) -> Callable[[Actor], str]:
     names: dict[UUID | None, str] = {c.id: c.name for c in coaches}
 
@@ -189,6 +197,7 @@ UNREADABLE = "unreadable_rows"
 #: How each panel reads its data; every loader raises NotFound for another organisation's client.
 LOADERS: Mapping[str, Callable[[UnitOfWork, OrgId, ClientId, datetime], dict[str, Any]]] = {
     "profile": _client_only,
+    "consent": _consent,
     "upcoming": _upcoming,
     "past": _past,
     "packages": _packages,
@@ -368,6 +377,11 @@ async def update(client_id: UUID) -> Any:
     except ValidationError as exc:
         return await _detail_page(client_id, section, form=form, error=exc)
     return redirect(url_for("clients.detail", client_id=client_id, saved=section, _anchor=f"panel-{section}"), 303)
+
+
+async def show_refused(client_id: UUID, panel: str, form: Mapping[str, str], error: ValidationError) -> Any:
+    """The client page (400) with `panel`'s form shown again, filled in as sent, with the reason it was refused."""
+    return await _detail_page(client_id, panel, form=form, error=error)
 
 
 @bp.route("/clients/<uuid:client_id>/packages", methods=["POST"])

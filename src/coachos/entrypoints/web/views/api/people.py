@@ -13,11 +13,15 @@ from quart_schema import (
 )
 
 from coachos.domain.catalog import SessionPackage
-from coachos.domain.ids import ClientId, PackageId
+from coachos.domain.clients import Client
+from coachos.domain.consent import ConsentChange
+from coachos.domain.ids import ClientId, OrgId, PackageId
 from coachos.domain.rows import Rows
 from coachos.domain.usecases import (
     CreateClient,
+    RecordConsent,
     SellPackage,
+    WithdrawConsent,
 )
 from coachos.entrypoints.web.context import core
 from coachos.entrypoints.web.security import require_principal
@@ -100,6 +104,72 @@ async def get_client(client_id: UUID) -> s.Client:
     org_id = require_principal().org_id
     client = await core().read_async(lambda uow: uow.clients.get(org_id, ClientId(client_id)))
     return s.Client.of(client)
+
+
+# --- consent --------------------------------------------------------------------------------------
+
+
+async def _consents(org_id: OrgId, client_id: ClientId) -> s.Consents:
+    def query(uow: UnitOfWork) -> tuple[Client, Rows[ConsentChange]]:
+        return uow.clients.get(org_id, client_id), uow.clients.consent_log(org_id, client_id)
+
+    client, log = await core().read_async(query)
+    return s.Consents(
+        current=[s.Consent.of(c) for c in client.consents],
+        history=[s.ConsentChange.of(c) for c in log],
+        unreadable=s.Unreadable.of(report(log)),
+    )
+
+
+@bp.get("/clients/<uuid:client_id>/consents")
+@tag(["clients"])
+@_problems()
+@validate_response(s.Consents)
+async def get_consents(client_id: UUID) -> s.Consents:
+    """A client's consents per channel and purpose, with the log of every one given or withdrawn."""
+    return await _consents(require_principal().org_id, ClientId(client_id))
+
+
+@bp.post("/clients/<uuid:client_id>/consents")
+@tag(["clients"])
+@_problems()
+@validate_request(s.ConsentInput)
+@validate_response(s.Consents)
+async def record_consent(client_id: UUID, data: s.ConsentInput) -> s.Consents:
+    """Record that the client agreed to one channel and purpose (replacing its earlier consent), with their words."""
+    who, actor = _me()
+    await core().execute_async(
+        RecordConsent(
+            org_id=who.org_id,
+            client_id=ClientId(client_id),
+            channel=data.channel,
+            method=data.method,
+            wording=data.wording,
+            actor=actor,
+        )
+    )
+    return await _consents(who.org_id, ClientId(client_id))
+
+
+@bp.post("/clients/<uuid:client_id>/consents/withdraw")
+@tag(["clients"])
+@_problems()
+@validate_request(s.WithdrawalInput)
+@validate_response(s.Consents)
+async def withdraw_consent(client_id: UUID, data: s.WithdrawalInput) -> s.Consents:
+    """Withdraw the client's consent to one channel and purpose, keeping when and how; none given changes nothing."""
+    who, actor = _me()
+    await core().execute_async(
+        WithdrawConsent(
+            org_id=who.org_id,
+            client_id=ClientId(client_id),
+            channel=data.channel,
+            method=data.method,
+            wording=data.wording,
+            actor=actor,
+        )
+    )
+    return await _consents(who.org_id, ClientId(client_id))
 
 
 # --- packages -------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from itertools import groupby
 from typing import Any
@@ -16,6 +17,7 @@ from coachos.adapters.links import manage_serializer
 from coachos.domain.availability import Slot
 from coachos.domain.bookings import Booking
 from coachos.domain.catalog import Service
+from coachos.domain.clients import Channel
 from coachos.domain.errors import NotFound, ValidationError
 from coachos.domain.ids import BookingId, OrgId, ServiceId
 from coachos.domain.orgs import Coach, Organization
@@ -29,6 +31,20 @@ from coachos.ports.storage import UnitOfWork
 
 #: The words beside the reminders box; stored verbatim with the consent.
 SMS_WORDING = "Text me reminders about my bookings"
+#: The words beside the marketing boxes (each its own, never ticked in advance), stored verbatim with the consent.
+MARKETING_WORDING: Mapping[Channel, str] = {
+    Channel.SMS_MARKETING: "Send me marketing texts from {business} (offers and news); I can reply STOP at any time",
+    Channel.EMAIL_MARKETING: (
+        "Send me marketing emails from {business} (offers and news); I can unsubscribe at any time"
+    ),
+}
+
+
+def marketing_wording(business: str) -> dict[str, str]:
+    """The exact words of each marketing box for `business`, by the form field (the consent's channel)."""
+    return {channel.value: words.format(business=business) for channel, words in MARKETING_WORDING.items()}
+
+
 #: How long a manage link works (bookings are made at most the policy's horizon ahead).
 MANAGE_LINK_AGE = timedelta(days=366)
 

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from quart import g, redirect, render_template, request, url_for
 
+from coachos.domain.bookings import GuestConsent
 from coachos.domain.errors import CoachOSError, Conflict, Fault, NotFound, SlotUnavailable, ValidationError
 from coachos.domain.timezones import check_date, day_start, label
 from coachos.domain.usecases import (
@@ -31,6 +32,7 @@ from coachos.entrypoints.web.views.public._shared import (
     _with_coach,
     by_day,
     manage_token,
+    marketing_wording,
     parse_start,
     read_manage_token,
     viewer_zone,
@@ -118,6 +120,7 @@ async def book(slug: str, service_id: UUID) -> Any:
     form: Mapping[str, str] = {}
     error: CoachOSError | None = None
     key = uuid.uuid4().hex
+    marketing = marketing_wording(org.name)
     if request.method == "POST":
         form = await request.form
         key = form.get("idempotency_key") or key
@@ -132,6 +135,11 @@ async def book(slug: str, service_id: UUID) -> Any:
                     email=form.get("email"),
                     sms_consent=form.get("sms_consent") == "yes",
                     consent_wording=SMS_WORDING,
+                    marketing=tuple(
+                        GuestConsent(channel=field, wording=words)
+                        for field, words in marketing.items()
+                        if form.get(field) == "yes"
+                    ),
                     idempotency_key=key,
                     # The key is this visitor's: the same key from anybody else is another key.
                     visitor=g.anon_id,
@@ -158,6 +166,7 @@ async def book(slug: str, service_id: UUID) -> Any:
         error=error,
         key=key,
         wording=SMS_WORDING,
+        marketing=marketing,
         wants_tz=request.method == "GET",
     )
     return page, status_of(error) if error else 200
