@@ -73,7 +73,14 @@ def texting(app: CoachOS, world: World, name: str, phone: str) -> Client:
     """A client with a phone who agreed to texts."""
     client = app.execute(CreateClient(org_id=world.org.id, name=name, phone=phone, actor=world.me))
     return app.execute(
-        RecordConsent(org_id=world.org.id, client_id=client.id, channel="sms", method="coach_entered", actor=world.me)
+        RecordConsent(
+            org_id=world.org.id,
+            client_id=client.id,
+            channel="sms",
+            method="coach_entered",
+            wording="Yes to texts",
+            actor=world.me,
+        )
     )
 
 

@@ -74,7 +74,11 @@ async def open_business(client: Client, core: CoachOS, slug: str = "peak") -> Bi
     (coach,) = core.read(lambda uow: uow.coaches.list(org.id))
     me = Actor("coach", coach.id)
     jordan = core.execute(CreateClient(org_id=org.id, name="Jordan Lee", phone="+12125550101", actor=me))
-    core.execute(RecordConsent(org_id=org.id, client_id=jordan.id, channel="sms", method="coach_entered", actor=me))
+    core.execute(
+        RecordConsent(
+            org_id=org.id, client_id=jordan.id, channel="sms", method="coach_entered", wording="Yes to texts", actor=me
+        )
+    )
     return Biz(org, coach, jordan)
 
 
