@@ -12,7 +12,7 @@ from coachos.adapters.email import email_from_url
 from coachos.adapters.memory import ImmediateTasks, MemoryStore
 from coachos.adapters.security import Argon2Hasher, SecretsTokens
 from coachos.adapters.sms import sms_from_settings
-from coachos.domain.usecases import Deps
+from coachos.domain.usecases import Deps, subscribe_automations
 from coachos.ports.clock import Clock, IdSource
 from coachos.ports.messaging import EmailSender, SmsSender
 from coachos.ports.security import PasswordHasher, TokenSource
@@ -98,7 +98,10 @@ def bootstrap(
         tenant_concurrency=settings.tenant_limit,
         tenant_queue_timeout=settings.tenant_queue_timeout,
     )
-    return CoachOS(deps, worker_threads=settings.worker_threads, limits=limits, probe=probe, on_close=on_close)
+    app = CoachOS(deps, worker_threads=settings.worker_threads, limits=limits, probe=probe, on_close=on_close)
+    # The outbox's consumers, each with its own progress (see domain/usecases/relay.py).
+    subscribe_automations(app.relay)
+    return app
 
 
 def _task_queue(settings: Settings, email: EmailSender, huey: Huey | None) -> TaskQueue:

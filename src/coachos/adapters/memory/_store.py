@@ -23,6 +23,7 @@ from coachos.adapters.memory._repos import (
     MemoryOutbox,
     MemoryPackages,
     MemoryServices,
+    MemoryTodos,
     Tables,
     UnreadableRow,
 )
@@ -41,6 +42,7 @@ from coachos.ports.storage import (
     Outbox,
     PackageRepository,
     ServiceRepository,
+    TodoRepository,
 )
 
 #: Which of the fake's tables holds the records of each SQL table, by id.
@@ -53,6 +55,7 @@ _RECORDS = {
     "packages": "packages",
     "automations": "automations",
     "messages": "messages",
+    "todos": "todos",
 }
 
 
@@ -105,6 +108,7 @@ class MemoryUnitOfWork:
         self.accounts: AccountRepository = MemoryAccounts(t)
         self.automations: AutomationRepository = MemoryAutomations(t)
         self.messages: MessageRepository = MemoryMessages(t)
+        self.todos: TodoRepository = MemoryTodos(t)
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 
 from coachos.adapters.sql.accounts import SqlAccounts
 from coachos.adapters.sql.atomic import SqlCalendar, SqlPackages
-from coachos.adapters.sql.automations import SqlAutomations
+from coachos.adapters.sql.automations import SqlAutomations, SqlTodos
 from coachos.adapters.sql.errors import at_the_edge
 from coachos.adapters.sql.messages import SqlMessages
 from coachos.adapters.sql.outbox import SqlOutbox, event_row
@@ -38,6 +38,7 @@ from coachos.ports.storage import (
     Outbox,
     PackageRepository,
     ServiceRepository,
+    TodoRepository,
 )
 
 
@@ -74,6 +75,7 @@ class SqlUnitOfWork:
         self.accounts: AccountRepository = SqlAccounts(conn)
         self.automations: AutomationRepository = SqlAutomations(conn)
         self.messages: MessageRepository = SqlMessages(conn)
+        self.todos: TodoRepository = SqlTodos(conn)
         self._events = []
         return self
 

@@ -193,6 +193,7 @@ class CreateClient(Command[Client]):
     consents: tuple[Consent, ...] = ()
     notes: str = ""
     tags: frozenset[str] = frozenset()
+    birthday: date | str | None = None
 
 
 @handles(CreateClient)
@@ -211,6 +212,7 @@ def create_client(cmd: CreateClient, deps: Deps) -> Client:
         consents=cmd.consents,
         notes=cmd.notes,
         tags=cmd.tags,
+        birthday=cmd.birthday,
     )
     with deps.uow() as uow:
         uow.orgs.get(cmd.org_id)

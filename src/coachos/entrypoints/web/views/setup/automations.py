@@ -7,7 +7,7 @@ from typing import Any
 import attrs
 from quart import redirect, render_template, request, url_for
 
-from coachos.domain.automations import AutomationRun, TagClients
+from coachos.domain.automations import Action, AutomationRun, SendMessage, TagClients
 from coachos.domain.errors import ValidationError
 from coachos.domain.orgs import Organization
 from coachos.domain.timezones import label
@@ -51,9 +51,19 @@ class AutomationRow:
 
 def _row(item: AutomationWithRuns, org: Organization) -> AutomationRow:
     a = item.automation
-    what = f"Tag clients '{a.action.tag}'" + ("" if a.action.status is None else f" ({a.action.status.value} only)")
+    what = describe_action(a.action)
     runs = [_run(r, org) for r in item.runs]
     return AutomationRow(item, what, runs[0].due if runs else "never", runs)
+
+
+def describe_action(action: Action) -> str:
+    """The action in a few words."""
+    if isinstance(action, TagClients):
+        return f"Tag clients '{action.tag}'" + ("" if action.status is None else f" ({action.status.value} only)")
+    if isinstance(action, SendMessage):
+        kind = "marketing" if not action.transactional else "transactional"
+        return f"Send {'an SMS' if action.channel.value == 'sms' else 'an email'} ({kind})"
+    return f"Add a to-do: {action.title}"
 
 
 def _run(r: AutomationRun, org: Organization) -> RunRow:
