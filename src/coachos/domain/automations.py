@@ -295,6 +295,10 @@ class Automation:
             raise ValidationError(f"An automation has at most {MAX_CONDITIONS} conditions.", field="conditions")
         if not all(isinstance(c, Condition) for c in self.conditions):
             raise ValidationError("Conditions are made with Condition.make(kind, value).", field="conditions")
+        if self.trigger is TriggerKind.SCHEDULE and isinstance(self.action, CreateTodo) and self.conditions:
+            raise ValidationError(
+                "A scheduled to-do is about no client, so it takes no conditions.", field="conditions"
+            )
         if self.trigger not in BOOKING_TRIGGERS and any(c.kind is ConditionKind.SERVICE_IS for c in self.conditions):
             raise ValidationError("'Service is' applies to booking triggers only.", field="conditions")
 

@@ -61,6 +61,8 @@ def create_automation(cmd: CreateAutomation, deps: Deps) -> Automation:
     trigger = trigger_kind(cmd.trigger)
     if not isinstance(cmd.action, TagClients | SendMessage | CreateTodo):
         raise ValidationError("Choose what the automation does.", field="action")
+    if trigger is not TriggerKind.SCHEDULE and cmd.schedule not in (None, ""):
+        raise ValidationError("Only a scheduled automation has a schedule; leave it empty.", field="schedule")
     automation = Automation(
         id=deps.ids.new_id(),
         org_id=cmd.org_id,
