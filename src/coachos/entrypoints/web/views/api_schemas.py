@@ -8,7 +8,7 @@ weekly hours are "HH:MM" in the organisation's zone. Shapes are built from domai
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -135,6 +135,8 @@ class ClientInput:
     status: ClientStatus = ClientStatus.LEAD
     notes: str = ""
     tags: list[str] = attrs.field(factory=list)
+    #: For birthday automations (any year will do).
+    birthday: date | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -150,6 +152,7 @@ class Client:
     notes: str
     tags: list[str]
     created_at: Instant
+    birthday: date | None = None
 
     @classmethod
     def of(cls, client: clients.Client) -> Client:
@@ -164,6 +167,7 @@ class Client:
             notes=client.notes,
             tags=sorted(client.tags),
             created_at=client.created_at,
+            birthday=client.birthday,
         )
 
 
