@@ -281,8 +281,10 @@ class Automation:
         check_text(value, field="name", max_len=100)
 
     def __attrs_post_init__(self) -> None:
-        if (self.schedule is None) == (self.trigger is TriggerKind.SCHEDULE):
-            raise ValidationError("Only a scheduled automation has a schedule; give one for it.", field="schedule")
+        if self.schedule is None and self.trigger is TriggerKind.SCHEDULE:
+            raise ValidationError("Give the schedule, such as '0 9 * * 1'.", field="schedule")
+        if self.schedule is not None and self.trigger is not TriggerKind.SCHEDULE:
+            raise ValidationError("Only a scheduled automation has a schedule; leave it empty.", field="schedule")
         bounds = THRESHOLDS.get(self.trigger)
         if bounds is None and self.threshold is not None:
             raise ValidationError("Only 'credits low' and 'client inactive' take a number.", field="threshold")
@@ -325,7 +327,7 @@ class Automation:
 
 @attrs.frozen(kw_only=True)
 class AutomationRun:
-    """One run of an automation for one due time (at most one per due time, ever)."""
+    """One run of an automation for one run key (at most one per key, ever)."""
 
     automation_id: UUID
     org_id: OrgId
@@ -335,7 +337,7 @@ class AutomationRun:
     #: How many things the action changed (clients tagged, messages queued, to-dos made).
     affected: int = 0
     #: What the run is for, unique per automation: `schedule_key(due_at)` for a schedule,
-    #: `booking-created:<booking id>`, `birthday:<client id>:<date>`, … (see `domain/usecases`).
+    #: `booking_created:<booking id>`, `birthday:<client id>:<local date>`, … (see `domain/usecases`).
     key: str = ""
     #: The client the run was about, for event and daily triggers.
     client_id: ClientId | None = None
