@@ -22,8 +22,9 @@ from coachos.domain.automations import (
     TriggerKind,
     birthdays_on,
 )
-from coachos.domain.bookings import Booking
+from coachos.domain.bookings import Booking, GuestDetails
 from coachos.domain.clients import Client
+from coachos.domain.ids import Actor
 from coachos.domain.messages import Message, MessageChannel, MessageStatus, Purpose
 from coachos.domain.todos import Todo
 from coachos.domain.usecases import (
@@ -130,6 +131,38 @@ class TestBookingTriggers:
             1,
         )
         assert [t.title for t in todos(app, world)] == ["Call Jordan"]
+
+    def test_a_maybe_booking_from_the_public_form_waits_for_the_coachs_confirmation(
+        self, app: CoachOS, world: World
+    ) -> None:
+        """A public booking held for a client on file runs 'booking created' only when the coach confirms it."""
+        created = automate(app, world, TriggerKind.BOOKING_CREATED)
+        guest = GuestDetails(
+            name="Jordan",
+            email=None,
+            phone="+12125550101",
+            sms_consent=False,
+            consent_wording="",
+            timezone=None,
+            matched=True,
+        )
+        booking = app.execute(
+            BookSession(
+                org_id=world.org.id,
+                coach_id=world.coach.id,
+                service_id=world.pt.id,
+                client_id=world.client.id,
+                start=local(world, 3, 10),
+                actor=Actor("client", world.client.id),
+                guest=guest,
+                take_credit=False,
+            )
+        )
+        relay(app)
+        assert runs(app, world, created) == []
+        app.execute(ConfirmBooking(org_id=world.org.id, booking_id=booking.id, actor=world.me))
+        relay(app)
+        assert [r.key for r in runs(app, world, created)] == [f"booking_created:{booking.id}"]
 
     def test_an_event_delivered_twice_runs_once(self, app: CoachOS, world: World) -> None:
         """The same event handed to the automations consumer again (at-least-once delivery) makes no second run."""

@@ -5,7 +5,9 @@ credit runs the 'credits low' ones when the package has that many credits or few
 run's key names the booking (`booking_created:<booking id>`, `credits_low:<booking id>`, …), so
 a booking requested and then confirmed runs 'booking created' once, and an event the relay
 delivers twice, or two relays racing, run it once (the claim is a unique row; see
-`automation_work`). Automations made after the event, or switched off, do not run for it.
+`automation_work`). Automations made after the event, or switched off, do not run for it. A
+public-form booking held for a client on file ("maybe <client>") runs 'booking created' only once
+the coach confirms it.
 """
 
 from __future__ import annotations
@@ -60,6 +62,13 @@ def run_event_automations(event: Event, deps: Deps) -> None:
             return
         if isinstance(event, CreditUsed):
             client_id = uow.packages.get(event.org_id, event.package_id).client_id
+        elif (
+            isinstance(event, BookingRequested)
+            and uow.bookings.get(event.org_id, event.booking_id).identity_unconfirmed
+        ):
+            # Made on the public form with a client's contact details, which proves nothing: the
+            # client on file hears nothing until the coach confirms it is them (same run key then).
+            return
     now = deps.clock.now()
     for automation in chosen:
         run_for_client(
