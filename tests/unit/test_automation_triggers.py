@@ -135,8 +135,10 @@ class TestBookingTriggers:
     def test_a_maybe_booking_from_the_public_form_waits_for_the_coachs_confirmation(
         self, app: CoachOS, world: World
     ) -> None:
-        """A public booking held for a client on file runs 'booking created' only when the coach confirms it."""
-        created = automate(app, world, TriggerKind.BOOKING_CREATED)
+        """A public booking held for a client on file runs 'booking created' only when the coach confirms it,
+        and never 'booking cancelled'."""
+        created = automate(app, world, TriggerKind.BOOKING_CREATED, name="Made")
+        gone = automate(app, world, TriggerKind.BOOKING_CANCELLED, name="Gone")
         guest = GuestDetails(
             name="Jordan",
             email=None,
@@ -161,8 +163,10 @@ class TestBookingTriggers:
         relay(app)
         assert runs(app, world, created) == []
         app.execute(ConfirmBooking(org_id=world.org.id, booking_id=booking.id, actor=world.me))
+        app.execute(CancelBooking(org_id=world.org.id, booking_id=booking.id, actor=world.me))
         relay(app)
         assert [r.key for r in runs(app, world, created)] == [f"booking_created:{booking.id}"]
+        assert runs(app, world, gone) == []
 
     def test_an_event_delivered_twice_runs_once(self, app: CoachOS, world: World) -> None:
         """The same event handed to the automations consumer again (at-least-once delivery) makes no second run."""

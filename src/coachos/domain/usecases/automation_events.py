@@ -7,7 +7,7 @@ a booking requested and then confirmed runs 'booking created' once, and an event
 delivers twice, or two relays racing, run it once (the claim is a unique row; see
 `automation_work`). Automations made after the event, or switched off, do not run for it. A
 public-form booking held for a client on file ("maybe <client>") runs 'booking created' only once
-the coach confirms it.
+the coach confirms it, and never 'booking cancelled' (see `_maybe_theirs`).
 """
 
 from __future__ import annotations
@@ -62,18 +62,25 @@ def run_event_automations(event: Event, deps: Deps) -> None:
             return
         if isinstance(event, CreditUsed):
             client_id = uow.packages.get(event.org_id, event.package_id).client_id
-        elif (
-            isinstance(event, BookingRequested)
-            and uow.bookings.get(event.org_id, event.booking_id).identity_unconfirmed
-        ):
-            # Made on the public form with a client's contact details, which proves nothing: the
-            # client on file hears nothing until the coach confirms it is them (same run key then).
-            return
+    if isinstance(event, BookingRequested | BookingCancelled) and _maybe_theirs(deps, event):
+        return
     now = deps.clock.now()
     for automation in chosen:
         run_for_client(
             deps, automation, key=key, due_at=event.occurred_at, client_id=client_id, now=now, service_id=service_id
         )
+
+
+def _maybe_theirs(deps: Deps, event: BookingEvent) -> bool:
+    """Whether the booking was made on the public form with a client's contact details, which proves
+    nothing: the client on file hears nothing of it until the coach confirms it is them ('booking
+    created' then runs, with the same run key). Its cancellation never runs: whether the coach had
+    confirmed it first is not recorded, and a stranger's cancellation must not reach the client."""
+    with deps.uow() as uow:
+        booking = uow.bookings.get(event.org_id, event.booking_id)
+    if isinstance(event, BookingRequested):
+        return booking.identity_unconfirmed
+    return booking.guest is not None and booking.guest.matched
 
 
 def _fires(automation: Automation, trigger: TriggerKind, event: Event) -> bool:
