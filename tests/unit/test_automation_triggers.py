@@ -95,7 +95,9 @@ def todos(app: CoachOS, w: World) -> list[Todo]:
 
 
 def messages_of(app: CoachOS, w: World, client: Client) -> list[Message]:
-    return list(app.read(lambda uow: uow.messages.for_client(w.org.id, client.id)))
+    """The messages automations queued for `client` (booking notices of other consumers left out)."""
+    found = app.read(lambda uow: uow.messages.for_client(w.org.id, client.id))
+    return [m for m in found if (m.key or "").startswith("automation:")]
 
 
 def relay(app: CoachOS) -> None:
