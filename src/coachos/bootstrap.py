@@ -15,7 +15,7 @@ from coachos.adapters.memory import ImmediateTasks, MemoryStore
 from coachos.adapters.security import Argon2Hasher, SecretsTokens
 from coachos.adapters.sms import sms_from_settings
 from coachos.domain.sending import SendingOptions
-from coachos.domain.usecases import Deps
+from coachos.domain.usecases import Deps, subscribe_automations
 from coachos.domain.usecases.notifications import subscribe_messaging
 from coachos.ports.clock import Clock, IdSource
 from coachos.ports.links import Links
@@ -116,6 +116,7 @@ def bootstrap(
     app = CoachOS(deps, worker_threads=settings.worker_threads, limits=limits, probe=probe, on_close=on_close)
     # The outbox's consumers, each subscribed in one call (see the relay in domain/usecases/relay.py).
     subscribe_messaging(app.relay)
+    subscribe_automations(app.relay)
     return app
 
 

@@ -38,7 +38,10 @@ from coachos.adapters.sql.tables import clients
 from coachos.adapters.sql.tenancy import APP_ROLE, ORG_SETTING
 from coachos.adapters.sql.uow import SqlUnitOfWork
 from coachos.domain.accounts import Login, WebSession
+from coachos.domain.automations import CreateTodo, TriggerKind
 from coachos.domain.ids import OrgId
+from coachos.domain.usecases import CreateAutomation
+from coachos.domain.usecases.automation_events import run_event_automations
 from tests.helpers import MONDAY_NOON_UTC, World, local, make_world
 from tests.integration.conftest import PostgresDatabases, app_engine
 
@@ -48,6 +51,9 @@ pytestmark = pytest.mark.postgres
 CREDENTIALS = {"logins", "web_sessions", "api_tokens", "calendar_feeds"}
 #: Business tables the seed below fills for both organisations.
 SEEDED = {
+    "automations",
+    "automation_runs",
+    "todos",
     "coaches",
     "clients",
     "services",
@@ -90,6 +96,15 @@ def _seed(core: CoachOS, engine: Engine) -> World:
     """A business with a row in every tenant table."""
     w = make_world(core)
     core.execute(
+        CreateAutomation(
+            org_id=w.org.id,
+            actor=w.me,
+            name="Welcome",
+            trigger=TriggerKind.BOOKING_CREATED,
+            action=CreateTodo(title="Call {client_first_name}"),
+        )
+    )
+    core.execute(
         BookSession(
             org_id=w.org.id,
             coach_id=w.coach.id,
@@ -107,6 +122,10 @@ def _seed(core: CoachOS, engine: Engine) -> World:
         RecordConsent(org_id=w.org.id, client_id=w.client.id, channel="sms", method="client_request", actor=w.me)
     )
     core.execute(CalendarFeedUrl(org_id=w.org.id, coach_id=w.coach.id))
+    # The automations consumer's work, without the relay (the outbox test needs the events still pending).
+    for pending in core.read(lambda uow: uow.outbox.pending(1000)):
+        if pending.org_id == w.org.id:
+            run_event_automations(pending, core.deps)
     with SqlUnitOfWork(engine) as uow:
         uow.accounts.add_login(Login(coach_id=w.coach.id, org_id=w.org.id, email=w.coach.email, password_hash="x"))
         uow.accounts.add_session(

@@ -27,6 +27,13 @@ from coachos.domain.usecases.relay import Relay, RelayReport, backoff
 from tests.helpers import MONDAY_NOON_UTC
 
 
+@pytest.fixture
+def app(app: CoachOS) -> CoachOS:
+    """Coach OS whose relay has no consumers yet: these tests subscribe their own, and count only theirs."""
+    app.relay = Relay(app.deps)
+    return app
+
+
 def booking_requested(org_id: OrgId | None = None) -> BookingRequested:
     """A BookingRequested event of a new booking."""
     return BookingRequested(

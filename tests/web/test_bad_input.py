@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
+from uuid import uuid4
 
 import attrs
 import pytest
@@ -23,6 +24,7 @@ from coachos.domain.errors import NotFound
 from coachos.domain.ids import Actor
 from coachos.domain.money import Money
 from coachos.domain.orgs import Organization
+from coachos.domain.todos import Todo
 from coachos.domain.usecases import CalendarFeedUrl, CreateApiToken, CreateClient, SellPackage
 from tests.web.support import csrf, sign_up
 
@@ -75,6 +77,10 @@ async def open_business(web: Quart, core: CoachOS, mail: MemoryEmail) -> Busines
     )
     api = core.execute(CreateApiToken(org_id=org.id, coach_id=coach.id, name="script"))
     feed = core.execute(CalendarFeedUrl(org_id=org.id, coach_id=coach.id))
+    todo = Todo(id=uuid4(), org_id=org.id, title="Call Jo", created_at=core.clock.now(), client_id=person.id)
+    with core.unit_of_work() as uow:
+        uow.todos.add(todo)
+        uow.commit()
     guest = web.test_client()
     form_path = f"/book/peak/{service.id}/book?start={SLOT}"
     booked = await guest.post(
@@ -100,6 +106,7 @@ async def open_business(web: Quart, core: CoachOS, mail: MemoryEmail) -> Busines
             "booking_id": str(booking.id),
             "package_id": str(package.id),
             "token_id": str(api.token.id),
+            "todo_id": str(todo.id),
             "name": "notes",
             "filename": "app.css",
             "kind": "booking_confirmed",

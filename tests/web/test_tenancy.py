@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import attrs
 from quart import Quart
@@ -22,6 +22,7 @@ from coachos import CoachOS
 from coachos.adapters.clock import FixedClock
 from coachos.domain.ids import Actor
 from coachos.domain.money import Money
+from coachos.domain.todos import Todo
 from coachos.domain.usecases import (
     AddDateOverride,
     BookSession,
@@ -116,6 +117,10 @@ async def build_org_b(web: Quart, core: CoachOS, clock: FixedClock) -> tuple[Cli
         AddDateOverride(org_id=org.id, coach_id=coach.id, on=date(2026, 3, 10), available=False, actor=me)
     )
     token = core.execute(CreateApiToken(org_id=org.id, coach_id=coach.id, name="B's script"))
+    todo = Todo(id=uuid4(), org_id=org.id, title="Call Jo", created_at=clock.now(), client_id=person.id)
+    with core.unit_of_work() as uow:
+        uow.todos.add(todo)
+        uow.commit()
     ids = {
         "org_id": org.id,
         "coach_id": coach.id,
@@ -126,6 +131,7 @@ async def build_org_b(web: Quart, core: CoachOS, clock: FixedClock) -> tuple[Cli
         "appointment_id": booking.appointment_id,
         "override_id": override.id,
         "token_id": token.token.id,
+        "todo_id": todo.id,
     }
     return browser, OrgB(
         ids={name: str(value) for name, value in ids.items()},
@@ -223,6 +229,7 @@ class TestTenancy:
                 tuple(uow.availability.weekly(org_id, ids["coach_id"])),
                 tuple(uow.availability.overrides(org_id, ids["coach_id"], date(2026, 3, 1), date(2026, 3, 31))),
                 tuple(uow.accounts.api_tokens_of(org_id, ids["coach_id"])),
+                uow.todos.get(org_id, ids["todo_id"]),
             )
 
         return core.read(read)

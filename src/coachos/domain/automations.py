@@ -1,4 +1,5 @@
-"""Scheduled automations: a cron schedule read on the organisation's clock, and what runs when it is due.
+"""Automations: a trigger (a cron schedule on the organisation's clock, an event, or a daily check),
+optional conditions, and an action (see `automation_actions`).
 
 A schedule is a standard five-field cron expression (minute hour day-of-month month day-of-week)
 read as wall-clock time in the organisation's IANA zone. Daylight-saving changes are settled so
@@ -9,22 +10,36 @@ that each due time is one instant:
 
 `latest_due` gives the most recent due instant in (since, now]: after downtime a missed schedule
 runs once (its latest due time), not once per missed tick.
+
+Each run has a key unique per automation (the due time of a schedule, the booking of a booking
+event, the client and day of a birthday, …); the database stores one run per key, ever.
 """
 
 from __future__ import annotations
 
+import calendar
 import enum
-from collections.abc import Iterator
-from datetime import date, datetime, time, timedelta
+from collections.abc import Iterable, Iterator
+from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import attrs
 
+from coachos.domain.automation_actions import (
+    MAX_CONDITIONS,
+    Action,
+    ActionKind,
+    Condition,
+    ConditionKind,
+    CreateTodo,
+    SendMessage,
+    TagClients,
+)
 from coachos.domain.checks import check_text
-from coachos.domain.clients import ClientStatus
+from coachos.domain.clients import Client
 from coachos.domain.errors import ValidationError
-from coachos.domain.ids import OrgId
+from coachos.domain.ids import ClientId, OrgId, ServiceId
 from coachos.domain.timezones import MIN_DATE, check_instant, first_instant_at_or_after, require_utc
 
 #: Longest cron expression accepted (a real one is a few dozen characters).
@@ -173,39 +188,54 @@ def latest_due(schedule: CronSchedule, tz: ZoneInfo, now: datetime, since: datet
     return None
 
 
-class ActionKind(enum.StrEnum):
-    """What an automation does when it is due."""
+class TriggerKind(enum.StrEnum):
+    """What makes an automation run."""
 
-    TAG_CLIENTS = "tag_clients"
+    #: A cron schedule on the organisation's clock.
+    SCHEDULE = "schedule"
+    #: A booking was made (requested or confirmed straight away; once per booking).
+    BOOKING_CREATED = "booking_created"
+    BOOKING_COMPLETED = "booking_completed"
+    BOOKING_CANCELLED = "booking_cancelled"
+    #: A credit was used and the package has `threshold` credits or fewer left.
+    CREDITS_LOW = "credits_low"
+    #: A client has had no booking for `threshold` days (checked daily; once per quiet spell).
+    CLIENT_INACTIVE = "client_inactive"
+    #: It is a client's birthday in the organisation's zone (checked daily; 29 February on the 28th
+    #: in other years).
+    BIRTHDAY = "birthday"
 
 
-def _optional_status(value: object) -> ClientStatus | None:
-    if value is None or value == "":
-        return None
+#: Triggers fired by an event the outbox relay delivers.
+EVENT_TRIGGERS = frozenset(
+    {TriggerKind.BOOKING_CREATED, TriggerKind.BOOKING_COMPLETED, TriggerKind.BOOKING_CANCELLED, TriggerKind.CREDITS_LOW}
+)
+#: Triggers checked once a day, at DAILY_CHECK on the organisation's clock.
+DAILY_TRIGGERS = frozenset({TriggerKind.CLIENT_INACTIVE, TriggerKind.BIRTHDAY})
+#: Triggers about a booking (the only ones a 'service is' condition can apply to).
+BOOKING_TRIGGERS = frozenset(
+    {TriggerKind.BOOKING_CREATED, TriggerKind.BOOKING_COMPLETED, TriggerKind.BOOKING_CANCELLED}
+)
+#: When the daily triggers are checked: 09:00 on the organisation's clock, every day.
+DAILY_CHECK = CronSchedule.parse("0 9 * * *")
+#: The range of each trigger's number.
+THRESHOLDS = {TriggerKind.CREDITS_LOW: (0, 1000), TriggerKind.CLIENT_INACTIVE: (1, 3660)}
+
+
+def trigger_kind(value: object) -> TriggerKind:
+    """`value` as a trigger, or a ValidationError (field 'trigger') listing the allowed ones."""
     try:
-        return ClientStatus(str(value))
+        return TriggerKind(str(value))
     except ValueError:
-        allowed = ", ".join(m.value for m in ClientStatus)
-        raise ValidationError(f"'{value}' is not a client status; use one of: {allowed}.", field="status") from None
+        allowed = ", ".join(k.value for k in TriggerKind)
+        raise ValidationError(f"'{value}' is not a trigger; use one of: {allowed}.", field="trigger") from None
 
 
-@attrs.frozen
-class TagClients:
-    """Add `tag` to every client of the organisation (optionally only those with `status`)."""
-
-    tag: str = attrs.field()
-    status: ClientStatus | None = attrs.field(default=None, converter=_optional_status)
-    kind: ActionKind = ActionKind.TAG_CLIENTS
-
-    @tag.validator
-    def _check_tag(self, _: object, value: object) -> None:
-        if not isinstance(value, str) or not value.strip():
-            raise ValidationError("Say which tag to add.", field="tag")
-        check_text(value, field="tag", max_len=50)
-
-
-#: Every action an automation can take (one today; messaging actions come later).
-Action = TagClients
+def birthdays_on(day: date) -> tuple[tuple[int, int], ...]:
+    """The (month, day) birthdays celebrated on `day`: 29 February ones on 28 February of other years."""
+    if day.month == 2 and day.day == 28 and not calendar.isleap(day.year):
+        return ((2, 28), (2, 29))
+    return ((day.month, day.day),)
 
 
 class AutomationStatus(enum.StrEnum):
@@ -220,19 +250,29 @@ def _created_at(value: datetime) -> datetime:
     return require_utc(value, field="created_at")
 
 
+def _conditions(value: Iterable[Condition]) -> tuple[Condition, ...]:
+    return tuple(value)
+
+
 @attrs.frozen(kw_only=True)
 class Automation:
-    """Something the organisation wants done on a schedule, read on its own clock."""
+    """Something the organisation wants done when a trigger fires, if its conditions hold."""
 
     id: UUID
     org_id: OrgId
     name: str = attrs.field()
     enabled: bool
-    schedule: CronSchedule
+    #: Set for (and only for) the SCHEDULE trigger.
+    schedule: CronSchedule | None
     action: Action
     created_at: datetime = attrs.field(converter=_created_at)
     #: The last due time that was claimed; the next run looks for due times after it.
     last_due_at: datetime | None = None
+    trigger: TriggerKind = attrs.field(default=TriggerKind.SCHEDULE, converter=trigger_kind)
+    #: CREDITS_LOW: credits left at or below which it runs; CLIENT_INACTIVE: days without a booking.
+    threshold: int | None = None
+    #: All must hold for the client (and booking) for the action to run.
+    conditions: tuple[Condition, ...] = attrs.field(default=(), converter=_conditions)
 
     @name.validator
     def _check_name(self, _: object, value: object) -> None:
@@ -240,22 +280,90 @@ class Automation:
             raise ValidationError("Give the automation a name.", field="name")
         check_text(value, field="name", max_len=100)
 
+    def __attrs_post_init__(self) -> None:
+        if self.schedule is None and self.trigger is TriggerKind.SCHEDULE:
+            raise ValidationError("Give the schedule, such as '0 9 * * 1'.", field="schedule")
+        if self.schedule is not None and self.trigger is not TriggerKind.SCHEDULE:
+            raise ValidationError("Only a scheduled automation has a schedule; leave it empty.", field="schedule")
+        bounds = THRESHOLDS.get(self.trigger)
+        if bounds is None and self.threshold is not None:
+            raise ValidationError("Only 'credits low' and 'client inactive' take a number.", field="threshold")
+        if bounds is not None:
+            lo, hi = bounds
+            t = self.threshold
+            if isinstance(t, bool) or not isinstance(t, int) or not lo <= t <= hi:
+                raise ValidationError(f"The number must be a whole number from {lo} to {hi}.", field="threshold")
+        if len(self.conditions) > MAX_CONDITIONS:
+            raise ValidationError(f"An automation has at most {MAX_CONDITIONS} conditions.", field="conditions")
+        if not all(isinstance(c, Condition) for c in self.conditions):
+            raise ValidationError("Conditions are made with Condition.make(kind, value).", field="conditions")
+        if self.trigger is TriggerKind.SCHEDULE and isinstance(self.action, CreateTodo) and self.conditions:
+            raise ValidationError(
+                "A scheduled to-do is about no client, so it takes no conditions.", field="conditions"
+            )
+        if self.trigger not in BOOKING_TRIGGERS and any(c.kind is ConditionKind.SERVICE_IS for c in self.conditions):
+            raise ValidationError("'Service is' applies to booking triggers only.", field="conditions")
+
+    @property
+    def event_triggered(self) -> bool:
+        """Whether the outbox relay (not the clock) runs it."""
+        return self.trigger in EVENT_TRIGGERS
+
     def due(self, tz: ZoneInfo, now: datetime) -> datetime | None:
-        """The due time to run now, if any: the latest one since it was created or last ran."""
-        if not self.enabled:
+        """The due time to run now, if any: the latest one since it was created or last ran.
+
+        Event-triggered automations are never due on the clock; daily ones are due at DAILY_CHECK.
+        """
+        if not self.enabled or self.event_triggered:
             return None
+        schedule = self.schedule if self.schedule is not None else DAILY_CHECK
         since = self.created_at if self.last_due_at is None else max(self.last_due_at, self.created_at)
-        return latest_due(self.schedule, tz, now, since)
+        return latest_due(schedule, tz, now, since)
+
+    def applies_to(self, client: Client, service_id: ServiceId | None = None) -> bool:
+        """Whether every condition holds for `client` (and the booking's service)."""
+        return all(c.holds(client, service_id) for c in self.conditions)
 
 
 @attrs.frozen(kw_only=True)
 class AutomationRun:
-    """One run of an automation for one due time (at most one per due time, ever)."""
+    """One run of an automation for one run key (at most one per key, ever)."""
 
     automation_id: UUID
     org_id: OrgId
     due_at: datetime
     started_at: datetime
     status: AutomationStatus
-    #: How many things the action changed (clients tagged), for the run history.
+    #: How many things the action changed (clients tagged, messages queued, to-dos made).
     affected: int = 0
+    #: What the run is for, unique per automation: `schedule_key(due_at)` for a schedule,
+    #: `booking_created:<booking id>`, `birthday:<client id>:<local date>`, … (see `domain/usecases`).
+    key: str = ""
+    #: The client the run was about, for event and daily triggers.
+    client_id: ClientId | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if not self.key:
+            object.__setattr__(self, "key", schedule_key(self.due_at))
+
+
+def schedule_key(due_at: datetime) -> str:
+    """The run key of a scheduled run: its due time in UTC, to the second."""
+    return "at:" + due_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+__all__ = [
+    "Action",
+    "ActionKind",
+    "Automation",
+    "AutomationRun",
+    "AutomationStatus",
+    "Condition",
+    "ConditionKind",
+    "CreateTodo",
+    "CronSchedule",
+    "SendMessage",
+    "TagClients",
+    "TriggerKind",
+    "latest_due",
+]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from typing import TypeVar
 
 import attrs
@@ -74,6 +74,22 @@ def _optional_zone(value: str | None) -> str | None:
     return value
 
 
+def _optional_birthday(value: object) -> date | None:
+    """A birthday as a date: None or '' for none, a date, or ISO text such as '1990-02-28'."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value.strip())
+        except ValueError:
+            raise ValidationError("Write the birthday as a date, such as 1990-02-28.", field="birthday") from None
+    if isinstance(value, datetime) or not isinstance(value, date):
+        raise ValidationError("A birthday is a date, such as 1990-02-28.", field="birthday")
+    if not date(1900, 1, 1) <= value <= date(2200, 1, 1):
+        raise ValidationError("A birthday must fall between 1900 and 2200.", field="birthday")
+    return value
+
+
 def _granted_at(value: datetime) -> datetime:
     return require_utc(value, field="granted_at")
 
@@ -123,6 +139,8 @@ class Client:
     consents: tuple[Consent, ...] = ()
     notes: str = attrs.field(default="", validator=text(None, multiline=True))
     tags: frozenset[str] = attrs.field(default=frozenset(), converter=_tags)
+    #: For birthday automations; the year may be unknown to the coach (any year will do).
+    birthday: date | None = attrs.field(default=None, converter=_optional_birthday)
 
     def __attrs_post_init__(self) -> None:
         if len(self.notes) > 10_000:

@@ -47,6 +47,7 @@ from coachos.domain.orgs import Coach, Organization
 from coachos.domain.rows import Rows
 from coachos.domain.sending import ClaimedMessage
 from coachos.domain.templates import MessageTemplate, TemplateKind
+from coachos.domain.todos import Todo
 
 
 class OrganizationRepository(Protocol):
@@ -389,7 +390,7 @@ class AccountRepository(Protocol):
 
 
 class AutomationRepository(Protocol):
-    """Scheduled automations and the record of their runs (one run per automation and due time)."""
+    """Automations and the record of their runs (one run per automation and run key, ever)."""
 
     def add(self, automation: Automation) -> None:
         """Store a new automation."""
@@ -412,17 +413,46 @@ class AutomationRepository(Protocol):
         ...
 
     def claim_run(self, run: AutomationRun) -> bool:
-        """Record `run`; False (and nothing stored) if its automation already has a run for that due time."""
+        """Record `run`; False (and nothing stored) if its automation already has a run with its key."""
         ...
 
-    def finish_run(
-        self, org_id: OrgId, automation_id: UUID, due_at: datetime, status: AutomationStatus, affected: int
-    ) -> None:
-        """Set how the run for that due time ended and what it changed."""
+    def finish_run(self, org_id: OrgId, automation_id: UUID, key: str, status: AutomationStatus, affected: int) -> None:
+        """Set how the run with that key ended and what it changed."""
         ...
 
     def runs(self, org_id: OrgId, automation_id: UUID, limit: int = 20) -> Sequence[AutomationRun]:
         """The automation's latest runs, newest due time first."""
+        ...
+
+    def last_active_between(
+        self, org_id: OrgId, after: datetime, until: datetime
+    ) -> Sequence[tuple[ClientId, datetime]]:
+        """Clients whose last activity is in (after, until], with it: the start of their latest booking
+        that was not cancelled (past or future), or when they were added if they never booked."""
+        ...
+
+    def birthdays(self, org_id: OrgId, days: Sequence[tuple[int, int]]) -> Sequence[ClientId]:
+        """Clients whose birthday falls on one of the (month, day) pairs."""
+        ...
+
+
+class TodoRepository(Protocol):
+    """The coach's to-dos."""
+
+    def add(self, todo: Todo) -> Todo:
+        """Store `todo` unless its organisation has one with the same key; the stored one either way."""
+        ...
+
+    def get(self, org_id: OrgId, todo_id: UUID) -> Todo:
+        """The to-do, or NotFound."""
+        ...
+
+    def open(self, org_id: OrgId, limit: int = 50) -> Rows[Todo]:
+        """To-dos not yet done, oldest first."""
+        ...
+
+    def mark_done(self, org_id: OrgId, todo_id: UUID, at: datetime) -> Todo:
+        """Tick the to-do off (ticking a done one again keeps its first time), or NotFound."""
         ...
 
 
@@ -588,6 +618,7 @@ class UnitOfWork(Protocol):
     messages: MessageRepository
     templates: MessageTemplateRepository
     phone_numbers: PhoneNumberRepository
+    todos: TodoRepository
 
     def __enter__(self) -> Self:
         """Begin the transaction."""

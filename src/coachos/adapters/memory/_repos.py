@@ -48,6 +48,7 @@ from coachos.domain.numbers import PhoneNumber
 from coachos.domain.orgs import Coach, Organization
 from coachos.domain.rows import Rows, corrupt_record
 from coachos.domain.templates import MessageTemplate, TemplateKind
+from coachos.domain.todos import Todo
 
 T = TypeVar("T")
 
@@ -122,8 +123,8 @@ class Tables:
     #: (org id, kind, channel) → the business's own wording.
     templates: dict[tuple[OrgId, TemplateKind, MessageChannel], MessageTemplate] = attrs.Factory(dict)
     automations: dict[UUID, Automation] = attrs.Factory(dict)
-    #: (automation id, due at) → run
-    automation_runs: dict[tuple[UUID, datetime], AutomationRun] = attrs.Factory(dict)
+    #: (automation id, run key) → run
+    automation_runs: dict[tuple[UUID, str], AutomationRun] = attrs.Factory(dict)
     messages: dict[UUID, Message] = attrs.Factory(dict)
     #: message id → the lease of the worker sending it (the SQL table's `lease_until`)
     message_leases: dict[UUID, datetime] = attrs.Factory(dict)
@@ -131,6 +132,7 @@ class Tables:
     send_rates: dict[str, tuple[int, int]] = attrs.Factory(dict)
     phone_numbers: dict[UUID, PhoneNumber] = attrs.Factory(dict)
     consent_log: list[ConsentChange] = attrs.Factory(list)
+    todos: dict[UUID, Todo] = attrs.Factory(dict)
     #: Rows that cannot be read, by id (see UnreadableRow).
     unreadable: dict[UUID, UnreadableRow] = attrs.Factory(dict)
 
@@ -638,24 +640,78 @@ class MemoryAutomations(_Repo):
         return sorted({a.org_id for a in self._t.automations.values() if a.enabled}, key=str)
 
     def claim_run(self, run: AutomationRun) -> bool:
-        """Record the run unless one exists for that due time."""
+        """Record the run unless one exists with its key."""
         self.get(run.org_id, run.automation_id)
-        key = (run.automation_id, run.due_at)
+        key = (run.automation_id, run.key)
         if key in self._t.automation_runs:
             return False
         self._t.automation_runs[key] = run
         return True
 
-    def finish_run(
-        self, org_id: OrgId, automation_id: UUID, due_at: datetime, status: AutomationStatus, affected: int
-    ) -> None:
+    def finish_run(self, org_id: OrgId, automation_id: UUID, key: str, status: AutomationStatus, affected: int) -> None:
         """Set how the run ended."""
-        run = self._t.automation_runs.get((automation_id, due_at))
+        run = self._t.automation_runs.get((automation_id, key))
         if run is None or run.org_id != org_id:
             raise NotFound("No such automation run in this business.")
-        self._t.automation_runs[(automation_id, due_at)] = attrs.evolve(run, status=status, affected=affected)
+        self._t.automation_runs[(automation_id, key)] = attrs.evolve(run, status=status, affected=affected)
 
     def runs(self, org_id: OrgId, automation_id: UUID, limit: int = 20) -> Sequence[AutomationRun]:
         """The latest runs, newest due time first."""
         mine = [r for r in self._t.automation_runs.values() if r.org_id == org_id and r.automation_id == automation_id]
-        return sorted(mine, key=lambda r: r.due_at, reverse=True)[:limit]
+        return sorted(mine, key=lambda r: (r.due_at, r.started_at, r.key), reverse=True)[:limit]
+
+    def last_active_between(
+        self, org_id: OrgId, after: datetime, until: datetime
+    ) -> Sequence[tuple[ClientId, datetime]]:
+        """Clients whose last activity (latest booking not cancelled, else when added) is in (after, until]."""
+        latest: dict[ClientId, datetime] = {}
+        for b in self._t.bookings.values():
+            if b.org_id == org_id and b.status is not BookingStatus.CANCELLED:
+                latest[b.client_id] = max(latest.get(b.client_id, b.start), b.start)
+        found = []
+        for c in self._t.clients.values():
+            if c.org_id == org_id:
+                last = latest.get(c.id, c.created_at)
+                if after < last <= until:
+                    found.append((c.id, last))
+        return sorted(found, key=lambda p: (p[1], str(p[0])))
+
+    def birthdays(self, org_id: OrgId, days: Sequence[tuple[int, int]]) -> Sequence[ClientId]:
+        """Clients whose birthday falls on one of the (month, day) pairs."""
+        wanted = set(days)
+        found = [
+            c.id
+            for c in self._t.clients.values()
+            if c.org_id == org_id and c.birthday is not None and (c.birthday.month, c.birthday.day) in wanted
+        ]
+        return sorted(found, key=str)
+
+
+class MemoryTodos(_Repo):
+    """The coach's to-dos in memory."""
+
+    def add(self, todo: Todo) -> Todo:
+        """Store the to-do unless one has its key."""
+        if todo.key is not None:
+            for kept in self._t.todos.values():
+                if kept.org_id == todo.org_id and kept.key == todo.key:
+                    return kept
+        self._t.todos[todo.id] = todo
+        return todo
+
+    def get(self, org_id: OrgId, todo_id: UUID) -> Todo:
+        """The to-do."""
+        return _scoped(self._t.todos, org_id, todo_id, "to-do")
+
+    def open(self, org_id: OrgId, limit: int = 50) -> Rows[Todo]:
+        """To-dos not yet done, oldest first."""
+        found = [t for t in self._t.todos.values() if t.org_id == org_id and t.done_at is None]
+        return Rows(sorted(found, key=lambda t: (t.created_at, str(t.id)))[:limit])
+
+    def mark_done(self, org_id: OrgId, todo_id: UUID, at: datetime) -> Todo:
+        """Tick it off (keeping the first time)."""
+        todo = self.get(org_id, todo_id)
+        if todo.done_at is None:
+            todo = attrs.evolve(todo, done_at=at)
+            self._t.todos[todo_id] = todo
+        return todo

@@ -24,6 +24,7 @@ from coachos.adapters.memory._repos import (
     MemoryOutbox,
     MemoryPackages,
     MemoryServices,
+    MemoryTodos,
     Tables,
     UnreadableRow,
 )
@@ -45,6 +46,7 @@ from coachos.ports.storage import (
     PackageRepository,
     PhoneNumberRepository,
     ServiceRepository,
+    TodoRepository,
 )
 
 #: Which of the fake's tables holds the records of each SQL table, by id.
@@ -58,6 +60,7 @@ _RECORDS = {
     "automations": "automations",
     "messages": "messages",
     "phone_numbers": "phone_numbers",
+    "todos": "todos",
 }
 
 
@@ -112,6 +115,7 @@ class MemoryUnitOfWork:
         self.messages: MessageRepository = MemoryMessages(t)
         self.templates: MessageTemplateRepository = MemoryMessageTemplates(t)
         self.phone_numbers: PhoneNumberRepository = MemoryPhoneNumbers(t)
+        self.todos: TodoRepository = MemoryTodos(t)
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()

@@ -172,6 +172,7 @@ def client_values(c: Client) -> dict[str, Any]:
         "notes": c.notes,
         "tags": sorted(c.tags),
         "created_at": c.created_at,
+        "birthday": c.birthday,
     }
 
 
@@ -196,6 +197,7 @@ def client_from(row: Row) -> Client:
         ),
         notes=row.notes,
         tags=frozenset(row.tags),
+        birthday=row.birthday,
     )
 
 

@@ -123,6 +123,8 @@ clients = sa.Table(
     sa.Column("notes", sa.Text(), nullable=False),
     sa.Column("tags", sa.JSON(), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
+    # For birthday automations (month and day are what they match on).
+    sa.Column("birthday", sa.Date()),
     _tenant_key("clients"),
     sa.Index("ix_clients_org_id_name", "org_id", "name"),
     # The public booking form finds a returning client by email, then phone.
@@ -421,26 +423,56 @@ automations = sa.Table(
     _org(),
     sa.Column("name", sa.String(100), nullable=False),
     sa.Column("enabled", sa.Boolean(), nullable=False),
-    sa.Column("schedule", sa.String(200), nullable=False),
+    # A cron expression for the schedule trigger; NULL for the others.
+    sa.Column("schedule", sa.String(200)),
     # {"kind": "tag_clients", ...}: the action's own fields, so new kinds need no new columns.
     sa.Column("action", sa.JSON(), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("last_due_at", UTCDateTime()),
+    sa.Column("trigger_kind", sa.String(32), nullable=False, server_default="schedule"),
+    sa.Column("threshold", sa.Integer()),
+    # [{"kind": "has_tag", "value": "vip"}, ...]; all must hold.
+    sa.Column("conditions", sa.JSON(), nullable=False),
     _tenant_key("automations"),
     sa.Index("ix_automations_org_id_name", "org_id", "name"),
+    sa.CheckConstraint("(schedule IS NULL) = (trigger_kind <> 'schedule')", name="schedule_iff_scheduled"),
 )
 
 automation_runs = sa.Table(
     "automation_runs",
     metadata,
-    # The key is the promise: one run per automation and due time, whoever claims it first.
+    # The key is the promise: one run per automation and run key (a due time, a booking's event,
+    # a client's birthday on a day, ...), whoever claims it first.
     sa.Column("automation_id", sa.Uuid(), primary_key=True),
-    sa.Column("due_at", UTCDateTime(), primary_key=True),
+    sa.Column("run_key", sa.String(200), primary_key=True),
+    sa.Column("due_at", UTCDateTime(), nullable=False),
     sa.Column("org_id", sa.Uuid(), nullable=False),
     sa.Column("started_at", UTCDateTime(), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("affected", sa.Integer(), nullable=False),
+    sa.Column("client_id", sa.Uuid()),
     _tenant_fk("automation_id", "automations"),
+    _tenant_fk("client_id", "clients"),
+    sa.Index("ix_automation_runs_automation_id_due_at", "automation_id", "due_at"),
+)
+
+todos = sa.Table(
+    "todos",
+    metadata,
+    _id(),
+    _org(),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("client_id", sa.Uuid()),
+    sa.Column("automation_id", sa.Uuid()),
+    # An automation's to-do is made once per run and client, however often the run is retried.
+    sa.Column("key", sa.String(200)),
+    sa.Column("done_at", UTCDateTime()),
+    _tenant_key("todos"),
+    sa.UniqueConstraint("org_id", "key"),
+    _tenant_fk("client_id", "clients"),
+    _tenant_fk("automation_id", "automations"),
+    sa.Index("ix_todos_org_id_done_at_created_at", "org_id", "done_at", "created_at"),
 )
 
 #: The rows of ix_messages_unread: incoming messages no coach has read.

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 
 from coachos.adapters.sql.accounts import SqlAccounts
 from coachos.adapters.sql.atomic import SqlCalendar, SqlPackages
-from coachos.adapters.sql.automations import SqlAutomations
+from coachos.adapters.sql.automations import SqlAutomations, SqlTodos
 from coachos.adapters.sql.errors import at_the_edge
 from coachos.adapters.sql.messages import SqlMessages
 from coachos.adapters.sql.outbox import SqlOutbox, event_row
@@ -42,6 +42,7 @@ from coachos.ports.storage import (
     PackageRepository,
     PhoneNumberRepository,
     ServiceRepository,
+    TodoRepository,
 )
 
 
@@ -80,6 +81,7 @@ class SqlUnitOfWork:
         self.messages: MessageRepository = SqlMessages(conn)
         self.templates: MessageTemplateRepository = SqlMessageTemplates(conn)
         self.phone_numbers: PhoneNumberRepository = SqlPhoneNumbers(conn)
+        self.todos: TodoRepository = SqlTodos(conn)
         self._events = []
         return self
 

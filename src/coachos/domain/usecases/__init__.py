@@ -22,6 +22,7 @@ from coachos.domain.usecases.accounts import (
     RevokeApiToken,
     SignUp,
 )
+from coachos.domain.usecases.automation_events import subscribe_automations
 from coachos.domain.usecases.automations import (
     AutomationWithRuns,
     CreateAutomation,
@@ -87,8 +88,12 @@ from coachos.domain.usecases.templates import (
     SaveMessageTemplate,
     TemplateRow,
 )
+from coachos.domain.usecases.todos import CompleteTodo, ListOpenTodos
 
 __all__ = [
+    "CompleteTodo",
+    "ListOpenTodos",
+    "subscribe_automations",
     "AutomationWithRuns",
     "CreateAutomation",
     "ListAutomations",

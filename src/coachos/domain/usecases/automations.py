@@ -1,18 +1,16 @@
-"""Use cases for scheduled automations: set them up, list them with their runs, and run the due ones.
+"""Use cases for automations: set them up, list them with their runs, and run the due ones.
 
-`RunDueAutomations` is what the worker calls every minute. Each (automation, due time) runs at
-most once, ever: the run is claimed (a row unique per automation and due time) in the same
-transaction as the action and the automation's new last due time, so two workers on the same
-tick, or a worker restarted mid-tick, cannot run it twice; one whose action failed is rolled back
-and recorded as failed, so it is not retried every minute.
+`RunDueAutomations` is what the worker calls every minute: it runs scheduled automations' latest
+due time and the daily checks (birthdays, inactive clients). Event-triggered automations run from
+the outbox relay (`automation_events`). Each run is claimed once, ever (see `automation_work`).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import attrs
 
@@ -20,50 +18,71 @@ from coachos.domain.automations import (
     Action,
     Automation,
     AutomationRun,
-    AutomationStatus,
+    Condition,
+    ConditionKind,
+    CreateTodo,
     CronSchedule,
+    SendMessage,
     TagClients,
+    TriggerKind,
+    birthdays_on,
+    trigger_kind,
 )
-from coachos.domain.errors import CoachOSError
-from coachos.domain.ids import Actor, OrgId
+from coachos.domain.errors import NotFound, ValidationError
+from coachos.domain.ids import Actor, OrgId, ServiceId
 from coachos.domain.timezones import zone
 from coachos.domain.usecases._base import Command, Deps, handles
-from coachos.ports.storage import UnitOfWork
+from coachos.domain.usecases.automation_work import MAX_CLIENTS, advance_last_due, run_many, run_scheduled
 
-log = logging.getLogger(__name__)
-
-#: Most clients one run of `tag_clients` changes (the rest are tagged by the next run).
-MAX_TAGGED = 5000
 #: Runs shown with each automation.
 HISTORY = 20
 
 
 @attrs.frozen(kw_only=True)
 class CreateAutomation(Command[Automation]):
-    """Set up an automation: a name, a cron schedule read on the organisation's clock, and an action."""
+    """Set up an automation: a name, a trigger (a cron schedule read on the organisation's clock, an
+    event, or a daily check), optional conditions, and an action."""
 
     org_id: OrgId
     actor: Actor
     name: str
-    schedule: str
     action: Action
+    schedule: str | None = None
+    trigger: TriggerKind | str = TriggerKind.SCHEDULE
+    #: Credits left (credits low) or days without a booking (client inactive).
+    threshold: int | None = None
+    conditions: Sequence[Condition] = ()
     enabled: bool = True
 
 
 @handles(CreateAutomation)
 def create_automation(cmd: CreateAutomation, deps: Deps) -> Automation:
-    """Store the automation; it is first due after the moment it was made."""
+    """Store the automation; it is first due (or triggered) after the moment it was made."""
+    trigger = trigger_kind(cmd.trigger)
+    if not isinstance(cmd.action, TagClients | SendMessage | CreateTodo):
+        raise ValidationError("Choose what the automation does.", field="action")
+    if trigger is not TriggerKind.SCHEDULE and cmd.schedule not in (None, ""):
+        raise ValidationError("Only a scheduled automation has a schedule; leave it empty.", field="schedule")
     automation = Automation(
         id=deps.ids.new_id(),
         org_id=cmd.org_id,
         name=cmd.name,
         enabled=cmd.enabled,
-        schedule=CronSchedule.parse(cmd.schedule),
+        schedule=CronSchedule.parse(cmd.schedule) if trigger is TriggerKind.SCHEDULE else None,
         action=cmd.action,
         created_at=deps.clock.now(),
+        trigger=trigger,
+        threshold=cmd.threshold,
+        conditions=tuple(cmd.conditions),
     )
     with deps.uow() as uow:
         uow.orgs.get(cmd.org_id)
+        for c in automation.conditions:
+            if c.kind is ConditionKind.SERVICE_IS:
+                try:
+                    uow.services.get(cmd.org_id, ServiceId(UUID(c.value)))
+                except NotFound:
+                    raise ValidationError("That service is not one of this business's.", field="conditions") from None
         uow.automations.add(automation)
         uow.commit()
     return automation
@@ -139,53 +158,33 @@ def run_due_automations(cmd: RunDueAutomations, deps: Deps) -> int:
             tz = zone(uow.orgs.get(org_id).timezone)
             due = [(a, at) for a in uow.automations.list(org_id) if (at := a.due(tz, now)) is not None]
         for automation, due_at in due:
-            ran += _run_once(deps, automation, due_at, now)
+            if automation.trigger is TriggerKind.SCHEDULE:
+                ran += run_scheduled(deps, automation, due_at, now)
+            else:
+                ran += _run_daily(deps, automation, due_at, tz, now)
     return ran
 
 
-def _run_once(deps: Deps, automation: Automation, due_at: datetime, now: datetime) -> int:
-    """Claim and run one due time; 1 if this call ran it, 0 if another runner had."""
-    run = AutomationRun(
-        automation_id=automation.id,
-        org_id=automation.org_id,
-        due_at=due_at,
-        started_at=now,
-        status=AutomationStatus.RUNNING,
-    )
-    try:
-        with deps.uow() as uow:
-            if not uow.automations.claim_run(run):
-                return 0
-            affected = _perform(uow, automation.org_id, automation.action)
-            _advance(uow, automation, due_at)
-            uow.automations.finish_run(automation.org_id, automation.id, due_at, AutomationStatus.DONE, affected)
-            uow.commit()
-            return 1
-    except CoachOSError as exc:
-        # Logged by kind only: the message may quote client data.
-        log.warning("automation %s failed for %s: %s", automation.id, due_at.isoformat(), type(exc).__name__)
+def _run_daily(deps: Deps, automation: Automation, due_at: datetime, tz: ZoneInfo, now: datetime) -> int:
+    """Run a daily check's runs for every client it finds, then mark the day checked.
+
+    A check cut short (a crash) is picked up again by the next tick: the clients already run are
+    refused by their claims, the others run.
+    """
+    org_id = automation.org_id
     with deps.uow() as uow:
-        if not uow.automations.claim_run(attrs.evolve(run, status=AutomationStatus.FAILED)):
-            return 0
-        _advance(uow, automation, due_at)
+        if automation.trigger is TriggerKind.BIRTHDAY:
+            day = due_at.astimezone(tz).date()
+            found = uow.automations.birthdays(org_id, birthdays_on(day))
+            subjects = [(f"birthday:{c}:{day.isoformat()}", c) for c in found]
+        else:
+            # A quiet spell is found on the day it reaches the threshold (or the first check after),
+            # once; spells that reached it before the automation existed are not.
+            span = timedelta(days=automation.threshold or 0)
+            pairs = uow.automations.last_active_between(org_id, automation.created_at - span, due_at - span)
+            subjects = [(f"inactive:{c}:{last.astimezone(UTC):%Y%m%dT%H%M%SZ}", c) for c, last in pairs]
+    ran = run_many(deps, automation, due_at, now, subjects[:MAX_CLIENTS])
+    with deps.uow() as uow:
+        advance_last_due(uow, automation, due_at)
         uow.commit()
-    return 1
-
-
-def _advance(uow: UnitOfWork, automation: Automation, due_at: datetime) -> None:
-    current = uow.automations.get(automation.org_id, automation.id)
-    if current.last_due_at is None or current.last_due_at < due_at:
-        uow.automations.update(attrs.evolve(current, last_due_at=due_at))
-
-
-def _perform(uow: UnitOfWork, org_id: OrgId, action: Action) -> int:
-    """Do what `action` says inside the open unit of work; how many records it changed."""
-    if isinstance(action, TagClients):
-        tag = action.tag.strip().lower()
-        changed = 0
-        for client in uow.clients.list(org_id, limit=MAX_TAGGED, status=action.status):
-            if tag not in client.tags:
-                uow.clients.update(attrs.evolve(client, tags=client.tags | {tag}))
-                changed += 1
-        return changed
-    raise NotImplementedError(f"No runner for action {type(action).__name__}")  # pragma: no cover
+    return ran

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import attrs
@@ -18,7 +18,7 @@ from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.ports.storage import UnitOfWork
 
 #: The fields UpdateClient may change, in the order they are reported.
-EDITABLE = ("name", "phone", "email", "timezone", "status", "notes", "tags")
+EDITABLE = ("name", "phone", "email", "timezone", "status", "notes", "tags", "birthday")
 
 
 def _channel(value: Channel | str) -> Channel:
@@ -31,7 +31,7 @@ def _channel(value: Channel | str) -> Channel:
 
 @attrs.frozen(kw_only=True)
 class UpdateClient(Command[Client]):
-    """Change a client's details; None keeps a field as it is, an empty phone, email or zone clears it."""
+    """Change a client's details; None keeps a field as it is, an empty phone, email, zone or birthday clears it."""
 
     org_id: OrgId
     client_id: ClientId
@@ -43,6 +43,8 @@ class UpdateClient(Command[Client]):
     status: ClientStatus | str | None = None
     notes: str | None = None
     tags: frozenset[str] | None = None
+    #: A date or ISO text; '' clears it.
+    birthday: date | str | None = None
 
 
 @handles(UpdateClient)

@@ -197,6 +197,7 @@ class CreateClient(Command[Client]):
     consents: tuple[Consent, ...] = ()
     notes: str = ""
     tags: frozenset[str] = frozenset()
+    birthday: date | str | None = None
 
 
 @handles(CreateClient)
@@ -215,6 +216,7 @@ def create_client(cmd: CreateClient, deps: Deps) -> Client:
         consents=cmd.consents,
         notes=cmd.notes,
         tags=cmd.tags,
+        birthday=cmd.birthday,
     )
     with deps.uow() as uow:
         uow.orgs.get(cmd.org_id)

@@ -8,7 +8,7 @@ weekly hours are "HH:MM" in the organisation's zone. Shapes are built from domai
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -136,6 +136,8 @@ class ClientInput:
     status: ClientStatus = ClientStatus.LEAD
     notes: str = ""
     tags: list[str] = attrs.field(factory=list)
+    #: For birthday automations (any year will do).
+    birthday: date | None = None
 
 
 #: A consent's channel and purpose. Exactly these four: the old name "marketing" the library still reads is not offered.
@@ -260,6 +262,7 @@ class Client:
     tags: list[str]
     created_at: Instant
     consents: Annotated[list[Consent], Meta(description="The consents given now, one per channel and purpose.")]
+    birthday: date | None = None
 
     @classmethod
     def of(cls, client: clients.Client) -> Client:
@@ -275,6 +278,7 @@ class Client:
             tags=sorted(client.tags),
             created_at=client.created_at,
             consents=[Consent.of(c) for c in client.consents],
+            birthday=client.birthday,
         )
 
 

@@ -362,7 +362,7 @@ async def update(client_id: UUID) -> Any:
     who = require_principal()
     form = dict(await request.form)
     section = "notes" if form.get("panel") == "notes" else "profile"
-    text = {k: form[k] for k in ("name", "phone", "email", "timezone", "notes") if k in form}
+    text = {k: form[k] for k in ("name", "phone", "email", "timezone", "notes", "birthday") if k in form}
     try:
         await core().execute_async(
             UpdateClient(

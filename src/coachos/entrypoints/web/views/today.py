@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import attrs
-from quart import Blueprint, render_template, request
+from quart import Blueprint, redirect, render_template, request, url_for
 
 from coachos.domain.bookings import Booking, BookingStatus
 from coachos.domain.catalog import Service
 from coachos.domain.clients import Client
 from coachos.domain.errors import CorruptRecord
+from coachos.domain.ids import Actor
 from coachos.domain.orgs import Coach, Organization
 from coachos.domain.rows import Rows, unreadable_in
 from coachos.domain.timezones import day_start
+from coachos.domain.todos import Todo
+from coachos.domain.usecases import CompleteTodo
 from coachos.entrypoints.web.context import core
 from coachos.entrypoints.web.security import login_required, require_principal
 from coachos.entrypoints.web.unreadable import report
@@ -51,6 +55,8 @@ class TodayView:
     unread_messages: int = 0
     #: Stored rows that could not be read; sessions that need one of them are left out too.
     unreadable: tuple[CorruptRecord, ...] = ()
+    #: The coach's open to-dos (from automations), oldest first.
+    todos: list[Todo] = attrs.Factory(list)
 
 
 def day_bounds(org: Organization, now: datetime) -> tuple[datetime, datetime]:
@@ -91,7 +97,8 @@ def _today(uow: UnitOfWork, org_id: Any, coach_id: Any, now: datetime) -> TodayV
 
     day = uow.bookings.between(org_id, start, end)
     upcoming = uow.bookings.between(org_id, now, now + timedelta(days=14))
-    reads += [day, upcoming]
+    open_todos = uow.todos.open(org_id)
+    reads += [day, upcoming, open_todos]
     todays = [r for b in day if b.status is not BookingStatus.CANCELLED and (r := row(b))]
     to_confirm = [r for b in upcoming if b.status is BookingStatus.REQUESTED and (r := row(b))]
     low = sorted({(r.client.id, r.client.name, r.credits_left) for r in todays if (r.credits_left or 0) <= LOW_CREDITS})
@@ -104,6 +111,7 @@ def _today(uow: UnitOfWork, org_id: Any, coach_id: Any, now: datetime) -> TodayV
         low_credits=[(who, n or 0) for c, _, n in low if (who := clients[c])],
         unread_messages=uow.messages.unread_count(org_id),
         unreadable=unreadable_in(*reads, broken),
+        todos=list(open_todos),
     )
 
 
@@ -123,3 +131,12 @@ async def today() -> Any:
         welcome=request.args.get("welcome"),
         unreadable=report(view.unreadable),
     )
+
+
+@bp.route("/todos/<uuid:todo_id>/done", methods=["POST"])
+@login_required
+async def todo_done(todo_id: UUID) -> Any:
+    """Tick a to-do off and go back to Today."""
+    who = require_principal()
+    await core().execute_async(CompleteTodo(org_id=who.org_id, todo_id=todo_id, actor=Actor("coach", who.coach_id)))
+    return redirect(url_for("today.today", _anchor="todos"), 303)

@@ -90,6 +90,7 @@ async def create_client(data: s.ClientInput) -> Any:
             status=data.status,
             notes=data.notes,
             tags=frozenset(data.tags),
+            birthday=data.birthday,
         )
     )
     return _created(s.Client.of(client), "api.get_client", client_id=client.id)
