@@ -95,23 +95,66 @@ def redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapp
 
 
 def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> None:
-    """Send structured logs to `stream` (stderr by default): JSON in production, readable lines on a console."""
+    """Send structured logs to `stream` (stderr by default): JSON in production, readable lines on a console.
+
+    The domain and adapters log through the standard library (`logging.getLogger(__name__)`), so they
+    stay free of structlog; their records go through the same redaction and renderer as structlog's,
+    at the same level, instead of Python's last-resort handler (warnings only, unredacted).
+    """
     stream = sys.stderr if stream is None else stream
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if settings.log_format == "json"
         else structlog.dev.ConsoleRenderer(colors=stream.isatty())
     )
+    level = logging.getLevelName(settings.log_level)
+    stamp = structlog.processors.TimeStamper(fmt="iso", utc=True)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            stamp,
             structlog.processors.format_exc_info,
             redact,
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(settings.log_level)),
+        wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
     )
+    handler = logging.StreamHandler(stream)
+    handler.set_name(_HANDLER)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.contextvars.merge_contextvars,
+                structlog.stdlib.add_log_level,
+                structlog.stdlib.add_logger_name,
+                stamp,
+            ],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                redact,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == _HANDLER]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
+#: The name of the standard-library handler `configure_logging` installs (replaced on every call).
+_HANDLER = "coachos-structured"
+
+
+def reset_logging() -> None:
+    """Undo `configure_logging` (tests, and embedders who configured logging for a while)."""
+    structlog.reset_defaults()
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == _HANDLER]:
+        root.removeHandler(old)
+    root.setLevel(logging.WARNING)

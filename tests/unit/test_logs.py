@@ -13,7 +13,7 @@ import structlog
 from hypothesis import given
 from hypothesis import strategies as st
 
-from coachos.logs import REDACTED, SENSITIVE_KEYS, configure_logging, redact, scrub
+from coachos.logs import REDACTED, SENSITIVE_KEYS, configure_logging, redact, reset_logging, scrub
 from coachos.settings import Settings
 
 CLIENT_ID = UUID("550e8400-e29b-41d4-a716-446655440000")
@@ -36,7 +36,7 @@ def run(event_dict: dict[str, Any]) -> dict[str, Any]:
 def configured() -> Iterator[None]:
     """Leave structlog as it was found once the test has configured it."""
     yield
-    structlog.reset_defaults()
+    reset_logging()
     structlog.contextvars.clear_contextvars()
 
 
@@ -285,3 +285,29 @@ class TestConfigureLogging:
         log.info("too_quiet")
         log.warning("loud_enough")
         assert [line["event"] for line in json_lines(capsys.readouterr().err)] == ["loud_enough"]
+
+
+class TestStandardLibraryLogs:
+    """The domain logs through `logging`; those records are redacted and rendered like structlog's."""
+
+    @pytest.mark.usefixtures("configured")
+    def test_a_domain_log_line_is_json_without_personal_data(self, capsys: pytest.CaptureFixture[str]) -> None:
+        import logging
+
+        configure_logging(Settings(log_format="json", log_level="INFO"))
+        logging.getLogger("coachos.sending").info("message failed: to=%s email=%s", PHONE, EMAIL)
+        logging.getLogger("coachos.sending").debug("below the level: %s", "nothing")
+        [line] = json_lines(capsys.readouterr().err)
+        assert (line["logger"], line["level"]) == ("coachos.sending", "info")
+        assert PHONE not in line["event"]
+        assert EMAIL not in line["event"]
+        assert line["event"].startswith("message failed: to=")
+
+    def test_reset_removes_the_handler(self) -> None:
+        import logging
+
+        configure_logging(Settings(log_format="json"))
+        configure_logging(Settings(log_format="json"))
+        assert [h.get_name() for h in logging.getLogger().handlers].count("coachos-structured") == 1
+        reset_logging()
+        assert "coachos-structured" not in [h.get_name() for h in logging.getLogger().handlers]

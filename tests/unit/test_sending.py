@@ -176,6 +176,36 @@ class TestConsent:
         assert run(app).sent == 1
 
 
+class TestSendingNumber:
+    def test_a_business_with_its_own_number_texts_from_it_and_the_row_records_it(
+        self, app: CoachOS, world: World, sms: MemorySms
+    ) -> None:
+        """Without a number on the message, a text goes from the business's first number, not the platform's."""
+        from coachos.domain.usecases.numbers import AddPhoneNumber
+
+        consent(app, world, Channel.SMS)
+        app.execute(AddPhoneNumber(org_id=world.org.id, number="+12125550199", actor=world.me))
+        app.execute(AddPhoneNumber(org_id=world.org.id, number="+12125550198", actor=world.me))
+        message = queue(app, world)
+        assert run(app) == SendReport(claimed=1, sent=1)
+        assert [r.from_number for r in sms.sent] == ["+12125550199"]
+        assert stored(app, message).sender == "+12125550199"
+
+    def test_a_reply_goes_from_the_number_it_names(self, app: CoachOS, world: World, sms: MemorySms) -> None:
+        from coachos.domain.usecases.numbers import AddPhoneNumber
+
+        consent(app, world, Channel.SMS)
+        app.execute(AddPhoneNumber(org_id=world.org.id, number="+12125550199", actor=world.me))
+        queue(app, world, sender="+12125550177")
+        run(app)
+        assert [r.from_number for r in sms.sent] == ["+12125550177"]
+
+    def test_an_email_records_no_sending_number(self, app: CoachOS, world: World, mailbox: MemoryEmail) -> None:
+        message = queue(app, world, channel=MessageChannel.EMAIL, to="sam@example.com", subject="Hi")
+        run(app)
+        assert stored(app, message).sender is None
+
+
 class TestQuietHours:
     @pytest.fixture
     def london(self, app: CoachOS) -> World:

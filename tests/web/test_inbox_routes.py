@@ -10,7 +10,6 @@ from uuid import UUID, uuid4
 
 import attrs
 import pytest
-import structlog
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
@@ -24,7 +23,7 @@ from coachos.domain.inbox import MAX_REPLY
 from coachos.domain.messages import Direction, Message, MessageChannel, MessageStatus, Purpose, outgoing
 from coachos.domain.orgs import Coach, Organization
 from coachos.domain.usecases import RecordConsent
-from coachos.logs import configure_logging
+from coachos.logs import configure_logging, reset_logging
 from tests.web.support import csrf, sign_up
 
 #: 10:00 in New York on Monday 2 March 2026: outside quiet hours.
@@ -421,7 +420,7 @@ class TestLogs:
             await page(client, f"/clients/{biz.jordan.id}/panels/messages")
             await page(client, "/inbox")
         finally:
-            structlog.reset_defaults()
+            reset_logging()
         logged = buffer.getvalue()
         assert '"reply_queued"' in logged
         for secret in ("knee", "Rest it until Friday", "Jordan", "2125550101"):

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 from quart import Quart
 from sqlalchemy.engine import Engine
 
@@ -19,7 +18,7 @@ from coachos.adapters.sql.engine import make_engine
 from coachos.adapters.sql.uow import SqlUnitOfWork
 from coachos.entrypoints.web import create_app
 from coachos.entrypoints.web.views.clients import PANELS
-from coachos.logs import configure_logging
+from coachos.logs import configure_logging, reset_logging
 from tests.web.support import PASSWORD, csrf, serving, sign_up, web_settings
 from tests.web.test_api import open_account
 from tests.web.test_public_routes import open_form, submit
@@ -73,7 +72,7 @@ def logs() -> Iterator[io.StringIO]:
     buffer = io.StringIO()
     configure_logging(Settings(log_format="json", log_level="DEBUG"), stream=buffer)
     yield buffer
-    structlog.reset_defaults()
+    reset_logging()
 
 
 class TestLogPrivacy:

@@ -17,7 +17,6 @@ from uuid import UUID
 
 import attrs
 import pytest
-import structlog
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
@@ -26,7 +25,7 @@ from coachos.adapters.clock import FixedClock, RandomIds
 from coachos.adapters.memory import MemoryStore
 from coachos.adapters.security import MemoryEmail, fast_test_hasher
 from coachos.domain.ids import ClientId, CoachId, OrgId, ServiceId
-from coachos.logs import configure_logging
+from coachos.logs import configure_logging, reset_logging
 from tests.web.support import sign_up
 
 
@@ -75,7 +74,7 @@ def logs() -> Iterator[io.StringIO]:
     buffer = io.StringIO()
     configure_logging(Settings(log_format="json", log_level="DEBUG"), stream=buffer)
     yield buffer
-    structlog.reset_defaults()
+    reset_logging()
 
 
 @attrs.frozen

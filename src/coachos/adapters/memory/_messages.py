@@ -137,6 +137,7 @@ class MemoryMessages(_Repo):
             provider_id=outcome.provider_id,
             last_error=outcome.last_error,
             status_at=outcome.status_at,
+            sender=outcome.sender,
         )
         if outcome.status is MessageStatus.SENDING:  # an SMS retry: its lease runs to the retry time
             self._t.message_leases[held.id] = outcome.not_before

@@ -295,7 +295,8 @@ class SqlMessages(_Repo):
         """Write the outcome where the row is still `sending` under this very claim (the lease is the fence)."""
         m = messages.c
         values = message_values(outcome)
-        kept = ("status", "not_before", "attempts", "provider_id", "last_error", "status_at")
+        # The sending number is part of the outcome: the business's number is chosen at send time.
+        kept = ("status", "not_before", "attempts", "provider_id", "last_error", "status_at", "from_address")
         result = self._c.execute(
             messages.update()
             .where(

@@ -122,6 +122,7 @@ class _Pass:
     def __init__(self, deps: Deps) -> None:
         self._deps = deps
         self._orgs: dict[OrgId, Organization] = {}
+        self._numbers: dict[OrgId, str | None] = {}
         self._empty: dict[str, datetime] = {}
 
     def send(self, claim: ClaimedMessage) -> SendReport:
@@ -132,7 +133,8 @@ class _Pass:
         with deps.uow() as uow:
             org = self._org(uow, m.org_id)
             client = _client(uow, m)
-            held = self._hold(uow, claim, org, client, now)
+            number = self._number(uow, m)
+            held = self._hold(uow, claim, org, client, number, now)
             if held is not None:
                 uow.commit()
                 return held
@@ -140,9 +142,11 @@ class _Pass:
 
         if m.channel is MessageChannel.EMAIL:
             return self._email(claim)
-        number = m.sender or options.default_sms_from
         if number is None:  # checked in _hold
             return SendReport()
+        # Recorded on the row, so a reclaimed message asks the provider about the number it really used.
+        m = attrs.evolve(m, sender=number)
+        claim = attrs.evolve(claim, message=m)
         callback = options.status_callback(m)
         if claim.unsure:
             try:
@@ -173,8 +177,26 @@ class _Pass:
             self._orgs[org_id] = uow.orgs.get(org_id)
         return self._orgs[org_id]
 
+    def _number(self, uow: UnitOfWork, m: Message) -> str | None:
+        """The number a text goes from: the one the message names (a reply goes from the number the client
+        texted), else the business's first number, else the platform's default (`COACHOS_SMS_FROM`)."""
+        if m.channel is not MessageChannel.SMS:
+            return None
+        if m.sender is not None:
+            return m.sender
+        if m.org_id not in self._numbers:
+            owned = uow.phone_numbers.list(m.org_id)
+            self._numbers[m.org_id] = owned[0].number if owned else None
+        return self._numbers[m.org_id] or self._deps.sending.default_sms_from
+
     def _hold(
-        self, uow: UnitOfWork, claim: ClaimedMessage, org: Organization, client: Client | None, now: datetime
+        self,
+        uow: UnitOfWork,
+        claim: ClaimedMessage,
+        org: Organization,
+        client: Client | None,
+        number: str | None,
+        now: datetime,
     ) -> SendReport | None:
         """Settle the message here if it may not go now (no consent, quiet hours, no token); None if it may."""
         m, options = claim.message, self._deps.sending
@@ -191,7 +213,6 @@ class _Pass:
                 return _settle(uow, claim, _requeued(m, later, now), "quiet")
         if m.channel is not MessageChannel.SMS:
             return None
-        number = m.sender or options.default_sms_from
         if number is None:
             error = "No number to send texts from: set COACHOS_SMS_FROM or give the business a number."
             return _settle(uow, claim, _failed(m, error, now), "failed")
