@@ -49,3 +49,15 @@ class TestSeedDemo:
         again = seed_demo(demo_app)
         assert not again.created
         assert demo_app.read(lambda uow: len(uow.bookings.between(summary.org.id, start, end))) == len(today)
+
+    def test_the_inbox_has_one_unread_text_from_a_client(self, demo_app: CoachOS) -> None:
+        """The business owns its texting number and a client's text waits, unread, in the inbox."""
+        from coachos.entrypoints.demo import DEMO_NUMBER
+
+        summary = seed_demo(demo_app)
+        seed_demo(demo_app)
+        with demo_app.unit_of_work() as uow:
+            assert [n.number for n in uow.phone_numbers.list(summary.org.id)] == [DEMO_NUMBER]
+            assert uow.messages.unread_count(summary.org.id) == 1
+            [conversation] = uow.messages.conversations(summary.org.id, limit=10)
+        assert conversation.client_name == "Jordan Lee"

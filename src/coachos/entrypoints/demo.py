@@ -26,12 +26,16 @@ from coachos.domain.usecases import (
     SetWeeklyHours,
     SignUp,
 )
+from coachos.domain.usecases.inbound import ReceiveSms
+from coachos.domain.usecases.numbers import AddPhoneNumber
 
 DEMO_SLUG = "demo"
 DEMO_COACH_EMAIL = "alex@demo.coachos.test"
 #: The demo coach's password; the demo is for trying Coach OS on one's own machine.
 DEMO_PASSWORD = "demo-coach-2026"  # noqa: S105  # published on purpose, demo only
 
+#: The demo business's texting number (555-01xx: reserved for fiction, reaches nobody).
+DEMO_NUMBER = "+12125550100"
 _CLIENTS = [
     ("Jordan Lee", "+1 212 555 0101", "jordan@example.com", None),
     ("Sam Patel", "+1 212 555 0102", "sam@example.com", "America/Los_Angeles"),
@@ -164,6 +168,17 @@ def seed_demo(app: CoachOS) -> DemoSummary:
             )
         )
         booked += 1
+    # The business's own texting number, and a text from a client, so the inbox has a conversation
+    # and Today an unread message the first time somebody looks.
+    app.execute(AddPhoneNumber(org_id=org.id, number=DEMO_NUMBER, label="Studio line", actor=me))
+    app.execute(
+        ReceiveSms(
+            message_sid="SM" + "d" * 32,
+            to=DEMO_NUMBER,
+            sender=_CLIENTS[0][1] or "",
+            body="Hi Alex! Could we focus on deadlifts this week? My back feels great now.",
+        )
+    )
     return DemoSummary(org=org, coach=coach, created=True, clients=len(clients), bookings=booked)
 
 
