@@ -59,6 +59,17 @@ from coachos.domain.usecases.lifecycle import (
     MarkNoShow,
 )
 from coachos.domain.usecases.numbers import AddPhoneNumber, ListPhoneNumbers, RemovePhoneNumber
+from coachos.domain.usecases.portal import (
+    ApproveAccountDeletion,
+    AuthenticateClient,
+    ClientSignedIn,
+    ClientSignOut,
+    DeletionRequested,
+    RequestAccountDeletion,
+    RequestClientSignIn,
+    SignInWithCode,
+    SignInWithLink,
+)
 from coachos.domain.usecases.public import (
     BookAsGuest,
     CalendarFeed,
@@ -91,6 +102,15 @@ from coachos.domain.usecases.templates import (
 from coachos.domain.usecases.todos import CompleteTodo, ListOpenTodos
 
 __all__ = [
+    "ApproveAccountDeletion",
+    "AuthenticateClient",
+    "ClientSignOut",
+    "ClientSignedIn",
+    "DeletionRequested",
+    "RequestAccountDeletion",
+    "RequestClientSignIn",
+    "SignInWithCode",
+    "SignInWithLink",
     "CompleteTodo",
     "ListOpenTodos",
     "subscribe_automations",

@@ -1,0 +1,325 @@
+"""Use cases for clients' own side: signing in by link or code, client sessions, deleting an account."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import attrs
+
+from coachos.domain.clients import Channel, Client
+from coachos.domain.errors import NotAuthenticated, Throttled, ValidationError
+from coachos.domain.ids import Actor, ClientId, OrgId
+from coachos.domain.messages import MessageChannel, Purpose, outgoing
+from coachos.domain.portal import (
+    CLIENT_SESSION_LIFETIME,
+    CODE_BY_ADDRESS,
+    CODE_TRIES_PER_ADDRESS,
+    MAX_CODE_FAILURES,
+    SIGN_IN_BY_ADDRESS,
+    SIGN_IN_BY_CONTACT,
+    SIGN_IN_LIFETIME,
+    SIGN_IN_WINDOW,
+    SIGN_INS_PER_ADDRESS,
+    SIGN_INS_PER_CONTACT,
+    ClientSession,
+    SignInChallenge,
+    check_code,
+    code_digest,
+    code_from,
+    digest,
+    parse_contact,
+)
+from coachos.domain.usecases._base import Command, Deps, handles
+from coachos.domain.usecases.clients import withdraw_consents
+from coachos.ports.storage import UnitOfWork
+
+#: The one refusal for every link that does not sign in: unknown, used, replaced, expired or another business's.
+LINK_REFUSED = "This sign-in link has expired or was used already. Ask for a new one below."
+CODE_REFUSED = "That code is not right, has expired or was used already. Check it, or ask for a new one."
+
+
+def _address_key(address: str) -> str:
+    return (address or "?").strip()[:64]
+
+
+@attrs.frozen(kw_only=True)
+class RequestClientSignIn(Command[None]):
+    """Send a client a one-time sign-in link and code, if the contact is on file (the answer never says)."""
+
+    org_id: OrgId
+    #: The email or phone number the client typed.
+    contact: str = attrs.field(repr=False)
+    #: The client's network address, for throttling.
+    address: str
+    #: The confirmation page's address up to the token, e.g. "https://coachos.example/c/studio/sign-in/".
+    link_base: str
+
+
+@handles(RequestClientSignIn)
+def request_client_sign_in(cmd: RequestClientSignIn, deps: Deps) -> None:
+    """Store the new link's and code's digests (replacing any earlier ones) and queue the message.
+
+    Limits count per contact and per address whether the contact is known or not, so neither
+    the answer nor its absence tells anything. A phone number is texted only with the client's
+    consent to texts (the sender checks it again); otherwise nothing is sent.
+    """
+    contact = parse_contact(cmd.contact)
+    now = deps.clock.now()
+    with deps.uow() as uow:
+        org = uow.orgs.get(cmd.org_id)
+        by_contact = uow.accounts.bump_counter(SIGN_IN_BY_CONTACT, contact.key(cmd.org_id), now, SIGN_IN_WINDOW)
+        by_address = uow.accounts.bump_counter(SIGN_IN_BY_ADDRESS, _address_key(cmd.address), now, SIGN_IN_WINDOW)
+        client = uow.clients.by_contact(cmd.org_id, email=contact.email, phone=contact.phone)
+        within = by_contact <= SIGN_INS_PER_CONTACT and by_address <= SIGN_INS_PER_ADDRESS
+        reachable = client is not None and (contact.email is not None or client.consent(Channel.SMS) is not None)
+        if client is None or not within or not reachable:
+            uow.commit()  # the counts stay, whatever the answer
+            return
+        token = deps.tokens.new_token()
+        code = code_from(deps.tokens.new_token())
+        link_digest = digest(token)
+        uow.portal.put_challenge(
+            SignInChallenge(
+                org_id=cmd.org_id,
+                client_id=client.id,
+                link_digest=link_digest,
+                code_digest=code_digest(client.id, code),
+                created_at=now,
+                expires_at=now + SIGN_IN_LIFETIME,
+            )
+        )
+        minutes = int(SIGN_IN_LIFETIME.total_seconds() // 60)
+        link = f"{cmd.link_base}{token}"
+        body = (
+            f"Your sign-in code for {org.name} is {code}, or open {link}\n"
+            f"It works once, for {minutes} minutes. If you did not ask for it, ignore this message."
+        )
+        uow.messages.add(
+            outgoing(
+                id=deps.ids.new_id(),
+                org_id=cmd.org_id,
+                key=f"portal-sign-in:{link_digest[:32]}",
+                channel=MessageChannel.EMAIL if contact.email else MessageChannel.SMS,
+                purpose=Purpose.TRANSACTIONAL,
+                to=contact.email or contact.phone or "",
+                subject=f"Sign in to {org.name}" if contact.email else None,
+                body=body,
+                now=now,
+                client_id=client.id,
+                template="portal_sign_in",
+                # The client is waiting for it now: quiet hours would only make them ask again.
+                quiet_hours=False,
+            )
+        )
+        uow.commit()
+
+
+@attrs.frozen
+class ClientSignedIn:
+    """A client who signed in, and their new session's secret for the cookie."""
+
+    org_id: OrgId
+    client_id: ClientId
+    session_token: str = attrs.field(repr=False)
+
+
+def _open_session(uow: UnitOfWork, deps: Deps, org_id: OrgId, client_id: ClientId, now: datetime) -> ClientSignedIn:
+    token = deps.tokens.new_token()
+    uow.portal.add_session(
+        ClientSession(
+            token_digest=digest(token),
+            org_id=org_id,
+            client_id=client_id,
+            created_at=now,
+            expires_at=now + CLIENT_SESSION_LIFETIME,
+        )
+    )
+    return ClientSignedIn(org_id, client_id, token)
+
+
+@attrs.frozen(kw_only=True)
+class SignInWithLink(Command[ClientSignedIn]):
+    """Use a sign-in link once and open a new client session (only ever from a confirming POST)."""
+
+    org_id: OrgId
+    token: str = attrs.field(repr=False)
+    #: The session the browser had before, ended so a signed-in browser gets a fresh id.
+    previous: str = attrs.field(default="", repr=False)
+
+
+@handles(SignInWithLink)
+def sign_in_with_link(cmd: SignInWithLink, deps: Deps) -> ClientSignedIn:
+    """One conditional update takes the link; whoever loses a race, or comes late, gets the same refusal."""
+    if not cmd.token or len(cmd.token) > 200:
+        raise NotAuthenticated(LINK_REFUSED)
+    now = deps.clock.now()
+    with deps.uow() as uow:
+        client_id = uow.portal.take_link(cmd.org_id, digest(cmd.token), now)
+        if client_id is None:
+            raise NotAuthenticated(LINK_REFUSED)
+        if cmd.previous:
+            uow.portal.end_session(cmd.org_id, digest(cmd.previous))
+        signed_in = _open_session(uow, deps, cmd.org_id, client_id, now)
+        uow.commit()
+    return signed_in
+
+
+@attrs.frozen(kw_only=True)
+class SignInWithCode(Command[ClientSignedIn]):
+    """Use a six-digit code sent to `contact` once and open a new client session."""
+
+    org_id: OrgId
+    contact: str = attrs.field(repr=False)
+    code: str = attrs.field(repr=False)
+    address: str
+    previous: str = attrs.field(default="", repr=False)
+
+
+@handles(SignInWithCode)
+def sign_in_with_code(cmd: SignInWithCode, deps: Deps) -> ClientSignedIn:
+    """Check the code against the client's live one; five wrong tries lock it until a new one is asked for."""
+    contact, code = parse_contact(cmd.contact), check_code(cmd.code)
+    now = deps.clock.now()
+    with deps.uow() as uow:
+        tries = uow.accounts.bump_counter(CODE_BY_ADDRESS, _address_key(cmd.address), now, SIGN_IN_WINDOW)
+        if tries > CODE_TRIES_PER_ADDRESS:
+            uow.commit()
+            raise Throttled(
+                "Too many codes tried from your network. Wait 15 minutes, or use the link in your message.",
+                retry_after=int(SIGN_IN_WINDOW.total_seconds()),
+            )
+        client = uow.clients.by_contact(cmd.org_id, email=contact.email, phone=contact.phone)
+        found = None
+        if client is not None:
+            found = uow.portal.take_code(cmd.org_id, client.id, code_digest(client.id, code), now, MAX_CODE_FAILURES)
+        if found is None:
+            uow.commit()  # the failure counts
+            raise NotAuthenticated(CODE_REFUSED)
+        if cmd.previous:
+            uow.portal.end_session(cmd.org_id, digest(cmd.previous))
+        signed_in = _open_session(uow, deps, cmd.org_id, found, now)
+        uow.commit()
+    return signed_in
+
+
+@attrs.frozen(kw_only=True)
+class AuthenticateClient(Command[ClientId | None]):
+    """Which client of `org_id` a portal cookie belongs to, if its session is live."""
+
+    org_id: OrgId
+    token: str = attrs.field(repr=False)
+
+
+@handles(AuthenticateClient)
+def authenticate_client(cmd: AuthenticateClient, deps: Deps) -> ClientId | None:
+    """The client of a live session of this organisation, else None (another organisation's session is unknown)."""
+    if not cmd.token or len(cmd.token) > 200:
+        return None
+    with deps.uow() as uow:
+        session = uow.portal.session(cmd.org_id, digest(cmd.token))
+    if session is None or not session.is_live(deps.clock.now()):
+        return None
+    return session.client_id
+
+
+@attrs.frozen(kw_only=True)
+class ClientSignOut(Command[None]):
+    """End a client session."""
+
+    org_id: OrgId
+    token: str = attrs.field(repr=False)
+
+
+@handles(ClientSignOut)
+def client_sign_out(cmd: ClientSignOut, deps: Deps) -> None:
+    """Delete the session (unknown ones are ignored)."""
+    if not cmd.token or len(cmd.token) > 200:
+        return
+    with deps.uow() as uow:
+        uow.portal.end_session(cmd.org_id, digest(cmd.token))
+        uow.commit()
+
+
+@attrs.frozen(kw_only=True)
+class RequestAccountDeletion(Command[datetime]):
+    """A client asks the business to delete their account; a coach approves it on the client's page."""
+
+    org_id: OrgId
+    client_id: ClientId
+
+
+@handles(RequestAccountDeletion)
+def request_account_deletion(cmd: RequestAccountDeletion, deps: Deps) -> datetime:
+    """Store the request once; when it was first made."""
+    with deps.uow() as uow:
+        uow.clients.get(cmd.org_id, cmd.client_id)
+        at = uow.portal.request_deletion(cmd.org_id, cmd.client_id, deps.clock.now())
+        uow.commit()
+    return at
+
+
+@attrs.frozen(kw_only=True)
+class DeletionRequested(Command[datetime | None]):
+    """When the client asked to delete their account, if the request is open."""
+
+    org_id: OrgId
+    client_id: ClientId
+
+
+@handles(DeletionRequested)
+def deletion_requested(cmd: DeletionRequested, deps: Deps) -> datetime | None:
+    """The open request's time, or None."""
+    with deps.uow() as uow:
+        return uow.portal.deletion_requested(cmd.org_id, cmd.client_id)
+
+
+#: The name an anonymised client keeps (bookings and payments still point at the row).
+DELETED_NAME = "Deleted client"
+
+
+@attrs.frozen(kw_only=True)
+class ApproveAccountDeletion(Command[Client]):
+    """Anonymise a client who asked to be deleted: name, contacts, notes and consents go; bookings and payments stay."""
+
+    org_id: OrgId
+    client_id: ClientId
+    actor: Actor
+
+
+@handles(ApproveAccountDeletion)
+def approve_account_deletion(cmd: ApproveAccountDeletion, deps: Deps) -> Client:
+    """Withdraw every consent (logged, as evidence must be kept), blank the personal fields, end the sessions."""
+    if cmd.actor.kind != "coach":
+        raise ValidationError("Only a coach of the business approves an account deletion.", field="actor")
+    now = deps.clock.now()
+    with deps.uow() as uow:
+        if uow.portal.deletion_requested(cmd.org_id, cmd.client_id) is None:
+            raise ValidationError("This client has not asked to delete their account.", field="client_id")
+        current = uow.clients.lock(cmd.org_id, cmd.client_id)
+        withdraw_consents(
+            uow,
+            deps,
+            cmd.org_id,
+            cmd.client_id,
+            [c.channel for c in current.consents],
+            at=now,
+            method="deletion_request",
+            actor=cmd.actor,
+            wording="The client asked to delete their account.",
+        )
+        anonymised = attrs.evolve(
+            uow.clients.get(cmd.org_id, cmd.client_id),
+            name=DELETED_NAME,
+            email=None,
+            phone=None,
+            notes="",
+            tags=frozenset(),
+            timezone=None,
+            birthday=None,
+            consents=(),
+        )
+        uow.clients.update(anonymised)
+        uow.portal.end_sessions_of(cmd.org_id, cmd.client_id)
+        uow.portal.forget_deletion_request(cmd.org_id, cmd.client_id)
+        uow.commit()
+    return anonymised
