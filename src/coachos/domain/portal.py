@@ -131,3 +131,49 @@ class PortalTask:
     title: str
     url: str
     done: bool = False
+
+
+#: Templates whose bodies an export leaves out: they hold sign-in secrets that may still work.
+SECRET_TEMPLATES = frozenset({"portal_sign_in"})
+
+
+def plain(value: object) -> object:
+    """`value` as JSON-ready data: attrs records as dicts, times in ISO 8601 UTC, ids and enums as text."""
+    if attrs.has(type(value)):
+        fields: tuple[attrs.Attribute[object], ...] = attrs.fields(type(value))  # type: ignore[arg-type]  # checked by has()
+        return {f.name: plain(getattr(value, f.name)) for f in fields if f.repr is not False}
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, frozenset | set):
+        return sorted(str(v) for v in value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, timedelta):
+        return int(value.total_seconds())
+    return str(getattr(value, "value", value))
+
+
+def flat_rows(export: dict[str, object]) -> list[tuple[str, int, str, str]]:
+    """An export as (section, record number, field, value) rows: one CSV for every section."""
+    rows: list[tuple[str, int, str, str]] = []
+
+    def walk(section: str, index: int, prefix: str, value: object) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                walk(section, index, f"{prefix}.{key}" if prefix else str(key), inner)
+        elif isinstance(value, list) and value and any(isinstance(v, dict | list) for v in value):
+            for n, inner in enumerate(value):
+                walk(section, index, f"{prefix}[{n}]", inner)
+        else:
+            text = "; ".join(map(str, value)) if isinstance(value, list) else "" if value is None else str(value)
+            rows.append((section, index, prefix, text))
+
+    for section, content in export.items():
+        records = content if isinstance(content, list) else [content]
+        for index, record in enumerate(records):
+            walk(section, index, "", record)
+    return rows

@@ -62,9 +62,11 @@ from coachos.domain.usecases.numbers import AddPhoneNumber, ListPhoneNumbers, Re
 from coachos.domain.usecases.portal import (
     ApproveAccountDeletion,
     AuthenticateClient,
+    BookAsClient,
     ClientSignedIn,
     ClientSignOut,
     DeletionRequested,
+    ExportClientData,
     RequestAccountDeletion,
     RequestClientSignIn,
     SignInWithCode,
@@ -102,6 +104,8 @@ from coachos.domain.usecases.templates import (
 from coachos.domain.usecases.todos import CompleteTodo, ListOpenTodos
 
 __all__ = [
+    "BookAsClient",
+    "ExportClientData",
     "ApproveAccountDeletion",
     "AuthenticateClient",
     "ClientSignOut",

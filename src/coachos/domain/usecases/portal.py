@@ -6,15 +6,17 @@ from datetime import datetime
 
 import attrs
 
+from coachos.domain.bookings import Booking
 from coachos.domain.clients import Channel, Client
 from coachos.domain.errors import NotAuthenticated, Throttled, ValidationError
-from coachos.domain.ids import Actor, ClientId, OrgId
+from coachos.domain.ids import Actor, ClientId, OrgId, ServiceId
 from coachos.domain.messages import MessageChannel, Purpose, outgoing
 from coachos.domain.portal import (
     CLIENT_SESSION_LIFETIME,
     CODE_BY_ADDRESS,
     CODE_TRIES_PER_ADDRESS,
     MAX_CODE_FAILURES,
+    SECRET_TEMPLATES,
     SIGN_IN_BY_ADDRESS,
     SIGN_IN_BY_CONTACT,
     SIGN_IN_LIFETIME,
@@ -28,9 +30,12 @@ from coachos.domain.portal import (
     code_from,
     digest,
     parse_contact,
+    plain,
 )
 from coachos.domain.usecases._base import Command, Deps, handles
+from coachos.domain.usecases.booking import BookSession, book_session
 from coachos.domain.usecases.clients import withdraw_consents
+from coachos.domain.usecases.public import first_active_coach
 from coachos.ports.storage import UnitOfWork
 
 #: The one refusal for every link that does not sign in: unknown, used, replaced, expired or another business's.
@@ -293,9 +298,9 @@ def approve_account_deletion(cmd: ApproveAccountDeletion, deps: Deps) -> Client:
         raise ValidationError("Only a coach of the business approves an account deletion.", field="actor")
     now = deps.clock.now()
     with deps.uow() as uow:
+        current = uow.clients.lock(cmd.org_id, cmd.client_id)
         if uow.portal.deletion_requested(cmd.org_id, cmd.client_id) is None:
             raise ValidationError("This client has not asked to delete their account.", field="client_id")
-        current = uow.clients.lock(cmd.org_id, cmd.client_id)
         withdraw_consents(
             uow,
             deps,
@@ -323,3 +328,80 @@ def approve_account_deletion(cmd: ApproveAccountDeletion, deps: Deps) -> Client:
         uow.portal.forget_deletion_request(cmd.org_id, cmd.client_id)
         uow.commit()
     return anonymised
+
+
+@attrs.frozen(kw_only=True)
+class ExportClientData(Command[dict[str, object]]):
+    """Everything the business holds about a client, for them to download (JSON-ready)."""
+
+    org_id: OrgId
+    client_id: ClientId
+
+
+@handles(ExportClientData)
+def export_client_data(cmd: ExportClientData, deps: Deps) -> dict[str, object]:
+    """Profile, consents and their log, bookings, packages with their credit events, and messages."""
+    with deps.uow() as uow:
+        org = uow.orgs.get(cmd.org_id)
+        client = uow.clients.get(cmd.org_id, cmd.client_id)
+        log = uow.clients.consent_log(cmd.org_id, cmd.client_id)
+        bookings = uow.bookings.for_client(cmd.org_id, cmd.client_id)
+        packages = uow.packages.for_client(cmd.org_id, cmd.client_id)
+        events = {p.id: uow.packages.credit_events(cmd.org_id, p.id) for p in packages}
+        messages = uow.messages.for_client(cmd.org_id, cmd.client_id, limit=10_000)
+    return {
+        "business": {"name": org.name, "timezone": org.timezone},
+        "exported_at": plain(deps.clock.now()),
+        "profile": plain(attrs.evolve(client, consents=())),
+        "consents": plain(list(client.consents)),
+        "consent_log": plain(list(log)),
+        "bookings": [plain(attrs.evolve(b, idempotency_key=None, idempotency_scope=None)) for b in bookings],
+        "packages": [
+            {**plain_dict(p), "remaining": p.remaining, "credit_events": plain(list(events[p.id]))} for p in packages
+        ],
+        "messages": [
+            plain_dict(m, body="(a sign-in link and code: left out)" if m.template in SECRET_TEMPLATES else m.body)
+            for m in messages
+        ],
+    }
+
+
+def plain_dict(record: object, **replace: object) -> dict[str, object]:
+    """`plain(record)` as a dict, with some fields replaced."""
+    found = plain(record)
+    assert isinstance(found, dict)  # noqa: S101  # attrs records always give dicts
+    return {**found, **{k: plain(v) for k, v in replace.items()}}
+
+
+@attrs.frozen(kw_only=True)
+class BookAsClient(Command[Booking]):
+    """A signed-in client books on the public page, with their own details and (if the service uses them) credits."""
+
+    org_id: OrgId
+    client_id: ClientId
+    service_id: ServiceId
+    start: datetime
+    idempotency_key: str | None = attrs.field(default=None, repr=False)
+
+
+@handles(BookAsClient)
+def book_as_client(cmd: BookAsClient, deps: Deps) -> Booking:
+    """The normal booking, with the client as actor: credits are used as for any booking of theirs.
+
+    This is the only way a public booking uses credits: the client proved who they are by signing in.
+    """
+    with deps.uow() as uow:
+        coach_id = first_active_coach(uow, cmd.org_id).id
+        uow.clients.get(cmd.org_id, cmd.client_id)
+    return book_session(
+        BookSession(
+            org_id=cmd.org_id,
+            coach_id=coach_id,
+            service_id=cmd.service_id,
+            client_id=cmd.client_id,
+            start=cmd.start,
+            actor=Actor("client", cmd.client_id),
+            idempotency_key=cmd.idempotency_key,
+        ),
+        deps,
+    )
