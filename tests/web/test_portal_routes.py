@@ -2,26 +2,39 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+import structlog
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
-from coachos import CoachOS, CreateClient, Money, SellPackage
+from coachos import CoachOS, CreateClient, Money, SellPackage, Settings
 from coachos.adapters.clock import FixedClock
 from coachos.adapters.security import fast_test_hasher
 from coachos.domain.accounts import Login
 from coachos.domain.clients import Client as Person
 from coachos.domain.usecases import BookSession
 from coachos.domain.usecases.portal import LINK_REFUSED
+from coachos.logs import configure_logging
 from tests.helpers import World, make_world
 from tests.web.support import PASSWORD, csrf
 
 EMAIL = "riley.quinn@example.test"
 PREFIX = "http://coachos.test"
+
+
+@pytest.fixture
+def logs() -> Iterator[io.StringIO]:
+    """Production logging (JSON lines, redaction on) into a buffer for the test, then the default again."""
+    buffer = io.StringIO()
+    configure_logging(Settings(log_format="json", log_level="DEBUG"), stream=buffer)
+    yield buffer
+    structlog.reset_defaults()
 
 
 @pytest.fixture
@@ -377,3 +390,28 @@ class TestTenancy:
         export = await (await browser.get("/c/peak/data.json")).get_data(as_text=True)
         assert str(theirs.id) not in export
         assert "Jordan Lee" not in export
+
+
+class TestLogPrivacy:
+    async def test_sign_in_and_portal_pages_log_no_contact_name_token_or_code(
+        self, web: Quart, core: CoachOS, world: World, person: Person, clock: FixedClock, logs: io.StringIO
+    ) -> None:
+        """Asking, a wrong code, the link, the portal's pages and a download log ids and routes only."""
+        browser = web.test_client()
+        await ask(browser, "peak", EMAIL)
+        await ask(browser, "peak", "+1 212 555 0199")
+        body = sign_in_messages(core, world.org.id, person.id)[-1]
+        path, code = link_path(body), code_of(body)
+        token = await csrf(browser, "/c/peak/sign-in")
+        wrong = f"{(int(code) + 1) % 10**6:06d}"
+        await browser.post("/c/peak/sign-in/code", form={"csrf_token": token, "contact": EMAIL, "code": wrong})
+        await browser.head(path)
+        status, _ = await confirm(browser, path)
+        assert status == 303
+        for page in ("/c/peak/", "/c/peak/details", "/c/peak/notifications", "/c/peak/data", "/c/peak/data.json"):
+            assert (await browser.get(page)).status_code == 200
+        written = logs.getvalue()
+        assert "/c/<slug>/sign-in/<token>" in written
+        secret = path.rsplit("/", 1)[1]
+        for private in (EMAIL, "riley", "Riley Quinn", "2125550199", secret, code, wrong):
+            assert private.lower() not in written.lower(), private
