@@ -17,6 +17,7 @@ from tests.unit.test_portal_sign_in import (  # noqa: F401  # collected again wi
     TestCode,
     TestDeletion,
     TestLink,
+    TestPrune,
     TestRequest,
     ask,
     sent,

@@ -18,12 +18,14 @@ from coachos.domain.portal import (
     SIGN_INS_PER_CONTACT,
     check_code,
     code_from,
+    digest,
     parse_contact,
 )
 from coachos.domain.usecases import (
     ApproveAccountDeletion,
     AuthenticateClient,
     ClientSignOut,
+    PruneExpired,
     RecordConsent,
     RequestAccountDeletion,
     RequestClientSignIn,
@@ -258,6 +260,28 @@ class TestCode:
             except (NotAuthenticated, Throttled) as exc:
                 refusals.append(type(exc))
         assert Throttled in refusals
+
+
+class TestPrune:
+    def test_pruning_deletes_dead_sign_ins_and_sessions_of_every_business(
+        self, app: CoachOS, world: World, clock: FixedClock
+    ) -> None:
+        """Used and expired sign-ins and expired sessions go; a live session stays."""
+        client = with_email(app, world)
+        ask(app, world)
+        ((token, _),) = sent(app, world, client)
+        live = app.execute(SignInWithLink(org_id=world.org.id, token=token)).session_token
+        clock.advance(timedelta(seconds=1))
+        ask(app, world)
+        app.execute(PruneExpired())
+        with app.deps.uow() as uow:
+            assert uow.portal.take_link(world.org.id, "nothing", clock.now()) is None
+        assert app.execute(AuthenticateClient(org_id=world.org.id, token=live)) == client.id
+        clock.advance(timedelta(days=31))
+        app.execute(PruneExpired())
+        assert app.execute(AuthenticateClient(org_id=world.org.id, token=live)) is None
+        with app.deps.uow() as uow:
+            assert uow.portal.session(world.org.id, digest(live)) is None
 
 
 class TestDeletion:

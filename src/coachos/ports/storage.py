@@ -502,6 +502,10 @@ class PortalRepository(Protocol):
         """Close the client's deletion request (approved or withdrawn)."""
         ...
 
+    def prune(self, now: datetime) -> int:
+        """Delete every organisation's expired client sessions and used or expired sign-ins; how many."""
+        ...
+
 
 class MessageRepository(Protocol):
     """Every SMS and email an organisation sends or receives (see `domain/messages.py`)."""

@@ -71,3 +71,11 @@ class MemoryPortal(_Repo):
     def forget_deletion_request(self, org_id: OrgId, client_id: ClientId) -> None:
         """Close the request."""
         self._t.deletion_requests.pop((org_id, client_id), None)
+
+    def prune(self, now: datetime) -> int:
+        """Delete dead sessions and sign-ins."""
+        t = self._t
+        before = len(t.client_sessions) + len(t.client_challenges)
+        t.client_sessions = {k: v for k, v in t.client_sessions.items() if v.is_live(now)}
+        t.client_challenges = {k: v for k, v in t.client_challenges.items() if v.used_at is None and v.expires_at > now}
+        return before - len(t.client_sessions) - len(t.client_challenges)

@@ -10,6 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from coachos.adapters.sql.repos import _Repo
 from coachos.adapters.sql.tables import UTCDateTime, client_deletion_requests, client_sessions, client_sign_ins
+from coachos.adapters.sql.tenancy import prune_across_orgs
 from coachos.domain.ids import ClientId, OrgId
 from coachos.domain.portal import ClientSession, SignInChallenge
 
@@ -134,3 +135,13 @@ class SqlPortal(_Repo):
         """Close the request."""
         d = client_deletion_requests.c
         self._c.execute(client_deletion_requests.delete().where(d.org_id == org_id, d.client_id == client_id))
+
+    def prune(self, now: datetime) -> int:
+        """One DELETE per table, across organisations (the `app.prune` flag of migration 0017's policies)."""
+        prune_across_orgs(self._c)
+        s = client_sign_ins.c
+        deletes = [
+            client_sessions.delete().where(client_sessions.c.expires_at <= _at(now)),
+            client_sign_ins.delete().where(sa.or_(s.used_at.is_not(None), s.expires_at <= _at(now))),
+        ]
+        return sum(int(self._c.execute(q).rowcount) for q in deletes)

@@ -4,7 +4,8 @@
 - client_sessions: signed-in clients, by the digest of their cookie's secret.
 - client_deletion_requests: clients who asked to delete their account, until a coach approves.
 Each is found within its organisation only (the portal's URL names it), so each gets the strict
-tenant policy of 0007 on PostgreSQL.
+tenant policy of 0007 on PostgreSQL; pruning may also delete dead sessions and sign-ins of every
+organisation, saying so with `app.prune` (as for security events).
 
 Revision ID: 0017
 Revises: 0016
@@ -24,6 +25,8 @@ depends_on = None
 POLICY = "tenant_isolation"
 _ORG = "NULLIF(current_setting('app.org_id', true), '')::uuid"
 _TABLES = ("client_sign_ins", "client_sessions", "client_deletion_requests")
+_PRUNED = frozenset({"client_sign_ins", "client_sessions"})
+_PRUNE = "current_setting('app.prune', true) = 'on'"
 
 
 def _client_fk() -> sa.ForeignKeyConstraint:
@@ -70,8 +73,9 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         strict = f"org_id = {_ORG}"
         for table in _TABLES:
+            rule = strict if table not in _PRUNED else f"{strict} OR {_PRUNE}"
             op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
-            op.execute(f"CREATE POLICY {POLICY} ON {table} USING ({strict}) WITH CHECK ({strict})")
+            op.execute(f"CREATE POLICY {POLICY} ON {table} USING ({rule}) WITH CHECK ({strict})")
 
 
 def downgrade() -> None:
