@@ -235,6 +235,13 @@ class TestPortalPages:
         assert "4 of 5 left" in page
         assert "To do" in page
         assert "Move or cancel" in page
+        (mine,) = core.read(lambda uow: uow.bookings.for_client(world.org.id, person.id))
+        assert (await browser.get(f"/c/peak/bookings/{mine.id}")).headers["Location"].startswith("/manage/")
+        token = await csrf(browser, "/c/peak/")
+        assert (await browser.post(f"/c/peak/bookings/{mine.id}/cancel", form={"csrf_token": token})).status_code == 303
+        cancelled = core.read(lambda uow: uow.bookings.get(world.org.id, mine.id))
+        assert cancelled.status.value == "cancelled"
+        assert "5 of 5 left" in await (await browser.get("/c/peak/")).get_data(as_text=True)
 
     async def test_details_edit_name_and_refuse_blank(
         self, web: Quart, core: CoachOS, world: World, person: Person, clock: FixedClock
@@ -255,6 +262,7 @@ class TestPortalPages:
         browser = await signed_in_browser(web, core, world, person, clock)
         token = await csrf(browser, "/c/peak/notifications")
         for action in ("give", "withdraw"):
+            clock.advance(timedelta(seconds=1))
             response = await browser.post(
                 "/c/peak/notifications", form={"csrf_token": token, "channel": "email", "action": action}
             )
@@ -350,6 +358,16 @@ class TestTenancy:
     ) -> None:
         """Signed in at Peak, every portal page of Summit sends to Summit's sign-in and shows none of Summit's data."""
         summit = make_world(core, slug="summit")
+        theirs = core.execute(
+            BookSession(
+                org_id=summit.org.id,
+                coach_id=summit.coach.id,
+                service_id=summit.pt.id,
+                client_id=summit.client.id,
+                start=clock.now().replace(hour=15, minute=0) + timedelta(days=1),
+                actor=summit.me,
+            )
+        )
         browser = await signed_in_browser(web, core, world, person, clock)
         token = await csrf(browser, "/c/peak/")
         rules = [r for r in web.url_map.iter_rules() if r.endpoint.startswith("portal.")]
@@ -358,7 +376,7 @@ class TestTenancy:
         for rule in rules:
             if rule.endpoint in open_pages or rule.endpoint == "portal.sign_out":
                 continue
-            path = rule.rule.replace("<slug>", "summit")
+            path = rule.rule.replace("<slug>", "summit").replace("<uuid:booking_id>", str(theirs.id))
             for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
                 form = {"csrf_token": token, "name": "Probe", "channel": "email", "action": "give"}
                 response = await (browser.get(path) if method == "GET" else browser.post(path, form=form))
@@ -368,6 +386,9 @@ class TestTenancy:
         assert walked >= 8
         assert core.read(lambda uow: uow.clients.get(summit.org.id, summit.client.id)).name == "Jordan Lee"
         assert core.read(lambda uow: uow.portal.deletion_requested(summit.org.id, summit.client.id)) is None
+        assert core.read(lambda uow: uow.bookings.get(summit.org.id, theirs.id)).status.is_open
+        for path in (f"/c/peak/bookings/{theirs.id}", f"/c/summit/bookings/{theirs.id}"):
+            assert (await browser.get(path)).status_code in (303, 404)
 
     async def test_another_clients_bookings_never_show(
         self, web: Quart, core: CoachOS, world: World, person: Person, clock: FixedClock
@@ -387,6 +408,11 @@ class TestTenancy:
         browser = await signed_in_browser(web, core, world, person, clock)
         home = await (await browser.get("/c/peak/")).get_data(as_text=True)
         assert "No sessions booked" in home
+        assert (await browser.get(f"/c/peak/bookings/{theirs.id}")).status_code == 404
+        token = await csrf(browser, "/c/peak/")
+        cancel = await browser.post(f"/c/peak/bookings/{theirs.id}/cancel", form={"csrf_token": token})
+        assert cancel.status_code == 404
+        assert core.read(lambda uow: uow.bookings.get(world.org.id, theirs.id)).status.is_open
         export = await (await browser.get("/c/peak/data.json")).get_data(as_text=True)
         assert str(theirs.id) not in export
         assert "Jordan Lee" not in export

@@ -7,6 +7,7 @@ import io
 import json
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import attrs
 from quart import Response, redirect, render_template, request, url_for
@@ -15,12 +16,13 @@ from coachos.domain.bookings import Booking
 from coachos.domain.catalog import SessionPackage
 from coachos.domain.clients import Channel, Client
 from coachos.domain.consent import CLIENT_REQUEST, LABELS
-from coachos.domain.errors import CoachOSError, Fault, ValidationError
-from coachos.domain.ids import Actor
+from coachos.domain.errors import CoachOSError, Fault, NotFound, ValidationError
+from coachos.domain.ids import Actor, BookingId
 from coachos.domain.orgs import Organization
 from coachos.domain.portal import KEPT_ON_DELETION, PortalTask, flat_rows
 from coachos.domain.timezones import label
 from coachos.domain.usecases import (
+    CancelBooking,
     DeletionRequested,
     ExportClientData,
     RecordConsent,
@@ -44,6 +46,8 @@ class SessionLine:
     service: str
     when: str
     manage_url: str | None
+    #: Inside the cancellation window: cancelling keeps the credit.
+    late: bool = False
 
 
 @attrs.frozen
@@ -68,7 +72,8 @@ def _home(uow: UnitOfWork, org: Organization, client: Client, now: datetime) -> 
             booking=b,
             service=services.get(b.service_id, "Session"),
             when=label(b.start, org.tz),
-            manage_url=url_for("public.manage", token=manage_token(b)) if ahead else None,
+            manage_url=url_for("portal.booking", slug=org.slug, booking_id=b.id) if ahead else None,
+            late=ahead and now > b.start - org.policy.cancellation_window,
         )
         (upcoming if ahead else past).append(line)
     return Home(upcoming=upcoming, past=past[::-1], packages=packages, tasks=portal_tasks(uow, org, client))
@@ -80,7 +85,33 @@ async def home(slug: str) -> Any:
     org, client = await portal_client(slug)
     now = core().clock.now()
     found = await core().read_async(lambda uow: _home(uow, org, client, now))
-    return await render_template("portal/home.html", business=org, me=client, home=found)
+    window_hours = int(org.policy.cancellation_window.total_seconds() // 3600)
+    return await render_template("portal/home.html", business=org, me=client, home=found, window_hours=window_hours)
+
+
+async def _own_booking(org: Organization, client: Client, booking_id: UUID) -> Booking:
+    """The client's own booking, or 404: another client's booking is as unknown as a missing one."""
+    booking = await core().read_async(lambda uow: uow.bookings.get(org.id, BookingId(booking_id)))
+    if booking.client_id != client.id:
+        raise NotFound("No such booking in this business.")
+    return booking
+
+
+@bp.route("/bookings/<uuid:booking_id>")
+async def booking(slug: str, booking_id: UUID) -> Any:
+    """One of the client's bookings: its page, where it can be moved or cancelled by the business's policy."""
+    org, client = await portal_client(slug)
+    found = await _own_booking(org, client, booking_id)
+    return redirect(url_for("public.manage", token=manage_token(found)), 303)
+
+
+@bp.route("/bookings/<uuid:booking_id>/cancel", methods=["POST"])
+async def cancel(slug: str, booking_id: UUID) -> Any:
+    """Cancel one of the client's bookings; inside the cancellation window the credit is kept, as the policy says."""
+    org, client = await portal_client(slug)
+    found = await _own_booking(org, client, booking_id)
+    await core().execute_async(CancelBooking(org_id=org.id, booking_id=found.id, actor=Actor("client", client.id)))
+    return redirect(url_for("portal.home", slug=slug), 303)
 
 
 @bp.route("/details", methods=["GET", "POST"])
