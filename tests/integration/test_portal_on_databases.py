@@ -15,6 +15,7 @@ from tests.integration.test_concurrency import kinds, race
 from tests.unit.test_portal_sign_in import (  # noqa: F401  # collected again with this folder's `app`
     EMAIL,
     TestCode,
+    TestContactChange,
     TestDeletion,
     TestLink,
     TestPrune,

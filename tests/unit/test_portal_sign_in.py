@@ -25,10 +25,12 @@ from coachos.domain.usecases import (
     ApproveAccountDeletion,
     AuthenticateClient,
     ClientSignOut,
+    ConfirmContactChange,
     PruneExpired,
     RecordConsent,
     RequestAccountDeletion,
     RequestClientSignIn,
+    RequestContactChange,
     SignInWithCode,
     SignInWithLink,
 )
@@ -282,6 +284,63 @@ class TestPrune:
         assert app.execute(AuthenticateClient(org_id=world.org.id, token=live)) is None
         with app.deps.uow() as uow:
             assert uow.portal.session(world.org.id, digest(live)) is None
+
+
+def change_codes(app: CoachOS, world: World, client: Client) -> list[str]:
+    with app.deps.uow() as uow:
+        found = [m for m in uow.messages.for_client(world.org.id, client.id) if m.template == "portal_contact_change"]
+    return [re.search(r" is (\d{6})", m.body).group(1) for m in sorted(found, key=lambda m: m.created_at)]  # type: ignore[union-attr]
+
+
+class TestContactChange:
+    def test_new_email_changes_only_with_its_code(self, app: CoachOS, world: World) -> None:
+        """The code goes to the new email; the email on file changes once it is entered, and then signs in."""
+        client = with_email(app, world)
+        app.execute(RequestContactChange(org_id=world.org.id, client_id=client.id, contact="New.Me@example.test"))
+        with app.deps.uow() as uow:
+            assert uow.clients.get(world.org.id, client.id).email == EMAIL
+            (message,) = [m for m in uow.messages.for_client(world.org.id, client.id) if m.template]
+        assert message.to == "new.me@example.test"
+        (code,) = change_codes(app, world, client)
+        changed = app.execute(ConfirmContactChange(org_id=world.org.id, client_id=client.id, code=code))
+        assert changed.email == "new.me@example.test"
+        with pytest.raises(NotAuthenticated):
+            app.execute(ConfirmContactChange(org_id=world.org.id, client_id=client.id, code=code))
+        ask(app, world, "new.me@example.test")
+        assert len(sent(app, world, client)) == 1
+
+    def test_wrong_codes_lock_and_change_nothing(self, app: CoachOS, world: World) -> None:
+        """Five wrong codes lock the change; the old email stays."""
+        client = with_email(app, world)
+        app.execute(RequestContactChange(org_id=world.org.id, client_id=client.id, contact="other@example.test"))
+        (code,) = change_codes(app, world, client)
+        wrong = f"{(int(code) + 1) % 10**6:06d}"
+        for _ in range(MAX_CODE_FAILURES):
+            with pytest.raises(NotAuthenticated):
+                app.execute(ConfirmContactChange(org_id=world.org.id, client_id=client.id, code=wrong))
+        with pytest.raises(NotAuthenticated):
+            app.execute(ConfirmContactChange(org_id=world.org.id, client_id=client.id, code=code))
+        with app.deps.uow() as uow:
+            assert uow.clients.get(world.org.id, client.id).email == EMAIL
+
+    def test_sign_in_code_is_not_a_change_code(self, app: CoachOS, world: World) -> None:
+        """A sign-in code cannot confirm a contact change."""
+        client = with_email(app, world)
+        app.execute(RequestContactChange(org_id=world.org.id, client_id=client.id, contact="other@example.test"))
+        ask(app, world)
+        ((_, sign_in_code),) = sent(app, world, client)
+        (change_code,) = change_codes(app, world, client)
+        if sign_in_code != change_code:
+            with pytest.raises(NotAuthenticated):
+                app.execute(ConfirmContactChange(org_id=world.org.id, client_id=client.id, code=sign_in_code))
+
+    def test_phone_needs_texts_consent_and_same_contact_is_refused(self, app: CoachOS, world: World) -> None:
+        """A new phone without consent to texts, or the contact already on file, is a clear refusal."""
+        client = with_email(app, world)
+        with pytest.raises(ValidationError, match="texts"):
+            app.execute(RequestContactChange(org_id=world.org.id, client_id=client.id, contact="+1 212 555 0177"))
+        with pytest.raises(ValidationError, match="already"):
+            app.execute(RequestContactChange(org_id=world.org.id, client_id=client.id, contact=EMAIL))
 
 
 class TestDeletion:

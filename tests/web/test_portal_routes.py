@@ -255,6 +255,28 @@ class TestPortalPages:
         assert bad.status_code == 400
         assert core.read(lambda uow: uow.clients.get(world.org.id, person.id)).name == "Riley Q"
 
+    async def test_contact_change_is_confirmed_by_the_code_sent_to_it(
+        self, web: Quart, core: CoachOS, world: World, person: Person, clock: FixedClock
+    ) -> None:
+        """Asking shows the code form and changes nothing; the code from the new email makes the change."""
+        browser = await signed_in_browser(web, core, world, person, clock)
+        token = await csrf(browser, "/c/peak/details")
+        asked = await browser.post(
+            "/c/peak/details/contact", form={"csrf_token": token, "contact": "fresh@example.test"}
+        )
+        assert asked.status_code == 200
+        assert "Confirm the change" in await asked.get_data(as_text=True)
+        assert core.read(lambda uow: uow.clients.get(world.org.id, person.id)).email == EMAIL
+        with core.unit_of_work() as uow:
+            (body,) = [m.body for m in uow.messages.for_client(world.org.id, person.id) if m.to == "fresh@example.test"]
+        bad = await browser.post("/c/peak/details/contact/confirm", form={"csrf_token": token, "code": "x"})
+        assert bad.status_code == 400
+        done = await browser.post("/c/peak/details/contact/confirm", form={"csrf_token": token, "code": code_of(body)})
+        assert done.status_code == 200
+        assert core.read(lambda uow: uow.clients.get(world.org.id, person.id)).email == "fresh@example.test"
+        refused = await browser.post("/c/peak/details/contact", form={"csrf_token": token, "contact": "nope"})
+        assert refused.status_code == 400
+
     async def test_notifications_record_and_withdraw_with_method_and_words(
         self, web: Quart, core: CoachOS, world: World, person: Person, clock: FixedClock
     ) -> None:

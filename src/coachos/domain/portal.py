@@ -110,6 +110,31 @@ class SignInChallenge:
 
 
 @attrs.frozen(kw_only=True)
+class ContactChange:
+    """A signed-in client's new email or phone, waiting for the code sent to it (at most one per client)."""
+
+    org_id: OrgId
+    client_id: ClientId
+    email: str | None = attrs.field(repr=False)
+    phone: str | None = attrs.field(repr=False)
+    code_digest: str = attrs.field(repr=False)
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+    failures: int = 0
+
+
+def change_code_digest(client_id: ClientId, code: str) -> str:
+    """A contact-change code's digest (apart from sign-in codes: one can never stand for the other)."""
+    return digest(f"change:{client_id}:{code}")
+
+
+#: Contact-change codes asked for per client in SIGN_IN_WINDOW.
+CHANGES_PER_CLIENT = 3
+CHANGE_BY_CLIENT = "portal-change"
+
+
+@attrs.frozen(kw_only=True)
 class ClientSession:
     """A signed-in client's browser in one business's portal; the cookie holds the secret, storage its digest."""
 

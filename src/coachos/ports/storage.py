@@ -44,7 +44,7 @@ from coachos.domain.inbox import Conversation
 from coachos.domain.messages import Message, MessageChannel, MessageStatus
 from coachos.domain.numbers import PhoneNumber
 from coachos.domain.orgs import Coach, Organization
-from coachos.domain.portal import ClientSession, SignInChallenge
+from coachos.domain.portal import ClientSession, ContactChange, SignInChallenge
 from coachos.domain.rows import Rows
 from coachos.domain.sending import ClaimedMessage
 from coachos.domain.templates import MessageTemplate, TemplateKind
@@ -502,8 +502,18 @@ class PortalRepository(Protocol):
         """Close the client's deletion request (approved or withdrawn)."""
         ...
 
+    def put_contact_change(self, change: ContactChange) -> None:
+        """Store the client's pending contact change, replacing any earlier one."""
+        ...
+
+    def take_contact_change(
+        self, org_id: OrgId, client_id: ClientId, code_digest: str, now: datetime, max_failures: int
+    ) -> ContactChange | None:
+        """Use the live change's code once if it matches and is not locked, else count a failure; the change or None."""
+        ...
+
     def prune(self, now: datetime) -> int:
-        """Delete every organisation's expired client sessions and used or expired sign-ins; how many."""
+        """Delete every organisation's expired client sessions and used or expired sign-ins and changes; how many."""
         ...
 
 

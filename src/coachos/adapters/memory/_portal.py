@@ -8,7 +8,7 @@ import attrs
 
 from coachos.adapters.memory._repos import _Repo
 from coachos.domain.ids import ClientId, OrgId
-from coachos.domain.portal import ClientSession, SignInChallenge
+from coachos.domain.portal import ClientSession, ContactChange, SignInChallenge
 
 
 class MemoryPortal(_Repo):
@@ -72,10 +72,29 @@ class MemoryPortal(_Repo):
         """Close the request."""
         self._t.deletion_requests.pop((org_id, client_id), None)
 
+    def put_contact_change(self, change: ContactChange) -> None:
+        """Replace the client's pending change."""
+        self._t.contact_changes[(change.org_id, change.client_id)] = change
+
+    def take_contact_change(
+        self, org_id: OrgId, client_id: ClientId, code_digest: str, now: datetime, max_failures: int
+    ) -> ContactChange | None:
+        """Use the live change's code once, or count a failure."""
+        c = self._t.contact_changes.get((org_id, client_id))
+        if c is None or c.used_at is not None:
+            return None
+        if c.code_digest == code_digest and now < c.expires_at and c.failures < max_failures:
+            self._t.contact_changes[(org_id, client_id)] = attrs.evolve(c, used_at=now)
+            return c
+        self._t.contact_changes[(org_id, client_id)] = attrs.evolve(c, failures=c.failures + 1)
+        return None
+
     def prune(self, now: datetime) -> int:
-        """Delete dead sessions and sign-ins."""
+        """Delete dead sessions, sign-ins and changes."""
         t = self._t
-        before = len(t.client_sessions) + len(t.client_challenges)
+        changes = len(t.contact_changes)
+        t.contact_changes = {k: v for k, v in t.contact_changes.items() if v.used_at is None and v.expires_at > now}
+        before = len(t.client_sessions) + len(t.client_challenges) + changes - len(t.contact_changes)
         t.client_sessions = {k: v for k, v in t.client_sessions.items() if v.is_live(now)}
         t.client_challenges = {k: v for k, v in t.client_challenges.items() if v.used_at is None and v.expires_at > now}
         return before - len(t.client_sessions) - len(t.client_challenges)

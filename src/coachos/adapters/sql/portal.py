@@ -9,10 +9,16 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from coachos.adapters.sql.repos import _Repo
-from coachos.adapters.sql.tables import UTCDateTime, client_deletion_requests, client_sessions, client_sign_ins
+from coachos.adapters.sql.tables import (
+    UTCDateTime,
+    client_contact_changes,
+    client_deletion_requests,
+    client_sessions,
+    client_sign_ins,
+)
 from coachos.adapters.sql.tenancy import prune_across_orgs
 from coachos.domain.ids import ClientId, OrgId
-from coachos.domain.portal import ClientSession, SignInChallenge
+from coachos.domain.portal import ClientSession, ContactChange, SignInChallenge
 
 
 def _upsert(conn: sa.Connection, table: sa.Table) -> Any:
@@ -136,6 +142,53 @@ class SqlPortal(_Repo):
         d = client_deletion_requests.c
         self._c.execute(client_deletion_requests.delete().where(d.org_id == org_id, d.client_id == client_id))
 
+    def put_contact_change(self, change: ContactChange) -> None:
+        """Insert or overwrite the client's pending change (one upsert): an earlier code stops matching."""
+        values = {
+            "org_id": change.org_id,
+            "client_id": change.client_id,
+            "email": change.email,
+            "phone": change.phone,
+            "code_digest": change.code_digest,
+            "created_at": change.created_at,
+            "expires_at": change.expires_at,
+            "used_at": change.used_at,
+            "failures": change.failures,
+        }
+        keys = ("org_id", "client_id")
+        self._c.execute(
+            _upsert(self._c, client_contact_changes)
+            .values(**values)
+            .on_conflict_do_update(index_elements=list(keys), set_={k: v for k, v in values.items() if k not in keys})
+        )
+
+    def take_contact_change(
+        self, org_id: OrgId, client_id: ClientId, code_digest: str, now: datetime, max_failures: int
+    ) -> ContactChange | None:
+        """Use the code by one conditional UPDATE … RETURNING; if it did not match, count the failure."""
+        c = client_contact_changes.c
+        mine = (c.org_id == org_id, c.client_id == client_id, c.used_at.is_(None))
+        row = self._c.execute(
+            client_contact_changes.update()
+            .where(*mine, c.code_digest == code_digest, c.expires_at > _at(now), c.failures < max_failures)
+            .values(used_at=now)
+            .returning(*client_contact_changes.c)
+        ).one_or_none()
+        if row is None:
+            self._c.execute(client_contact_changes.update().where(*mine).values(failures=c.failures + 1))
+            return None
+        return ContactChange(
+            org_id=OrgId(row.org_id),
+            client_id=ClientId(row.client_id),
+            email=row.email,
+            phone=row.phone,
+            code_digest=row.code_digest,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            used_at=row.used_at,
+            failures=row.failures,
+        )
+
     def prune(self, now: datetime) -> int:
         """One DELETE per table, across organisations (the `app.prune` flag of migration 0017's policies)."""
         prune_across_orgs(self._c)
@@ -143,5 +196,8 @@ class SqlPortal(_Repo):
         deletes = [
             client_sessions.delete().where(client_sessions.c.expires_at <= _at(now)),
             client_sign_ins.delete().where(sa.or_(s.used_at.is_not(None), s.expires_at <= _at(now))),
+            client_contact_changes.delete().where(
+                sa.or_(client_contact_changes.c.used_at.is_not(None), client_contact_changes.c.expires_at <= _at(now))
+            ),
         ]
         return sum(int(self._c.execute(q).rowcount) for q in deletes)

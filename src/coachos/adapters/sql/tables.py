@@ -505,6 +505,23 @@ client_sessions = sa.Table(
     sa.Index("ix_client_sessions_org_id_client_id", "org_id", "client_id"),
 )
 
+client_contact_changes = sa.Table(
+    "client_contact_changes",
+    metadata,
+    # A new email or phone waiting for the code sent to it; asking again overwrites the row.
+    sa.Column("org_id", sa.Uuid(), primary_key=True),
+    sa.Column("client_id", sa.Uuid(), primary_key=True),
+    sa.Column("email", sa.String(254)),
+    sa.Column("phone", sa.String(32)),
+    sa.Column("code_digest", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("used_at", UTCDateTime()),
+    sa.Column("failures", sa.Integer(), nullable=False),
+    _tenant_fk("client_id", "clients"),
+    sa.CheckConstraint("(email IS NULL) <> (phone IS NULL)", name="one_contact"),
+)
+
 client_deletion_requests = sa.Table(
     "client_deletion_requests",
     metadata,

@@ -65,10 +65,12 @@ from coachos.domain.usecases.portal import (
     BookAsClient,
     ClientSignedIn,
     ClientSignOut,
+    ConfirmContactChange,
     DeletionRequested,
     ExportClientData,
     RequestAccountDeletion,
     RequestClientSignIn,
+    RequestContactChange,
     SignInWithCode,
     SignInWithLink,
 )
@@ -104,6 +106,8 @@ from coachos.domain.usecases.templates import (
 from coachos.domain.usecases.todos import CompleteTodo, ListOpenTodos
 
 __all__ = [
+    "ConfirmContactChange",
+    "RequestContactChange",
     "BookAsClient",
     "ExportClientData",
     "ApproveAccountDeletion",

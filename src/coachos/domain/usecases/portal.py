@@ -9,9 +9,12 @@ import attrs
 from coachos.domain.bookings import Booking
 from coachos.domain.clients import Channel, Client
 from coachos.domain.errors import NotAuthenticated, Throttled, ValidationError
+from coachos.domain.events import ClientUpdated
 from coachos.domain.ids import Actor, ClientId, OrgId, ServiceId
 from coachos.domain.messages import MessageChannel, Purpose, outgoing
 from coachos.domain.portal import (
+    CHANGE_BY_CLIENT,
+    CHANGES_PER_CLIENT,
     CLIENT_SESSION_LIFETIME,
     CODE_BY_ADDRESS,
     CODE_TRIES_PER_ADDRESS,
@@ -24,7 +27,9 @@ from coachos.domain.portal import (
     SIGN_INS_PER_ADDRESS,
     SIGN_INS_PER_CONTACT,
     ClientSession,
+    ContactChange,
     SignInChallenge,
+    change_code_digest,
     check_code,
     code_digest,
     code_from,
@@ -405,3 +410,111 @@ def book_as_client(cmd: BookAsClient, deps: Deps) -> Booking:
         ),
         deps,
     )
+
+
+@attrs.frozen(kw_only=True)
+class RequestContactChange(Command[None]):
+    """A signed-in client asks to change their email or phone: a code goes to the new one, which changes nothing yet."""
+
+    org_id: OrgId
+    client_id: ClientId
+    contact: str = attrs.field(repr=False)
+
+
+@handles(RequestContactChange)
+def request_contact_change(cmd: RequestContactChange, deps: Deps) -> None:
+    """Store the pending change (replacing any earlier one) and queue the code to the new contact.
+
+    A new phone number is texted only if the client agreed to texts; without that, the change must
+    go through the business.
+    """
+    contact = parse_contact(cmd.contact)
+    now = deps.clock.now()
+    with deps.uow() as uow:
+        org = uow.orgs.get(cmd.org_id)
+        client = uow.clients.get(cmd.org_id, cmd.client_id)
+        if (contact.email and contact.email == client.email) or (contact.phone and contact.phone == client.phone):
+            raise ValidationError("That is already the contact on file.", field="contact")
+        if contact.phone and client.consent(Channel.SMS) is None:
+            raise ValidationError(
+                f"Turn on texts about bookings first, or ask {org.name} to change your phone number.", field="contact"
+            )
+        asked = uow.accounts.bump_counter(CHANGE_BY_CLIENT, str(cmd.client_id), now, SIGN_IN_WINDOW)
+        if asked > CHANGES_PER_CLIENT:
+            uow.commit()
+            raise Throttled(
+                "You asked for several codes just now. Wait 15 minutes and try again.",
+                retry_after=int(SIGN_IN_WINDOW.total_seconds()),
+            )
+        code = code_from(deps.tokens.new_token())
+        uow.portal.put_contact_change(
+            ContactChange(
+                org_id=cmd.org_id,
+                client_id=client.id,
+                email=contact.email,
+                phone=contact.phone,
+                code_digest=change_code_digest(client.id, code),
+                created_at=now,
+                expires_at=now + SIGN_IN_LIFETIME,
+            )
+        )
+        uow.messages.add(
+            outgoing(
+                id=deps.ids.new_id(),
+                org_id=cmd.org_id,
+                key=f"portal-contact-change:{client.id}:{deps.ids.new_id()}",
+                channel=MessageChannel.EMAIL if contact.email else MessageChannel.SMS,
+                purpose=Purpose.TRANSACTIONAL,
+                to=contact.email or contact.phone or "",
+                subject=f"Confirm your new email for {org.name}" if contact.email else None,
+                body=(
+                    f"Your code to confirm this contact for {org.name} is {code}. It works once, for 15 minutes. "
+                    "If you did not ask for it, ignore this message."
+                ),
+                now=now,
+                client_id=client.id,
+                template="portal_contact_change",
+                quiet_hours=False,
+            )
+        )
+        uow.commit()
+
+
+@attrs.frozen(kw_only=True)
+class ConfirmContactChange(Command[Client]):
+    """Use the code sent to the new contact: only then does it replace the old one."""
+
+    org_id: OrgId
+    client_id: ClientId
+    code: str = attrs.field(repr=False)
+
+
+@handles(ConfirmContactChange)
+def confirm_contact_change(cmd: ConfirmContactChange, deps: Deps) -> Client:
+    """Take the code (one conditional update; five wrong tries lock it) and store the new contact, together."""
+    code = check_code(cmd.code)
+    now = deps.clock.now()
+    with deps.uow() as uow:
+        change = uow.portal.take_contact_change(
+            cmd.org_id, cmd.client_id, change_code_digest(cmd.client_id, code), now, MAX_CODE_FAILURES
+        )
+        if change is None:
+            uow.commit()  # the failure counts
+            raise NotAuthenticated(CODE_REFUSED)
+        current = uow.clients.lock(cmd.org_id, cmd.client_id)
+        field = "email" if change.email else "phone"
+        updated = (
+            attrs.evolve(current, email=change.email) if change.email else attrs.evolve(current, phone=change.phone)
+        )
+        uow.clients.update(updated)
+        uow.emit(
+            ClientUpdated(
+                org_id=cmd.org_id,
+                occurred_at=now,
+                actor=str(Actor("client", cmd.client_id)),
+                client_id=cmd.client_id,
+                changed=(field,),
+            )
+        )
+        uow.commit()
+    return updated

@@ -23,10 +23,12 @@ from coachos.domain.portal import KEPT_ON_DELETION, PortalTask, flat_rows
 from coachos.domain.timezones import label
 from coachos.domain.usecases import (
     CancelBooking,
+    ConfirmContactChange,
     DeletionRequested,
     ExportClientData,
     RecordConsent,
     RequestAccountDeletion,
+    RequestContactChange,
     UpdateClient,
     WithdrawConsent,
 )
@@ -139,6 +141,45 @@ async def details(slug: str) -> Any:
             error = exc
     page = await render_template("portal/details.html", business=org, me=client, error=error, saved=saved)
     return page, status_of(error) if error else 200
+
+
+@bp.route("/details/contact", methods=["POST"])
+async def change_contact(slug: str) -> Any:
+    """Send a code to a new email (or phone, with consent to texts); the contact changes only once it is used."""
+    org, client = await portal_client(slug)
+    form = await request.form
+    error: CoachOSError | None = None
+    try:
+        await core().execute_async(
+            RequestContactChange(org_id=org.id, client_id=client.id, contact=form.get("contact", ""))
+        )
+    except Fault:
+        raise
+    except CoachOSError as exc:
+        error = exc
+    page = await render_template(
+        "portal/details.html", business=org, me=client, error=error, saved=False, pending=error is None
+    )
+    return page, status_of(error) if error else 200
+
+
+@bp.route("/details/contact/confirm", methods=["POST"])
+async def confirm_contact(slug: str) -> Any:
+    """Use the code sent to the new contact; from then on it is the one on file (and signs in)."""
+    org, client = await portal_client(slug)
+    form = await request.form
+    try:
+        client = await core().execute_async(
+            ConfirmContactChange(org_id=org.id, client_id=client.id, code=form.get("code", ""))
+        )
+    except Fault:
+        raise
+    except CoachOSError as exc:
+        page = await render_template(
+            "portal/details.html", business=org, me=client, error=exc, saved=False, pending=True
+        )
+        return page, status_of(exc)
+    return await render_template("portal/details.html", business=org, me=client, error=None, saved=True)
 
 
 def consent_wording(org: Organization, channel: Channel) -> str:
