@@ -368,6 +368,19 @@ class TestBookingAsClient:
         (package,) = core.read(lambda uow: uow.packages.for_client(world.org.id, person.id))
         assert package.used == 1
 
+    async def test_without_credits_the_booking_is_made_unpaid(
+        self, web: Quart, core: CoachOS, world: World, clock: FixedClock
+    ) -> None:
+        """A signed-in client with no package still books, as a guest would, with no credit taken."""
+        other = core.execute(CreateClient(org_id=world.org.id, name="Sky Noor", email=EMAIL, actor=world.me))
+        browser = await signed_in_browser(web, core, world, other, clock)
+        path = f"/book/peak/{world.pt.id}/book?start=2026-03-03T16:00:00Z"
+        token = await csrf(browser, path)
+        response = await browser.post(path, form={"csrf_token": token, "idempotency_key": "k2"})
+        assert response.status_code == 302
+        (booking,) = core.read(lambda uow: uow.bookings.for_client(world.org.id, other.id))
+        assert booking.package_id is None
+
     async def test_guest_sees_a_sign_in_link(self, client: Client, world: World) -> None:
         """Without a session the booking pages offer to sign in."""
         page = await (await client.get("/book/peak")).get_data(as_text=True)

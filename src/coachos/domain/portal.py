@@ -159,7 +159,7 @@ class PortalTask:
 
 
 #: Templates whose bodies an export leaves out: they hold sign-in secrets that may still work.
-SECRET_TEMPLATES = frozenset({"portal_sign_in"})
+SECRET_TEMPLATES = frozenset({"portal_sign_in", "portal_contact_change"})
 
 
 def plain(value: object) -> object:

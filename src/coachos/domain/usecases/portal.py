@@ -335,6 +335,10 @@ def approve_account_deletion(cmd: ApproveAccountDeletion, deps: Deps) -> Client:
     return anonymised
 
 
+#: What an export shows instead of a message body that held a sign-in or confirmation code.
+CODE_LEFT_OUT = "(a sign-in or confirmation code: left out)"
+
+
 @attrs.frozen(kw_only=True)
 class ExportClientData(Command[dict[str, object]]):
     """Everything the business holds about a client, for them to download (JSON-ready)."""
@@ -365,7 +369,9 @@ def export_client_data(cmd: ExportClientData, deps: Deps) -> dict[str, object]:
             {**plain_dict(p), "remaining": p.remaining, "credit_events": plain(list(events[p.id]))} for p in packages
         ],
         "messages": [
-            plain_dict(m, body="(a sign-in link and code: left out)" if m.template in SECRET_TEMPLATES else m.body)
+            plain_dict(
+                m, body="(a sign-in or confirmation code: left out)" if m.template in SECRET_TEMPLATES else m.body
+            )
             for m in messages
         ],
     }
@@ -407,6 +413,8 @@ def book_as_client(cmd: BookAsClient, deps: Deps) -> Booking:
             start=cmd.start,
             actor=Actor("client", cmd.client_id),
             idempotency_key=cmd.idempotency_key,
+            # Without a usable credit they book as a guest would (paid later), never worse off for signing in.
+            allow_without_credit=True,
         ),
         deps,
     )
