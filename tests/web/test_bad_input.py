@@ -119,6 +119,9 @@ async def open_business(web: Quart, core: CoachOS, mail: MemoryEmail) -> Busines
             "public.booked": manage,
             "account.reset": reset,
             "public.ical": feed.secret or "",
+            # Any token does: the confirmation page never looks it up, and a bad one is refused as unusable input first.
+            "portal.confirm_link": "a" * 43,
+            "portal.use_link": "a" * 43,
         },
     )
 

@@ -44,6 +44,7 @@ from coachos.domain.inbox import Conversation
 from coachos.domain.messages import Message, MessageChannel, MessageStatus
 from coachos.domain.numbers import PhoneNumber
 from coachos.domain.orgs import Coach, Organization
+from coachos.domain.portal import ClientSession, ContactChange, SignInChallenge
 from coachos.domain.rows import Rows
 from coachos.domain.sending import ClaimedMessage
 from coachos.domain.templates import MessageTemplate, TemplateKind
@@ -456,6 +457,66 @@ class TodoRepository(Protocol):
         ...
 
 
+class PortalRepository(Protocol):
+    """Clients' sign-in links and codes, client sessions and deletion requests; always within one organisation."""
+
+    def put_challenge(self, challenge: SignInChallenge) -> None:
+        """Store the client's sign-in link and code, replacing any earlier one (which stops working)."""
+        ...
+
+    def take_link(self, org_id: OrgId, link_digest: str, now: datetime) -> ClientId | None:
+        """Use a live, unused link of this organisation once (one conditional update); its client, or None."""
+        ...
+
+    def take_code(
+        self, org_id: OrgId, client_id: ClientId, code_digest: str, now: datetime, max_failures: int
+    ) -> ClientId | None:
+        """Use the live code once if it matches and is not locked, else count a failure; its client, or None."""
+        ...
+
+    def add_session(self, session: ClientSession) -> None:
+        """Store a new client session."""
+        ...
+
+    def session(self, org_id: OrgId, token_digest: str) -> ClientSession | None:
+        """The organisation's client session with this digest, if any."""
+        ...
+
+    def end_session(self, org_id: OrgId, token_digest: str) -> None:
+        """Delete one client session (unknown ones are ignored)."""
+        ...
+
+    def end_sessions_of(self, org_id: OrgId, client_id: ClientId) -> None:
+        """Delete every session and pending sign-in of a client."""
+        ...
+
+    def request_deletion(self, org_id: OrgId, client_id: ClientId, at: datetime) -> datetime:
+        """Record that the client asked to delete their account; the first request's time."""
+        ...
+
+    def deletion_requested(self, org_id: OrgId, client_id: ClientId) -> datetime | None:
+        """When the client asked to delete their account, if they did and it is still open."""
+        ...
+
+    def forget_deletion_request(self, org_id: OrgId, client_id: ClientId) -> None:
+        """Close the client's deletion request (approved or withdrawn)."""
+        ...
+
+    def put_contact_change(self, change: ContactChange) -> None:
+        """Store the client's pending contact change, replacing any earlier one."""
+        ...
+
+    def take_contact_change(
+        self, org_id: OrgId, client_id: ClientId, code_digest: str, now: datetime, max_failures: int
+    ) -> ContactChange | None:
+        """Use the live change's code once if it matches and is not locked, else count a failure; the change or None."""
+        ...
+
+    def prune(self, now: datetime) -> int:
+        """Delete every organisation's expired client sessions and used or expired sign-ins and changes; how many."""
+        ...
+
+
 class MessageRepository(Protocol):
     """Every SMS and email an organisation sends or receives (see `domain/messages.py`)."""
 
@@ -619,6 +680,7 @@ class UnitOfWork(Protocol):
     templates: MessageTemplateRepository
     phone_numbers: PhoneNumberRepository
     todos: TodoRepository
+    portal: PortalRepository
 
     def __enter__(self) -> Self:
         """Begin the transaction."""

@@ -46,6 +46,7 @@ from coachos.domain.ids import (
 from coachos.domain.messages import Message, MessageChannel
 from coachos.domain.numbers import PhoneNumber
 from coachos.domain.orgs import Coach, Organization
+from coachos.domain.portal import ClientSession, ContactChange, SignInChallenge
 from coachos.domain.rows import Rows, corrupt_record
 from coachos.domain.templates import MessageTemplate, TemplateKind
 from coachos.domain.todos import Todo
@@ -133,6 +134,14 @@ class Tables:
     phone_numbers: dict[UUID, PhoneNumber] = attrs.Factory(dict)
     consent_log: list[ConsentChange] = attrs.Factory(list)
     todos: dict[UUID, Todo] = attrs.Factory(dict)
+    #: (org id, client id) → the client's live sign-in link and code
+    client_challenges: dict[tuple[UUID, UUID], SignInChallenge] = attrs.Factory(dict)
+    #: session token digest → client session
+    client_sessions: dict[str, ClientSession] = attrs.Factory(dict)
+    #: (org id, client id) → the client's pending new email or phone
+    contact_changes: dict[tuple[UUID, UUID], ContactChange] = attrs.Factory(dict)
+    #: (org id, client id) → when the client asked to delete their account
+    deletion_requests: dict[tuple[UUID, UUID], datetime] = attrs.Factory(dict)
     #: Rows that cannot be read, by id (see UnreadableRow).
     unreadable: dict[UUID, UnreadableRow] = attrs.Factory(dict)
 

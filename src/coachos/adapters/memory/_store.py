@@ -13,6 +13,7 @@ import attrs
 from coachos.adapters.memory._accounts import MemoryAccounts
 from coachos.adapters.memory._messages import MemoryMessages
 from coachos.adapters.memory._numbers import MemoryPhoneNumbers
+from coachos.adapters.memory._portal import MemoryPortal
 from coachos.adapters.memory._repos import (
     MemoryAutomations,
     MemoryAvailability,
@@ -45,6 +46,7 @@ from coachos.ports.storage import (
     Outbox,
     PackageRepository,
     PhoneNumberRepository,
+    PortalRepository,
     ServiceRepository,
     TodoRepository,
 )
@@ -116,6 +118,7 @@ class MemoryUnitOfWork:
         self.templates: MessageTemplateRepository = MemoryMessageTemplates(t)
         self.phone_numbers: PhoneNumberRepository = MemoryPhoneNumbers(t)
         self.todos: TodoRepository = MemoryTodos(t)
+        self.portal: PortalRepository = MemoryPortal(t)
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()

@@ -475,6 +475,62 @@ todos = sa.Table(
     sa.Index("ix_todos_org_id_done_at_created_at", "org_id", "done_at", "created_at"),
 )
 
+client_sign_ins = sa.Table(
+    "client_sign_ins",
+    metadata,
+    # One live sign-in per client: asking again overwrites the row, so the old link and code stop
+    # working. Only SHA-256 digests are stored; a link is used by one conditional UPDATE.
+    sa.Column("org_id", sa.Uuid(), primary_key=True),
+    sa.Column("client_id", sa.Uuid(), primary_key=True),
+    sa.Column("link_digest", sa.String(64), nullable=False, unique=True),
+    sa.Column("code_digest", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("used_at", UTCDateTime()),
+    sa.Column("failures", sa.Integer(), nullable=False),
+    _tenant_fk("client_id", "clients"),
+    sa.CheckConstraint("failures >= 0", name="failures_not_negative"),
+)
+
+client_sessions = sa.Table(
+    "client_sessions",
+    metadata,
+    # Only the SHA-256 digest of the client cookie's secret is stored.
+    sa.Column("token_digest", sa.String(64), primary_key=True),
+    sa.Column("org_id", sa.Uuid(), nullable=False),
+    sa.Column("client_id", sa.Uuid(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    _tenant_fk("client_id", "clients"),
+    sa.Index("ix_client_sessions_org_id_client_id", "org_id", "client_id"),
+)
+
+client_contact_changes = sa.Table(
+    "client_contact_changes",
+    metadata,
+    # A new email or phone waiting for the code sent to it; asking again overwrites the row.
+    sa.Column("org_id", sa.Uuid(), primary_key=True),
+    sa.Column("client_id", sa.Uuid(), primary_key=True),
+    sa.Column("email", sa.String(254)),
+    sa.Column("phone", sa.String(32)),
+    sa.Column("code_digest", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("used_at", UTCDateTime()),
+    sa.Column("failures", sa.Integer(), nullable=False),
+    _tenant_fk("client_id", "clients"),
+    sa.CheckConstraint("(email IS NULL) <> (phone IS NULL)", name="one_contact"),
+)
+
+client_deletion_requests = sa.Table(
+    "client_deletion_requests",
+    metadata,
+    sa.Column("org_id", sa.Uuid(), primary_key=True),
+    sa.Column("client_id", sa.Uuid(), primary_key=True),
+    sa.Column("requested_at", UTCDateTime(), nullable=False),
+    _tenant_fk("client_id", "clients"),
+)
+
 #: The rows of ix_messages_unread: incoming messages no coach has read.
 UNREAD_MESSAGES = "direction = 'in' AND read_at IS NULL"
 

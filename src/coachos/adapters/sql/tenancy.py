@@ -13,7 +13,8 @@ Two kinds of table are also reachable without an organisation, each for a named 
   pruning), so a transaction that has not named an organisation may reach them; once it has, it
   sees only that organisation's;
 - the outbox, read across organisations by the relay (`ACROSS_ORGS_FOR_OUTBOX`);
-- security events, whose old rows pruning deletes across organisations (`ACROSS_ORGS_FOR_PRUNE`);
+- security events, whose old rows pruning deletes across organisations (`ACROSS_ORGS_FOR_PRUNE`),
+  and clients' dead sessions and sign-in links, pruned the same way (migration 0017);
 - automations, which the runner lists across organisations to find whose are enabled
   (`ACROSS_ORGS_FOR_AUTOMATIONS`, reads only; migration 0009);
 - phone numbers, which an incoming text's webhook looks up by the number it was sent to before

@@ -15,6 +15,7 @@ from coachos.adapters.sql.errors import at_the_edge
 from coachos.adapters.sql.messages import SqlMessages
 from coachos.adapters.sql.outbox import SqlOutbox, event_row
 from coachos.adapters.sql.phone_numbers import SqlPhoneNumbers
+from coachos.adapters.sql.portal import SqlPortal
 from coachos.adapters.sql.repos import (
     SqlAvailability,
     SqlBookings,
@@ -41,6 +42,7 @@ from coachos.ports.storage import (
     Outbox,
     PackageRepository,
     PhoneNumberRepository,
+    PortalRepository,
     ServiceRepository,
     TodoRepository,
 )
@@ -82,6 +84,7 @@ class SqlUnitOfWork:
         self.templates: MessageTemplateRepository = SqlMessageTemplates(conn)
         self.phone_numbers: PhoneNumberRepository = SqlPhoneNumbers(conn)
         self.todos: TodoRepository = SqlTodos(conn)
+        self.portal: PortalRepository = SqlPortal(conn)
         self._events = []
         return self
 

@@ -59,6 +59,21 @@ from coachos.domain.usecases.lifecycle import (
     MarkNoShow,
 )
 from coachos.domain.usecases.numbers import AddPhoneNumber, ListPhoneNumbers, RemovePhoneNumber
+from coachos.domain.usecases.portal import (
+    ApproveAccountDeletion,
+    AuthenticateClient,
+    BookAsClient,
+    ClientSignedIn,
+    ClientSignOut,
+    ConfirmContactChange,
+    DeletionRequested,
+    ExportClientData,
+    RequestAccountDeletion,
+    RequestClientSignIn,
+    RequestContactChange,
+    SignInWithCode,
+    SignInWithLink,
+)
 from coachos.domain.usecases.public import (
     BookAsGuest,
     CalendarFeed,
@@ -91,6 +106,19 @@ from coachos.domain.usecases.templates import (
 from coachos.domain.usecases.todos import CompleteTodo, ListOpenTodos
 
 __all__ = [
+    "ConfirmContactChange",
+    "RequestContactChange",
+    "BookAsClient",
+    "ExportClientData",
+    "ApproveAccountDeletion",
+    "AuthenticateClient",
+    "ClientSignOut",
+    "ClientSignedIn",
+    "DeletionRequested",
+    "RequestAccountDeletion",
+    "RequestClientSignIn",
+    "SignInWithCode",
+    "SignInWithLink",
     "CompleteTodo",
     "ListOpenTodos",
     "subscribe_automations",

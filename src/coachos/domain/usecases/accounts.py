@@ -338,7 +338,8 @@ def revoke_api_token(cmd: RevokeApiToken, deps: Deps) -> None:
 
 @attrs.frozen(kw_only=True)
 class PruneExpired(Command[int]):
-    """Delete what can no longer be used: expired sessions, dead reset links, stale throttle rows, old events."""
+    """Delete what can no longer be used: expired sessions (coaches' and clients'), dead reset and sign-in links,
+    stale throttle rows, old events."""
 
 
 @handles(PruneExpired)
@@ -352,6 +353,7 @@ def prune_expired(cmd: PruneExpired, deps: Deps) -> int:
             counters_before=now - max(SOFT_WINDOW, RESET_WINDOW),
             events_before=now - SECURITY_EVENTS_KEPT,
         )
+        deleted += uow.portal.prune(now)
         uow.commit()
     return deleted
 

@@ -17,6 +17,8 @@ from coachos.settings import Settings
 
 SESSION_COOKIE = "coachos_session"
 ANON_COOKIE = "coachos_anon"
+#: A signed-in client's portal session (one business); kept apart from the coach's session cookie.
+CLIENT_COOKIE = "coachos_client"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -31,8 +33,9 @@ def secret_key(settings: Settings) -> str:
 
 
 def _binding() -> str:
-    """What a CSRF token is bound to: the session secret if signed in, else the anonymous cookie."""
-    return request.cookies.get(SESSION_COOKIE) or g.get("anon_id") or ""
+    """What a CSRF token is bound to: the coach's or else the client's session secret if signed in, else the
+    anonymous cookie."""
+    return request.cookies.get(SESSION_COOKIE) or request.cookies.get(CLIENT_COOKIE) or g.get("anon_id") or ""
 
 
 def csrf_token() -> str:

@@ -10,9 +10,11 @@ from coachos.entrypoints.web.views import (
     api,
     calendar,
     client_consents,  # noqa: F401  # imported for its routes
+    client_deletion,  # noqa: F401  # imported for its routes
     clients,
     inbound,
     inbox,
+    portal,
     public,
     setup,
     today,
@@ -27,6 +29,7 @@ BLUEPRINTS: list[Blueprint] = [
     inbox.bp,
     setup.bp,
     public.bp,
+    portal.bp,
     api.bp,
     twilio_status.bp,
     inbound.bp,

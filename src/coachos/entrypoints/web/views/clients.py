@@ -310,8 +310,12 @@ async def _detail_page(client_id: UUID, inline: str | None = None, **extra: Any)
     """The client page; `inline` names a panel rendered into the page (with a refused form) instead of fetched."""
     who = require_principal()
     now = core().clock.now()
-    org, context = await core().read_async(
-        lambda uow: (uow.orgs.get(who.org_id), _load(uow, who.org_id, ClientId(client_id), inline or "profile", now))
+    org, context, deletion = await core().read_async(
+        lambda uow: (
+            uow.orgs.get(who.org_id),
+            _load(uow, who.org_id, ClientId(client_id), inline or "profile", now),
+            uow.portal.deletion_requested(who.org_id, ClientId(client_id)),
+        )
     )
     marker = report(context.pop(UNREADABLE, ()))
     inlined = {}
@@ -325,6 +329,7 @@ async def _detail_page(client_id: UUID, inline: str | None = None, **extra: Any)
         inline=inlined,
         saved=request.args.get("saved"),
         unreadable=marker,
+        deletion_requested=deletion,
     )
     return page, 400 if inline else 200
 

@@ -14,11 +14,13 @@ from coachos.domain.bookings import GuestConsent
 from coachos.domain.errors import CoachOSError, Conflict, Fault, NotFound, SlotUnavailable, ValidationError
 from coachos.domain.timezones import check_date, day_start, label
 from coachos.domain.usecases import (
+    BookAsClient,
     BookAsGuest,
     FindSlots,
 )
 from coachos.entrypoints.web.context import core, settings
 from coachos.entrypoints.web.errors import status_of
+from coachos.entrypoints.web.views.portal._shared import signed_in
 from coachos.entrypoints.web.views.public._blueprint import bp
 from coachos.entrypoints.web.views.public._shared import (
     SMS_WORDING,
@@ -46,7 +48,8 @@ from coachos.entrypoints.web.views.public._shared import (
 async def services(slug: str) -> Any:
     """The business's name and the services it offers, with price and length."""
     org, offered = await core().read_async(lambda uow: _catalogue(uow, slug))
-    return await render_template("public/services.html", business=org, services=offered)
+    me = await signed_in(org)
+    return await render_template("public/services.html", business=org, services=offered, me=me)
 
 
 @bp.route("/book/<slug>/<uuid:service_id>")
@@ -121,31 +124,40 @@ async def book(slug: str, service_id: UUID) -> Any:
     error: CoachOSError | None = None
     key = uuid.uuid4().hex
     marketing = marketing_wording(org.name)
+    me = await signed_in(org)
     if request.method == "POST":
         form = await request.form
         key = form.get("idempotency_key") or key
         try:
-            booking = await core().execute_async(
-                BookAsGuest(
-                    org_id=org.id,
-                    service_id=service.id,
-                    start=start,
-                    name=form.get("name", ""),
-                    phone=form.get("phone"),
-                    email=form.get("email"),
-                    sms_consent=form.get("sms_consent") == "yes",
-                    consent_wording=SMS_WORDING,
-                    marketing=tuple(
-                        GuestConsent(channel=field, wording=words)
-                        for field, words in marketing.items()
-                        if form.get(field) == "yes"
-                    ),
-                    idempotency_key=key,
-                    # The key is this visitor's: the same key from anybody else is another key.
-                    visitor=g.anon_id,
-                    timezone=viewer.key if viewer else None,
+            if me is not None:
+                # Signed in: the client's own details and credits (the only public booking that uses credits).
+                booking = await core().execute_async(
+                    BookAsClient(
+                        org_id=org.id, client_id=me.id, service_id=service.id, start=start, idempotency_key=key
+                    )
                 )
-            )
+            else:
+                booking = await core().execute_async(
+                    BookAsGuest(
+                        org_id=org.id,
+                        service_id=service.id,
+                        start=start,
+                        name=form.get("name", ""),
+                        phone=form.get("phone"),
+                        email=form.get("email"),
+                        sms_consent=form.get("sms_consent") == "yes",
+                        consent_wording=SMS_WORDING,
+                        marketing=tuple(
+                            GuestConsent(channel=field, wording=words)
+                            for field, words in marketing.items()
+                            if form.get(field) == "yes"
+                        ),
+                        idempotency_key=key,
+                        # The key is this visitor's: the same key from anybody else is another key.
+                        visitor=g.anon_id,
+                        timezone=viewer.key if viewer else None,
+                    )
+                )
         except Fault:
             raise  # ours, not the caller's: answered and logged by the error handler
         except CoachOSError as exc:
@@ -168,6 +180,7 @@ async def book(slug: str, service_id: UUID) -> Any:
         wording=SMS_WORDING,
         marketing=marketing,
         wants_tz=request.method == "GET",
+        me=me,
     )
     return page, status_of(error) if error else 200
 
