@@ -33,6 +33,7 @@ from coachos.domain.errors import (
     SlotUnavailable,
 )
 from coachos.domain.events import DeadLetter, Delivery, Event
+from coachos.domain.forms import AnswersViewed, Clearance, Form, FormVersion, Submission
 from coachos.domain.ids import (
     Actor,
     AppointmentId,
@@ -133,6 +134,11 @@ class Tables:
     phone_numbers: dict[UUID, PhoneNumber] = attrs.Factory(dict)
     consent_log: list[ConsentChange] = attrs.Factory(list)
     todos: dict[UUID, Todo] = attrs.Factory(dict)
+    forms: dict[UUID, Form] = attrs.Factory(dict)
+    form_versions: dict[UUID, FormVersion] = attrs.Factory(dict)
+    form_submissions: dict[UUID, Submission] = attrs.Factory(dict)
+    form_clearances: list[Clearance] = attrs.Factory(list)
+    form_views: list[AnswersViewed] = attrs.Factory(list)
     #: Rows that cannot be read, by id (see UnreadableRow).
     unreadable: dict[UUID, UnreadableRow] = attrs.Factory(dict)
 

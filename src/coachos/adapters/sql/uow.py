@@ -12,6 +12,7 @@ from coachos.adapters.sql.accounts import SqlAccounts
 from coachos.adapters.sql.atomic import SqlCalendar, SqlPackages
 from coachos.adapters.sql.automations import SqlAutomations, SqlTodos
 from coachos.adapters.sql.errors import at_the_edge
+from coachos.adapters.sql.forms import SqlForms
 from coachos.adapters.sql.messages import SqlMessages
 from coachos.adapters.sql.outbox import SqlOutbox, event_row
 from coachos.adapters.sql.phone_numbers import SqlPhoneNumbers
@@ -35,6 +36,7 @@ from coachos.ports.storage import (
     CalendarRepository,
     ClientRepository,
     CoachRepository,
+    FormRepository,
     MessageRepository,
     MessageTemplateRepository,
     OrganizationRepository,
@@ -82,6 +84,7 @@ class SqlUnitOfWork:
         self.templates: MessageTemplateRepository = SqlMessageTemplates(conn)
         self.phone_numbers: PhoneNumberRepository = SqlPhoneNumbers(conn)
         self.todos: TodoRepository = SqlTodos(conn)
+        self.forms: FormRepository = SqlForms(conn)
         self._events = []
         return self
 

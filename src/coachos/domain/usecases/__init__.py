@@ -44,6 +44,18 @@ from coachos.domain.usecases.clients import (
     WithdrawConsent,
 )
 from coachos.domain.usecases.consent import ApplyBookingConsents
+from coachos.domain.usecases.forms import (
+    CreateForm,
+    CreateHealthScreening,
+    ListForms,
+    OpenForm,
+    PublishForm,
+    ReadAnswers,
+    RecordClearance,
+    SendFormLink,
+    SubmitForm,
+    UpdateForm,
+)
 from coachos.domain.usecases.inbound import ReceiveSms, SmsReceived
 from coachos.domain.usecases.inbox import (
     ConversationsPage,
@@ -92,6 +104,16 @@ from coachos.domain.usecases.todos import CompleteTodo, ListOpenTodos
 
 __all__ = [
     "CompleteTodo",
+    "CreateForm",
+    "CreateHealthScreening",
+    "ListForms",
+    "OpenForm",
+    "PublishForm",
+    "ReadAnswers",
+    "RecordClearance",
+    "SendFormLink",
+    "SubmitForm",
+    "UpdateForm",
     "ListOpenTodos",
     "subscribe_automations",
     "AutomationWithRuns",
