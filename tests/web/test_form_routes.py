@@ -18,6 +18,7 @@ from coachos.domain.usecases import CreateForm, CreateHealthScreening, PublishFo
 from tests.web.support import csrf, sign_up
 from tests.web.test_client_routes import Business, add, open_business, text
 from tests.web.test_log_privacy import logs  # noqa: F401  # the fixture, for the privacy test
+from tests.web.test_public_routes import bookings, open_form, submit
 
 SECRET = "test-secret-key"
 
@@ -270,6 +271,27 @@ class TestFormsPanel:
         assert re.search(r"/c/peak/forms/[\w.-]+", message.body)
         bogus = await client.post(f"/clients/{jordan.id}/forms/send", form=sent | {"form_id": "nope"})
         assert bogus.status_code == 400
+
+
+class TestBookingHold:
+    async def test_the_public_page_says_booking_is_on_hold(
+        self, web: Quart, client: Client, core: CoachOS, clock: FixedClock
+    ) -> None:
+        """A held client booking on the public page gets 422 with the reason, no health detail, and no booking."""
+        biz = await open_business(client, core)
+        jordan = add(core, biz, "Jordan Lee", email="jordan@example.com")
+        _, version = published_screening(core, biz)
+        await fill(
+            web.test_client(), link(clock, biz, jordan.id, version.form_id), version, answers(version, heart="yes")
+        )
+        guest = web.test_client()
+        response = await submit(guest, biz.org, biz.service, await open_form(guest, biz.org, biz.service),
+                                email="jordan@example.com")  # fmt: skip
+        page = await response.get_data(as_text=True)
+        assert response.status_code == 422
+        assert "Online booking is on hold" in page
+        assert "health" not in page.lower()
+        assert bookings(core, biz.org) == []
 
 
 class TestFormLogPrivacy:
