@@ -17,6 +17,7 @@ from tests.integration.test_concurrency import race
 from tests.unit.test_forms import (  # noqa: F401  # collected again with this folder's `app`
     TestAnswers,
     TestBuilder,
+    TestClearanceDocument,
     TestCoachSide,
     TestScreening,
     TestSubmitting,

@@ -17,6 +17,7 @@ from coachos.adapters.clock import FixedClock
 from coachos.domain.errors import NotFound, ValidationError
 from coachos.domain.events import FormSubmitted
 from coachos.domain.forms import (
+    MAX_DOCUMENT,
     MAX_LONG,
     MAX_SHORT,
     ClearanceRequired,
@@ -27,6 +28,7 @@ from coachos.domain.forms import (
     ScreeningState,
     check_answer,
     check_answers,
+    check_document,
 )
 from coachos.domain.messages import MessageChannel, Purpose
 from coachos.domain.screening_template import health_screening
@@ -39,6 +41,7 @@ from coachos.domain.usecases import (
     OpenForm,
     PublishForm,
     ReadAnswers,
+    ReadClearanceDocument,
     RecordClearance,
     SendFormLink,
     SubmitForm,
@@ -417,6 +420,85 @@ class TestScreening:
         with pytest.raises(ValidationError, match="rests on"):
             app.execute(RecordClearance(org_id=world.org.id, client_id=world.client.id, note="  ", actor=world.me))
         assert app.read(lambda uow: uow.forms.clearances(world.org.id, world.client.id)) == []
+
+
+PDF = b"%PDF-1.4\n% a letter\n"
+
+
+class TestClearanceDocument:
+    def test_the_type_comes_from_the_bytes_and_the_name_is_made_safe(self) -> None:
+        """A PDF is kept as a PDF whatever it is called, with a name safe to offer back."""
+        document = check_document('..\\evil"/Dr Patel letter.pdf"', PDF)
+        assert (document.content_type, document.name) == ("application/pdf", "Dr Patel letter.pdf")
+        assert check_document("scan", b"\x89PNG\r\n\x1a\n...").content_type == "image/png"
+
+    @pytest.mark.parametrize(
+        ("data", "message"),
+        [
+            (b"", "empty"),
+            (b"<html><script>", "PDF, PNG or JPEG"),
+            (b"%PDF-" + b"x" * MAX_DOCUMENT, "limited to 512 KB"),
+        ],
+    )
+    def test_other_files_are_refused(self, data: bytes, message: str) -> None:
+        """An empty file, a file of another type, or one over 512 KB is refused."""
+        with pytest.raises(ValidationError, match=message):
+            check_document("letter.pdf", data)
+
+    def test_a_document_is_kept_and_its_opening_logged(self, app: CoachOS, world: World, clock: FixedClock) -> None:
+        """The document comes back as sent, and opening it writes an access-log line naming the clearance."""
+        clearance = app.execute(
+            RecordClearance(
+                org_id=world.org.id,
+                client_id=world.client.id,
+                note="GP letter",
+                actor=world.me,
+                document=PDF,
+                document_name="letter.pdf",
+            )
+        )
+        assert (clearance.document_name, clearance.document_type) == ("letter.pdf", "application/pdf")
+        read = ReadClearanceDocument(
+            org_id=world.org.id, client_id=world.client.id, clearance_id=clearance.id, actor=world.me
+        )
+        assert app.execute(read).data == PDF
+        (view,) = app.read(lambda uow: uow.forms.views(world.org.id, world.client.id))
+        assert (view.clearance_id, view.submission_id, view.at) == (clearance.id, None, clock.now())
+        (listed,) = app.read(lambda uow: uow.forms.clearances(world.org.id, world.client.id))
+        assert listed == clearance
+
+    def test_a_refused_document_keeps_no_clearance(self, app: CoachOS, world: World) -> None:
+        """A clearance whose file is refused is not kept either."""
+        with pytest.raises(ValidationError, match="PDF, PNG or JPEG"):
+            app.execute(
+                RecordClearance(
+                    org_id=world.org.id, client_id=world.client.id, note="GP", actor=world.me, document=b"MZ"
+                )
+            )
+        assert app.read(lambda uow: uow.forms.clearances(world.org.id, world.client.id)) == []
+
+    def test_no_document_or_another_clients_is_not_found(self, app: CoachOS, world: World) -> None:
+        """A clearance without a document, or asked for under another client, is NotFound and not logged."""
+        bare = app.execute(RecordClearance(org_id=world.org.id, client_id=world.client.id, note="GP", actor=world.me))
+        with pytest.raises(NotFound):
+            app.execute(
+                ReadClearanceDocument(
+                    org_id=world.org.id, client_id=world.client.id, clearance_id=bare.id, actor=world.me
+                )
+            )
+        kept = app.execute(
+            RecordClearance(org_id=world.org.id, client_id=world.client.id, note="GP", actor=world.me, document=PDF)
+        )
+        with pytest.raises(NotFound):
+            app.execute(
+                ReadClearanceDocument(
+                    org_id=world.org.id,
+                    client_id=UUID(int=7),  # type: ignore[arg-type]
+                    clearance_id=kept.id,
+                    actor=world.me,
+                )
+            )
+        assert app.read(lambda uow: uow.forms.views(world.org.id, world.client.id)) == []
 
 
 class TestCoachSide:

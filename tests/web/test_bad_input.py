@@ -32,6 +32,7 @@ from coachos.domain.usecases import (
     CreateClient,
     CreateHealthScreening,
     PublishForm,
+    RecordClearance,
     SellPackage,
     SubmitForm,
 )
@@ -96,6 +97,9 @@ async def open_business(web: Quart, core: CoachOS, mail: MemoryEmail) -> Busines
     submission = core.execute(
         SubmitForm(org_id=org.id, client_id=person.id, form_id=screening.id, version_id=version.id, answers=no, key="k")
     )
+    clearance = core.execute(
+        RecordClearance(org_id=org.id, client_id=person.id, note="GP", actor=me, document=b"%PDF-1.4 letter")
+    )
     fill = form_serializer("test-secret-key", core.clock).dumps([str(org.id), str(person.id), str(screening.id)])
     guest = web.test_client()
     form_path = f"/book/peak/{service.id}/book?start={SLOT}"
@@ -124,6 +128,7 @@ async def open_business(web: Quart, core: CoachOS, mail: MemoryEmail) -> Busines
             "token_id": str(api.token.id),
             "todo_id": str(todo.id),
             "form_id": str(screening.id),
+            "clearance_id": str(clearance.id),
             "submission_id": str(submission.id),
             "name": "notes",
             "filename": "app.css",

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
+from werkzeug.datastructures import FileStorage
 
 from coachos import CoachOS
 from coachos.adapters.clock import FixedClock
@@ -21,6 +22,7 @@ from tests.web.test_log_privacy import logs  # noqa: F401  # the fixture, for th
 from tests.web.test_public_routes import bookings, open_form, submit
 
 SECRET = "test-secret-key"
+PDF = b"%PDF-1.4\n% a doctor's letter\n"
 
 
 def link(clock: FixedClock, biz: Business, client_id: UUID, form_id: UUID, *, slug: str | None = None) -> str:
@@ -228,6 +230,46 @@ class TestFormsPanel:
         )
         assert response.status_code == 303
         assert "Cleared" in (await text(client, f"/clients/{jordan.id}/panels/forms"))[1]
+
+    async def test_a_letter_is_uploaded_and_downloaded_with_the_view_logged(
+        self, client: Client, core: CoachOS
+    ) -> None:
+        """A clearance with a PDF keeps it; the panel links it; downloading it is an attachment and is logged."""
+        biz = await open_business(client, core)
+        jordan = add(core, biz, "Jordan Lee")
+        token = await csrf(client, f"/clients/{jordan.id}")
+        letter = FileStorage(io.BytesIO(PDF), filename="GP letter.pdf", content_type="application/pdf")
+        response = await client.post(
+            f"/clients/{jordan.id}/forms/clearance",
+            form={"csrf_token": token, "note": "GP"},
+            files={"document": letter},
+        )
+        assert response.status_code == 303
+        (clearance,) = core.read(lambda uow: uow.forms.clearances(biz.org.id, jordan.id))
+        panel = (await text(client, f"/clients/{jordan.id}/panels/forms"))[1]
+        url = f"/clients/{jordan.id}/forms/clearances/{clearance.id}/document"
+        assert url in panel
+        download = await client.get(url)
+        assert download.status_code == 200
+        assert await download.get_data() == PDF
+        assert download.headers["Content-Disposition"] == 'attachment; filename="GP letter.pdf"'
+        assert download.headers["X-Content-Type-Options"] == "nosniff"
+        (view,) = core.read(lambda uow: uow.forms.views(biz.org.id, jordan.id))
+        assert view.clearance_id == clearance.id
+        assert "the clearance document" in (await text(client, f"/clients/{jordan.id}/panels/forms"))[1]
+
+    async def test_a_file_of_another_type_is_refused(self, client: Client, core: CoachOS) -> None:
+        """An HTML file posing as a PDF is a 400 with the reason; no clearance is kept."""
+        biz = await open_business(client, core)
+        jordan = add(core, biz, "Jordan Lee")
+        token = await csrf(client, f"/clients/{jordan.id}")
+        fake = FileStorage(io.BytesIO(b"<script>alert(1)</script>"), filename="x.pdf", content_type="application/pdf")
+        response = await client.post(
+            f"/clients/{jordan.id}/forms/clearance", form={"csrf_token": token, "note": "GP"}, files={"document": fake}
+        )
+        assert response.status_code == 400
+        assert "Attach a PDF, PNG or JPEG file." in await response.get_data(as_text=True)
+        assert core.read(lambda uow: uow.forms.clearances(biz.org.id, jordan.id)) == []
 
     async def test_a_blank_clearance_is_refused(self, client: Client, core: CoachOS) -> None:
         """A clearance without a note is a 400 with the panel open and the reason; none is kept."""

@@ -31,6 +31,7 @@ from coachos.domain.usecases import (
     CreateHealthScreening,
     CreateService,
     PublishForm,
+    RecordClearance,
     SellPackage,
     SubmitForm,
 )
@@ -130,8 +131,12 @@ async def build_org_b(web: Quart, core: CoachOS, clock: FixedClock) -> tuple[Cli
     submission = core.execute(
         SubmitForm(org_id=org.id, client_id=person.id, form_id=form.id, version_id=version.id, answers=no, key="b")
     )
+    clearance = core.execute(
+        RecordClearance(org_id=org.id, client_id=person.id, note="GP", actor=me, document=b"%PDF-1.4 letter")
+    )
     ids = {
         "org_id": org.id,
+        "clearance_id": clearance.id,
         "form_id": form.id,
         "submission_id": submission.id,
         "coach_id": coach.id,

@@ -313,9 +313,43 @@ class Submission:
     key: str
 
 
+#: Largest clearance document kept (a scanned letter); the web app's request limit is 1 MiB.
+MAX_DOCUMENT = 512 * 1024
+#: The kinds of clearance document kept, by their first bytes: what a scan or a letter is saved as.
+DOCUMENT_TYPES = {"application/pdf": b"%PDF-", "image/png": b"\x89PNG\r\n\x1a\n", "image/jpeg": b"\xff\xd8\xff"}
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9 ._()-]+")
+
+
+@attrs.frozen
+class Document:
+    """A small file kept with a clearance (a doctor's letter): its type is read from its bytes, not trusted."""
+
+    name: str
+    content_type: str
+    data: bytes = attrs.field(repr=False)
+
+
+def check_document(name: str, data: bytes) -> Document:
+    """A PDF, PNG or JPEG of at most MAX_DOCUMENT bytes, with a name safe to offer back as a download."""
+    if not data:
+        raise ValidationError("The file is empty; choose the letter again.", field="document")
+    if len(data) > MAX_DOCUMENT:
+        raise ValidationError(
+            f"Files are limited to {MAX_DOCUMENT // 1024} KB; scan at a lower resolution.", field="document"
+        )
+    kind = next((t for t, magic in DOCUMENT_TYPES.items() if data.startswith(magic)), None)
+    if kind is None:
+        raise ValidationError("Attach a PDF, PNG or JPEG file.", field="document")
+    safe = _UNSAFE_NAME.sub("_", name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]).strip(" ._")[:100] or "document"
+    return Document(safe, kind, data)
+
+
 @attrs.frozen
 class Clearance:
-    """A coach's record that the client may train despite a "yes" on a screening (e.g. a doctor's note)."""
+    """A coach's record that the client may train despite a "yes" on a screening (e.g. a doctor's note).
+
+    The document itself is read separately (`FormRepository.clearance_document`); here only its name and type.
+    """
 
     id: UUID
     org_id: OrgId
@@ -323,6 +357,8 @@ class Clearance:
     coach_id: CoachId
     note: str
     recorded_at: datetime
+    document_name: str | None = None
+    document_type: str | None = None
 
     def __attrs_post_init__(self) -> None:
         note = check_text(self.note, field="note", max_len=MAX_NOTE, multiline=True)
@@ -332,14 +368,15 @@ class Clearance:
 
 @attrs.frozen
 class AnswersViewed:
-    """A line of the access log: a coach opened a client's answers."""
+    """A line of the access log: a coach opened a client's answers, or a clearance's document."""
 
     id: UUID
     org_id: OrgId
     client_id: ClientId
     coach_id: CoachId
-    submission_id: UUID
+    submission_id: UUID | None
     at: datetime
+    clearance_id: UUID | None = None
 
 
 # ---- screening --------------------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from coachos.domain.catalog import Service, SessionPackage
 from coachos.domain.clients import Client, ClientStatus
 from coachos.domain.consent import ConsentChange
 from coachos.domain.events import DeadLetter, Delivery, Event
-from coachos.domain.forms import AnswersViewed, Clearance, Form, FormVersion, Submission
+from coachos.domain.forms import AnswersViewed, Clearance, Document, Form, FormVersion, Submission
 from coachos.domain.ids import (
     Actor,
     AppointmentId,
@@ -622,8 +622,12 @@ class FormRepository(Protocol):
         """Whether the client submitted the form's newest published version (False if none is published)."""
         ...
 
-    def add_clearance(self, clearance: Clearance) -> None:
-        """Keep a clearance, for good."""
+    def add_clearance(self, clearance: Clearance, document: Document | None = None) -> None:
+        """Keep a clearance, with its document if any, for good."""
+        ...
+
+    def clearance_document(self, org_id: OrgId, clearance_id: UUID) -> Document:
+        """The document kept with a clearance; NotFound if there is none."""
         ...
 
     def clearances(self, org_id: OrgId, client_id: ClientId) -> Sequence[Clearance]:

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from coachos.adapters.memory._repos import _Repo, _scoped
 from coachos.domain.errors import Conflict, NotFound
-from coachos.domain.forms import AnswersViewed, Clearance, Form, FormVersion, Submission
+from coachos.domain.forms import AnswersViewed, Clearance, Document, Form, FormVersion, Submission
 from coachos.domain.ids import ClientId, OrgId
 from coachos.domain.rows import Rows
 
@@ -77,9 +77,19 @@ class MemoryForms(_Repo):
         newest = next(iter(self.versions(org_id, form_id)), None)
         return newest is not None and any(s.version_id == newest.id for s in self.submissions(org_id, client_id))
 
-    def add_clearance(self, clearance: Clearance) -> None:
-        """Keep a clearance."""
+    def add_clearance(self, clearance: Clearance, document: Document | None = None) -> None:
+        """Keep a clearance and its document."""
         self._t.form_clearances.append(clearance)
+        if document is not None:
+            self._t.form_documents[clearance.id] = document
+
+    def clearance_document(self, org_id: OrgId, clearance_id: UUID) -> Document:
+        """The clearance's document, or NotFound."""
+        mine = any(c.id == clearance_id and c.org_id == org_id for c in self._t.form_clearances)
+        document = self._t.form_documents.get(clearance_id)
+        if not mine or document is None:
+            raise NotFound("No such clearance document in this business.")
+        return document
 
     def clearances(self, org_id: OrgId, client_id: ClientId) -> Sequence[Clearance]:
         """The client's clearances, newest first."""

@@ -33,7 +33,7 @@ from coachos.domain.errors import (
     SlotUnavailable,
 )
 from coachos.domain.events import DeadLetter, Delivery, Event
-from coachos.domain.forms import AnswersViewed, Clearance, Form, FormVersion, Submission
+from coachos.domain.forms import AnswersViewed, Clearance, Document, Form, FormVersion, Submission
 from coachos.domain.ids import (
     Actor,
     AppointmentId,
@@ -138,6 +138,7 @@ class Tables:
     form_versions: dict[UUID, FormVersion] = attrs.Factory(dict)
     form_submissions: dict[UUID, Submission] = attrs.Factory(dict)
     form_clearances: list[Clearance] = attrs.Factory(list)
+    form_documents: dict[UUID, Document] = attrs.Factory(dict)
     form_views: list[AnswersViewed] = attrs.Factory(list)
     #: Rows that cannot be read, by id (see UnreadableRow).
     unreadable: dict[UUID, UnreadableRow] = attrs.Factory(dict)

@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from coachos.adapters.sql.repos import _Repo
 from coachos.adapters.sql.tables import form_answer_views, form_clearances, form_submissions, form_versions, forms
 from coachos.domain.errors import NotFound
-from coachos.domain.forms import Answer, AnswersViewed, Clearance, Form, FormVersion, Question, Submission
+from coachos.domain.forms import Answer, AnswersViewed, Clearance, Document, Form, FormVersion, Question, Submission
 from coachos.domain.ids import ClientId, CoachId, OrgId
 from coachos.domain.rows import Rows
 
@@ -98,6 +98,8 @@ def _clearance(row: Any) -> Clearance:
         coach_id=CoachId(row.coach_id),
         note=row.note,
         recorded_at=row.recorded_at,
+        document_name=row.document_name,
+        document_type=row.document_type,
     )
 
 
@@ -109,9 +111,12 @@ def _view(row: Any) -> AnswersViewed:
         coach_id=CoachId(row.coach_id),
         submission_id=row.submission_id,
         at=row.at,
+        clearance_id=row.clearance_id,
     )
 
 
+#: The clearance columns lists read (never the document's bytes).
+_CLEARANCE_COLUMNS = [c for c in form_clearances.c if c.name != "document"]
 _NEWEST_FIRST = (form_submissions.c.submitted_at.desc(), form_submissions.c.version_number.desc())
 
 
@@ -262,8 +267,8 @@ class SqlForms(_Repo):
         )
         return bool(self._c.execute(q).scalar())
 
-    def add_clearance(self, clearance: Clearance) -> None:
-        """Keep a clearance."""
+    def add_clearance(self, clearance: Clearance, document: Document | None = None) -> None:
+        """Keep a clearance and its document."""
         self._c.execute(
             form_clearances.insert().values(
                 id=clearance.id,
@@ -272,13 +277,28 @@ class SqlForms(_Repo):
                 coach_id=clearance.coach_id,
                 note=clearance.note,
                 recorded_at=clearance.recorded_at,
+                document_name=None if document is None else document.name,
+                document_type=None if document is None else document.content_type,
+                document=None if document is None else document.data,
             )
         )
+
+    def clearance_document(self, org_id: OrgId, clearance_id: UUID) -> Document:
+        """The clearance's document, or NotFound."""
+        t = form_clearances
+        row = self._c.execute(
+            sa.select(t.c.document_name, t.c.document_type, t.c.document).where(
+                t.c.org_id == org_id, t.c.id == clearance_id, t.c.document.is_not(None)
+            )
+        ).one_or_none()
+        if row is None:
+            raise NotFound("No such clearance document in this business.")
+        return Document(row.document_name or "document", row.document_type, bytes(row.document))
 
     def clearances(self, org_id: OrgId, client_id: ClientId) -> Sequence[Clearance]:
         """The client's clearances, newest first."""
         q = (
-            sa.select(form_clearances)
+            sa.select(*_CLEARANCE_COLUMNS)
             .where(form_clearances.c.org_id == org_id, form_clearances.c.client_id == client_id)
             .order_by(form_clearances.c.recorded_at.desc())
         )
@@ -293,6 +313,7 @@ class SqlForms(_Repo):
                 client_id=viewed.client_id,
                 coach_id=viewed.coach_id,
                 submission_id=viewed.submission_id,
+                clearance_id=viewed.clearance_id,
                 at=viewed.at,
             )
         )

@@ -21,6 +21,7 @@ from coachos.domain.events import ClearanceRecorded, FormSubmitted
 from coachos.domain.forms import (
     AnswersViewed,
     Clearance,
+    Document,
     Form,
     FormVersion,
     Question,
@@ -28,6 +29,7 @@ from coachos.domain.forms import (
     Submission,
     any_yes,
     check_answers,
+    check_document,
     check_may_book,
     check_name,
     check_questions,
@@ -364,12 +366,17 @@ def read_answers(cmd: ReadAnswers, deps: Deps) -> Answers:
 
 @attrs.frozen(kw_only=True)
 class RecordClearance(Command[Clearance]):
-    """A coach records that the client may book despite a "yes" on the screening, and on what it rests."""
+    """A coach records that the client may book despite a "yes" on the screening, and on what it rests.
+
+    A document (a doctor's letter: PDF, PNG or JPEG of at most 512 KB) may be kept with it.
+    """
 
     org_id: OrgId
     client_id: ClientId
     note: str
     actor: Actor
+    document: bytes | None = None
+    document_name: str = ""
 
 
 @handles(RecordClearance)
@@ -377,6 +384,7 @@ def record_clearance(cmd: RecordClearance, deps: Deps) -> Clearance:
     """Keep the clearance (append-only) with an event carrying ids only."""
     coach = _coach(cmd.actor)
     now = deps.clock.now()
+    document = None if cmd.document is None else check_document(cmd.document_name, cmd.document)
     clearance = Clearance(
         id=deps.ids.new_id(),
         org_id=cmd.org_id,
@@ -384,11 +392,13 @@ def record_clearance(cmd: RecordClearance, deps: Deps) -> Clearance:
         coach_id=coach,
         note=cmd.note.replace("\r\n", "\n").strip(),
         recorded_at=now,
+        document_name=None if document is None else document.name,
+        document_type=None if document is None else document.content_type,
     )
     with deps.uow() as uow:
         uow.coaches.get(cmd.org_id, coach)
         uow.clients.get(cmd.org_id, cmd.client_id)
-        uow.forms.add_clearance(clearance)
+        uow.forms.add_clearance(clearance, document)
         uow.emit(
             ClearanceRecorded(
                 org_id=cmd.org_id,
@@ -400,6 +410,40 @@ def record_clearance(cmd: RecordClearance, deps: Deps) -> Clearance:
         )
         uow.commit()
     return clearance
+
+
+@attrs.frozen(kw_only=True)
+class ReadClearanceDocument(Command[Document]):
+    """A coach opens the document kept with a clearance; the opening is recorded in the access log first."""
+
+    org_id: OrgId
+    client_id: ClientId
+    clearance_id: UUID
+    actor: Actor
+
+
+@handles(ReadClearanceDocument)
+def read_clearance_document(cmd: ReadClearanceDocument, deps: Deps) -> Document:
+    """Log the view and return the document in the same transaction."""
+    coach = _coach(cmd.actor)
+    with deps.uow() as uow:
+        uow.coaches.get(cmd.org_id, coach)
+        if not any(c.id == cmd.clearance_id for c in uow.forms.clearances(cmd.org_id, cmd.client_id)):
+            raise NotFound("No such clearance document for this client.")
+        document = uow.forms.clearance_document(cmd.org_id, cmd.clearance_id)
+        uow.forms.log_view(
+            AnswersViewed(
+                id=deps.ids.new_id(),
+                org_id=cmd.org_id,
+                client_id=cmd.client_id,
+                coach_id=coach,
+                submission_id=None,
+                clearance_id=cmd.clearance_id,
+                at=deps.clock.now(),
+            )
+        )
+        uow.commit()
+    return document
 
 
 @attrs.frozen

@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from quart import redirect, render_template, request, url_for
+from quart import Response, redirect, render_template, request, url_for
 
 from coachos.domain.errors import NotFound, ValidationError
 from coachos.domain.ids import Actor, ClientId
-from coachos.domain.usecases import ReadAnswers, RecordClearance, SendFormLink
+from coachos.domain.usecases import ReadAnswers, ReadClearanceDocument, RecordClearance, SendFormLink
 from coachos.entrypoints.web.context import core
 from coachos.entrypoints.web.security import login_required, require_principal
 from coachos.entrypoints.web.views.clients import bp, show_refused
@@ -58,6 +58,9 @@ async def record_clearance(client_id: UUID) -> Any:
     """Record that the client may book despite a "yes" on the screening, with what it rests on."""
     who = require_principal()
     form = dict(await request.form)
+    upload = (await request.files).get("document")
+    # A form sent without a file chosen carries an empty part with no name.
+    data = upload.read() if upload is not None and upload.filename else None
     try:
         await core().execute_async(
             RecordClearance(
@@ -65,11 +68,37 @@ async def record_clearance(client_id: UUID) -> Any:
                 client_id=ClientId(client_id),
                 note=form.get("note", ""),
                 actor=Actor("coach", who.coach_id),
+                document=data,
+                document_name=(upload.filename or "") if upload is not None else "",
             )
         )
     except ValidationError as exc:
         return await show_refused(client_id, "forms", form, exc)
     return _saved(client_id, "forms")
+
+
+@bp.route("/clients/<uuid:client_id>/forms/clearances/<uuid:clearance_id>/document")
+@login_required
+async def clearance_document(client_id: UUID, clearance_id: UUID) -> Any:
+    """The document kept with a clearance, as a download; the view is logged first."""
+    who = require_principal()
+    document = await core().execute_async(
+        ReadClearanceDocument(
+            org_id=who.org_id,
+            client_id=ClientId(client_id),
+            clearance_id=clearance_id,
+            actor=Actor("coach", who.coach_id),
+        )
+    )
+    return Response(
+        document.data,
+        mimetype=document.content_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{document.name}"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 @bp.route("/clients/<uuid:client_id>/forms/send", methods=["POST"])

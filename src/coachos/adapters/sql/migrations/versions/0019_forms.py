@@ -108,6 +108,12 @@ def upgrade() -> None:
         sa.Column("coach_id", sa.Uuid(), nullable=False),
         sa.Column("note", sa.Text(), nullable=False),
         sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("document_name", sa.String(length=100), nullable=True),
+        sa.Column("document_type", sa.String(length=40), nullable=True),
+        sa.Column("document", sa.LargeBinary(), nullable=True),
+        sa.CheckConstraint(
+            "(document IS NULL) = (document_type IS NULL)", name=op.f("ck_form_clearances_document_has_type")
+        ),
         _fk("client_id", "clients"),
         _fk("coach_id", "coaches"),
         *_keys("form_clearances"),
@@ -120,8 +126,13 @@ def upgrade() -> None:
         *_common("form_answer_views"),
         sa.Column("client_id", sa.Uuid(), nullable=False),
         sa.Column("coach_id", sa.Uuid(), nullable=False),
-        sa.Column("submission_id", sa.Uuid(), nullable=False),
+        sa.Column("submission_id", sa.Uuid(), nullable=True),
+        sa.Column("clearance_id", sa.Uuid(), nullable=True),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "(submission_id IS NULL) <> (clearance_id IS NULL)", name=op.f("ck_form_answer_views_one_subject")
+        ),
+        _fk("clearance_id", "form_clearances"),
         _fk("client_id", "clients"),
         _fk("coach_id", "coaches"),
         _fk("submission_id", "form_submissions"),
