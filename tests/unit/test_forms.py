@@ -226,6 +226,19 @@ class TestVersions:
         app.execute(PublishForm(org_id=world.org.id, form_id=form.id, actor=world.me))
         assert not done()
 
+    def test_a_screening_older_than_a_year_is_not_done_given_the_time(
+        self, app: CoachOS, world: World, clock: FixedClock
+    ) -> None:
+        """With `now`, a screening answered over 12 months ago no longer counts as done; without it, it does."""
+        form, version = screening(app, world)
+        answer(app, world, version, all_no(version))
+        clock.advance(timedelta(days=366))
+        args = (world.org.id, world.client.id, form.id)
+        assert app.read(lambda uow: form_completed(uow, *args))
+        assert not app.read(lambda uow: form_completed(uow, *args, now=clock.now()))
+        answer(app, world, version, all_no(version), key="k2")
+        assert app.read(lambda uow: form_completed(uow, *args, now=clock.now()))
+
 
 class TestAnswers:
     @pytest.mark.parametrize(

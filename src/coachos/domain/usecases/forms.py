@@ -19,6 +19,7 @@ import attrs
 from coachos.domain.errors import NotFound, ValidationError
 from coachos.domain.events import ClearanceRecorded, FormSubmitted
 from coachos.domain.forms import (
+    SCREENING_VALID_FOR,
     AnswersViewed,
     Clearance,
     Document,
@@ -53,9 +54,19 @@ def _coach(actor: Actor) -> CoachId:
 # ---- queries other parts use ------------------------------------------------------------------------------------
 
 
-def form_completed(uow: UnitOfWork, org_id: OrgId, client_id: ClientId, form_id: UUID) -> bool:
-    """Whether the client answered the newest published version of the form (onboarding's "fill form Y")."""
-    return uow.forms.completed_current(org_id, client_id, form_id)
+def form_completed(
+    uow: UnitOfWork, org_id: OrgId, client_id: ClientId, form_id: UUID, now: datetime | None = None
+) -> bool:
+    """Whether the client answered the newest published version of the form (onboarding's "fill form Y").
+
+    Given `now`, a screening answered more than 12 months before counts as not done (a new one is due).
+    """
+    if not uow.forms.completed_current(org_id, client_id, form_id):
+        return False
+    if now is None:
+        return True
+    newest = next((s for s in uow.forms.submissions(org_id, client_id) if s.form_id == form_id), None)
+    return newest is not None and (not newest.screening or now - newest.submitted_at <= SCREENING_VALID_FOR)
 
 
 def client_screening(uow: UnitOfWork, org_id: OrgId, client_id: ClientId, now: datetime) -> ScreeningState:
