@@ -19,13 +19,23 @@ from quart.typing import TestClientProtocol as Client
 from werkzeug.routing import Rule
 
 from coachos import CoachOS
+from coachos.adapters.links import form_serializer
 from coachos.adapters.security import MemoryEmail
 from coachos.domain.errors import NotFound
 from coachos.domain.ids import Actor
 from coachos.domain.money import Money
 from coachos.domain.orgs import Organization
 from coachos.domain.todos import Todo
-from coachos.domain.usecases import CalendarFeedUrl, CreateApiToken, CreateClient, SellPackage
+from coachos.domain.usecases import (
+    CalendarFeedUrl,
+    CreateApiToken,
+    CreateClient,
+    CreateHealthScreening,
+    PublishForm,
+    RecordClearance,
+    SellPackage,
+    SubmitForm,
+)
 from tests.web.support import csrf, sign_up
 
 _PARAMETER = re.compile(r"<(?:([^:<>]+):)?([^<>]+)>")
@@ -81,6 +91,16 @@ async def open_business(web: Quart, core: CoachOS, mail: MemoryEmail) -> Busines
     with core.unit_of_work() as uow:
         uow.todos.add(todo)
         uow.commit()
+    screening = core.execute(CreateHealthScreening(org_id=org.id, actor=me))
+    version = core.execute(PublishForm(org_id=org.id, form_id=screening.id, actor=me))
+    no = {q.key: "no" for q in version.questions}
+    submission = core.execute(
+        SubmitForm(org_id=org.id, client_id=person.id, form_id=screening.id, version_id=version.id, answers=no, key="k")
+    )
+    clearance = core.execute(
+        RecordClearance(org_id=org.id, client_id=person.id, note="GP", actor=me, document=b"%PDF-1.4 letter")
+    )
+    fill = form_serializer("test-secret-key", core.clock).dumps([str(org.id), str(person.id), str(screening.id)])
     guest = web.test_client()
     form_path = f"/book/peak/{service.id}/book?start={SLOT}"
     booked = await guest.post(
@@ -107,6 +127,9 @@ async def open_business(web: Quart, core: CoachOS, mail: MemoryEmail) -> Busines
             "package_id": str(package.id),
             "token_id": str(api.token.id),
             "todo_id": str(todo.id),
+            "form_id": str(screening.id),
+            "clearance_id": str(clearance.id),
+            "submission_id": str(submission.id),
             "name": "notes",
             "filename": "app.css",
             "kind": "booking_confirmed",
@@ -122,6 +145,8 @@ async def open_business(web: Quart, core: CoachOS, mail: MemoryEmail) -> Busines
             # Any token does: the confirmation page never looks it up, and a bad one is refused as unusable input first.
             "portal.confirm_link": "a" * 43,
             "portal.use_link": "a" * 43,
+            "public.fill_form": fill,
+            "public.submit_form": fill,
         },
     )
 

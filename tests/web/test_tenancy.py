@@ -28,8 +28,12 @@ from coachos.domain.usecases import (
     BookSession,
     CreateApiToken,
     CreateClient,
+    CreateHealthScreening,
     CreateService,
+    PublishForm,
+    RecordClearance,
     SellPackage,
+    SubmitForm,
 )
 from tests.web.support import csrf, sign_up
 
@@ -44,7 +48,7 @@ PUBLIC_PARAMETERS = {
 
 #: Values for parameters that are not ids; every candidate is tried.
 OTHER_PARAMETERS: dict[str, list[str]] = {
-    "name": ["profile", "consent", "upcoming", "past", "packages", "notes", "payments", "messages", "waivers"],
+    "name": ["profile", "consent", "upcoming", "past", "packages", "notes", "payments", "messages", "waivers", "forms"],
     "day": ["2026-03-03"],
     "date": ["2026-03-03"],
     "view": ["day", "week"],
@@ -121,8 +125,20 @@ async def build_org_b(web: Quart, core: CoachOS, clock: FixedClock) -> tuple[Cli
     with core.unit_of_work() as uow:
         uow.todos.add(todo)
         uow.commit()
+    form = core.execute(CreateHealthScreening(org_id=org.id, actor=me))
+    version = core.execute(PublishForm(org_id=org.id, form_id=form.id, actor=me))
+    no = {q.key: "no" for q in version.questions}
+    submission = core.execute(
+        SubmitForm(org_id=org.id, client_id=person.id, form_id=form.id, version_id=version.id, answers=no, key="b")
+    )
+    clearance = core.execute(
+        RecordClearance(org_id=org.id, client_id=person.id, note="GP", actor=me, document=b"%PDF-1.4 letter")
+    )
     ids = {
         "org_id": org.id,
+        "clearance_id": clearance.id,
+        "form_id": form.id,
+        "submission_id": submission.id,
         "coach_id": coach.id,
         "client_id": person.id,
         "package_id": package.id,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from pathlib import Path
+from uuid import UUID
 
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
@@ -19,6 +20,8 @@ from coachos.settings import Settings
 
 #: What manage tokens are salted with (a token made for anything else never passes as one).
 MANAGE_SALT = "manage-booking"
+#: What form-filling tokens are salted with (a manage or sign-in token never passes as one).
+FORM_SALT = "fill-form"
 #: Where the embedded default keeps the secret it made, when none is configured.
 SECRET_FILE = Path(".coachos-secret")
 
@@ -41,6 +44,16 @@ def manage_serializer(secret: str, clock: Clock) -> URLSafeTimedSerializer:
             return int(clock.now().timestamp())
 
     return URLSafeTimedSerializer(secret, salt=MANAGE_SALT, signer=ClockSigner)
+
+
+def form_serializer(secret: str, clock: Clock) -> URLSafeTimedSerializer:
+    """The serializer of form-filling tokens over (org id, client id, form id), timestamped by `clock`."""
+
+    class ClockSigner(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(clock.now().timestamp())
+
+    return URLSafeTimedSerializer(secret, salt=FORM_SALT, signer=ClockSigner)
 
 
 class SignedLinks:
@@ -67,3 +80,10 @@ class SignedLinks:
     def client_page(self, client_id: ClientId) -> str:
         """The client's page in the dashboard."""
         return f"{self._base}/clients/{client_id}"
+
+    def fill_form(self, org_id: OrgId, client_id: ClientId, form_id: UUID, *, slug: str) -> str:
+        """The client's signed link to fill in a form, under the business's own address."""
+        if self._resolved is None:
+            self._resolved = self._secret()
+        token = form_serializer(self._resolved, self._clock).dumps([str(org_id), str(client_id), str(form_id)])
+        return f"{self._base}/c/{slug}/forms/{token}"

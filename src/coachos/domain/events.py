@@ -225,6 +225,27 @@ class MessageReceived(Event):
     client_id: ClientId | None = None
 
 
+@attrs.frozen(kw_only=True)
+class FormSubmitted(Event):
+    """A client submitted a form; ids only, never answers (they may be health data)."""
+
+    type_name = "form.submitted"
+
+    client_id: ClientId
+    form_id: UUID
+    submission_id: UUID
+
+
+@attrs.frozen(kw_only=True)
+class ClearanceRecorded(Event):
+    """A coach recorded a client's clearance after a screening; ids only."""
+
+    type_name = "form.clearance_recorded"
+
+    client_id: ClientId
+    clearance_id: UUID
+
+
 ALL_EVENTS: tuple[type[Event], ...] = (
     OrganizationCreated,
     CoachAdded,
@@ -245,6 +266,8 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     CreditUsed,
     CreditReturned,
     MessageReceived,
+    FormSubmitted,
+    ClearanceRecorded,
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Protocol
+from uuid import UUID
 
 from coachos.domain.ids import BookingId, ClientId, OrgId
 
@@ -16,4 +17,9 @@ class Links(Protocol):
 
     def client_page(self, client_id: ClientId) -> str:
         """The coach's page of the client (signing in is needed)."""
+        ...
+
+    # Forms (issue 8, engineer "forms"): kept apart from the waiver link on purpose.
+    def fill_form(self, org_id: OrgId, client_id: ClientId, form_id: UUID, *, slug: str) -> str:
+        """The client's signed link to fill in the form (no sign-in needed): `/c/<slug>/forms/<token>`."""
         ...

@@ -30,6 +30,7 @@ from coachos.domain.catalog import Service, SessionPackage
 from coachos.domain.clients import Client, ClientStatus
 from coachos.domain.consent import ConsentChange
 from coachos.domain.events import DeadLetter, Delivery, Event
+from coachos.domain.forms import AnswersViewed, Clearance, Document, Form, FormVersion, Submission
 from coachos.domain.ids import (
     Actor,
     AppointmentId,
@@ -630,6 +631,79 @@ class PhoneNumberRepository(Protocol):
         ...
 
 
+class FormRepository(Protocol):
+    """Forms, their published versions (never changed), clients' submissions (never changed), clearances and the
+    log of coaches viewing answers (both only ever added to)."""
+
+    def add(self, form: Form) -> None:
+        """Store a new form (its draft)."""
+        ...
+
+    def get(self, org_id: OrgId, form_id: UUID) -> Form:
+        """The form with its draft, or NotFound."""
+        ...
+
+    def list(self, org_id: OrgId) -> Rows[Form]:
+        """Every form, by name."""
+        ...
+
+    def update(self, form: Form) -> None:
+        """Replace the form's draft and published count, or NotFound."""
+        ...
+
+    def publish(self, version: FormVersion) -> None:
+        """Store a new version; Conflict if the form already has one with its number."""
+        ...
+
+    def version(self, org_id: OrgId, version_id: UUID) -> FormVersion:
+        """A published version, or NotFound."""
+        ...
+
+    def versions(self, org_id: OrgId, form_id: UUID) -> Sequence[FormVersion]:
+        """The form's published versions, newest first."""
+        ...
+
+    def submit(self, submission: Submission) -> Submission:
+        """Store the answers; a repeated (org, key) stores nothing and returns the first submission."""
+        ...
+
+    def submission(self, org_id: OrgId, submission_id: UUID) -> Submission:
+        """A submission, or NotFound."""
+        ...
+
+    def submissions(self, org_id: OrgId, client_id: ClientId) -> Sequence[Submission]:
+        """The client's submissions of every form, newest first."""
+        ...
+
+    def latest_screening(self, org_id: OrgId, client_id: ClientId) -> Submission | None:
+        """The client's newest submission of any screening form."""
+        ...
+
+    def completed_current(self, org_id: OrgId, client_id: ClientId, form_id: UUID) -> bool:
+        """Whether the client submitted the form's newest published version (False if none is published)."""
+        ...
+
+    def add_clearance(self, clearance: Clearance, document: Document | None = None) -> None:
+        """Keep a clearance, with its document if any, for good."""
+        ...
+
+    def clearance_document(self, org_id: OrgId, clearance_id: UUID) -> Document:
+        """The document kept with a clearance; NotFound if there is none."""
+        ...
+
+    def clearances(self, org_id: OrgId, client_id: ClientId) -> Sequence[Clearance]:
+        """The client's clearances, newest first."""
+        ...
+
+    def log_view(self, viewed: AnswersViewed) -> None:
+        """Record that a coach opened a client's answers, for good."""
+        ...
+
+    def views(self, org_id: OrgId, client_id: ClientId, limit: int = 100) -> Sequence[AnswersViewed]:
+        """Who opened the client's answers, newest first."""
+        ...
+
+
 class Outbox(Protocol):
     """Events recorded with the change that caused them, for later delivery."""
 
@@ -681,6 +755,7 @@ class UnitOfWork(Protocol):
     phone_numbers: PhoneNumberRepository
     todos: TodoRepository
     portal: PortalRepository
+    forms: FormRepository
 
     def __enter__(self) -> Self:
         """Begin the transaction."""

@@ -33,6 +33,7 @@ from coachos.domain.errors import (
     SlotUnavailable,
 )
 from coachos.domain.events import DeadLetter, Delivery, Event
+from coachos.domain.forms import AnswersViewed, Clearance, Document, Form, FormVersion, Submission
 from coachos.domain.ids import (
     Actor,
     AppointmentId,
@@ -142,6 +143,12 @@ class Tables:
     contact_changes: dict[tuple[UUID, UUID], ContactChange] = attrs.Factory(dict)
     #: (org id, client id) → when the client asked to delete their account
     deletion_requests: dict[tuple[UUID, UUID], datetime] = attrs.Factory(dict)
+    forms: dict[UUID, Form] = attrs.Factory(dict)
+    form_versions: dict[UUID, FormVersion] = attrs.Factory(dict)
+    form_submissions: dict[UUID, Submission] = attrs.Factory(dict)
+    form_clearances: list[Clearance] = attrs.Factory(list)
+    form_documents: dict[UUID, Document] = attrs.Factory(dict)
+    form_views: list[AnswersViewed] = attrs.Factory(list)
     #: Rows that cannot be read, by id (see UnreadableRow).
     unreadable: dict[UUID, UnreadableRow] = attrs.Factory(dict)
 

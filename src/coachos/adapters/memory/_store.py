@@ -11,6 +11,7 @@ from uuid import UUID, uuid4
 import attrs
 
 from coachos.adapters.memory._accounts import MemoryAccounts
+from coachos.adapters.memory._forms import MemoryForms
 from coachos.adapters.memory._messages import MemoryMessages
 from coachos.adapters.memory._numbers import MemoryPhoneNumbers
 from coachos.adapters.memory._portal import MemoryPortal
@@ -40,6 +41,7 @@ from coachos.ports.storage import (
     CalendarRepository,
     ClientRepository,
     CoachRepository,
+    FormRepository,
     MessageRepository,
     MessageTemplateRepository,
     OrganizationRepository,
@@ -119,6 +121,7 @@ class MemoryUnitOfWork:
         self.phone_numbers: PhoneNumberRepository = MemoryPhoneNumbers(t)
         self.todos: TodoRepository = MemoryTodos(t)
         self.portal: PortalRepository = MemoryPortal(t)
+        self.forms: FormRepository = MemoryForms(t)
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()

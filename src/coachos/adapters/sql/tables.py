@@ -638,3 +638,108 @@ consent_events = sa.Table(
     sa.CheckConstraint("action IN ('given', 'withdrawn')", name="action_known"),
     sa.Index("ix_consent_events_org_id_client_id_at", "org_id", "client_id", "at"),
 )
+
+# ---- forms (issue 8) --------------------------------------------------------------------------------------------
+
+#: A form's draft, which the coach edits; `published` counts its versions.
+forms = sa.Table(
+    "forms",
+    metadata,
+    _id(),
+    _org(),
+    sa.Column("name", sa.String(120), nullable=False),
+    sa.Column("screening", sa.Boolean(), nullable=False),
+    sa.Column("questions", sa.JSON(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("published", sa.Integer(), nullable=False),
+    _tenant_key("forms"),
+    sa.CheckConstraint("published >= 0", name="published_not_negative"),
+)
+
+#: Published versions: the triggers of migration 0019 refuse every update and delete.
+form_versions = sa.Table(
+    "form_versions",
+    metadata,
+    _id(),
+    _org(),
+    sa.Column("form_id", sa.Uuid(), nullable=False),
+    sa.Column("number", sa.Integer(), nullable=False),
+    sa.Column("name", sa.String(120), nullable=False),
+    sa.Column("screening", sa.Boolean(), nullable=False),
+    sa.Column("questions", sa.JSON(), nullable=False),
+    sa.Column("published_at", UTCDateTime(), nullable=False),
+    sa.Column("published_by", sa.Uuid()),
+    _tenant_key("form_versions"),
+    # Two coaches publishing at once cannot both make version n+1.
+    sa.UniqueConstraint("form_id", "number"),
+    _tenant_fk("form_id", "forms"),
+    _tenant_fk("published_by", "coaches"),
+    sa.CheckConstraint("number >= 1", name="number_positive"),
+)
+
+#: Clients' answers (special-category data): never updated or deleted (triggers of 0019).
+form_submissions = sa.Table(
+    "form_submissions",
+    metadata,
+    _id(),
+    _org(),
+    sa.Column("client_id", sa.Uuid(), nullable=False),
+    sa.Column("form_id", sa.Uuid(), nullable=False),
+    sa.Column("version_id", sa.Uuid(), nullable=False),
+    sa.Column("version_number", sa.Integer(), nullable=False),
+    sa.Column("screening", sa.Boolean(), nullable=False),
+    sa.Column("answers", sa.JSON(), nullable=False),
+    sa.Column("flagged", sa.Boolean(), nullable=False),
+    sa.Column("submitted_at", UTCDateTime(), nullable=False),
+    sa.Column("key", sa.String(100), nullable=False),
+    _tenant_key("form_submissions"),
+    # A double submit of one link (two tabs, a retried POST) stores one submission.
+    sa.UniqueConstraint("org_id", "key"),
+    _tenant_fk("client_id", "clients"),
+    _tenant_fk("form_id", "forms"),
+    _tenant_fk("version_id", "form_versions"),
+    sa.Index("ix_form_submissions_org_id_client_id_submitted_at", "org_id", "client_id", "submitted_at"),
+)
+
+#: Coaches' clearances after a "yes" on a screening: only ever added to.
+form_clearances = sa.Table(
+    "form_clearances",
+    metadata,
+    _id(),
+    _org(),
+    sa.Column("client_id", sa.Uuid(), nullable=False),
+    sa.Column("coach_id", sa.Uuid(), nullable=False),
+    sa.Column("note", sa.Text(), nullable=False),
+    sa.Column("recorded_at", UTCDateTime(), nullable=False),
+    # An optional scanned letter (PDF, PNG or JPEG, at most 512 KB), checked by the domain.
+    sa.Column("document_name", sa.String(100)),
+    sa.Column("document_type", sa.String(40)),
+    sa.Column("document", sa.LargeBinary()),
+    _tenant_key("form_clearances"),
+    sa.CheckConstraint("(document IS NULL) = (document_type IS NULL)", name="document_has_type"),
+    _tenant_fk("client_id", "clients"),
+    _tenant_fk("coach_id", "coaches"),
+    sa.Index("ix_form_clearances_org_id_client_id_recorded_at", "org_id", "client_id", "recorded_at"),
+)
+
+#: The access log of health answers: which coach opened which submission, when. Only ever added to.
+form_answer_views = sa.Table(
+    "form_answer_views",
+    metadata,
+    _id(),
+    _org(),
+    sa.Column("client_id", sa.Uuid(), nullable=False),
+    sa.Column("coach_id", sa.Uuid(), nullable=False),
+    sa.Column("submission_id", sa.Uuid()),
+    sa.Column("clearance_id", sa.Uuid()),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    _tenant_key("form_answer_views"),
+    # Each line is about one thing: a submission's answers or a clearance's document.
+    sa.CheckConstraint("(submission_id IS NULL) <> (clearance_id IS NULL)", name="one_subject"),
+    _tenant_fk("clearance_id", "form_clearances"),
+    _tenant_fk("client_id", "clients"),
+    _tenant_fk("coach_id", "coaches"),
+    _tenant_fk("submission_id", "form_submissions"),
+    sa.Index("ix_form_answer_views_org_id_client_id_at", "org_id", "client_id", "at"),
+)

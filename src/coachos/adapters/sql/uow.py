@@ -12,6 +12,7 @@ from coachos.adapters.sql.accounts import SqlAccounts
 from coachos.adapters.sql.atomic import SqlCalendar, SqlPackages
 from coachos.adapters.sql.automations import SqlAutomations, SqlTodos
 from coachos.adapters.sql.errors import at_the_edge
+from coachos.adapters.sql.forms import SqlForms
 from coachos.adapters.sql.messages import SqlMessages
 from coachos.adapters.sql.outbox import SqlOutbox, event_row
 from coachos.adapters.sql.phone_numbers import SqlPhoneNumbers
@@ -36,6 +37,7 @@ from coachos.ports.storage import (
     CalendarRepository,
     ClientRepository,
     CoachRepository,
+    FormRepository,
     MessageRepository,
     MessageTemplateRepository,
     OrganizationRepository,
@@ -85,6 +87,7 @@ class SqlUnitOfWork:
         self.phone_numbers: PhoneNumberRepository = SqlPhoneNumbers(conn)
         self.todos: TodoRepository = SqlTodos(conn)
         self.portal: PortalRepository = SqlPortal(conn)
+        self.forms: FormRepository = SqlForms(conn)
         self._events = []
         return self
 

@@ -44,6 +44,19 @@ from coachos.domain.usecases.clients import (
     WithdrawConsent,
 )
 from coachos.domain.usecases.consent import ApplyBookingConsents
+from coachos.domain.usecases.forms import (
+    CreateForm,
+    CreateHealthScreening,
+    ListForms,
+    OpenForm,
+    PublishForm,
+    ReadAnswers,
+    ReadClearanceDocument,
+    RecordClearance,
+    SendFormLink,
+    SubmitForm,
+    UpdateForm,
+)
 from coachos.domain.usecases.inbound import ReceiveSms, SmsReceived
 from coachos.domain.usecases.inbox import (
     ConversationsPage,
@@ -120,6 +133,17 @@ __all__ = [
     "SignInWithCode",
     "SignInWithLink",
     "CompleteTodo",
+    "CreateForm",
+    "CreateHealthScreening",
+    "ListForms",
+    "OpenForm",
+    "PublishForm",
+    "ReadAnswers",
+    "ReadClearanceDocument",
+    "RecordClearance",
+    "SendFormLink",
+    "SubmitForm",
+    "UpdateForm",
     "ListOpenTodos",
     "subscribe_automations",
     "AutomationWithRuns",

@@ -49,6 +49,7 @@ from coachos.domain.orgs import Coach, Organization
 from coachos.domain.rows import Rows
 from coachos.domain.timezones import require_utc
 from coachos.domain.usecases._base import Command, Deps, handles
+from coachos.domain.usecases.forms import check_screening
 from coachos.ports.storage import UnitOfWork
 
 BE = TypeVar("BE", bound=BookingEvent)
@@ -206,6 +207,8 @@ def _by_key(cmd: BookSession, deps: Deps) -> Booking | None:
 def _book(cmd: BookSession, start: datetime, deps: Deps) -> Booking:
     now = deps.clock.now()
     with deps.uow() as uow:
+        # A "yes" on the health screening without clearance, or a stale screening, holds booking back.
+        check_screening(uow, cmd.org_id, cmd.client_id, now)
         booking = book_in(uow, cmd, start, now, deps)
         uow.commit()
     return booking

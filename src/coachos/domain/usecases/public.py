@@ -20,6 +20,7 @@ from coachos.domain.timezones import require_utc
 from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.domain.usecases.booking import BookSession, book_in
 from coachos.domain.usecases.clients import log_given
+from coachos.domain.usecases.forms import check_screening
 from coachos.ports.storage import UnitOfWork
 
 #: The calendar feed covers bookings from this long ago …
@@ -136,6 +137,8 @@ def book_as_guest(cmd: BookAsGuest, deps: Deps) -> Booking:
         with deps.uow() as uow:
             coach_id = cmd.coach_id or first_active_coach(uow, cmd.org_id).id
             client, guest = _find_or_add_client(uow, cmd, guest, now, deps)
+            # The same screening hold as for the coach's bookings (a new lead has no screening yet).
+            check_screening(uow, cmd.org_id, client.id, now, guest=True)
             booking = book_in(
                 uow,
                 BookSession(

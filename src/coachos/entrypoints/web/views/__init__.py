@@ -11,6 +11,7 @@ from coachos.entrypoints.web.views import (
     calendar,
     client_consents,  # noqa: F401  # imported for its routes
     client_deletion,  # noqa: F401  # imported for its routes
+    client_forms,  # noqa: F401  # imported for its routes
     clients,
     inbound,
     inbox,

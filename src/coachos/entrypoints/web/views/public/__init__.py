@@ -4,7 +4,7 @@ Times are always shown in the organisation's zone with its abbreviation; when th
 zone is known (public.js adds `?tz=` from the browser) their local time is shown beside it.
 """
 
-from coachos.entrypoints.web.views.public import booking, feeds, manage
+from coachos.entrypoints.web.views.public import booking, feeds, forms, manage
 from coachos.entrypoints.web.views.public._blueprint import bp
 from coachos.entrypoints.web.views.public._shared import (
     MANAGE_LINK_AGE,
@@ -21,6 +21,7 @@ __all__ = [
     "booking",
     "bp",
     "feeds",
+    "forms",
     "manage",
     "manage_token",
     "read_manage_token",
