@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from coachos.domain.ids import BookingId, ClientId, OrgId
+from coachos.domain.ids import BookingId, ClientId, OrgId, WaiverId
 
 
 class Links(Protocol):
@@ -16,4 +16,11 @@ class Links(Protocol):
 
     def client_page(self, client_id: ClientId) -> str:
         """The coach's page of the client (signing in is needed)."""
+        ...
+
+    def sign_waiver(self, org_id: OrgId, client_id: ClientId, waiver_id: WaiverId, *, slug: str) -> str:
+        """The client's signed link to read and sign the waiver's current version (no sign-in; valid 7 days).
+
+        `slug` is the organisation's, for the branded address `/c/<slug>/waivers/<token>`.
+        """
         ...

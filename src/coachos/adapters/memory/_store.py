@@ -29,6 +29,7 @@ from coachos.adapters.memory._repos import (
     UnreadableRow,
 )
 from coachos.adapters.memory._templates import MemoryMessageTemplates
+from coachos.adapters.memory._waivers import MemoryWaivers
 from coachos.domain.events import Event
 from coachos.domain.ids import OrgId
 from coachos.ports.storage import (
@@ -47,6 +48,7 @@ from coachos.ports.storage import (
     PhoneNumberRepository,
     ServiceRepository,
     TodoRepository,
+    WaiverRepository,
 )
 
 #: Which of the fake's tables holds the records of each SQL table, by id.
@@ -116,6 +118,7 @@ class MemoryUnitOfWork:
         self.templates: MessageTemplateRepository = MemoryMessageTemplates(t)
         self.phone_numbers: PhoneNumberRepository = MemoryPhoneNumbers(t)
         self.todos: TodoRepository = MemoryTodos(t)
+        self.waivers: WaiverRepository = MemoryWaivers(t)
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()

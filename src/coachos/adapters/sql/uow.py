@@ -26,6 +26,7 @@ from coachos.adapters.sql.repos import (
 from coachos.adapters.sql.tables import outbox
 from coachos.adapters.sql.templates import SqlMessageTemplates
 from coachos.adapters.sql.tenancy import scope_to
+from coachos.adapters.sql.waivers import SqlWaivers
 from coachos.domain.events import Event
 from coachos.ports.storage import (
     AccountRepository,
@@ -43,6 +44,7 @@ from coachos.ports.storage import (
     PhoneNumberRepository,
     ServiceRepository,
     TodoRepository,
+    WaiverRepository,
 )
 
 
@@ -82,6 +84,7 @@ class SqlUnitOfWork:
         self.templates: MessageTemplateRepository = SqlMessageTemplates(conn)
         self.phone_numbers: PhoneNumberRepository = SqlPhoneNumbers(conn)
         self.todos: TodoRepository = SqlTodos(conn)
+        self.waivers: WaiverRepository = SqlWaivers(conn)
         self._events = []
         return self
 

@@ -89,8 +89,34 @@ from coachos.domain.usecases.templates import (
     TemplateRow,
 )
 from coachos.domain.usecases.todos import CompleteTodo, ListOpenTodos
+from coachos.domain.usecases.waivers import (
+    ClientWaiver,
+    ClientWaivers,
+    CreateWaiver,
+    ListWaivers,
+    PublishWaiverVersion,
+    ReadWaiverToSign,
+    SendWaiverLink,
+    SignedCopy,
+    SignWaiver,
+    ToSign,
+    WaiverRow,
+    WaiverSigned,
+)
 
 __all__ = [
+    "ClientWaiver",
+    "ClientWaivers",
+    "CreateWaiver",
+    "ListWaivers",
+    "PublishWaiverVersion",
+    "ReadWaiverToSign",
+    "SendWaiverLink",
+    "SignedCopy",
+    "SignWaiver",
+    "ToSign",
+    "WaiverRow",
+    "WaiverSigned",
     "CompleteTodo",
     "ListOpenTodos",
     "subscribe_automations",
