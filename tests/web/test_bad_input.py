@@ -19,13 +19,14 @@ from quart.typing import TestClientProtocol as Client
 from werkzeug.routing import Rule
 
 from coachos import CoachOS
+from coachos.adapters.links import waiver_token
 from coachos.adapters.security import MemoryEmail
 from coachos.domain.errors import NotFound
 from coachos.domain.ids import Actor
 from coachos.domain.money import Money
 from coachos.domain.orgs import Organization
 from coachos.domain.todos import Todo
-from coachos.domain.usecases import CalendarFeedUrl, CreateApiToken, CreateClient, SellPackage
+from coachos.domain.usecases import CalendarFeedUrl, CreateApiToken, CreateClient, CreateWaiver, SellPackage, SignWaiver
 from tests.web.support import csrf, sign_up
 
 _PARAMETER = re.compile(r"<(?:([^:<>]+):)?([^<>]+)>")
@@ -81,6 +82,22 @@ async def open_business(web: Quart, core: CoachOS, mail: MemoryEmail) -> Busines
     with core.unit_of_work() as uow:
         uow.todos.add(todo)
         uow.commit()
+    waiver, version = core.execute(CreateWaiver(org_id=org.id, title="Waiver", body="Text", actor=me))
+    signature = core.execute(
+        SignWaiver(
+            org_id=org.id,
+            client_id=person.id,
+            waiver_id=waiver.id,
+            version_id=version.id,
+            shown_sha256=version.sha256,
+            typed_name="Jo Bloggs",
+            consent=True,
+            date_of_birth=date(1990, 1, 1),
+        )
+    )
+    # A second client with a link to sign (the first signed already): the signing POST is probed too.
+    signer = core.execute(CreateClient(org_id=org.id, name="Sam Signer", actor=me))
+    waiver_link = waiver_token(web.config["COACHOS_SECRET"], core.clock, org.id, signer.id, waiver.id)
     guest = web.test_client()
     form_path = f"/book/peak/{service.id}/book?start={SLOT}"
     booked = await guest.post(
@@ -107,6 +124,8 @@ async def open_business(web: Quart, core: CoachOS, mail: MemoryEmail) -> Busines
             "package_id": str(package.id),
             "token_id": str(api.token.id),
             "todo_id": str(todo.id),
+            "waiver_id": str(waiver.id),
+            "signature_id": str(signature.id),
             "name": "notes",
             "filename": "app.css",
             "kind": "booking_confirmed",
@@ -119,6 +138,9 @@ async def open_business(web: Quart, core: CoachOS, mail: MemoryEmail) -> Busines
             "public.booked": manage,
             "account.reset": reset,
             "public.ical": feed.secret or "",
+            "waiver_signing.sign_page": waiver_link,
+            "waiver_signing.sign": waiver_link,
+            "waiver_signing.signed_pdf": waiver_link,
         },
     )
 
@@ -142,6 +164,8 @@ def state(core: CoachOS, org: Organization) -> Any:
             ),
             tuple(t for c in coaches for t in uow.accounts.api_tokens_of(org.id, c.id)),
             tuple(uow.templates.list(org.id)),
+            tuple(v for w in uow.waivers.list(org.id) for v in uow.waivers.versions(org.id, w.id)),
+            tuple(s for c in uow.clients.list(org.id, limit=1000) for s in uow.waivers.signatures(org.id, c.id)),
         )
 
     return core.read(read)

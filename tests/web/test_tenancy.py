@@ -29,7 +29,9 @@ from coachos.domain.usecases import (
     CreateApiToken,
     CreateClient,
     CreateService,
+    CreateWaiver,
     SellPackage,
+    SignWaiver,
 )
 from tests.web.support import csrf, sign_up
 
@@ -121,6 +123,19 @@ async def build_org_b(web: Quart, core: CoachOS, clock: FixedClock) -> tuple[Cli
     with core.unit_of_work() as uow:
         uow.todos.add(todo)
         uow.commit()
+    waiver, version = core.execute(CreateWaiver(org_id=org.id, title="Waiver", body="Text", actor=me))
+    signature = core.execute(
+        SignWaiver(
+            org_id=org.id,
+            client_id=person.id,
+            waiver_id=waiver.id,
+            version_id=version.id,
+            shown_sha256=version.sha256,
+            typed_name="Jo Bloggs",
+            consent=True,
+            date_of_birth=date(1990, 1, 1),
+        )
+    )
     ids = {
         "org_id": org.id,
         "coach_id": coach.id,
@@ -132,6 +147,8 @@ async def build_org_b(web: Quart, core: CoachOS, clock: FixedClock) -> tuple[Cli
         "override_id": override.id,
         "token_id": token.token.id,
         "todo_id": todo.id,
+        "waiver_id": waiver.id,
+        "signature_id": signature.id,
     }
     return browser, OrgB(
         ids={name: str(value) for name, value in ids.items()},
@@ -237,6 +254,6 @@ class TestTenancy:
     async def test_exclusions_are_only_public_routes(self, web: Quart) -> None:
         """The routes left out by PUBLIC_PARAMETERS are public pages, emailed links or static files."""
         excluded = [r for r in web.url_map.iter_rules() if is_public(r)]
-        assert all(r.endpoint.split(".")[0] in {"public", "account", "static"} for r in excluded), [
-            (r.endpoint, r.rule) for r in excluded
-        ]
+        # waiver_signing: the client's signed link to sign a waiver (its own tests: tests/web/test_waiver_routes.py).
+        public = {"public", "account", "static", "waiver_signing"}
+        assert all(r.endpoint.split(".")[0] in public for r in excluded), [(r.endpoint, r.rule) for r in excluded]

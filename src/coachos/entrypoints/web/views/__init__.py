@@ -10,6 +10,7 @@ from coachos.entrypoints.web.views import (
     api,
     calendar,
     client_consents,  # noqa: F401  # imported for its routes
+    client_waivers,  # noqa: F401  # imported for its routes
     clients,
     inbound,
     inbox,
@@ -17,6 +18,7 @@ from coachos.entrypoints.web.views import (
     setup,
     today,
     twilio_status,
+    waiver_signing,
 )
 
 BLUEPRINTS: list[Blueprint] = [
@@ -30,4 +32,5 @@ BLUEPRINTS: list[Blueprint] = [
     api.bp,
     twilio_status.bp,
     inbound.bp,
+    waiver_signing.bp,
 ]

@@ -4,7 +4,16 @@ Every page reads the organisation from the signed-in principal. A refused form i
 the domain's message and what was typed, and nothing is written; ids of other organisations are 404.
 """
 
-from coachos.entrypoints.web.views.setup import automations, availability, catalog, index, messages, numbers, settings
+from coachos.entrypoints.web.views.setup import (
+    automations,
+    availability,
+    catalog,
+    index,
+    messages,
+    numbers,
+    settings,
+    waivers,
+)
 from coachos.entrypoints.web.views.setup._blueprint import bp
 from coachos.entrypoints.web.views.setup._forms import zone_label
 from coachos.entrypoints.web.views.setup.catalog import end_of_local_day, expiry_label
@@ -22,5 +31,6 @@ __all__ = [
     "numbers",
     "policy_in_words",
     "settings",
+    "waivers",
     "zone_label",
 ]
