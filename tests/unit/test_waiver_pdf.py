@@ -9,7 +9,7 @@ import zlib
 
 from coachos import CoachOS
 from coachos.adapters.waiver_pdf import signed_waiver_pdf
-from coachos.domain.usecases import SignedCopy
+from coachos.domain.usecases import CreateWaiver, SignedCopy
 from coachos.domain.waivers import text_hash
 from tests.helpers import World
 from tests.unit.test_waivers import SCRIBBLE, new_waiver, sign
@@ -62,3 +62,17 @@ class TestSignedPdf:
         text = pdf_text(pdf)
         assert "electronic signature: typed name," in text
         assert "Mozilla/5.0 (iPhone)" in text
+
+    def test_any_text_and_markup_characters_make_a_pdf(self, app: CoachOS, world: World) -> None:
+        """Greek, Japanese, emoji and markup characters in the text and the name still make a PDF with the hash."""
+        waiver, version = app.execute(
+            CreateWaiver(
+                org_id=world.org.id,
+                title="Ελληνικά 日本 💪 <b>&",
+                body="# Ελληνικά 日本 💪\n\n**bold *it* & <x>** ' \" ü\n\n1. a\n- b",
+                actor=world.me,
+            )
+        )
+        s = sign(app, world, waiver, version, typed_name="Zoë 日本 <b>")
+        pdf = signed_waiver_pdf(*app.execute(SignedCopy(org_id=world.org.id, signature_id=s.id)))
+        assert s.text_sha256 in pdf_text(pdf)
