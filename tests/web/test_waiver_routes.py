@@ -277,11 +277,13 @@ class TestWaiversPanel:
         link = re.search(r"http://coachos\.test(/c/peak/waivers/\S+)", message.body)
         assert link
         guest = web.test_client()
-        form = signed_form(await signing_form(guest, link.group(1)))
+        form = signed_form(await signing_form(guest, link.group(1)), drawing=SCRIBBLE)
         assert (await guest.post(link.group(1), form=form)).status_code == 303
         fragment = (await text(client, f"/clients/{jordan.id}/panels/waivers"))[1]
         assert "signed" in fragment
         assert "Send signing link" not in fragment
+        assert 'alt="Drawn signature of Jordan Lee"' in fragment
+        assert "<path" not in fragment  # the drawing is an image, never inline markup
         (s,) = signatures_of(core, biz, jordan)
         pdf = await client.get(f"/clients/{jordan.id}/waivers/signatures/{s.id}.pdf")
         assert pdf.status_code == 200
