@@ -12,8 +12,9 @@ from sqlalchemy.engine import Engine
 from coachos import CoachOS
 from coachos.adapters.sql.tables import waiver_signatures, waiver_versions
 from coachos.adapters.sql.tenancy import scope_to
-from coachos.domain.errors import CoachOSError
-from coachos.domain.waivers import WaiverSignature
+from coachos.domain.errors import CoachOSError, Conflict
+from coachos.domain.usecases import ListWaivers
+from coachos.domain.waivers import WaiverSignature, WaiverVersion
 from tests.helpers import World
 from tests.integration.test_concurrency import race
 from tests.unit.test_waivers import (  # noqa: F401  # collected again with this folder's `app`
@@ -21,6 +22,7 @@ from tests.unit.test_waivers import (  # noqa: F401  # collected again with this
     TestSigning,
     TestVersions,
     new_waiver,
+    publish,
     sign,
 )
 
@@ -109,3 +111,13 @@ class TestRacingSigners:
                 )
             ).scalar_one()
         assert count == 1
+
+    def test_two_coaches_publishing_at_once_make_one_next_version(self, app: CoachOS, world: World) -> None:
+        """Five publishes at once never share a number: each is stored as the next version or told to reload."""
+        waiver, _ = new_waiver(app, world)
+        results = race([lambda n=n: publish(app, world, waiver, f"Text {n}", material=False) for n in range(5)])
+        stored = [r for r in results if isinstance(r, WaiverVersion)]
+        assert all(isinstance(r, Conflict) for r in results if r not in stored)
+        assert stored
+        numbers = [v.number for v in app.execute(ListWaivers(org_id=world.org.id))[0].versions]
+        assert numbers == list(range(1, len(stored) + 2))

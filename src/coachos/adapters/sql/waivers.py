@@ -96,7 +96,8 @@ class SqlWaivers(_Repo):
             with self._c.begin_nested():
                 self._c.execute(_v.insert().values(**values))
         except IntegrityError as exc:
-            if constraint_hit(exc, "uq_waiver_versions_waiver_id_number") or constraint_hit(exc, "number"):
+            # PostgreSQL names the constraint; SQLite names its columns ("waiver_versions.number").
+            if constraint_hit(exc, "uq_waiver_versions_waiver_id_number") or constraint_hit(exc, "versions.number"):
                 raise Conflict(
                     "Someone published a new version of this waiver at the same time; reload and try again."
                 ) from None

@@ -11,6 +11,7 @@ what is recorded is what was on the screen. IP and user agent are stored, never 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -78,7 +79,7 @@ async def sign_page(slug: str, token: str) -> Any:
     return await _page(slug, token)
 
 
-def _birth_date(form: Mapping[str, str]) -> Any:
+def _birth_date(form: Mapping[str, str]) -> date | None:
     text = (form.get("date_of_birth") or "").strip()
     return calendar_date(text, field="date_of_birth", label="Date of birth") if text else None
 
