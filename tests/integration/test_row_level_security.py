@@ -40,7 +40,7 @@ from coachos.adapters.sql.uow import SqlUnitOfWork
 from coachos.domain.accounts import Login, WebSession
 from coachos.domain.automations import CreateTodo, TriggerKind
 from coachos.domain.ids import OrgId
-from coachos.domain.usecases import CreateAutomation
+from coachos.domain.usecases import CreateAutomation, CreateWaiver, SignWaiver
 from coachos.domain.usecases.automation_events import run_event_automations
 from tests.helpers import MONDAY_NOON_UTC, World, local, make_world
 from tests.integration.conftest import PostgresDatabases, app_engine
@@ -65,6 +65,9 @@ SEEDED = {
     "credit_events",
     "outbox",
     "consent_events",
+    "waivers",
+    "waiver_versions",
+    "waiver_signatures",
 } | CREDENTIALS
 
 _TABLES_WITH_ORG_ID = sa.text(
@@ -122,6 +125,19 @@ def _seed(core: CoachOS, engine: Engine) -> World:
         RecordConsent(org_id=w.org.id, client_id=w.client.id, channel="sms", method="client_request", actor=w.me)
     )
     core.execute(CalendarFeedUrl(org_id=w.org.id, coach_id=w.coach.id))
+    waiver, version = core.execute(CreateWaiver(org_id=w.org.id, title="Waiver", body="Text", actor=w.me))
+    core.execute(
+        SignWaiver(
+            org_id=w.org.id,
+            client_id=w.client.id,
+            waiver_id=waiver.id,
+            version_id=version.id,
+            shown_sha256=version.sha256,
+            typed_name="Jordan Lee",
+            consent=True,
+            date_of_birth=date(1990, 1, 1),
+        )
+    )
     # The automations consumer's work, without the relay (the outbox test needs the events still pending).
     for pending in core.read(lambda uow: uow.outbox.pending(1000)):
         if pending.org_id == w.org.id:

@@ -19,7 +19,7 @@ from quart.typing import TestClientProtocol as Client
 from werkzeug.routing import Rule
 
 from coachos import CoachOS
-from coachos.adapters.links import form_serializer
+from coachos.adapters.links import form_serializer, waiver_token
 from coachos.adapters.security import MemoryEmail
 from coachos.domain.errors import NotFound
 from coachos.domain.ids import Actor
@@ -31,9 +31,11 @@ from coachos.domain.usecases import (
     CreateApiToken,
     CreateClient,
     CreateHealthScreening,
+    CreateWaiver,
     PublishForm,
     RecordClearance,
     SellPackage,
+    SignWaiver,
     SubmitForm,
 )
 from tests.web.support import csrf, sign_up
@@ -101,6 +103,22 @@ async def open_business(web: Quart, core: CoachOS, mail: MemoryEmail) -> Busines
         RecordClearance(org_id=org.id, client_id=person.id, note="GP", actor=me, document=b"%PDF-1.4 letter")
     )
     fill = form_serializer("test-secret-key", core.clock).dumps([str(org.id), str(person.id), str(screening.id)])
+    waiver, version = core.execute(CreateWaiver(org_id=org.id, title="Waiver", body="Text", actor=me))
+    signature = core.execute(
+        SignWaiver(
+            org_id=org.id,
+            client_id=person.id,
+            waiver_id=waiver.id,
+            version_id=version.id,
+            shown_sha256=version.sha256,
+            typed_name="Jo Bloggs",
+            consent=True,
+            date_of_birth=date(1990, 1, 1),
+        )
+    )
+    # A second client with a link to sign (the first signed already): the signing POST is probed too.
+    signer = core.execute(CreateClient(org_id=org.id, name="Sam Signer", actor=me))
+    waiver_link = waiver_token(web.config["COACHOS_SECRET"], core.clock, org.id, signer.id, waiver.id)
     guest = web.test_client()
     form_path = f"/book/peak/{service.id}/book?start={SLOT}"
     booked = await guest.post(
@@ -130,6 +148,8 @@ async def open_business(web: Quart, core: CoachOS, mail: MemoryEmail) -> Busines
             "form_id": str(screening.id),
             "clearance_id": str(clearance.id),
             "submission_id": str(submission.id),
+            "waiver_id": str(waiver.id),
+            "signature_id": str(signature.id),
             "name": "notes",
             "filename": "app.css",
             "kind": "booking_confirmed",
@@ -147,6 +167,9 @@ async def open_business(web: Quart, core: CoachOS, mail: MemoryEmail) -> Busines
             "portal.use_link": "a" * 43,
             "public.fill_form": fill,
             "public.submit_form": fill,
+            "waiver_signing.sign_page": waiver_link,
+            "waiver_signing.sign": waiver_link,
+            "waiver_signing.signed_pdf": waiver_link,
         },
     )
 
@@ -170,6 +193,8 @@ def state(core: CoachOS, org: Organization) -> Any:
             ),
             tuple(t for c in coaches for t in uow.accounts.api_tokens_of(org.id, c.id)),
             tuple(uow.templates.list(org.id)),
+            tuple(v for w in uow.waivers.list(org.id) for v in uow.waivers.versions(org.id, w.id)),
+            tuple(s for c in uow.clients.list(org.id, limit=1000) for s in uow.waivers.signatures(org.id, c.id)),
         )
 
     return core.read(read)

@@ -237,11 +237,11 @@ class TestClientPage:
         assert "450.00 USD" in fragment
         assert "Mon 2 Mar, 07:00 EST" in fragment
 
-    async def test_waivers_say_they_are_not_available(self, client: Client, core: CoachOS) -> None:
-        """A panel without a feature behind it says so plainly instead of staying blank."""
+    async def test_waivers_without_any_point_to_setup(self, client: Client, core: CoachOS) -> None:
+        """The waivers panel of a business with no waiver says so and links to where one is written."""
         biz = await open_business(client, core)
         jordan = add(core, biz, "Jordan Lee")
-        assert "Waivers are not available yet" in (await text(client, f"/clients/{jordan.id}/panels/waivers"))[1]
+        assert "No waivers yet" in (await text(client, f"/clients/{jordan.id}/panels/waivers"))[1]
 
     async def test_unknown_panel_is_not_found(self, client: Client, core: CoachOS) -> None:
         """Asking for a panel that does not exist answers 404."""

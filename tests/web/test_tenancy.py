@@ -30,9 +30,11 @@ from coachos.domain.usecases import (
     CreateClient,
     CreateHealthScreening,
     CreateService,
+    CreateWaiver,
     PublishForm,
     RecordClearance,
     SellPackage,
+    SignWaiver,
     SubmitForm,
 )
 from tests.web.support import csrf, sign_up
@@ -134,6 +136,19 @@ async def build_org_b(web: Quart, core: CoachOS, clock: FixedClock) -> tuple[Cli
     clearance = core.execute(
         RecordClearance(org_id=org.id, client_id=person.id, note="GP", actor=me, document=b"%PDF-1.4 letter")
     )
+    waiver, waiver_version = core.execute(CreateWaiver(org_id=org.id, title="Waiver", body="Text", actor=me))
+    signature = core.execute(
+        SignWaiver(
+            org_id=org.id,
+            client_id=person.id,
+            waiver_id=waiver.id,
+            version_id=waiver_version.id,
+            shown_sha256=waiver_version.sha256,
+            typed_name="Jo Bloggs",
+            consent=True,
+            date_of_birth=date(1990, 1, 1),
+        )
+    )
     ids = {
         "org_id": org.id,
         "clearance_id": clearance.id,
@@ -148,6 +163,8 @@ async def build_org_b(web: Quart, core: CoachOS, clock: FixedClock) -> tuple[Cli
         "override_id": override.id,
         "token_id": token.token.id,
         "todo_id": todo.id,
+        "waiver_id": waiver.id,
+        "signature_id": signature.id,
     }
     return browser, OrgB(
         ids={name: str(value) for name, value in ids.items()},
@@ -254,6 +271,6 @@ class TestTenancy:
         """The routes left out by PUBLIC_PARAMETERS are public pages, emailed links, static files or the client
         portal (whose routes tests/web/test_portal_routes.py walks with another business's client session)."""
         excluded = [r for r in web.url_map.iter_rules() if is_public(r)]
-        assert all(r.endpoint.split(".")[0] in {"public", "account", "static", "portal"} for r in excluded), [
-            (r.endpoint, r.rule) for r in excluded
-        ]
+        # waiver_signing: the client's signed link to sign a waiver (its own tests: tests/web/test_waiver_routes.py).
+        public = {"public", "account", "static", "portal", "waiver_signing"}
+        assert all(r.endpoint.split(".")[0] in public for r in excluded), [(r.endpoint, r.rule) for r in excluded]

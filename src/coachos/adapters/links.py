@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from uuid import UUID
 
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
-from coachos.domain.ids import BookingId, ClientId, OrgId
+from coachos.domain.ids import BookingId, ClientId, OrgId, WaiverId
 from coachos.ports.clock import Clock
 from coachos.settings import Settings
 
@@ -22,6 +23,10 @@ from coachos.settings import Settings
 MANAGE_SALT = "manage-booking"
 #: What form-filling tokens are salted with (a manage or sign-in token never passes as one).
 FORM_SALT = "fill-form"
+#: What waiver-signing tokens are salted with.
+WAIVER_SALT = "sign-waiver"
+#: How long a waiver-signing link works.
+WAIVER_LINK_AGE = timedelta(days=7)
 #: Where the embedded default keeps the secret it made, when none is configured.
 SECRET_FILE = Path(".coachos-secret")
 
@@ -36,14 +41,24 @@ def secret_from_settings(settings: Settings) -> str:
     return SECRET_FILE.read_text().strip()
 
 
-def manage_serializer(secret: str, clock: Clock) -> URLSafeTimedSerializer:
-    """The serializer of manage tokens, timestamping with `clock` so link expiry follows app time."""
+def manage_serializer(secret: str, clock: Clock, *, salt: str = MANAGE_SALT) -> URLSafeTimedSerializer:
+    """The serializer of manage tokens (or of `salt`'s), timestamping with `clock` so link expiry follows app time."""
 
     class ClockSigner(TimestampSigner):
         def get_timestamp(self) -> int:
             return int(clock.now().timestamp())
 
-    return URLSafeTimedSerializer(secret, salt=MANAGE_SALT, signer=ClockSigner)
+    return URLSafeTimedSerializer(secret, salt=salt, signer=ClockSigner)
+
+
+def waiver_serializer(secret: str, clock: Clock) -> URLSafeTimedSerializer:
+    """The serializer of waiver-signing tokens: [org id, client id, waiver id], salted apart from manage tokens."""
+    return manage_serializer(secret, clock, salt=WAIVER_SALT)
+
+
+def waiver_token(secret: str, clock: Clock, org_id: OrgId, client_id: ClientId, waiver_id: WaiverId) -> str:
+    """A signed, timestamped token naming the organisation, client and waiver."""
+    return str(waiver_serializer(secret, clock).dumps([str(org_id), str(client_id), str(waiver_id)]))
 
 
 def form_serializer(secret: str, clock: Clock) -> URLSafeTimedSerializer:
@@ -76,6 +91,13 @@ class SignedLinks:
             self._resolved = self._secret()
         token = manage_serializer(self._resolved, self._clock).dumps([str(org_id), str(booking_id)])
         return f"{self._base}/manage/{token}"
+
+    def sign_waiver(self, org_id: OrgId, client_id: ClientId, waiver_id: WaiverId, *, slug: str) -> str:
+        """The client's signed link to sign the waiver, under the organisation's client pages."""
+        if self._resolved is None:
+            self._resolved = self._secret()
+        token = waiver_token(self._resolved, self._clock, org_id, client_id, waiver_id)
+        return f"{self._base}/c/{slug}/waivers/{token}"
 
     def client_page(self, client_id: ClientId) -> str:
         """The client's page in the dashboard."""

@@ -16,6 +16,8 @@ ServiceId = NewType("ServiceId", UUID)
 BookingId = NewType("BookingId", UUID)
 AppointmentId = NewType("AppointmentId", UUID)
 PackageId = NewType("PackageId", UUID)
+WaiverId = NewType("WaiverId", UUID)
+WaiverVersionId = NewType("WaiverVersionId", UUID)
 
 ActorKind = Literal["coach", "client", "system"]
 _KINDS = ("coach", "client", "system")

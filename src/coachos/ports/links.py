@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 from uuid import UUID
 
-from coachos.domain.ids import BookingId, ClientId, OrgId
+from coachos.domain.ids import BookingId, ClientId, OrgId, WaiverId
 
 
 class Links(Protocol):
@@ -22,4 +22,10 @@ class Links(Protocol):
     # Forms (issue 8, engineer "forms"): kept apart from the waiver link on purpose.
     def fill_form(self, org_id: OrgId, client_id: ClientId, form_id: UUID, *, slug: str) -> str:
         """The client's signed link to fill in the form (no sign-in needed): `/c/<slug>/forms/<token>`."""
+
+    def sign_waiver(self, org_id: OrgId, client_id: ClientId, waiver_id: WaiverId, *, slug: str) -> str:
+        """The client's signed link to read and sign the waiver's current version (no sign-in; valid 7 days).
+
+        `slug` is the organisation's, for the branded address `/c/<slug>/waivers/<token>`.
+        """
         ...

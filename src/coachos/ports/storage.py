@@ -40,6 +40,8 @@ from coachos.domain.ids import (
     OrgId,
     PackageId,
     ServiceId,
+    WaiverId,
+    WaiverVersionId,
 )
 from coachos.domain.inbox import Conversation
 from coachos.domain.messages import Message, MessageChannel, MessageStatus
@@ -50,6 +52,7 @@ from coachos.domain.rows import Rows
 from coachos.domain.sending import ClaimedMessage
 from coachos.domain.templates import MessageTemplate, TemplateKind
 from coachos.domain.todos import Todo
+from coachos.domain.waivers import Waiver, WaiverSignature, WaiverVersion
 
 
 class OrganizationRepository(Protocol):
@@ -736,6 +739,54 @@ class Outbox(Protocol):
         ...
 
 
+class WaiverRepository(Protocol):
+    """Waivers, their published versions and clients' signatures; versions and signatures are never changed.
+
+    The database itself refuses UPDATE and DELETE of versions and signatures (migration 0018), so
+    there are no methods here to change them.
+    """
+
+    def add(self, waiver: Waiver) -> None:
+        """Store a new waiver (its title; its text comes with its first version)."""
+        ...
+
+    def get(self, org_id: OrgId, waiver_id: WaiverId) -> Waiver:
+        """One of the organisation's waivers, or NotFound."""
+        ...
+
+    def list(self, org_id: OrgId) -> Sequence[Waiver]:
+        """The organisation's waivers, by title."""
+        ...
+
+    def publish(self, version: WaiverVersion) -> None:
+        """Store a new version; Conflict if the waiver already has a version with that number."""
+        ...
+
+    def versions(self, org_id: OrgId, waiver_id: WaiverId) -> Sequence[WaiverVersion]:
+        """The waiver's versions, oldest first."""
+        ...
+
+    def version(self, org_id: OrgId, version_id: WaiverVersionId) -> WaiverVersion:
+        """One version, or NotFound."""
+        ...
+
+    def sign(self, signature: WaiverSignature) -> WaiverSignature:
+        """Store a signature, or return the one the client already gave on that version (signing twice is once)."""
+        ...
+
+    def signature(self, org_id: OrgId, signature_id: UUID) -> WaiverSignature:
+        """One signature, or NotFound."""
+        ...
+
+    def signatures(self, org_id: OrgId, client_id: ClientId) -> Sequence[WaiverSignature]:
+        """Every signature of the client, newest first."""
+        ...
+
+    def signed_current(self, org_id: OrgId, client_id: ClientId, waiver_id: WaiverId) -> bool:
+        """Whether the client has signed the waiver's latest material version or a later one."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over every repository: all of it commits, or none of it."""
 
@@ -756,6 +807,7 @@ class UnitOfWork(Protocol):
     todos: TodoRepository
     portal: PortalRepository
     forms: FormRepository
+    waivers: WaiverRepository
 
     def __enter__(self) -> Self:
         """Begin the transaction."""

@@ -51,6 +51,7 @@ from coachos.domain.portal import ClientSession, ContactChange, SignInChallenge
 from coachos.domain.rows import Rows, corrupt_record
 from coachos.domain.templates import MessageTemplate, TemplateKind
 from coachos.domain.todos import Todo
+from coachos.domain.waivers import Waiver, WaiverSignature, WaiverVersion
 
 T = TypeVar("T")
 
@@ -132,6 +133,9 @@ class Tables:
     message_leases: dict[UUID, datetime] = attrs.Factory(dict)
     #: sending number → (micro-tokens, refilled at, in microseconds since the epoch)
     send_rates: dict[str, tuple[int, int]] = attrs.Factory(dict)
+    waivers: dict[UUID, Waiver] = attrs.Factory(dict)
+    waiver_versions: dict[UUID, WaiverVersion] = attrs.Factory(dict)
+    waiver_signatures: dict[UUID, WaiverSignature] = attrs.Factory(dict)
     phone_numbers: dict[UUID, PhoneNumber] = attrs.Factory(dict)
     consent_log: list[ConsentChange] = attrs.Factory(list)
     todos: dict[UUID, Todo] = attrs.Factory(dict)

@@ -31,6 +31,7 @@ from coachos.adapters.memory._repos import (
     UnreadableRow,
 )
 from coachos.adapters.memory._templates import MemoryMessageTemplates
+from coachos.adapters.memory._waivers import MemoryWaivers
 from coachos.domain.events import Event
 from coachos.domain.ids import OrgId
 from coachos.ports.storage import (
@@ -51,6 +52,7 @@ from coachos.ports.storage import (
     PortalRepository,
     ServiceRepository,
     TodoRepository,
+    WaiverRepository,
 )
 
 #: Which of the fake's tables holds the records of each SQL table, by id.
@@ -122,6 +124,7 @@ class MemoryUnitOfWork:
         self.todos: TodoRepository = MemoryTodos(t)
         self.portal: PortalRepository = MemoryPortal(t)
         self.forms: FormRepository = MemoryForms(t)
+        self.waivers: WaiverRepository = MemoryWaivers(t)
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()

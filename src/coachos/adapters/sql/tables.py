@@ -743,3 +743,70 @@ form_answer_views = sa.Table(
     _tenant_fk("submission_id", "form_submissions"),
     sa.Index("ix_form_answer_views_org_id_client_id_at", "org_id", "client_id", "at"),
 )
+
+# A business's waivers; the words are in their versions.
+waivers = sa.Table(
+    "waivers",
+    metadata,
+    _id(),
+    _org(),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    _tenant_key("waivers"),
+    sa.Index("ix_waivers_org_id_title", "org_id", "title"),
+)
+
+# Published waiver texts: the database refuses UPDATE and DELETE of these rows (migration 0018).
+waiver_versions = sa.Table(
+    "waiver_versions",
+    metadata,
+    _id(),
+    _org(),
+    sa.Column("waiver_id", sa.Uuid(), nullable=False),
+    sa.Column("number", sa.Integer(), nullable=False),
+    sa.Column("body", sa.Text(), nullable=False),
+    sa.Column("html", sa.Text(), nullable=False),
+    sa.Column("material", sa.Boolean(), nullable=False),
+    sa.Column("published_at", UTCDateTime(), nullable=False),
+    sa.Column("published_by", sa.Uuid()),
+    _tenant_key("waiver_versions"),
+    # Two coaches publishing at once cannot both make version n+1.
+    sa.UniqueConstraint("waiver_id", "number"),
+    # What a signature points at: its version, with that version's waiver and number (kept consistent by the FK).
+    sa.UniqueConstraint("org_id", "id", "waiver_id", "number", name="uq_waiver_versions_signable"),
+    _tenant_fk("waiver_id", "waivers"),
+    sa.CheckConstraint("number >= 1", name="number_positive"),
+)
+
+# Clients' signatures, kept for good: the database refuses UPDATE and DELETE of these rows (migration 0018).
+waiver_signatures = sa.Table(
+    "waiver_signatures",
+    metadata,
+    _id(),
+    _org(),
+    sa.Column("client_id", sa.Uuid(), nullable=False),
+    sa.Column("waiver_id", sa.Uuid(), nullable=False),
+    sa.Column("version_id", sa.Uuid(), nullable=False),
+    sa.Column("version_number", sa.Integer(), nullable=False),
+    sa.Column("text_sha256", sa.String(64), nullable=False),
+    sa.Column("typed_name", sa.String(200), nullable=False),
+    sa.Column("drawing", sa.Text()),
+    sa.Column("consent_wording", sa.Text(), nullable=False),
+    sa.Column("signed_at", UTCDateTime(), nullable=False),
+    sa.Column("ip", sa.String(45)),
+    sa.Column("user_agent", sa.String(500)),
+    sa.Column("date_of_birth", sa.Date()),
+    sa.Column("guardian_name", sa.String(200)),
+    sa.Column("guardian_relationship", sa.String(100)),
+    sa.Column("guardian_drawing", sa.Text()),
+    _tenant_key("waiver_signatures"),
+    # A client signs a version once: a second submit finds the first signature.
+    sa.UniqueConstraint("org_id", "client_id", "version_id"),
+    _tenant_fk("client_id", "clients"),
+    sa.ForeignKeyConstraint(
+        ["org_id", "version_id", "waiver_id", "version_number"],
+        ["waiver_versions.org_id", "waiver_versions.id", "waiver_versions.waiver_id", "waiver_versions.number"],
+        name="fk_waiver_versions_version_id_same_org",
+    ),
+    sa.Index("ix_waiver_signatures_org_id_client_id_signed_at", "org_id", "client_id", "signed_at"),
+)

@@ -28,6 +28,7 @@ from coachos.adapters.sql.repos import (
 from coachos.adapters.sql.tables import outbox
 from coachos.adapters.sql.templates import SqlMessageTemplates
 from coachos.adapters.sql.tenancy import scope_to
+from coachos.adapters.sql.waivers import SqlWaivers
 from coachos.domain.events import Event
 from coachos.ports.storage import (
     AccountRepository,
@@ -47,6 +48,7 @@ from coachos.ports.storage import (
     PortalRepository,
     ServiceRepository,
     TodoRepository,
+    WaiverRepository,
 )
 
 
@@ -88,6 +90,7 @@ class SqlUnitOfWork:
         self.todos: TodoRepository = SqlTodos(conn)
         self.portal: PortalRepository = SqlPortal(conn)
         self.forms: FormRepository = SqlForms(conn)
+        self.waivers: WaiverRepository = SqlWaivers(conn)
         self._events = []
         return self
 

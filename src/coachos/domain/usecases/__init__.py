@@ -117,6 +117,20 @@ from coachos.domain.usecases.templates import (
     TemplateRow,
 )
 from coachos.domain.usecases.todos import CompleteTodo, ListOpenTodos
+from coachos.domain.usecases.waivers import (
+    ClientWaiver,
+    ClientWaivers,
+    CreateWaiver,
+    ListWaivers,
+    PublishWaiverVersion,
+    ReadWaiverToSign,
+    SendWaiverLink,
+    SignedCopy,
+    SignWaiver,
+    ToSign,
+    WaiverRow,
+    WaiverSigned,
+)
 
 __all__ = [
     "ConfirmContactChange",
@@ -132,6 +146,18 @@ __all__ = [
     "RequestClientSignIn",
     "SignInWithCode",
     "SignInWithLink",
+    "ClientWaiver",
+    "ClientWaivers",
+    "CreateWaiver",
+    "ListWaivers",
+    "PublishWaiverVersion",
+    "ReadWaiverToSign",
+    "SendWaiverLink",
+    "SignedCopy",
+    "SignWaiver",
+    "ToSign",
+    "WaiverRow",
+    "WaiverSigned",
     "CompleteTodo",
     "CreateForm",
     "CreateHealthScreening",

@@ -12,6 +12,7 @@ from coachos.entrypoints.web.views import (
     client_consents,  # noqa: F401  # imported for its routes
     client_deletion,  # noqa: F401  # imported for its routes
     client_forms,  # noqa: F401  # imported for its routes
+    client_waivers,  # noqa: F401  # imported for its routes
     clients,
     inbound,
     inbox,
@@ -20,6 +21,7 @@ from coachos.entrypoints.web.views import (
     setup,
     today,
     twilio_status,
+    waiver_signing,
 )
 
 BLUEPRINTS: list[Blueprint] = [
@@ -34,4 +36,5 @@ BLUEPRINTS: list[Blueprint] = [
     api.bp,
     twilio_status.bp,
     inbound.bp,
+    waiver_signing.bp,
 ]

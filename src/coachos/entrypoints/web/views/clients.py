@@ -22,11 +22,13 @@ from coachos.domain.catalog import SessionPackage
 from coachos.domain.clients import Client, ClientStatus
 from coachos.domain.errors import CorruptRecord, ValidationError
 from coachos.domain.ids import Actor, ClientId, OrgId
+from coachos.domain.messages import MessageChannel
 from coachos.domain.money import Money
 from coachos.domain.orgs import Coach, Organization
 from coachos.domain.rows import Rows, unreadable_in
 from coachos.domain.timezones import check_date, day_start
 from coachos.domain.usecases import CreateClient, SellPackage, UpdateClient
+from coachos.domain.usecases.waivers import client_waivers_in
 from coachos.entrypoints.web.consent_view import consent_view
 from coachos.entrypoints.web.context import core
 from coachos.entrypoints.web.forms_view import forms_panel
@@ -193,6 +195,11 @@ def _payments(uow: UnitOfWork, org_id: OrgId, client_id: ClientId, now: datetime
     return {"client": client, "purchases": bought, UNREADABLE: owned.unreadable}
 
 
+def _waivers(uow: UnitOfWork, org_id: OrgId, client_id: ClientId, now: datetime) -> dict[str, Any]:
+    client = uow.clients.get(org_id, client_id)
+    return {"client": client, "waivers": client_waivers_in(uow, org_id, client_id), "channels": list(MessageChannel)}
+
+
 #: The context key under which a loader names the stored rows it had to leave out.
 UNREADABLE = "unreadable_rows"
 
@@ -206,7 +213,7 @@ LOADERS: Mapping[str, Callable[[UnitOfWork, OrgId, ClientId, datetime], dict[str
     "notes": _client_only,
     "payments": _payments,
     "messages": messages_panel,
-    "waivers": _client_only,
+    "waivers": _waivers,
     "forms": forms_panel,
 }
 

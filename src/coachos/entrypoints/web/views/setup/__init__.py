@@ -13,6 +13,7 @@ from coachos.entrypoints.web.views.setup import (
     messages,
     numbers,
     settings,
+    waivers,
 )
 from coachos.entrypoints.web.views.setup._blueprint import bp
 from coachos.entrypoints.web.views.setup._forms import zone_label
@@ -32,5 +33,6 @@ __all__ = [
     "numbers",
     "policy_in_words",
     "settings",
+    "waivers",
     "zone_label",
 ]
