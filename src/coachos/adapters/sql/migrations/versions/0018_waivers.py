@@ -27,7 +27,8 @@ POLICY = "tenant_isolation"
 ROLE = "coachos_app"
 _ORG = "NULLIF(current_setting('app.org_id', true), '')::uuid"
 PERMANENT = ("waiver_versions", "waiver_signatures")
-_FUNCTION = "coachos_refuse_change"
+# Its own name: forms (0019) has a function of the same purpose with its own message.
+_FUNCTION = "coachos_refuse_waiver_change"
 
 
 def _create_tables() -> None:
