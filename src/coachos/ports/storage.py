@@ -48,6 +48,7 @@ from coachos.domain.rows import Rows
 from coachos.domain.sending import ClaimedMessage
 from coachos.domain.templates import MessageTemplate, TemplateKind
 from coachos.domain.todos import Todo
+from coachos.ports.onboarding import OnboardingRepository
 
 
 class OrganizationRepository(Protocol):
@@ -619,6 +620,7 @@ class UnitOfWork(Protocol):
     templates: MessageTemplateRepository
     phone_numbers: PhoneNumberRepository
     todos: TodoRepository
+    onboarding: OnboardingRepository
 
     def __enter__(self) -> Self:
         """Begin the transaction."""

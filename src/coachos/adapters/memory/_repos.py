@@ -45,6 +45,7 @@ from coachos.domain.ids import (
 )
 from coachos.domain.messages import Message, MessageChannel
 from coachos.domain.numbers import PhoneNumber
+from coachos.domain.onboarding import OnboardingFlow, OnboardingStart
 from coachos.domain.orgs import Coach, Organization
 from coachos.domain.rows import Rows, corrupt_record
 from coachos.domain.templates import MessageTemplate, TemplateKind
@@ -133,6 +134,9 @@ class Tables:
     phone_numbers: dict[UUID, PhoneNumber] = attrs.Factory(dict)
     consent_log: list[ConsentChange] = attrs.Factory(list)
     todos: dict[UUID, Todo] = attrs.Factory(dict)
+    onboarding_flows: dict[UUID, OnboardingFlow] = attrs.Factory(dict)
+    #: (flow id, client id) → when that client's onboarding in that flow started
+    onboarding_starts: dict[tuple[UUID, UUID], OnboardingStart] = attrs.Factory(dict)
     #: Rows that cannot be read, by id (see UnreadableRow).
     unreadable: dict[UUID, UnreadableRow] = attrs.Factory(dict)
 

@@ -13,6 +13,7 @@ import attrs
 from coachos.adapters.memory._accounts import MemoryAccounts
 from coachos.adapters.memory._messages import MemoryMessages
 from coachos.adapters.memory._numbers import MemoryPhoneNumbers
+from coachos.adapters.memory._onboarding import MemoryOnboarding
 from coachos.adapters.memory._repos import (
     MemoryAutomations,
     MemoryAvailability,
@@ -31,6 +32,7 @@ from coachos.adapters.memory._repos import (
 from coachos.adapters.memory._templates import MemoryMessageTemplates
 from coachos.domain.events import Event
 from coachos.domain.ids import OrgId
+from coachos.ports.onboarding import OnboardingRepository
 from coachos.ports.storage import (
     AccountRepository,
     AutomationRepository,
@@ -61,6 +63,7 @@ _RECORDS = {
     "messages": "messages",
     "phone_numbers": "phone_numbers",
     "todos": "todos",
+    "onboarding_flows": "onboarding_flows",
 }
 
 
@@ -116,6 +119,7 @@ class MemoryUnitOfWork:
         self.templates: MessageTemplateRepository = MemoryMessageTemplates(t)
         self.phone_numbers: PhoneNumberRepository = MemoryPhoneNumbers(t)
         self.todos: TodoRepository = MemoryTodos(t)
+        self.onboarding: OnboardingRepository = MemoryOnboarding(t)
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()

@@ -13,6 +13,7 @@ from coachos.adapters.sql.atomic import SqlCalendar, SqlPackages
 from coachos.adapters.sql.automations import SqlAutomations, SqlTodos
 from coachos.adapters.sql.errors import at_the_edge
 from coachos.adapters.sql.messages import SqlMessages
+from coachos.adapters.sql.onboarding import SqlOnboarding
 from coachos.adapters.sql.outbox import SqlOutbox, event_row
 from coachos.adapters.sql.phone_numbers import SqlPhoneNumbers
 from coachos.adapters.sql.repos import (
@@ -27,6 +28,7 @@ from coachos.adapters.sql.tables import outbox
 from coachos.adapters.sql.templates import SqlMessageTemplates
 from coachos.adapters.sql.tenancy import scope_to
 from coachos.domain.events import Event
+from coachos.ports.onboarding import OnboardingRepository
 from coachos.ports.storage import (
     AccountRepository,
     AutomationRepository,
@@ -82,6 +84,7 @@ class SqlUnitOfWork:
         self.templates: MessageTemplateRepository = SqlMessageTemplates(conn)
         self.phone_numbers: PhoneNumberRepository = SqlPhoneNumbers(conn)
         self.todos: TodoRepository = SqlTodos(conn)
+        self.onboarding: OnboardingRepository = SqlOnboarding(conn)
         self._events = []
         return self
 

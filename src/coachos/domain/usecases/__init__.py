@@ -59,6 +59,22 @@ from coachos.domain.usecases.lifecycle import (
     MarkNoShow,
 )
 from coachos.domain.usecases.numbers import AddPhoneNumber, ListPhoneNumbers, RemovePhoneNumber
+from coachos.domain.usecases.onboarding import (
+    AddOnboardingStep,
+    ClientOnboarding,
+    CreateOnboardingFlow,
+    DeleteOnboardingFlow,
+    GetOnboardingFlow,
+    HeldBooking,
+    HeldBookings,
+    ListOnboardingFlows,
+    ListStepChoices,
+    MoveOnboardingStep,
+    RemoveOnboardingStep,
+    SendOnboarding,
+    SendOnboardingReminders,
+    UpdateOnboardingFlow,
+)
 from coachos.domain.usecases.public import (
     BookAsGuest,
     CalendarFeed,
@@ -91,6 +107,20 @@ from coachos.domain.usecases.templates import (
 from coachos.domain.usecases.todos import CompleteTodo, ListOpenTodos
 
 __all__ = [
+    "AddOnboardingStep",
+    "ClientOnboarding",
+    "CreateOnboardingFlow",
+    "DeleteOnboardingFlow",
+    "GetOnboardingFlow",
+    "HeldBooking",
+    "HeldBookings",
+    "ListOnboardingFlows",
+    "ListStepChoices",
+    "MoveOnboardingStep",
+    "RemoveOnboardingStep",
+    "SendOnboarding",
+    "SendOnboardingReminders",
+    "UpdateOnboardingFlow",
     "CompleteTodo",
     "ListOpenTodos",
     "subscribe_automations",
