@@ -4,7 +4,16 @@ Every page reads the organisation from the signed-in principal. A refused form i
 the domain's message and what was typed, and nothing is written; ids of other organisations are 404.
 """
 
-from coachos.entrypoints.web.views.setup import automations, availability, catalog, index, messages, numbers, settings
+from coachos.entrypoints.web.views.setup import (
+    automations,
+    availability,
+    catalog,
+    index,
+    messages,
+    numbers,
+    onboarding,
+    settings,
+)
 from coachos.entrypoints.web.views.setup._blueprint import bp
 from coachos.entrypoints.web.views.setup._forms import zone_label
 from coachos.entrypoints.web.views.setup.catalog import end_of_local_day, expiry_label
@@ -20,6 +29,7 @@ __all__ = [
     "index",
     "messages",
     "numbers",
+    "onboarding",
     "policy_in_words",
     "settings",
     "zone_label",
