@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
-from coachos import CoachOS
+from coachos import Actor, BookSession, CoachOS, CreateClient
 from coachos.adapters.memory import FakeSteps
 from coachos.adapters.onboarding_steps import StepRegistry
 from coachos.domain.onboarding import OnboardingFlow, Step, StepKind
+from coachos.domain.usecases import AddOnboardingStep, CreateOnboardingFlow, UpdateOnboardingFlow
 from tests.web.support import csrf, sign_up
 
 PAGE = "/setup/onboarding"
@@ -139,3 +141,103 @@ class TestOnboardingSetup:
         assert response.status_code == 404
         assert _flows(core, "other") == [theirs]
         assert _flows(core)[0].services == frozenset()
+
+
+async def _held_booking(web: Quart, client: Client, core: CoachOS, steps: FakeSteps) -> tuple[Any, Any, Any]:
+    """A business whose PT waits for a two-step flow, a client with email, and their requested session tomorrow."""
+    await sign_up(client)
+    org = core.read(lambda uow: uow.orgs.by_slug("peak"))
+    (coach,) = core.read(lambda uow: uow.coaches.list(org.id))
+    (service,) = core.read(lambda uow: uow.services.list(org.id))
+    me = Actor("coach", coach.id)
+    waiver, form = _offer(core, steps)
+    flow = core.execute(CreateOnboardingFlow(org_id=org.id, name="New clients", actor=me))
+    for step in (waiver, form):
+        core.execute(
+            AddOnboardingStep(org_id=org.id, flow_id=flow.id, kind=step.kind.value, target=step.target, actor=me)
+        )
+    core.execute(
+        UpdateOnboardingFlow(
+            org_id=org.id,
+            flow_id=flow.id,
+            name="New clients",
+            all_services=False,
+            service_ids=frozenset({service.id}),
+            actor=me,
+        )
+    )
+    quinn = core.execute(CreateClient(org_id=org.id, name="Quinn Avery", email="quinn@example.com", actor=me))
+    booking = core.execute(
+        BookSession(
+            org_id=org.id,
+            coach_id=coach.id,
+            service_id=service.id,
+            client_id=quinn.id,
+            start=datetime(2026, 3, 3, 15, 0, tzinfo=UTC),
+            allow_without_credit=True,
+            confirm=True,
+            actor=me,
+        )
+    )
+    steps.complete(org.id, quinn.id, waiver)
+    return org, quinn, booking
+
+
+class TestWhereTheCoachSeesIt:
+    async def test_today_lists_the_client_whose_onboarding_holds_a_session(
+        self, web: Quart, client: Client, core: CoachOS, steps: FakeSteps
+    ) -> None:
+        """Today names the client and the reason their session stays requested."""
+        _, quinn, booking = await _held_booking(web, client, core, steps)
+        assert booking.status.value == "requested"
+        body = await (await client.get("/today")).get_data(as_text=True)
+        assert "Waiting for onboarding" in body
+        assert f'<a href="/clients/{quinn.id}">Quinn Avery</a> — Tue 3 Mar' in body
+        assert "stays requested: Onboarding not complete: New clients 1/2." in body
+
+    async def test_today_has_no_section_without_holds(self, client: Client) -> None:
+        """Without flows Today shows no onboarding section."""
+        await sign_up(client)
+        assert "Waiting for onboarding" not in await (await client.get("/today")).get_data(as_text=True)
+
+    async def test_client_panel_shows_progress_and_sends_the_flow(
+        self, web: Quart, client: Client, core: CoachOS, steps: FakeSteps
+    ) -> None:
+        """The Onboarding panel shows 1/2 with each step and the held session; sending queues one email."""
+        org, quinn, _ = await _held_booking(web, client, core, steps)
+        response = await client.get(f"/clients/{quinn.id}/panels/onboarding")
+        fragment = await response.get_data(as_text=True)
+        assert response.status_code == 200
+        for shown in (
+            "New clients",
+            "1/2",
+            "✓ Sign a waiver: Liability waiver",
+            "○ Fill in a form: Health screening",
+            "stays requested — Onboarding not complete: New clients 1/2",
+        ):
+            assert shown in fragment
+        [flow] = _flows(core)
+        token = await csrf(client, f"/clients/{quinn.id}")
+        response = await client.post(
+            f"/clients/{quinn.id}/onboarding/send", form={"csrf_token": token, "flow_id": str(flow.id)}
+        )
+        assert response.status_code == 303
+        sent = core.read(lambda uow: uow.messages.by_key(org.id, f"onboarding:{flow.id}:{quinn.id}:sent:email"))
+        assert sent is not None
+        assert "1/2" in sent.body
+
+    async def test_sending_another_orgs_flow_is_refused(
+        self, web: Quart, client: Client, core: CoachOS, steps: FakeSteps
+    ) -> None:
+        """Sending with a flow id of another business is 404; another business's client's panel is 404."""
+        _, quinn, _ = await _held_booking(web, client, core, steps)
+        other = web.test_client()
+        await sign_up(other, email="sam@other.test", slug="other")
+        await _post(other, {"action": "create", "name": "Theirs"})
+        [theirs] = _flows(core, "other")
+        token = await csrf(client, f"/clients/{quinn.id}")
+        response = await client.post(
+            f"/clients/{quinn.id}/onboarding/send", form={"csrf_token": token, "flow_id": str(theirs.id)}
+        )
+        assert response.status_code == 404
+        assert (await other.get(f"/clients/{quinn.id}/panels/onboarding")).status_code == 404

@@ -307,6 +307,22 @@ class HeldBooking:
         return hold_reason(list(self.held_by))
 
 
+def held_among(
+    uow: UnitOfWork, deps: Deps, flows: Sequence[OnboardingFlow], bookings: Sequence[Booking]
+) -> list[HeldBooking]:
+    """Of `bookings`, the requested ones some incomplete flow of `flows` holds, by start time."""
+    held: list[HeldBooking] = []
+    for b in sorted((b for b in bookings if b.status is BookingStatus.REQUESTED), key=lambda b: b.start):
+        waiting = [
+            p
+            for p in (client_progress(uow, deps, f, b.client_id) for f in flows if f.applies_to(b.service_id))
+            if not p.complete
+        ]
+        if waiting:
+            held.append(HeldBooking(b, uow.clients.get(b.org_id, b.client_id), tuple(waiting)))
+    return held
+
+
 @attrs.frozen(kw_only=True)
 class HeldBookings(Command[list[HeldBooking]]):
     """Requested bookings starting in [start, end) (or all of one client's) that wait for onboarding."""
@@ -333,16 +349,7 @@ def held_bookings(cmd: HeldBookings, deps: Deps) -> list[HeldBooking]:
             ]
         else:
             bookings = uow.bookings.between(cmd.org_id, start, end)
-        held: list[HeldBooking] = []
-        for b in sorted((b for b in bookings if b.status is BookingStatus.REQUESTED), key=lambda b: b.start):
-            waiting = [
-                p
-                for p in (client_progress(uow, deps, f, b.client_id) for f in flows if f.applies_to(b.service_id))
-                if not p.complete
-            ]
-            if waiting:
-                held.append(HeldBooking(b, uow.clients.get(cmd.org_id, b.client_id), tuple(waiting)))
-        return held
+        return held_among(uow, deps, flows, bookings)
 
 
 # --- sending the flow, reminders ------------------------------------------------------------------

@@ -10,6 +10,7 @@ from coachos.entrypoints.web.views import (
     api,
     calendar,
     client_consents,  # noqa: F401  # imported for its routes
+    client_onboarding,  # noqa: F401  # imported for its routes
     clients,
     inbound,
     inbox,

@@ -29,6 +29,7 @@ from coachos.domain.timezones import check_date, day_start
 from coachos.domain.usecases import CreateClient, SellPackage, UpdateClient
 from coachos.entrypoints.web.consent_view import consent_view
 from coachos.entrypoints.web.context import core
+from coachos.entrypoints.web.onboarding_view import onboarding_panel
 from coachos.entrypoints.web.security import login_required, require_principal
 from coachos.entrypoints.web.unreadable import report
 from coachos.entrypoints.web.views.inbox import messages_panel, queue_reply
@@ -62,6 +63,7 @@ PANELS: tuple[Panel, ...] = (
     Panel("payments", "Payments"),
     Panel("messages", "Messages"),
     Panel("waivers", "Waivers"),
+    Panel("onboarding", "Onboarding"),
 )
 
 
@@ -205,6 +207,7 @@ LOADERS: Mapping[str, Callable[[UnitOfWork, OrgId, ClientId, datetime], dict[str
     "payments": _payments,
     "messages": messages_panel,
     "waivers": _client_only,
+    "onboarding": onboarding_panel,
 }
 
 
