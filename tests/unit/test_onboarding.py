@@ -41,6 +41,7 @@ from coachos.domain.usecases import (
     UpdateOnboardingFlow,
 )
 from tests.helpers import MONDAY_NOON_UTC, World, later, local, make_world
+from tests.unit.test_public_usecases import guest
 
 
 @pytest.fixture(name="steps")
@@ -253,6 +254,19 @@ class TestProgressAndHolds:
         confirmed = app.execute(ConfirmBooking(org_id=world.org.id, booking_id=booking.id, actor=world.me))
         assert confirmed.status is BookingStatus.CONFIRMED
         assert book(app, world, day=5).status is BookingStatus.CONFIRMED
+
+    def test_a_public_booking_by_a_new_person_starts_their_onboarding(
+        self, app: CoachOS, world: World, steps: FakeSteps, clock: FixedClock
+    ) -> None:
+        """A public booking by someone new is held with its reason, and their reminders start with it."""
+        flow_with(app, world, steps)
+        booking = app.execute(guest(world))
+        [held] = app.execute(
+            HeldBookings(org_id=world.org.id, start=MONDAY_NOON_UTC, end=later(MONDAY_NOON_UTC, days=7))
+        )
+        assert (held.booking.id, held.client.name) == (booking.id, "Casey Morgan")
+        [start] = app.read(lambda uow: uow.onboarding.starts_for(world.org.id, booking.client_id))
+        assert start.started_at == clock.now()
 
     def test_a_flow_for_every_service_holds_them_all(self, app: CoachOS, world: World, steps: FakeSteps) -> None:
         """A flow for all services holds a class booking too."""
