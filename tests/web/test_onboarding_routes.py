@@ -241,3 +241,20 @@ class TestWhereTheCoachSeesIt:
         )
         assert response.status_code == 404
         assert (await other.get(f"/clients/{quinn.id}/panels/onboarding")).status_code == 404
+
+    async def test_sending_a_complete_flow_is_400_and_queues_nothing(
+        self, web: Quart, client: Client, core: CoachOS, steps: FakeSteps
+    ) -> None:
+        """Sending a flow the client has completed shows the panel with the reason and queues no message."""
+        org, quinn, _ = await _held_booking(web, client, core, steps)
+        [flow] = _flows(core)
+        for step in flow.steps:
+            steps.complete(org.id, quinn.id, step)
+        token = await csrf(client, f"/clients/{quinn.id}")
+        response = await client.post(
+            f"/clients/{quinn.id}/onboarding/send", form={"csrf_token": token, "flow_id": str(flow.id)}
+        )
+        assert response.status_code == 400
+        assert "already completed this flow" in await response.get_data(as_text=True)
+        found = core.read(lambda uow: uow.messages.for_client(org.id, quinn.id))
+        assert [m for m in found if (m.key or "").startswith("onboarding:")] == []
