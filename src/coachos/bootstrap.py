@@ -12,6 +12,7 @@ from coachos.adapters.clock import RandomIds, SystemClock
 from coachos.adapters.email import email_from_url
 from coachos.adapters.links import SignedLinks
 from coachos.adapters.memory import ImmediateTasks, MemoryStore
+from coachos.adapters.onboarding_steps import standard_steps
 from coachos.adapters.security import Argon2Hasher, SecretsTokens
 from coachos.adapters.sms import sms_from_settings
 from coachos.domain.sending import SendingOptions
@@ -20,6 +21,7 @@ from coachos.domain.usecases.notifications import subscribe_messaging
 from coachos.ports.clock import Clock, IdSource
 from coachos.ports.links import Links
 from coachos.ports.messaging import EmailSender, SmsSender
+from coachos.ports.onboarding import StepChecks
 from coachos.ports.security import PasswordHasher, TokenSource
 from coachos.ports.storage import UnitOfWork
 from coachos.ports.tasks import TaskQueue
@@ -51,6 +53,7 @@ def bootstrap(
     huey: Huey | None = None,
     links: Links | None = None,
     sending: SendingOptions | None = None,
+    steps: StepChecks | None = None,
     upgrade_schema: bool = False,
 ) -> CoachOS:
     """Build Coach OS from `settings` (default: the environment), with any adapter swapped in.
@@ -106,6 +109,7 @@ def bootstrap(
         sms=sms or sms_from_settings(settings),
         tasks=_task_queue(settings, email, huey),
         links=links or SignedLinks.from_settings(settings, clock),
+        steps=steps or step_checks(),
         sending=sending or sending_options(settings),
     )
     limits = Limits(
@@ -118,6 +122,15 @@ def bootstrap(
     subscribe_messaging(app.relay)
     subscribe_automations(app.relay)
     return app
+
+
+def step_checks() -> StepChecks:
+    """Whether onboarding steps are done, asked of the part that owns each kind of step.
+
+    A kind without a source (billing's, until billing lands) offers nothing to pick in Setup →
+    Onboarding and is never done.
+    """
+    return standard_steps()
 
 
 def sending_options(settings: Settings) -> SendingOptions:

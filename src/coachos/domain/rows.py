@@ -25,6 +25,7 @@ RECORD_NAMES = {
     "web_sessions": "session",
     "api_tokens": "API token",
     "messages": "message",
+    "onboarding_flows": "onboarding flow",
 }
 
 

@@ -17,7 +17,13 @@ from huey import Huey, crontab
 from coachos._app import CoachOS
 from coachos.adapters.huey_tasks import make_huey
 from coachos.bootstrap import bootstrap
-from coachos.domain.usecases import PruneExpired, RunDueAutomations, SendDueMessages, SendReport
+from coachos.domain.usecases import (
+    PruneExpired,
+    RunDueAutomations,
+    SendDueMessages,
+    SendOnboardingReminders,
+    SendReport,
+)
 from coachos.domain.usecases.sending import THROTTLE_WAIT
 from coachos.settings import Settings
 
@@ -35,6 +41,11 @@ def relay_outbox(app: CoachOS) -> object:
 def run_due_automations(app: CoachOS) -> object:
     """Run every automation that is due; each (automation, due time) runs once, however often this is called."""
     return app.execute(RunDueAutomations())
+
+
+def send_onboarding_reminders(app: CoachOS) -> object:
+    """Queue the due onboarding reminders (24 h, 72 h, 7 days); each is queued once, however often this runs."""
+    return app.execute(SendOnboardingReminders())
 
 
 def send_due_messages(app: CoachOS) -> SendReport:
@@ -56,7 +67,7 @@ def send_due_messages(app: CoachOS) -> SendReport:
 #: The jobs run every minute, in order (messages last, so what the others queued goes out this tick).
 #: Adding a job is one line here; each
 #: must be quick and safe to run again, since a tick can repeat after a crash or on several workers.
-EVERY_MINUTE: tuple[Job, ...] = (relay_outbox, run_due_automations, send_due_messages)
+EVERY_MINUTE: tuple[Job, ...] = (relay_outbox, run_due_automations, send_onboarding_reminders, send_due_messages)
 
 #: Daily upkeep runs at 03:17 UTC: off the hour, when businesses are quiet in most zones.
 PRUNE_SCHEDULE = crontab(minute="17", hour="3")

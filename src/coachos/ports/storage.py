@@ -53,6 +53,7 @@ from coachos.domain.sending import ClaimedMessage
 from coachos.domain.templates import MessageTemplate, TemplateKind
 from coachos.domain.todos import Todo
 from coachos.domain.waivers import Waiver, WaiverSignature, WaiverVersion
+from coachos.ports.onboarding import OnboardingRepository
 
 
 class OrganizationRepository(Protocol):
@@ -808,6 +809,7 @@ class UnitOfWork(Protocol):
     portal: PortalRepository
     forms: FormRepository
     waivers: WaiverRepository
+    onboarding: OnboardingRepository
 
     def __enter__(self) -> Self:
         """Begin the transaction."""

@@ -1,6 +1,7 @@
 """In-memory fakes of every port, for tests, examples and trying the library without a database."""
 
+from coachos.adapters.memory._onboarding import FakeSteps
 from coachos.adapters.memory._store import MemoryStore, MemoryUnitOfWork
 from coachos.adapters.memory._tasks import ImmediateTasks
 
-__all__ = ["ImmediateTasks", "MemoryStore", "MemoryUnitOfWork"]
+__all__ = ["FakeSteps", "ImmediateTasks", "MemoryStore", "MemoryUnitOfWork"]

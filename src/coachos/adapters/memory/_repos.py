@@ -46,6 +46,7 @@ from coachos.domain.ids import (
 )
 from coachos.domain.messages import Message, MessageChannel
 from coachos.domain.numbers import PhoneNumber
+from coachos.domain.onboarding import OnboardingFlow, OnboardingStart
 from coachos.domain.orgs import Coach, Organization
 from coachos.domain.portal import ClientSession, ContactChange, SignInChallenge
 from coachos.domain.rows import Rows, corrupt_record
@@ -153,6 +154,9 @@ class Tables:
     form_clearances: list[Clearance] = attrs.Factory(list)
     form_documents: dict[UUID, Document] = attrs.Factory(dict)
     form_views: list[AnswersViewed] = attrs.Factory(list)
+    onboarding_flows: dict[UUID, OnboardingFlow] = attrs.Factory(dict)
+    #: (flow id, client id) → when that client's onboarding in that flow started
+    onboarding_starts: dict[tuple[UUID, UUID], OnboardingStart] = attrs.Factory(dict)
     #: Rows that cannot be read, by id (see UnreadableRow).
     unreadable: dict[UUID, UnreadableRow] = attrs.Factory(dict)
 

@@ -14,6 +14,7 @@ from coachos.adapters.memory._accounts import MemoryAccounts
 from coachos.adapters.memory._forms import MemoryForms
 from coachos.adapters.memory._messages import MemoryMessages
 from coachos.adapters.memory._numbers import MemoryPhoneNumbers
+from coachos.adapters.memory._onboarding import MemoryOnboarding
 from coachos.adapters.memory._portal import MemoryPortal
 from coachos.adapters.memory._repos import (
     MemoryAutomations,
@@ -34,6 +35,7 @@ from coachos.adapters.memory._templates import MemoryMessageTemplates
 from coachos.adapters.memory._waivers import MemoryWaivers
 from coachos.domain.events import Event
 from coachos.domain.ids import OrgId
+from coachos.ports.onboarding import OnboardingRepository
 from coachos.ports.storage import (
     AccountRepository,
     AutomationRepository,
@@ -67,6 +69,7 @@ _RECORDS = {
     "messages": "messages",
     "phone_numbers": "phone_numbers",
     "todos": "todos",
+    "onboarding_flows": "onboarding_flows",
 }
 
 
@@ -125,6 +128,7 @@ class MemoryUnitOfWork:
         self.portal: PortalRepository = MemoryPortal(t)
         self.forms: FormRepository = MemoryForms(t)
         self.waivers: WaiverRepository = MemoryWaivers(t)
+        self.onboarding: OnboardingRepository = MemoryOnboarding(t)
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()

@@ -810,3 +810,46 @@ waiver_signatures = sa.Table(
     ),
     sa.Index("ix_waiver_signatures_org_id_client_id_signed_at", "org_id", "client_id", "signed_at"),
 )
+
+# A business's onboarding checklists; the steps are an ordered JSON list [{"kind", "target"}], so a
+# reorder is one write and steps may point at waivers and forms without this table knowing theirs.
+onboarding_flows = sa.Table(
+    "onboarding_flows",
+    metadata,
+    _id(),
+    _org(),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("steps", sa.JSON(), nullable=False),
+    sa.Column("all_services", sa.Boolean(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    _tenant_key("onboarding_flows"),
+    sa.Index("ix_onboarding_flows_org_id_name", "org_id", "name"),
+)
+
+# The services a flow holds bookings of until the client completes it.
+onboarding_flow_services = sa.Table(
+    "onboarding_flow_services",
+    metadata,
+    sa.Column("flow_id", sa.Uuid(), primary_key=True),
+    sa.Column("service_id", sa.Uuid(), primary_key=True),
+    sa.Column("org_id", sa.Uuid(), nullable=False),
+    _tenant_fk("flow_id", "onboarding_flows"),
+    _tenant_fk("service_id", "services"),
+)
+
+# When each client's onboarding in a flow started; the reminders are counted here and each is also
+# queued under its own message key, so a repeated or racing tick queues it once.
+onboarding_starts = sa.Table(
+    "onboarding_starts",
+    metadata,
+    sa.Column("flow_id", sa.Uuid(), primary_key=True),
+    sa.Column("client_id", sa.Uuid(), primary_key=True),
+    sa.Column("org_id", sa.Uuid(), nullable=False),
+    sa.Column("started_at", UTCDateTime(), nullable=False),
+    sa.Column("reminders_sent", sa.SmallInteger(), nullable=False),
+    _tenant_fk("flow_id", "onboarding_flows"),
+    _tenant_fk("client_id", "clients"),
+    sa.CheckConstraint("reminders_sent BETWEEN 0 AND 3", name="reminders_sent_known"),
+    sa.Index("ix_onboarding_starts_reminders_sent_started_at", "reminders_sent", "started_at"),
+    sa.Index("ix_onboarding_starts_org_id_client_id", "org_id", "client_id"),
+)

@@ -121,3 +121,20 @@ def read_numbers_across_orgs(conn: sa.Connection) -> Iterator[None]:
 
 def _innermost(conn: sa.Connection) -> sa.Transaction | None:
     return conn.get_nested_transaction() or conn.get_transaction()
+
+
+#: Set to 'on' while the reminder tick reads which organisations owe onboarding reminders.
+ACROSS_ORGS_FOR_ONBOARDING = "app.onboarding_reminders"
+
+
+@contextmanager
+def read_onboarding_across_orgs(conn: sa.Connection) -> Iterator[None]:
+    """Let the block read every organisation's onboarding starts; the rest of the transaction cannot."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    conn.execute(sa.select(sa.func.set_config(ACROSS_ORGS_FOR_ONBOARDING, "on", True)))
+    try:
+        yield
+    finally:
+        conn.execute(sa.select(sa.func.set_config(ACROSS_ORGS_FOR_ONBOARDING, "off", True)))

@@ -14,6 +14,7 @@ from coachos.adapters.sql.automations import SqlAutomations, SqlTodos
 from coachos.adapters.sql.errors import at_the_edge
 from coachos.adapters.sql.forms import SqlForms
 from coachos.adapters.sql.messages import SqlMessages
+from coachos.adapters.sql.onboarding import SqlOnboarding
 from coachos.adapters.sql.outbox import SqlOutbox, event_row
 from coachos.adapters.sql.phone_numbers import SqlPhoneNumbers
 from coachos.adapters.sql.portal import SqlPortal
@@ -30,6 +31,7 @@ from coachos.adapters.sql.templates import SqlMessageTemplates
 from coachos.adapters.sql.tenancy import scope_to
 from coachos.adapters.sql.waivers import SqlWaivers
 from coachos.domain.events import Event
+from coachos.ports.onboarding import OnboardingRepository
 from coachos.ports.storage import (
     AccountRepository,
     AutomationRepository,
@@ -91,6 +93,7 @@ class SqlUnitOfWork:
         self.portal: PortalRepository = SqlPortal(conn)
         self.forms: FormRepository = SqlForms(conn)
         self.waivers: WaiverRepository = SqlWaivers(conn)
+        self.onboarding: OnboardingRepository = SqlOnboarding(conn)
         self._events = []
         return self
 

@@ -12,6 +12,7 @@ from coachos.domain.sending import SendingOptions
 from coachos.ports.clock import Clock, IdSource
 from coachos.ports.links import Links
 from coachos.ports.messaging import EmailSender, SmsSender
+from coachos.ports.onboarding import StepChecks
 from coachos.ports.security import PasswordHasher, TokenSource
 from coachos.ports.storage import UnitOfWork
 from coachos.ports.tasks import TaskQueue
@@ -47,6 +48,8 @@ class Deps:
     tasks: TaskQueue
     #: Addresses messages point to (a booking's manage link, a client's page).
     links: Links
+    #: Whether a client has done an onboarding step (signed the waiver, filled in the form).
+    steps: StepChecks
     #: How the worker sends stored messages (the provider's rate, retries, the status callback URL).
     sending: SendingOptions = attrs.field(factory=SendingOptions)
 

@@ -50,6 +50,7 @@ from coachos.domain.rows import Rows
 from coachos.domain.timezones import require_utc
 from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.domain.usecases.forms import check_screening
+from coachos.domain.usecases.onboarding import holding, start_for_booking
 from coachos.ports.storage import UnitOfWork
 
 BE = TypeVar("BE", bound=BookingEvent)
@@ -238,7 +239,9 @@ def book_in(uow: UnitOfWork, cmd: BookSession, start: datetime, now: datetime, d
             capacity=service.capacity,
         ),
     )
-    status = BookingStatus.CONFIRMED if cmd.confirm else BookingStatus.REQUESTED
+    # A service some flow applies to waits for the client's onboarding: requested, not confirmed.
+    confirm = cmd.confirm and not holding(uow, deps, org.id, cmd.client_id, service.id)
+    status = BookingStatus.CONFIRMED if confirm else BookingStatus.REQUESTED
     booking = Booking(
         id=BookingId(deps.ids.new_id()),
         org_id=org.id,
@@ -259,7 +262,8 @@ def book_in(uow: UnitOfWork, cmd: BookSession, start: datetime, now: datetime, d
         guest=cmd.guest,
     )
     uow.bookings.add(booking)
-    event_type = BookingConfirmed if cmd.confirm else BookingRequested
+    start_for_booking(uow, deps, booking, now)
+    event_type = BookingConfirmed if confirm else BookingRequested
     uow.emit(booking_event(event_type, booking, now, cmd.actor))
     if service.uses_credit and cmd.take_credit:
         try:

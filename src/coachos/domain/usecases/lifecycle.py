@@ -28,8 +28,10 @@ from coachos.domain.ids import (
     BookingId,
     OrgId,
 )
+from coachos.domain.onboarding import hold_reason
 from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.domain.usecases.booking import booking_event
+from coachos.domain.usecases.onboarding import holding
 from coachos.ports.storage import UnitOfWork
 
 
@@ -134,6 +136,12 @@ def move_booking(cmd: ConfirmBooking | CompleteBooking | MarkNoShow, deps: Deps)
         booking = uow.bookings.get(cmd.org_id, cmd.booking_id)
         if after_start and now < booking.start:
             raise PolicyViolation("This session has not started yet.")
+        if (
+            target is BookingStatus.CONFIRMED
+            and booking.status is BookingStatus.REQUESTED
+            and (held := holding(uow, deps, cmd.org_id, booking.client_id, booking.service_id))
+        ):
+            raise PolicyViolation(f"{hold_reason(held)}. Confirm once the client has done every step.")
         moved = uow.bookings.transition(cmd.org_id, cmd.booking_id, target, at=now, actor=cmd.actor)
         if moved is None:
             current = uow.bookings.get(cmd.org_id, cmd.booking_id)

@@ -32,6 +32,7 @@ from coachos.domain.usecases.waivers import client_waivers_in
 from coachos.entrypoints.web.consent_view import consent_view
 from coachos.entrypoints.web.context import core
 from coachos.entrypoints.web.forms_view import forms_panel
+from coachos.entrypoints.web.onboarding_view import onboarding_panel
 from coachos.entrypoints.web.security import login_required, require_principal
 from coachos.entrypoints.web.unreadable import report
 from coachos.entrypoints.web.views.inbox import messages_panel, queue_reply
@@ -66,6 +67,7 @@ PANELS: tuple[Panel, ...] = (
     Panel("messages", "Messages"),
     Panel("waivers", "Waivers"),
     Panel("forms", "Forms"),
+    Panel("onboarding", "Onboarding"),
 )
 
 
@@ -215,6 +217,7 @@ LOADERS: Mapping[str, Callable[[UnitOfWork, OrgId, ClientId, datetime], dict[str
     "messages": messages_panel,
     "waivers": _waivers,
     "forms": forms_panel,
+    "onboarding": onboarding_panel,
 }
 
 

@@ -18,7 +18,7 @@ from coachos.domain.orgs import Coach, Organization
 from coachos.domain.rows import Rows, unreadable_in
 from coachos.domain.timezones import day_start
 from coachos.domain.todos import Todo
-from coachos.domain.usecases import CompleteTodo
+from coachos.domain.usecases import CompleteTodo, HeldBookings
 from coachos.entrypoints.web.context import core
 from coachos.entrypoints.web.security import login_required, require_principal
 from coachos.entrypoints.web.unreadable import report
@@ -123,9 +123,12 @@ async def today() -> Any:
     app = core()
     now = app.clock.now()
     view = await app.read_async(lambda uow: _today(uow, who.org_id, who.coach_id, now))
+    # Clients whose onboarding holds an upcoming session (the same two weeks as "Confirm ..." above).
+    held = await app.execute_async(HeldBookings(org_id=who.org_id, start=now, end=now + timedelta(days=14)))
     return await render_template(
         "today.html",
         v=view,
+        held=held,
         org=view.org,
         now=now,
         welcome=request.args.get("welcome"),

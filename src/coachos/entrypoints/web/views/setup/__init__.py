@@ -12,6 +12,7 @@ from coachos.entrypoints.web.views.setup import (
     index,
     messages,
     numbers,
+    onboarding,
     settings,
     waivers,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "index",
     "messages",
     "numbers",
+    "onboarding",
     "policy_in_words",
     "settings",
     "waivers",
