@@ -38,10 +38,11 @@ from coachos.domain.forms import (
     screening_state,
 )
 from coachos.domain.ids import Actor, ClientId, CoachId, OrgId
-from coachos.domain.messages import Message, MessageChannel, Purpose, outgoing
+from coachos.domain.messages import Message, MessageChannel
 from coachos.domain.screening_template import NAME as SCREENING_NAME
 from coachos.domain.screening_template import health_screening
 from coachos.domain.usecases._base import Command, Deps, handles
+from coachos.domain.usecases._client_links import queue_client_link
 from coachos.ports.storage import UnitOfWork
 
 
@@ -508,7 +509,7 @@ def _channel(value: str) -> MessageChannel:
 @handles(SendFormLink)
 def send_form_link(cmd: SendFormLink, deps: Deps) -> Message:
     """Write the message in this transaction (the worker sends it, consent permitting; not held by quiet hours)."""
-    coach = _coach(cmd.actor)
+    _coach(cmd.actor)
     channel = _channel(cmd.channel)
     now = deps.clock.now()
     with deps.uow() as uow:
@@ -517,29 +518,17 @@ def send_form_link(cmd: SendFormLink, deps: Deps) -> Message:
         form = uow.forms.get(cmd.org_id, cmd.form_id)
         if not form.published:
             raise ValidationError("Publish the form before sending it.", field="form_id")
-        to = client.phone if channel is MessageChannel.SMS else client.email
-        if not to:
-            what = "mobile number" if channel is MessageChannel.SMS else "email address"
-            raise ValidationError(f"This client has no {what} on file; add one or choose the other way.")
         link = deps.links.fill_form(cmd.org_id, cmd.client_id, cmd.form_id, slug=org.slug)
-        first = client.name.split()[0]
-        body = f"Hi {first}, {org.name} asks you to fill in “{form.name}”: {link}"
-        message = uow.messages.add(
-            outgoing(
-                id=deps.ids.new_id(),
-                org_id=cmd.org_id,
-                # One per coach click: a repeated click a second later is one message, a later resend another.
-                key=f"form-link:{cmd.form_id}:{cmd.client_id}:{channel.value}:{int(now.timestamp()) // 60}",
-                channel=channel,
-                purpose=Purpose.TRANSACTIONAL,
-                to=to,
-                body=body,
-                now=now,
-                client_id=cmd.client_id,
-                coach_id=coach,
-                subject=f"{org.name}: please fill in {form.name}" if channel is MessageChannel.EMAIL else None,
-                quiet_hours=False,
-            )
+        message = queue_client_link(
+            uow,
+            deps,
+            client,
+            channel,
+            key=f"form-link:{cmd.form_id}:{cmd.client_id}",
+            body=f"Hi {client.name.split()[0]}, {org.name} asks you to fill in “{form.name}”: {link}",
+            subject=f"{org.name}: please fill in {form.name}",
+            template="form_link",
+            now=now,
         )
         uow.commit()
     return message

@@ -14,9 +14,10 @@ import attrs
 from coachos.domain.clients import Client
 from coachos.domain.errors import Conflict, NotFound, ValidationError
 from coachos.domain.ids import Actor, ClientId, CoachId, OrgId, WaiverId, WaiverVersionId
-from coachos.domain.messages import Message, MessageChannel, Purpose, outgoing
+from coachos.domain.messages import Message, MessageChannel
 from coachos.domain.orgs import Organization
 from coachos.domain.usecases._base import Command, Deps, handles
+from coachos.domain.usecases._client_links import queue_client_link
 from coachos.domain.waivers import (
     ESIGN_CONSENT,
     GUEST_RESIGN_MESSAGE,
@@ -371,29 +372,19 @@ def send_waiver_link(cmd: SendWaiverLink, deps: Deps) -> Message:
         waiver = uow.waivers.get(cmd.org_id, cmd.waiver_id)
         if not uow.waivers.versions(cmd.org_id, cmd.waiver_id):
             raise ValidationError("Publish the waiver's text before sending it to sign.", field="waiver_id")
-        to = client.email if cmd.channel is MessageChannel.EMAIL else client.phone
-        if not to:
-            what = "email address" if cmd.channel is MessageChannel.EMAIL else "mobile number"
-            raise ValidationError(f"This client has no {what} on file; add one first.", field="channel")
+        _coach(cmd.actor)
         link = deps.links.sign_waiver(org.id, client.id, waiver.id, slug=org.slug)
-        body = f"{org.name}: please read and sign “{waiver.title}” before your next session: {link}"
-        message = outgoing(
-            id=deps.ids.new_id(),
-            org_id=org.id,
-            # A double click within the same minute queues one message.
-            key=f"waiver-link:{waiver.id}:{client.id}:{now:%Y%m%dT%H%M}",
-            channel=cmd.channel,
-            purpose=Purpose.TRANSACTIONAL,
-            to=to,
-            body=body,
-            now=now,
-            client_id=client.id,
-            coach_id=_coach(cmd.actor),
+        stored = queue_client_link(
+            uow,
+            deps,
+            client,
+            cmd.channel,
+            key=f"waiver-link:{waiver.id}:{client.id}",
+            body=f"{org.name}: please read and sign “{waiver.title}” before your next session: {link}",
+            subject=f"Please sign: {waiver.title}",
             template="waiver_link",
-            subject=f"Please sign: {waiver.title}" if cmd.channel is MessageChannel.EMAIL else None,
-            quiet_hours=False,
+            now=now,
         )
-        stored = uow.messages.add(message)
         uow.commit()
     return stored
 
