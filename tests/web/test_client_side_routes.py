@@ -97,6 +97,8 @@ class TestPortalTodo:
         for link in (waiver_link, form_link):
             assert (await browser.get(link.path)).status_code == 200
         sign(core, world, waiver, version, person)
+        signed = await (await browser.get(waiver_link.path)).get_data(as_text=True)
+        assert 'href="/c/peak/#todo"' in signed  # back to the portal from the signed waiver
         page = await (await browser.get("/c/peak/")).get_data(as_text=True)
         assert "New clients: 1/2 steps done" in page
         assert "✓ Sign “Liability waiver”" in page
