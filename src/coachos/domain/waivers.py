@@ -25,7 +25,7 @@ import attrs
 
 from coachos.domain.checks import check_text, text
 from coachos.domain.contact import check_name
-from coachos.domain.errors import ValidationError
+from coachos.domain.errors import PolicyViolation, ValidationError
 from coachos.domain.ids import ClientId, CoachId, OrgId, WaiverId, WaiverVersionId
 
 #: The longest waiver text a coach may publish (a long waiver is a few thousand words).
@@ -333,3 +333,22 @@ def drawing_commands(svg: str) -> list[tuple[str, tuple[float, ...]]]:
     """The commands of an SVG made by `drawing_svg` (for drawing it again, e.g. into a PDF)."""
     found = _SVG_PATH.search(svg)
     return parse_drawing(found.group(1)) if found else []
+
+
+class ResignRequired(PolicyViolation):
+    """A waiver the client signed has changed materially since: booking waits for the new signature."""
+
+    code = "waiver_resign_required"
+
+
+def resign_message(titles: Sequence[str]) -> str:
+    """Why booking waits, worded for the client and the coach alike."""
+    names = ", ".join(f"“{t}”" for t in titles)
+    return (
+        f"Booking is on hold: {names} changed since it was signed, and the change needs a new signature. "
+        "Your coach can send the signing link; once it is signed, booking works again."
+    )
+
+
+#: Why booking waits, for a visitor on the public form (who may not be the client whose email they typed).
+GUEST_RESIGN_MESSAGE = "Booking is on hold until some paperwork is brought up to date. Please contact your coach."

@@ -51,6 +51,7 @@ from coachos.domain.timezones import require_utc
 from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.domain.usecases.forms import check_screening
 from coachos.domain.usecases.onboarding import holding, start_for_booking
+from coachos.domain.usecases.waivers import check_waivers
 from coachos.ports.storage import UnitOfWork
 
 BE = TypeVar("BE", bound=BookingEvent)
@@ -210,6 +211,8 @@ def _book(cmd: BookSession, start: datetime, deps: Deps) -> Booking:
     with deps.uow() as uow:
         # A "yes" on the health screening without clearance, or a stale screening, holds booking back.
         check_screening(uow, cmd.org_id, cmd.client_id, now)
+        # So does a waiver the client signed whose terms changed materially since.
+        check_waivers(uow, cmd.org_id, cmd.client_id)
         booking = book_in(uow, cmd, start, now, deps)
         uow.commit()
     return booking

@@ -21,6 +21,7 @@ from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.domain.usecases.booking import BookSession, book_in
 from coachos.domain.usecases.clients import log_given
 from coachos.domain.usecases.forms import check_screening
+from coachos.domain.usecases.waivers import check_waivers
 from coachos.ports.storage import UnitOfWork
 
 #: The calendar feed covers bookings from this long ago …
@@ -139,6 +140,7 @@ def book_as_guest(cmd: BookAsGuest, deps: Deps) -> Booking:
             client, guest = _find_or_add_client(uow, cmd, guest, now, deps)
             # The same screening hold as for the coach's bookings (a new lead has no screening yet).
             check_screening(uow, cmd.org_id, client.id, now, guest=True)
+            check_waivers(uow, cmd.org_id, client.id, guest=True)
             booking = book_in(
                 uow,
                 BookSession(

@@ -19,7 +19,9 @@ from coachos.domain.orgs import Organization
 from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.domain.waivers import (
     ESIGN_CONSENT,
+    GUEST_RESIGN_MESSAGE,
     Guardian,
+    ResignRequired,
     Waiver,
     WaiverSignature,
     WaiverVersion,
@@ -29,6 +31,7 @@ from coachos.domain.waivers import (
     is_signed_current,
     latest,
     render_markdown,
+    resign_message,
 )
 from coachos.ports.storage import UnitOfWork
 
@@ -393,3 +396,22 @@ def send_waiver_link(cmd: SendWaiverLink, deps: Deps) -> Message:
         stored = uow.messages.add(message)
         uow.commit()
     return stored
+
+
+def check_waivers(uow: UnitOfWork, org_id: OrgId, client_id: ClientId, *, guest: bool = False) -> None:
+    """Raise ResignRequired when a waiver the client has signed has a material version they have not signed.
+
+    Only waivers the client signed before count here: which waivers a new client must sign at all is
+    what onboarding flows decide (their bookings are held as requested until then). A `guest` (the
+    public form, where anyone can type a client's email) is not told which waivers the client signed.
+    """
+    signed = {s.waiver_id for s in uow.waivers.signatures(org_id, client_id)}
+    if not signed:
+        return
+    stale = [
+        w.title
+        for w in uow.waivers.list(org_id)
+        if w.id in signed and not uow.waivers.signed_current(org_id, client_id, w.id)
+    ]
+    if stale:
+        raise ResignRequired(GUEST_RESIGN_MESSAGE if guest else resign_message(stale))
