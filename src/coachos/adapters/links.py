@@ -103,6 +103,10 @@ class SignedLinks:
         """The client's page in the dashboard."""
         return f"{self._base}/clients/{client_id}"
 
+    def portal_sign_in(self, slug: str) -> str:
+        """Where a client signs in to the business's portal (by a one-time link or code sent to them)."""
+        return f"{self._base}/c/{slug}/sign-in"
+
     def fill_form(self, org_id: OrgId, client_id: ClientId, form_id: UUID, *, slug: str) -> str:
         """The client's signed link to fill in a form, under the business's own address."""
         if self._resolved is None:

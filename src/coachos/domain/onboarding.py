@@ -210,11 +210,16 @@ def reminder_key(flow_id: UUID, client_id: ClientId, reminder: Reminder) -> str:
     return f"onboarding:{flow_id}:{client_id}:{reminder.label}"
 
 
-def reminder_text(business: str, first_name: str, p: Progress) -> str:
-    """The reminder's words (a plain, transactional message: it is about what the client started)."""
+def reminder_text(business: str, first_name: str, p: Progress, sign_in: str | None = None) -> str:
+    """The reminder's words (a plain, transactional message: it is about what the client started).
+
+    `sign_in` is the business's portal sign-in page, where the steps are listed with their links;
+    it carries no secret, so a forwarded or late-read message gives nobody access.
+    """
     left = p.total - p.done_count
-    return (
+    text = (
         f"Hi {first_name}, {business} here: your onboarding is {p.summary} done. "
         f"{left} step{'s' * (left != 1)} left ({', '.join(s.kind.label.lower() for s in p.missing)}) "
         "before your sessions can be confirmed."
     )
+    return f"{text} Sign in to see them: {sign_in}" if sign_in else text

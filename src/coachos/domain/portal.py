@@ -39,8 +39,9 @@ CODE_BY_ADDRESS = "portal-code-addr"
 #: Why a client's account may be anonymised but some rows are kept: shown on the portal and to the coach.
 KEPT_ON_DELETION = (
     "Your bookings and payments stay as records without your name or contact details, because the "
-    "business must keep its accounts (tax and bookkeeping law). Signed waivers are kept as the law "
-    "requires. Everything else — your contact details, notes and consents — is erased."
+    "business must keep its accounts (tax and bookkeeping law). Signed waivers and health-screening "
+    "and other form answers are kept as records where the law requires (they cannot be changed). "
+    "Everything else — your contact details, notes and consents — is erased."
 )
 
 
@@ -156,6 +157,8 @@ class PortalTask:
     title: str
     url: str
     done: bool = False
+    #: The heading the task is listed under, e.g. "New clients: 1/3 steps done" (tasks of one group are adjacent).
+    group: str = ""
 
 
 #: Templates whose bodies an export leaves out: they hold sign-in secrets that may still work.

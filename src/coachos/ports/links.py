@@ -19,6 +19,10 @@ class Links(Protocol):
         """The coach's page of the client (signing in is needed)."""
         ...
 
+    def portal_sign_in(self, slug: str) -> str:
+        """The business's client portal sign-in page, `/c/<slug>/sign-in` (no secret in it: safe in any message)."""
+        ...
+
     # Forms (issue 8, engineer "forms"): kept apart from the waiver link on purpose.
     def fill_form(self, org_id: OrgId, client_id: ClientId, form_id: UUID, *, slug: str) -> str:
         """The client's signed link to fill in the form (no sign-in needed): `/c/<slug>/forms/<token>`."""

@@ -279,18 +279,21 @@ def client_onboarding(cmd: ClientOnboarding, deps: Deps) -> list[Progress]:
     """Each concerned flow's progress, by flow name."""
     with deps.uow() as uow:
         uow.clients.get(cmd.org_id, cmd.client_id)
-        started = {s.flow_id for s in uow.onboarding.starts_for(cmd.org_id, cmd.client_id)}
-        flows = [
-            f
-            for f in uow.onboarding.flows(cmd.org_id)
-            if f.steps
-            and (
-                f.applies_to(cmd.service_id)
-                if cmd.service_id is not None
-                else (f.all_services or f.services or f.id in started)
-            )
-        ]
-        return [client_progress(uow, deps, f, cmd.client_id) for f in flows]
+        return concerned_progress(uow, deps, cmd.org_id, cmd.client_id, cmd.service_id)
+
+
+def concerned_progress(
+    uow: UnitOfWork, deps: Deps, org_id: OrgId, client_id: ClientId, service_id: ServiceId | None = None
+) -> list[Progress]:
+    """`ClientOnboarding` inside the caller's unit of work (the portal's to-do list reads it in its own)."""
+    started = {s.flow_id for s in uow.onboarding.starts_for(org_id, client_id)}
+    flows = [
+        f
+        for f in uow.onboarding.flows(org_id)
+        if f.steps
+        and (f.applies_to(service_id) if service_id is not None else (f.all_services or f.services or f.id in started))
+    ]
+    return [client_progress(uow, deps, f, client_id) for f in flows]
 
 
 @attrs.frozen
@@ -409,7 +412,12 @@ def send_onboarding(cmd: SendOnboarding, deps: Deps) -> Progress:
             )
         uow.onboarding.start(OnboardingStart(org_id=org.id, flow_id=flow.id, client_id=client.id, started_at=now))
         _queue_to_client(
-            uow, deps, client, f"onboarding:{flow.id}:{client.id}:sent", reminder_text(org.name, _first(client), p), now
+            uow,
+            deps,
+            client,
+            f"onboarding:{flow.id}:{client.id}:sent",
+            reminder_text(org.name, _first(client), p, deps.links.portal_sign_in(org.slug)),
+            now,
         )
         uow.commit()
     return p
@@ -451,7 +459,7 @@ def _remind_org(org_id: OrgId, now: datetime, before: datetime, deps: Deps) -> i
             # The count moves first: a racing tick that lost it queues nothing, and the key holds anyway.
             if uow.onboarding.mark_reminded(start, reminder.number):
                 client = uow.clients.get(org_id, start.client_id)
-                body = reminder_text(org.name, _first(client), p)
+                body = reminder_text(org.name, _first(client), p, deps.links.portal_sign_in(org.slug))
                 queued += _queue_to_client(uow, deps, client, reminder_key(flow.id, client.id, reminder), body, now)
         uow.commit()
     return queued

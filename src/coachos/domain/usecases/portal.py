@@ -10,6 +10,7 @@ from coachos.domain.bookings import Booking
 from coachos.domain.clients import Channel, Client
 from coachos.domain.errors import NotAuthenticated, Throttled, ValidationError
 from coachos.domain.events import ClientUpdated
+from coachos.domain.forms import FormVersion, Submission
 from coachos.domain.ids import Actor, ClientId, OrgId, ServiceId
 from coachos.domain.messages import MessageChannel, Purpose, outgoing
 from coachos.domain.portal import (
@@ -41,6 +42,7 @@ from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.domain.usecases.booking import BookSession, book_session
 from coachos.domain.usecases.clients import withdraw_consents
 from coachos.domain.usecases.public import first_active_coach
+from coachos.domain.waivers import WaiverSignature
 from coachos.ports.storage import UnitOfWork
 
 #: The one refusal for every link that does not sign in: unknown, used, replaced, expired or another business's.
@@ -349,7 +351,8 @@ class ExportClientData(Command[dict[str, object]]):
 
 @handles(ExportClientData)
 def export_client_data(cmd: ExportClientData, deps: Deps) -> dict[str, object]:
-    """Profile, consents and their log, bookings, packages with their credit events, and messages."""
+    """Profile, consents and their log, bookings, packages with their credit events, messages, waiver
+    signatures and form submissions with their answers (the client's own: nothing here goes to a third party)."""
     with deps.uow() as uow:
         org = uow.orgs.get(cmd.org_id)
         client = uow.clients.get(cmd.org_id, cmd.client_id)
@@ -358,6 +361,14 @@ def export_client_data(cmd: ExportClientData, deps: Deps) -> dict[str, object]:
         packages = uow.packages.for_client(cmd.org_id, cmd.client_id)
         events = {p.id: uow.packages.credit_events(cmd.org_id, p.id) for p in packages}
         messages = uow.messages.for_client(cmd.org_id, cmd.client_id, limit=10_000)
+        waivers = {w.id: w.title for w in uow.waivers.list(cmd.org_id)}
+        signatures = [
+            _signature(s, waivers.get(s.waiver_id, "")) for s in uow.waivers.signatures(cmd.org_id, cmd.client_id)
+        ]
+        submissions = [
+            _submission(s, uow.forms.version(cmd.org_id, s.version_id))
+            for s in uow.forms.submissions(cmd.org_id, cmd.client_id)
+        ]
     return {
         "business": {"name": org.name, "timezone": org.timezone},
         "exported_at": plain(deps.clock.now()),
@@ -374,6 +385,50 @@ def export_client_data(cmd: ExportClientData, deps: Deps) -> dict[str, object]:
             )
             for m in messages
         ],
+        "waiver_signatures": signatures,
+        "form_submissions": submissions,
+    }
+
+
+def _signature(s: WaiverSignature, title: str) -> dict[str, object]:
+    """A signature as its signer may read it: what they signed, how, when and from where (their own data)."""
+    return {
+        "id": str(s.id),
+        "waiver": title,
+        "version_number": s.version_number,
+        "signed_at": plain(s.signed_at),
+        "text_sha256": s.text_sha256,
+        "typed_name": s.typed_name,
+        "method": s.method,
+        "drawing_svg": s.drawing,
+        "consent_wording": s.consent_wording,
+        "ip": s.ip,
+        "user_agent": s.user_agent,
+        "date_of_birth": plain(s.date_of_birth),
+        "guardian_name": s.guardian.name if s.guardian else None,
+        "guardian_relationship": s.guardian.relationship if s.guardian else None,
+        "guardian_drawing_svg": s.guardian.drawing if s.guardian else None,
+    }
+
+
+def _submission(s: Submission, version: FormVersion) -> dict[str, object]:
+    """A submission with each answer beside the question as the client saw it (health answers: theirs to read)."""
+    answers: list[dict[str, object]] = []
+    for key, value in s.answers.items():
+        question = version.question(key)
+        answers.append(
+            {
+                "question": question.label if question else key,
+                "answer": "; ".join(value) if isinstance(value, tuple) else value,
+            }
+        )
+    return {
+        "id": str(s.id),
+        "form": version.name,
+        "version_number": s.version_number,
+        "submitted_at": plain(s.submitted_at),
+        "health_screening": s.screening,
+        "answers": answers,
     }
 
 

@@ -29,6 +29,7 @@ from coachos.entrypoints.web.security import (
     secret_key,
 )
 from coachos.entrypoints.web.views import BLUEPRINTS
+from coachos.entrypoints.web.views.portal import onboarding_tasks, register_portal_tasks
 from coachos.settings import Settings
 
 log = structlog.get_logger("coachos.web")
@@ -80,6 +81,8 @@ def create_app(app_settings: Settings | None = None, *, coachos: CoachOS | None 
     register_error_handlers(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
+    # The portal's "To do": onboarding steps and changed waivers (registering twice is once).
+    register_portal_tasks(onboarding_tasks)
 
     @app.before_serving
     async def start() -> None:

@@ -8,14 +8,19 @@ from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
 
+import attrs
 from quart import g, redirect, render_template, request, url_for
 
 from coachos.domain.bookings import GuestConsent
+from coachos.domain.clients import Client
 from coachos.domain.errors import CoachOSError, Conflict, Fault, NotFound, SlotUnavailable, ValidationError
+from coachos.domain.ids import ServiceId
+from coachos.domain.orgs import Organization
 from coachos.domain.timezones import check_date, day_start, label
 from coachos.domain.usecases import (
     BookAsClient,
     BookAsGuest,
+    ClientOnboarding,
     FindSlots,
 )
 from coachos.entrypoints.web.context import core, settings
@@ -44,6 +49,29 @@ from coachos.entrypoints.web.views.public._shared import (
 # --- booking pages -----------------------------------------------------------------------------
 
 
+@attrs.frozen
+class BeforeFirst:
+    """A signed-in client's steps before a service's bookings are confirmed, summed over the flows holding it."""
+
+    done: int
+    total: int
+
+    @property
+    def complete(self) -> bool:
+        """Nothing left to do."""
+        return self.done >= self.total
+
+
+async def before_first(org: Organization, me: Client | None, service_id: ServiceId) -> BeforeFirst | None:
+    """What a signed-in client still has to do before this service is confirmed; None for guests or no flow."""
+    if me is None:
+        return None
+    found = await core().execute_async(ClientOnboarding(org_id=org.id, client_id=me.id, service_id=service_id))
+    if not found:
+        return None
+    return BeforeFirst(done=sum(p.done_count for p in found), total=sum(p.total for p in found))
+
+
 @bp.route("/book/<slug>")
 async def services(slug: str) -> Any:
     """The business's name and the services it offers, with price and length."""
@@ -61,8 +89,10 @@ async def slots(slug: str, service_id: UUID) -> Any:
     viewer = viewer_zone(request.args.get("tz"))
     week = _week(request.args.get("week"), org, now)
     found = await _slots(org, service, coach.id, week)
+    me = await signed_in(org)
     return await render_template(
         "public/slots.html",
+        onboarding=await before_first(org, me, service.id),
         business=org,
         service=service,
         days=by_day(found, org, viewer),
@@ -181,6 +211,7 @@ async def book(slug: str, service_id: UUID) -> Any:
         marketing=marketing,
         wants_tz=request.method == "GET",
         me=me,
+        onboarding=await before_first(org, me, service.id),
     )
     return page, status_of(error) if error else 200
 
