@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from uuid import UUID
 
 import attrs
@@ -158,7 +159,17 @@ def open_step(phone: Page, coach: Page, server: LiveServer, biz: Business, *, ti
     phone.goto(newest_link(server, biz.email, kind))
 
 
-def sign_waiver(phone: Page, biz: Business) -> None:
+def photograph(page: Page, folder: Path | None, name: str) -> None:
+    """Write docs/screenshots/client-journey-<name>.png for the README (only when asked for a folder)."""
+    if folder is None:
+        return
+    page.wait_for_load_state("networkidle")
+    target = folder / f"client-journey-{name}.png"
+    page.screenshot(path=str(target), full_page=True, animations="disabled", caret="hide")
+    assert target.stat().st_size > 10_000
+
+
+def sign_waiver(phone: Page, biz: Business, shots: Path | None = None) -> None:
     """Type the name, draw on the pad with the pointer, agree and sign."""
     expect(phone.locator("header")).to_contain_text(biz.name)
     expect(phone.locator("#waiver-text")).to_contain_text("Exercise carries some risk.")
@@ -177,17 +188,19 @@ def sign_waiver(phone: Page, biz: Business) -> None:
     if birth.count():
         birth.fill("1991-06-14")
     phone.get_by_role("checkbox").check()
+    photograph(phone, shots, "waiver")
     phone.get_by_role("button", name="Sign").click()
     expect(phone.get_by_role("status")).to_contain_text("your signature is recorded")
 
 
-def fill_screening(phone: Page, *, yes: int = 0) -> None:
+def fill_screening(phone: Page, *, yes: int = 0, shots: Path | None = None) -> None:
     """Answer every question "No" (or "Yes" to the first `yes` of them) and send."""
     expect(phone.get_by_role("heading", name=SCREENING)).to_be_visible()
     questions = phone.locator("fieldset.question")
     assert questions.count() == 8
     for i in range(questions.count()):
         questions.nth(i).get_by_label("Yes" if i < yes else "No", exact=True).check()
+    photograph(phone, shots, "screening")
     phone.get_by_role("button", name="Send my answers").click()
     expect(phone.get_by_role("status")).to_contain_text("your answers were received")
 
@@ -210,7 +223,7 @@ def book_first_slot(phone: Page, biz: Business) -> None:
 
 class TestClientOnboardingOnAPhone:
     def test_sign_in_onboard_book_with_a_credit_and_the_coach_sees_it(
-        self, browse: Browse, live_server: LiveServer, core: CoachOS
+        self, browse: Browse, live_server: LiveServer, core: CoachOS, screenshots_dir: Path
     ) -> None:
         """Link sign-in, waiver drawn and typed, screening all "no", a booking with a credit that nothing holds."""
         coach = browse.page()
@@ -221,15 +234,17 @@ class TestClientOnboardingOnAPhone:
         phone = browse.page(viewport=PHONE, is_mobile=True, has_touch=True)
         sign_in_by_link(phone, live_server, biz)
         expect(phone.locator("#credits + ul")).to_contain_text("10 of 10 left")
+        photograph(phone, screenshots_dir, "portal")
 
         open_step(phone, coach, live_server, biz, title=WAIVER, kind="waivers")
-        sign_waiver(phone, biz)
+        sign_waiver(phone, biz, screenshots_dir)
         open_step(phone, coach, live_server, biz, title=SCREENING, kind="forms")
-        fill_screening(phone)
+        fill_screening(phone, shots=screenshots_dir)
 
         book_first_slot(phone, biz)
         expect(phone.get_by_role("status")).to_contain_text("You're booked in")
         expect(phone.locator("main")).to_contain_text("One session credit from your package was used.")
+        photograph(phone, screenshots_dir, "booked")
         # Every public booking is a request the coach confirms (docs/notes/onboard.md), the signed-in client's
         # too; what onboarding adds is a hold on confirming, and that must be gone now.
         ((booking_id, status, package_id),) = client_bookings(live_server, biz)
@@ -255,6 +270,8 @@ class TestClientOnboardingOnAPhone:
         expect(row).to_contain_text(biz.client_name)
         expect(row).to_contain_text("typed name and drawn signature")
         expect(row.get_by_role("img")).to_be_visible()
+        expect(coach.locator(".panel[aria-busy]")).to_have_count(0)
+        photograph(coach, screenshots_dir, "coach")
 
         forms = coach.locator("#panel-forms")
         expect(forms).to_contain_text("Access log (0)")
