@@ -271,6 +271,9 @@ class TestClientOnboardingOnAPhone:
         expect(row).to_contain_text("typed name and drawn signature")
         expect(row.get_by_role("img")).to_be_visible()
         expect(coach.locator(".panel[aria-busy]")).to_have_count(0)
+        messages_panel = coach.locator("#panel-messages")
+        expect(messages_panel).to_contain_text("sign-in link and code: hidden")
+        expect(messages_panel).not_to_contain_text("/sign-in/")
         photograph(coach, screenshots_dir, "coach")
 
         forms = coach.locator("#panel-forms")
