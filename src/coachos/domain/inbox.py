@@ -19,6 +19,7 @@ from coachos.domain.errors import ValidationError
 from coachos.domain.ids import ClientId
 from coachos.domain.messages import Direction, Message, MessageChannel
 from coachos.domain.orgs import Organization
+from coachos.domain.portal import SECRET_TEMPLATES
 from coachos.domain.quiet_hours import next_allowed, recipient_zone
 
 #: Longest reply: Twilio refuses longer bodies (about ten GSM-7 parts, or twenty-four UCS-2 ones).
@@ -42,8 +43,17 @@ class Conversation:
     @property
     def preview(self) -> str:
         """The latest message on one line, shortened to PREVIEW characters."""
-        flat = " ".join(self.last.body.split())
+        flat = " ".join(shown_body(self.last).split())
         return flat if len(flat) <= PREVIEW else flat[: PREVIEW - 1].rstrip() + "…"
+
+
+#: What coaches see instead of a portal sign-in or contact-change message's body.
+SIGN_IN_WITHHELD = "(The client's sign-in link and code: hidden, because whoever holds them can sign in as the client.)"
+
+
+def shown_body(message: Message) -> str:
+    """The body as coaches may read it: sign-in secrets that may still work are left out, as in the data export."""
+    return SIGN_IN_WITHHELD if message.template in SECRET_TEMPLATES else message.body
 
 
 def unread(message: Message) -> bool:

@@ -19,7 +19,7 @@ from quart import Blueprint, redirect, render_template, request, url_for
 from coachos.domain.clients import Client
 from coachos.domain.errors import ValidationError
 from coachos.domain.ids import ClientId, OrgId
-from coachos.domain.inbox import MAX_REPLY, ReplyRoute, reply_route, unread
+from coachos.domain.inbox import MAX_REPLY, ReplyRoute, reply_route, shown_body, unread
 from coachos.domain.messages import Message, MessageChannel, MessageStatus
 from coachos.domain.messaging import SmsSegments, count_segments
 from coachos.domain.usecases import ListConversations, ReadConversation, SendReply
@@ -122,6 +122,7 @@ def segment_text(found: SmsSegments) -> str:
 HELPERS: dict[str, Any] = {
     "status_text": status_text,
     "is_unread": unread,
+    "shown_body": shown_body,
     "segments": count_segments,
     "segment_text": segment_text,
 }
