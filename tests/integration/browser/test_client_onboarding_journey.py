@@ -18,12 +18,11 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
-from coachos import BookingStatus, CoachOS, CreateClient, Money, SellPackage, Settings, bootstrap
+from coachos import CoachOS, CreateClient, Money, SellPackage, Settings, bootstrap
 from coachos.adapters.sql.tables import bookings, messages
 from coachos.domain.ids import Actor
 from coachos.domain.usecases import (
     AddOnboardingStep,
-    ConfirmBooking,
     CreateHealthScreening,
     CreateOnboardingFlow,
     CreateWaiver,
@@ -245,16 +244,14 @@ class TestClientOnboardingOnAPhone:
         expect(phone.get_by_role("status")).to_contain_text("You're booked in")
         expect(phone.locator("main")).to_contain_text("One session credit from your package was used.")
         photograph(phone, screenshots_dir, "booked")
-        # Every public booking is a request the coach confirms (docs/notes/onboard.md), the signed-in client's
-        # too; what onboarding adds is a hold on confirming, and that must be gone now.
-        ((booking_id, status, package_id),) = client_bookings(live_server, biz)
-        assert status == "requested"
+        # A signed-in client's booking is confirmed at once (they proved who they are) once onboarding
+        # no longer holds it: the flow is complete, so nothing waits for the coach.
+        ((_booking, status, package_id),) = client_bookings(live_server, biz)
+        assert status == "confirmed"
         assert package_id is not None, "the booking did not use the client's credit"
         coach.goto("/today")
-        expect(coach.locator("main")).to_contain_text(f"Confirm {biz.client_name}")
+        expect(coach.locator("main")).not_to_contain_text(f"Confirm {biz.client_name}")
         expect(coach.locator("#onboarding-holds")).to_have_count(0)
-        confirmed = core.execute(ConfirmBooking(org_id=biz.org_id, booking_id=booking_id, actor=biz.coach))
-        assert confirmed.status is BookingStatus.CONFIRMED
         phone.goto(f"/c/{biz.slug}/")
         expect(phone.locator("#credits + ul")).to_contain_text("9 of 10 left")
         expect(phone.locator("#upcoming + ul")).to_contain_text("Personal training")
@@ -315,9 +312,7 @@ class TestClientOnboardingOnAPhone:
 
         book_first_slot(phone, biz)
         expect(phone.get_by_role("status")).to_contain_text("You're booked in")
-        ((booking_id, status, package_id),) = client_bookings(live_server, biz)
-        assert status == "requested"
+        ((_booking, status, package_id),) = client_bookings(live_server, biz)
+        assert status == "confirmed"
         assert package_id is not None
-        confirmed = core.execute(ConfirmBooking(org_id=biz.org_id, booking_id=booking_id, actor=biz.coach))
-        assert confirmed.status is BookingStatus.CONFIRMED
         assert not browse.problems, browse.problems

@@ -454,7 +454,8 @@ class BookAsClient(Command[Booking]):
 def book_as_client(cmd: BookAsClient, deps: Deps) -> Booking:
     """The normal booking, with the client as actor: credits are used as for any booking of theirs.
 
-    This is the only way a public booking uses credits: the client proved who they are by signing in.
+    This is the only way a public booking uses credits, and the only public booking confirmed at once:
+    the client proved who they are by signing in.
     """
     with deps.uow() as uow:
         coach_id = first_active_coach(uow, cmd.org_id).id
@@ -470,6 +471,9 @@ def book_as_client(cmd: BookAsClient, deps: Deps) -> Booking:
             idempotency_key=cmd.idempotency_key,
             # Without a usable credit they book as a guest would (paid later), never worse off for signing in.
             allow_without_credit=True,
+            # Signing in proved who they are, so their booking is confirmed like one the coach makes
+            # (a guest's waits for the coach) — unless an onboarding flow still holds it as requested.
+            confirm=True,
         ),
         deps,
     )
