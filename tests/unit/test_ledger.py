@@ -149,10 +149,27 @@ class TestBuilders:
         }
         assert back.source_kind is SourceKind.REFUND
 
+    def test_two_half_refunds_give_back_the_fees_exactly(self) -> None:
+        """Fee 1 on a sale of 2: refunding 1 then 1 gives back 1 then 0, not 1 and 1."""
+        sale = a_sale(2, 1, 0)
+        first = ledger.refund(header(), sale, 1)
+        second = ledger.refund(header(), sale, 1, refunded_before=1)
+        assert by_account(first)[Account.STRIPE_FEES] == -1
+        assert Account.STRIPE_FEES not in by_account(second)
+        assert set(by_account(sale, first, second).values()) == {0}
+
+    def test_a_lost_dispute_reverses_like_a_refund(self) -> None:
+        sale = a_sale(1_000, 59, 25)
+        lost = ledger.refund(header(), sale, 1_000, kind=SourceKind.DISPUTE)
+        assert lost.source_kind is SourceKind.DISPUTE
+        assert set(by_account(sale, lost).values()) == {0}
+
     def test_refunds_beyond_the_sale_or_of_a_refund_are_refused(self) -> None:
         sale = a_sale(1_000)
         with pytest.raises(ValidationError, match="at most"):
             ledger.refund(header(), sale, 1_001)
+        with pytest.raises(ValidationError, match="at most the 400"):
+            ledger.refund(header(), sale, 401, refunded_before=600)
         with pytest.raises(ValidationError, match="Only a sale"):
             ledger.refund(header(), ledger.refund(header(), sale, 10), 5)
 
@@ -213,6 +230,19 @@ class TestProperties:
         assert sum(back.get(a, 0) for a in ledger.INCOME) == amount
         assert -back.get(Account.STRIPE_FEES, 0) <= fee
         assert -back.get(Account.PLATFORM_FEES, 0) <= cut
+
+    @given(sales(), st.lists(st.integers(1, 10**12), max_size=6))
+    def test_partial_refunds_adding_up_to_the_sale_undo_it(
+        self, drawn: tuple[LedgerTransaction, int, int, int], cuts: list[int]
+    ) -> None:
+        """Any split of the sale into partial refunds leaves every account where it was before the sale."""
+        sale, gross, _, _ = drawn
+        points = sorted({c % gross for c in cuts if c % gross} | {gross})
+        txs, before = [sale], 0
+        for point in points:
+            txs.append(ledger.refund(header(), sale, point - before, refunded_before=before))
+            before = point
+        assert set(by_account(*txs).values()) == {0}
 
     @given(st.lists(st.tuples(st.integers(1, 20), st.integers(1, 100_000), st.integers(0, 25)), min_size=1, max_size=8))
     def test_deferred_revenue_is_unused_credits_times_unit_price(self, packages: list[tuple[int, int, int]]) -> None:

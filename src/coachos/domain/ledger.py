@@ -221,23 +221,39 @@ def _half_up(numerator: int, denominator: int) -> int:
 
 
 def refund(
-    header: Header, sale_tx: LedgerTransaction, amount_minor: int, *, kind: SourceKind = SourceKind.REFUND
+    header: Header,
+    sale_tx: LedgerTransaction,
+    amount_minor: int,
+    *,
+    refunded_before: int = 0,
+    kind: SourceKind = SourceKind.REFUND,
 ) -> LedgerTransaction:
     """`amount_minor` of `sale_tx` given back: every line of the sale reversed in proportion.
 
-    Each fee line is the sale's line * amount / gross rounded half away from zero (integers only);
-    the income line is exactly the amount; what rounding leaves falls on the Stripe balance, so the
-    transaction balances. A full refund is the sale negated, line for line. Disputes lost use
-    ``kind=SourceKind.DISPUTE``.
+    A fee line gives back its share of everything refunded so far, rounded half away from zero in
+    integers, less what earlier refunds gave back (`refunded_before` is the sum of their amounts):
+    ``round(fee * (before + amount) / gross) - round(fee * before / gross)``. So partial refunds that
+    add up to the sale give back exactly its fees, never a cent more. The income line is exactly the
+    amount; what rounding leaves falls on the Stripe balance, so the transaction balances. A full
+    refund is the sale negated, line for line. Disputes lost use ``kind=SourceKind.DISPUTE``.
     """
     gross = gross_of(sale_tx)
     amount = _whole(amount_minor, "amount_minor")
-    if not 0 < amount <= gross.amount_minor:
+    before = _whole(refunded_before, "refunded_before")
+    if not 0 <= before < gross.amount_minor:
+        raise ValidationError("What was refunded before is zero or more and less than the sale.", field="amount")
+    if not 0 < amount <= gross.amount_minor - before:
         raise ValidationError(
-            f"A refund is more than zero and at most the sale's {gross.amount_minor}.", field="amount"
+            f"A refund is more than zero and at most the {gross.amount_minor - before} not refunded yet.",
+            field="amount",
         )
+
+    def share(line: int) -> int:
+        g = gross.amount_minor
+        return _half_up(line * (before + amount), g) - _half_up(line * before, g)
+
     scaled = [
-        (e.account, amount if e.amount_minor < 0 else -_half_up(e.amount_minor * amount, gross.amount_minor))
+        (e.account, amount if e.amount_minor < 0 else -share(e.amount_minor))
         for e in sale_tx.entries
         if e.account is not Account.STRIPE_BALANCE
     ]
