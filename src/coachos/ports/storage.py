@@ -44,6 +44,7 @@ from coachos.domain.ids import (
     WaiverVersionId,
 )
 from coachos.domain.inbox import Conversation
+from coachos.domain.ledger import Account, LedgerTransaction
 from coachos.domain.messages import Message, MessageChannel, MessageStatus
 from coachos.domain.numbers import PhoneNumber
 from coachos.domain.orgs import Coach, Organization
@@ -740,6 +741,29 @@ class Outbox(Protocol):
         ...
 
 
+class LedgerRepository(Protocol):
+    """The append-only ledger: transactions are recorded once per (business, key), never changed.
+
+    The database itself refuses UPDATE and DELETE of its rows (migration 0022).
+    """
+
+    def record(self, tx: LedgerTransaction) -> bool:
+        """Store `tx` with its lines; False (nothing written) if the business has a transaction with its key."""
+        ...
+
+    def by_key(self, org_id: OrgId, key: str) -> LedgerTransaction | None:
+        """The business's transaction recorded under `key`, if any."""
+        ...
+
+    def transactions(self, org_id: OrgId) -> Sequence[LedgerTransaction]:
+        """The business's transactions, oldest first (by when they happened, then key)."""
+        ...
+
+    def balances(self, org_id: OrgId, currency: str) -> Mapping[Account, int]:
+        """Each account's balance in `currency` (debits positive), summed by the store; unused accounts left out."""
+        ...
+
+
 class WaiverRepository(Protocol):
     """Waivers, their published versions and clients' signatures; versions and signatures are never changed.
 
@@ -810,6 +834,7 @@ class UnitOfWork(Protocol):
     forms: FormRepository
     waivers: WaiverRepository
     onboarding: OnboardingRepository
+    ledger: LedgerRepository
 
     def __enter__(self) -> Self:
         """Begin the transaction."""

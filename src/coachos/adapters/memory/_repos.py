@@ -44,6 +44,7 @@ from coachos.domain.ids import (
     PackageId,
     ServiceId,
 )
+from coachos.domain.ledger import LedgerTransaction
 from coachos.domain.messages import Message, MessageChannel
 from coachos.domain.numbers import PhoneNumber
 from coachos.domain.onboarding import OnboardingFlow, OnboardingStart
@@ -157,6 +158,8 @@ class Tables:
     onboarding_flows: dict[UUID, OnboardingFlow] = attrs.Factory(dict)
     #: (flow id, client id) → when that client's onboarding in that flow started
     onboarding_starts: dict[tuple[UUID, UUID], OnboardingStart] = attrs.Factory(dict)
+    #: (org id, key) → ledger transaction
+    ledger: dict[tuple[UUID, str], LedgerTransaction] = attrs.Factory(dict)
     #: Rows that cannot be read, by id (see UnreadableRow).
     unreadable: dict[UUID, UnreadableRow] = attrs.Factory(dict)
 

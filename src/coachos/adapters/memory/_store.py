@@ -12,6 +12,7 @@ import attrs
 
 from coachos.adapters.memory._accounts import MemoryAccounts
 from coachos.adapters.memory._forms import MemoryForms
+from coachos.adapters.memory._ledger import MemoryLedger
 from coachos.adapters.memory._messages import MemoryMessages
 from coachos.adapters.memory._numbers import MemoryPhoneNumbers
 from coachos.adapters.memory._onboarding import MemoryOnboarding
@@ -45,6 +46,7 @@ from coachos.ports.storage import (
     ClientRepository,
     CoachRepository,
     FormRepository,
+    LedgerRepository,
     MessageRepository,
     MessageTemplateRepository,
     OrganizationRepository,
@@ -129,6 +131,7 @@ class MemoryUnitOfWork:
         self.forms: FormRepository = MemoryForms(t)
         self.waivers: WaiverRepository = MemoryWaivers(t)
         self.onboarding: OnboardingRepository = MemoryOnboarding(t)
+        self.ledger: LedgerRepository = MemoryLedger(t)
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()

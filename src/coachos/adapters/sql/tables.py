@@ -853,3 +853,35 @@ onboarding_starts = sa.Table(
     sa.Index("ix_onboarding_starts_reminders_sent_started_at", "reminders_sent", "started_at"),
     sa.Index("ix_onboarding_starts_org_id_client_id", "org_id", "client_id"),
 )
+
+# The ledger (domain/ledger.py): append-only, the database refuses UPDATE and DELETE (migration 0022).
+# A transaction is written once per (business, key), however often its cause is retried.
+ledger_transactions = sa.Table(
+    "ledger_transactions",
+    metadata,
+    _id(),
+    _org(),
+    sa.Column("key", sa.String(200), nullable=False),
+    sa.Column("occurred_at", UTCDateTime(), nullable=False),
+    sa.Column("source_kind", sa.String(20), nullable=False),
+    sa.Column("source_id", sa.String(200), nullable=False),
+    sa.Column("memo", sa.String(500), nullable=False),
+    _tenant_key("ledger_transactions"),
+    sa.UniqueConstraint("org_id", "key"),
+    sa.Index("ix_ledger_transactions_org_id_occurred_at", "org_id", "occurred_at"),
+)
+
+# A transaction's lines, debits positive; they sum to zero per currency (checked by the domain).
+ledger_entries = sa.Table(
+    "ledger_entries",
+    metadata,
+    sa.Column("transaction_id", sa.Uuid(), primary_key=True),
+    sa.Column("position", sa.SmallInteger(), primary_key=True),
+    sa.Column("org_id", sa.Uuid(), nullable=False),
+    sa.Column("account", sa.String(30), nullable=False),
+    sa.Column("amount_minor", sa.BigInteger(), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    _tenant_fk("transaction_id", "ledger_transactions"),
+    sa.CheckConstraint("amount_minor <> 0", name="amount_minor_not_zero"),
+    sa.Index("ix_ledger_entries_org_id_currency_account", "org_id", "currency", "account"),
+)

@@ -13,6 +13,7 @@ from coachos.adapters.sql.atomic import SqlCalendar, SqlPackages
 from coachos.adapters.sql.automations import SqlAutomations, SqlTodos
 from coachos.adapters.sql.errors import at_the_edge
 from coachos.adapters.sql.forms import SqlForms
+from coachos.adapters.sql.ledger import SqlLedger
 from coachos.adapters.sql.messages import SqlMessages
 from coachos.adapters.sql.onboarding import SqlOnboarding
 from coachos.adapters.sql.outbox import SqlOutbox, event_row
@@ -41,6 +42,7 @@ from coachos.ports.storage import (
     ClientRepository,
     CoachRepository,
     FormRepository,
+    LedgerRepository,
     MessageRepository,
     MessageTemplateRepository,
     OrganizationRepository,
@@ -94,6 +96,7 @@ class SqlUnitOfWork:
         self.forms: FormRepository = SqlForms(conn)
         self.waivers: WaiverRepository = SqlWaivers(conn)
         self.onboarding: OnboardingRepository = SqlOnboarding(conn)
+        self.ledger: LedgerRepository = SqlLedger(conn)
         self._events = []
         return self
 

@@ -1,0 +1,34 @@
+"""The ledger in memory: transactions are only ever added, once per (business, key), as in the database."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from coachos.adapters.memory._repos import _Repo
+from coachos.domain import ledger
+from coachos.domain.ids import OrgId
+from coachos.domain.ledger import Account, LedgerTransaction
+
+
+class MemoryLedger(_Repo):
+    """Ledger transactions in memory, keyed by (org id, key)."""
+
+    def record(self, tx: LedgerTransaction) -> bool:
+        """Store `tx` unless the business has one with its key; whether it was stored."""
+        if (tx.org_id, tx.key) in self._t.ledger:
+            return False
+        self._t.ledger[(tx.org_id, tx.key)] = tx
+        return True
+
+    def by_key(self, org_id: OrgId, key: str) -> LedgerTransaction | None:
+        """The business's transaction recorded under `key`, if any."""
+        return self._t.ledger.get((org_id, key))
+
+    def transactions(self, org_id: OrgId) -> Sequence[LedgerTransaction]:
+        """The business's transactions, oldest first."""
+        mine = (tx for (org, _), tx in self._t.ledger.items() if org == org_id)
+        return sorted(mine, key=lambda tx: (tx.occurred_at, tx.key))
+
+    def balances(self, org_id: OrgId, currency: str) -> Mapping[Account, int]:
+        """Each account's balance in `currency`."""
+        return ledger.balances(self.transactions(org_id), currency)

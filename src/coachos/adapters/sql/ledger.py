@@ -1,0 +1,108 @@
+"""The ledger in SQL: rows are inserted, never updated or deleted (the database refuses, migration 0022)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from coachos.adapters.sql.repos import _Repo
+from coachos.adapters.sql.tables import ledger_entries, ledger_transactions
+from coachos.domain.ids import OrgId
+from coachos.domain.ledger import Account, Entry, LedgerTransaction
+from coachos.domain.money import check_currency
+
+_t, _e = ledger_transactions, ledger_entries
+
+
+class SqlLedger(_Repo):
+    """Ledger transactions and their lines."""
+
+    def record(self, tx: LedgerTransaction) -> bool:
+        """Insert `tx` unless the business has one with its key (ON CONFLICT DO NOTHING); whether it was."""
+        insert = postgresql.insert if self._c.dialect.name == "postgresql" else sqlite.insert
+        # One statement: writers racing with the same key wait for each other and one row wins.
+        stored = self._c.execute(
+            insert(_t)
+            .values(
+                id=tx.id,
+                org_id=tx.org_id,
+                key=tx.key,
+                occurred_at=tx.occurred_at,
+                source_kind=tx.source_kind.value,
+                source_id=tx.source_id,
+                memo=tx.memo,
+            )
+            .on_conflict_do_nothing(index_elements=[_t.c.org_id, _t.c.key])
+            .returning(_t.c.id)
+        ).scalar_one_or_none()
+        if stored is None:
+            return False
+        self._c.execute(
+            _e.insert(),
+            [
+                {
+                    "transaction_id": tx.id,
+                    "position": n,
+                    "org_id": tx.org_id,
+                    "account": e.account.value,
+                    "amount_minor": e.amount_minor,
+                    "currency": e.currency,
+                }
+                for n, e in enumerate(tx.entries)
+            ],
+        )
+        return True
+
+    def by_key(self, org_id: OrgId, key: str) -> LedgerTransaction | None:
+        """The business's transaction recorded under `key`, if any."""
+        found = self._read(org_id, sa.select(_t).where(_t.c.org_id == org_id, _t.c.key == key))
+        return found[0] if found else None
+
+    def transactions(self, org_id: OrgId) -> Sequence[LedgerTransaction]:
+        """The business's transactions, oldest first."""
+        return self._read(org_id, sa.select(_t).where(_t.c.org_id == org_id).order_by(_t.c.occurred_at, _t.c.key))
+
+    def balances(self, org_id: OrgId, currency: str) -> Mapping[Account, int]:
+        """Each account's balance in `currency`, summed by the database."""
+        query = (
+            sa.select(_e.c.account, sa.func.sum(_e.c.amount_minor))
+            .where(_e.c.org_id == org_id, _e.c.currency == check_currency(currency))
+            .group_by(_e.c.account)
+        )
+        return {Account(account): int(total) for account, total in self._c.execute(query)}
+
+    def _read(self, org_id: OrgId, query: sa.Select[Any]) -> list[LedgerTransaction]:
+        rows = list(self._c.execute(query))
+        lines = self._lines(org_id, [row.id for row in rows])
+        return [
+            LedgerTransaction(
+                id=row.id,
+                org_id=OrgId(row.org_id),
+                key=row.key,
+                occurred_at=row.occurred_at,
+                source_kind=row.source_kind,
+                source_id=row.source_id,
+                memo=row.memo,
+                entries=lines[row.id],
+            )
+            for row in rows
+        ]
+
+    def _lines(self, org_id: OrgId, ids: Iterable[UUID]) -> dict[UUID, list[Entry]]:
+        wanted = list(ids)
+        lines: dict[UUID, list[Entry]] = defaultdict(list)
+        if not wanted:
+            return lines
+        query = (
+            sa.select(_e)
+            .where(_e.c.org_id == org_id, _e.c.transaction_id.in_(wanted))
+            .order_by(_e.c.transaction_id, _e.c.position)
+        )
+        for row in self._c.execute(query):
+            lines[row.transaction_id].append(Entry(row.account, row.amount_minor, row.currency))
+        return lines
