@@ -9,7 +9,9 @@ from uuid import UUID, uuid4
 import pytest
 
 from coachos.adapters.payments import MemoryPayments, payments_from_settings
+from coachos.adapters.security import fast_test_hasher
 from coachos.adapters.stripe_payments import StripePayments
+from coachos.bootstrap import bootstrap
 from coachos.domain.errors import PaymentRefused, PaymentUnavailable
 from coachos.domain.ids import OrgId
 from coachos.domain.money import Money
@@ -282,3 +284,14 @@ class TestSettings:
         assert SECRET_KEY not in repr(settings)
         assert SECRET_KEY not in repr(payments)
         assert payments_from_settings(Settings.from_env({})) is None
+
+    def test_bootstrap_wires_payments_from_settings(self, stripe_stub: FakeStripe) -> None:
+        """The composition root gives use cases Stripe when a key is set, none without, and a swapped-in fake."""
+        keyed = Settings(database_url="memory://", stripe_secret_key=SECRET_KEY, stripe_api_url=stripe_stub.url)
+        with bootstrap(keyed, hasher=fast_test_hasher()) as app:
+            assert isinstance(app.deps.payments, StripePayments)
+        with bootstrap(Settings(database_url="memory://"), hasher=fast_test_hasher()) as app:
+            assert app.deps.payments is None
+        fake = MemoryPayments()
+        with bootstrap(Settings(database_url="memory://"), hasher=fast_test_hasher(), payments=fake) as app:
+            assert app.deps.payments is fake
