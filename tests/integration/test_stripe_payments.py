@@ -15,7 +15,7 @@ from coachos.bootstrap import bootstrap
 from coachos.domain.errors import PaymentRefused, PaymentUnavailable
 from coachos.domain.ids import OrgId
 from coachos.domain.money import Money
-from coachos.ports.payments import Payments, checkout_key, refund_key, subscription_checkout_key
+from coachos.ports.payments import CheckoutSession, Payments, checkout_key, refund_key, subscription_checkout_key
 from coachos.settings import Settings
 from tests.integration.fake_stripe import SECRET_KEY, FakeStripe, fake_stripe
 
@@ -41,7 +41,7 @@ def _adapter(stub: FakeStripe, *, timeout: float = 5.0, retries: int = 2) -> Str
     return StripePayments(SECRET_KEY, api_url=stub.url, timeout=timeout, retries=retries)
 
 
-def _checkout(payments: Payments, key: str) -> object:
+def _checkout(payments: Payments, key: str) -> CheckoutSession:
     return payments.create_checkout(
         idempotency_key=key,
         account_id=COACH,
@@ -202,7 +202,7 @@ class TestRetries:
         assert len(stripe_stub.requests) == 2
         assert {r.idempotency_key for r in stripe_stub.requests} == {key}
         assert len(stripe_stub.objects) == 1
-        assert session.session_id == stripe_stub.objects[0]["id"]  # type: ignore[attr-defined]
+        assert session.session_id == stripe_stub.objects[0]["id"]
 
     def test_our_own_retry_after_giving_up_makes_one_object(self, stripe_stub: FakeStripe) -> None:
         """When every attempt timed out, asking again later with the same key returns the object made first."""
@@ -212,7 +212,7 @@ class TestRetries:
             _checkout(_adapter(stripe_stub, timeout=0.5, retries=0), key)
         again = _checkout(_adapter(stripe_stub), key)
         assert len(stripe_stub.objects) == 1
-        assert again.session_id == stripe_stub.objects[0]["id"]  # type: ignore[attr-defined]
+        assert again.session_id == stripe_stub.objects[0]["id"]
 
     def test_the_fake_dedupes_by_key_too(self) -> None:
         """The recording fake answers a repeated key with the first session and records both calls."""
