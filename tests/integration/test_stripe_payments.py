@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from decimal import Decimal
 from uuid import UUID, uuid4
@@ -15,6 +16,7 @@ from coachos.bootstrap import bootstrap
 from coachos.domain.errors import PaymentRefused, PaymentUnavailable
 from coachos.domain.ids import OrgId
 from coachos.domain.money import Money
+from coachos.logs import configure_logging, reset_logging
 from coachos.ports.payments import CheckoutSession, Payments, checkout_key, refund_key, subscription_checkout_key
 from coachos.settings import Settings
 from tests.integration.fake_stripe import SECRET_KEY, FakeStripe, fake_stripe
@@ -295,3 +297,19 @@ class TestSettings:
         fake = MemoryPayments()
         with bootstrap(Settings(database_url="memory://"), hasher=fast_test_hasher(), payments=fake) as app:
             assert app.deps.payments is fake
+
+
+class TestLogs:
+    def test_debug_logging_keeps_stripe_bodies_out(self, stripe_stub: FakeStripe) -> None:
+        """At DEBUG, the SDK's lines name the request and status but not the bodies (product names, metadata)."""
+        stream = io.StringIO()
+        configure_logging(Settings(log_level="DEBUG", log_format="json"), stream=stream)
+        try:
+            _checkout(_adapter(stripe_stub), "checkout:logged")
+        finally:
+            reset_logging()
+        logged = stream.getvalue()
+        assert "/v1/checkout/sessions" in logged
+        assert "10 sessions" not in logged
+        assert str(PACKAGE) not in logged
+        assert "checkout.stripe.test" not in logged
