@@ -13,6 +13,7 @@ from coachos.adapters.email import email_from_url
 from coachos.adapters.links import SignedLinks
 from coachos.adapters.memory import ImmediateTasks, MemoryStore
 from coachos.adapters.onboarding_steps import standard_steps
+from coachos.adapters.payments import payments_from_settings
 from coachos.adapters.security import Argon2Hasher, SecretsTokens
 from coachos.adapters.sms import sms_from_settings
 from coachos.domain.sending import SendingOptions
@@ -22,6 +23,7 @@ from coachos.ports.clock import Clock, IdSource
 from coachos.ports.links import Links
 from coachos.ports.messaging import EmailSender, SmsSender
 from coachos.ports.onboarding import StepChecks
+from coachos.ports.payments import Payments
 from coachos.ports.security import PasswordHasher, TokenSource
 from coachos.ports.storage import UnitOfWork
 from coachos.ports.tasks import TaskQueue
@@ -54,6 +56,7 @@ def bootstrap(
     links: Links | None = None,
     sending: SendingOptions | None = None,
     steps: StepChecks | None = None,
+    payments: Payments | None = None,
     upgrade_schema: bool = False,
 ) -> CoachOS:
     """Build Coach OS from `settings` (default: the environment), with any adapter swapped in.
@@ -111,6 +114,7 @@ def bootstrap(
         links=links or SignedLinks.from_settings(settings, clock),
         steps=steps or step_checks(),
         sending=sending or sending_options(settings),
+        payments=payments or payments_from_settings(settings),
     )
     limits = Limits(
         use_case_timeout=settings.use_case_timeout,

@@ -145,6 +145,9 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    # The stripe SDK logs whole request and response bodies (names, emails, metadata) at DEBUG; its
+    # INFO lines (method, path, status) are all we want even when debugging our own code.
+    logging.getLogger("stripe").setLevel(max(logging.INFO, level if isinstance(level, int) else logging.INFO))
 
 
 #: The name of the standard-library handler `configure_logging` installs (replaced on every call).

@@ -120,6 +120,10 @@ class Settings:
     twilio_auth_token: str | None = attrs.field(default=None, repr=False)
     #: Twilio's REST API; only tests and stubs change it.
     twilio_api_url: str = "https://api.twilio.com"
+    #: The platform's Stripe secret key (sk_live_… / sk_test_…); None leaves card payments off.
+    stripe_secret_key: str | None = attrs.field(default=None, repr=False)
+    #: Stripe's REST API; only tests and stubs change it.
+    stripe_api_url: str = "https://api.stripe.com"
     #: The number SMS are sent from when a message names none (E.164), e.g. the account's one number.
     sms_from: str | None = None
     #: SMS per second each sending number may hand to the provider (Twilio's long codes take 1).
@@ -194,6 +198,8 @@ class Settings:
             twilio_account_sid=env.get("COACHOS_TWILIO_ACCOUNT_SID", "").strip() or None,
             twilio_auth_token=env.get("COACHOS_TWILIO_AUTH_TOKEN", "").strip() or None,
             twilio_api_url=(env.get("COACHOS_TWILIO_API_URL", "").strip() or "https://api.twilio.com").rstrip("/"),
+            stripe_secret_key=env.get("COACHOS_STRIPE_SECRET_KEY", "").strip() or None,
+            stripe_api_url=(env.get("COACHOS_STRIPE_API_URL", "").strip() or "https://api.stripe.com").rstrip("/"),
             sms_from=env.get("COACHOS_SMS_FROM", "").strip() or None,
             sms_rate_per_second=_rate(env, "COACHOS_SMS_RATE_PER_SECOND", 1.0),
             sms_burst=_positive_int(env, "COACHOS_SMS_BURST", 1),

@@ -190,3 +190,20 @@ class RecipientOptedOut(PermanentSendError):
             "This person has opted out of text messages (they replied STOP), so none was sent. "
             "They can opt back in by replying START.",
         )
+
+
+class PaymentUnavailable(CoachOSError):
+    """The payment provider could not be reached or was busy; the same call may be tried again safely."""
+
+    code = "payment_unavailable"
+
+
+class PaymentRefused(CoachOSError):
+    """The payment provider refused the request (a declined card, a bad request); trying again will not help."""
+
+    code = "payment_refused"
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        #: The provider's short code (e.g. "card_declined"), for logs and mapping; never personal data.
+        self.reason = reason

@@ -13,6 +13,7 @@ from coachos.ports.clock import Clock, IdSource
 from coachos.ports.links import Links
 from coachos.ports.messaging import EmailSender, SmsSender
 from coachos.ports.onboarding import StepChecks
+from coachos.ports.payments import Payments
 from coachos.ports.security import PasswordHasher, TokenSource
 from coachos.ports.storage import UnitOfWork
 from coachos.ports.tasks import TaskQueue
@@ -52,6 +53,8 @@ class Deps:
     steps: StepChecks
     #: How the worker sends stored messages (the provider's rate, retries, the status callback URL).
     sending: SendingOptions = attrs.field(factory=SendingOptions)
+    #: Card payments through the provider (Stripe Connect); None when no provider is configured (cards off).
+    payments: Payments | None = None
 
 
 #: Which function handles each command; filled by `handles` as each use-case module is imported.

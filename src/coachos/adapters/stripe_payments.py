@@ -1,0 +1,245 @@
+"""Stripe Connect through the official stripe SDK: connected accounts, Checkout and refunds.
+
+Sales are destination charges: the platform creates the charge with
+`payment_intent_data.transfer_data.destination` = the coach's account and `on_behalf_of` = the same
+account. The coach is the merchant of record (their name on the statement, their country's fees and
+rules) while the charge, its refunds and its events live on the platform, so one webhook endpoint sees
+every sale and the platform fee is taken as `application_fee_amount` without a second transfer.
+
+Stripe's errors become PaymentUnavailable / PaymentRefused here; nothing Stripe-shaped crosses into
+the domain. Retries after timeouts, 409s and 5xx are the SDK's (`max_network_retries`), each repeat
+with the same Idempotency-Key, so Stripe answers it with the object the first attempt made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, TypeVar
+from uuid import UUID
+
+import attrs
+import stripe
+
+from coachos.domain.errors import PaymentRefused, PaymentUnavailable
+from coachos.domain.ids import OrgId
+from coachos.domain.money import Money
+from coachos.ports.payments import (
+    CheckoutSession,
+    Interval,
+    OnboardingLink,
+    RefundResult,
+    account_key,
+    onboarding_link_key,
+)
+from coachos.settings import Settings
+
+DEFAULT_API_URL = "https://api.stripe.com"
+#: Seconds to connect and to wait for each answer; a hung API costs this per attempt, not a request forever.
+DEFAULT_TIMEOUT = 10.0
+#: Repeats after a timeout, a connection error, a 409 or a 5xx (same idempotency key each time).
+DEFAULT_RETRIES = 2
+
+T = TypeVar("T")
+
+
+@attrs.define
+class StripePayments:
+    """The Payments port on Stripe Connect (Express accounts, hosted Checkout, destination charges)."""
+
+    secret_key: str = attrs.field(repr=False)
+    #: Where the SDK sends its requests; tests point it at a stub server on loopback.
+    api_url: str = DEFAULT_API_URL
+    timeout: float = DEFAULT_TIMEOUT
+    retries: int = DEFAULT_RETRIES
+    #: The kind of connected account created for a coach ("express" or "standard").
+    account_type: str = "express"
+    _client: stripe.StripeClient = attrs.field(init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._client = stripe.StripeClient(
+            self.secret_key,
+            base_addresses={"api": self.api_url.rstrip("/")},
+            http_client=stripe.RequestsClient(timeout=self.timeout),
+            max_network_retries=self.retries,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StripePayments:
+        """The adapter for COACHOS_STRIPE_SECRET_KEY / COACHOS_STRIPE_API_URL; the key is required."""
+        if not settings.stripe_secret_key:
+            raise ValueError("Card payments need COACHOS_STRIPE_SECRET_KEY (the platform's Stripe secret key).")
+        return cls(settings.stripe_secret_key, api_url=settings.stripe_api_url)
+
+    def connect_onboarding_link(
+        self,
+        org_id: OrgId,
+        account_id: str | None,
+        *,
+        return_url: str,
+        refresh_url: str,
+        attempt_id: UUID,
+    ) -> OnboardingLink:
+        """Create the org's connected account when `account_id` is None, then an onboarding link for it."""
+        if account_id is None:
+            account = self._call(
+                lambda: self._client.v1.accounts.create(
+                    {"type": self.account_type, "metadata": {"org_id": str(org_id)}},
+                    {"idempotency_key": account_key(org_id)},
+                )
+            )
+            account_id = str(account.id)
+        link = self._call(
+            lambda: self._client.v1.account_links.create(
+                {
+                    "account": account_id,
+                    "return_url": return_url,
+                    "refresh_url": refresh_url,
+                    "type": "account_onboarding",
+                },
+                {"idempotency_key": onboarding_link_key(org_id, attempt_id)},
+            )
+        )
+        return OnboardingLink(account_id=account_id, url=str(link.url))
+
+    def create_checkout(
+        self,
+        *,
+        idempotency_key: str,
+        account_id: str,
+        name: str,
+        price: Money,
+        application_fee: Money,
+        success_url: str,
+        cancel_url: str,
+        reference: str,
+        metadata: dict[str, str],
+    ) -> CheckoutSession:
+        """A one-off Checkout for `price`, charged for the connected account, the platform keeping `application_fee`."""
+        if application_fee.currency != price.currency:
+            raise PaymentRefused("The platform fee must be in the sale's currency.", reason="currency_mismatch")
+        if not 0 <= application_fee.amount_minor <= price.amount_minor:
+            raise PaymentRefused("The platform fee must be between zero and the price.", reason="fee_out_of_range")
+        params: dict[str, Any] = {
+            "mode": "payment",
+            "line_items": [{"quantity": 1, "price_data": _price_data(name, price)}],
+            "payment_intent_data": {
+                "application_fee_amount": application_fee.amount_minor,
+                "on_behalf_of": account_id,
+                "transfer_data": {"destination": account_id},
+                "metadata": metadata,
+            },
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+            "client_reference_id": reference,
+            "metadata": metadata,
+        }
+        session = self._call(
+            lambda: self._client.v1.checkout.sessions.create(params, {"idempotency_key": idempotency_key})  # type: ignore[arg-type]
+        )
+        return CheckoutSession(session_id=str(session.id), url=str(session.url))
+
+    def create_subscription_checkout(
+        self,
+        *,
+        idempotency_key: str,
+        account_id: str,
+        name: str,
+        price: Money,
+        interval: Interval,
+        application_fee_percent: Decimal,
+        success_url: str,
+        cancel_url: str,
+        reference: str,
+        metadata: dict[str, str],
+    ) -> CheckoutSession:
+        """A subscription Checkout billing `price` each `interval`; the platform keeps `application_fee_percent`."""
+        if not Decimal(0) <= application_fee_percent <= Decimal(100):
+            raise PaymentRefused("The platform fee must be between 0% and 100%.", reason="fee_out_of_range")
+        recurring = _price_data(name, price) | {"recurring": {"interval": interval}}
+        params: dict[str, Any] = {
+            "mode": "subscription",
+            "line_items": [{"quantity": 1, "price_data": recurring}],
+            "subscription_data": {
+                "application_fee_percent": _percent(application_fee_percent),
+                "on_behalf_of": account_id,
+                "transfer_data": {"destination": account_id},
+                "metadata": metadata,
+            },
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+            "client_reference_id": reference,
+            "metadata": metadata,
+        }
+        session = self._call(
+            lambda: self._client.v1.checkout.sessions.create(params, {"idempotency_key": idempotency_key})  # type: ignore[arg-type]
+        )
+        return CheckoutSession(session_id=str(session.id), url=str(session.url))
+
+    def refund(self, *, idempotency_key: str, payment_intent_id: str, amount: Money | None) -> RefundResult:
+        """Refund `amount` of the payment (all of what is left when None), taking back the coach's transfer.
+
+        `reverse_transfer` pulls the refunded share back from the coach's account (else the platform
+        pays it); `refund_application_fee` returns the platform fee in proportion, so a refunded
+        client costs the coach nothing in platform fees.
+        """
+        params: dict[str, Any] = {
+            "payment_intent": payment_intent_id,
+            "reverse_transfer": True,
+            "refund_application_fee": True,
+        }
+        if amount is not None:
+            params["amount"] = amount.amount_minor
+        refund = self._call(lambda: self._client.v1.refunds.create(params, {"idempotency_key": idempotency_key}))  # type: ignore[arg-type]
+        return RefundResult(
+            refund_id=str(refund.id),
+            status=str(refund.status),
+            amount=Money(int(refund.amount), str(refund.currency).upper()),
+        )
+
+    def _call(self, call: Callable[[], T]) -> T:
+        try:
+            return call()
+        except stripe.CardError as e:
+            raise PaymentRefused(_readable(e, "The card was declined."), reason=_code(e)) from None
+        except (stripe.RateLimitError, stripe.APIConnectionError) as e:
+            raise PaymentUnavailable(
+                "Stripe is busy or could not be reached; nothing was charged twice, so try again in a minute."
+            ) from e
+        except stripe.AuthenticationError:
+            raise PaymentRefused(
+                "Stripe refused the platform's secret key; check COACHOS_STRIPE_SECRET_KEY.", reason="authentication"
+            ) from None
+        except stripe.IdempotencyError:
+            raise PaymentRefused(
+                "Stripe already has a different request under this key; start a new attempt.", reason="idempotency"
+            ) from None
+        except stripe.StripeError as e:
+            status = e.http_status
+            if status is None or status >= 500 or status in (409, 429):
+                raise PaymentUnavailable(
+                    "Stripe had a problem on its side; nothing was charged twice, so try again in a minute."
+                ) from e
+            raise PaymentRefused(_readable(e, "Stripe refused the request."), reason=_code(e)) from None
+
+
+def _price_data(name: str, price: Money) -> dict[str, Any]:
+    # Stripe wants lower-case ISO codes and the same minor units we store (zero-decimal currencies too).
+    return {"currency": price.currency.lower(), "unit_amount": price.amount_minor, "product_data": {"name": name}}
+
+
+def _percent(value: Decimal) -> str:
+    # Stripe takes at most two decimals; anything finer is the caller's rounding, not ours to guess.
+    if value != value.quantize(Decimal("0.01")):
+        raise PaymentRefused("Stripe takes the platform fee percent with at most two decimals.", reason="fee_precision")
+    return format(value.normalize(), "f")
+
+
+def _code(error: stripe.StripeError) -> str | None:
+    return str(error.code) if error.code else None
+
+
+def _readable(error: stripe.StripeError, fallback: str) -> str:
+    # Stripe's user_message / message name the problem ("Your card was declined.") without card data.
+    message = error.user_message or (error.error.message if error.error is not None else None)
+    return str(message) if message else fallback

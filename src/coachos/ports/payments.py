@@ -1,0 +1,126 @@
+"""Payments port: the calls Coach OS makes to the card-payment provider (Stripe Connect).
+
+Every call carries an idempotency key built from OUR ids (see the `*_key` helpers), so a call repeated
+after a timeout or a crash finds the object the first attempt created instead of making a second one.
+Amounts are `Money` (integer minor units); the platform fee is computed by the caller and passed in.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal, Protocol
+from uuid import UUID
+
+import attrs
+
+from coachos.domain.ids import OrgId
+from coachos.domain.money import Money
+
+Interval = Literal["week", "month", "year"]
+
+
+@attrs.frozen
+class OnboardingLink:
+    """The coach's connected account and the one-time address where they finish connecting it."""
+
+    account_id: str
+    url: str
+
+
+@attrs.frozen
+class CheckoutSession:
+    """A hosted Checkout page the client is sent to."""
+
+    session_id: str
+    url: str
+
+
+@attrs.frozen
+class RefundResult:
+    """A refund the provider accepted (`status` as the provider says: pending, succeeded, failed…)."""
+
+    refund_id: str
+    status: str
+    amount: Money
+
+
+def account_key(org_id: OrgId) -> str:
+    """The key for creating an org's connected account: one account per org, whatever the retries."""
+    return f"connect:{org_id}:account"
+
+
+def onboarding_link_key(org_id: OrgId, attempt_id: UUID) -> str:
+    """The key for one onboarding-link request (a link expires in minutes, so each visit is a new attempt)."""
+    return f"connect:{org_id}:link:{attempt_id}"
+
+
+def checkout_key(org_id: OrgId, package_id: UUID, attempt_id: UUID) -> str:
+    """The key for one Checkout attempt of a package sale."""
+    return f"checkout:{org_id}:{package_id}:{attempt_id}"
+
+
+def subscription_checkout_key(org_id: OrgId, membership_id: UUID, attempt_id: UUID) -> str:
+    """The key for one Checkout attempt of a membership."""
+    return f"subscription:{org_id}:{membership_id}:{attempt_id}"
+
+
+def refund_key(org_id: OrgId, refund_id: UUID) -> str:
+    """The key for one refund we recorded (our refund id, so asking twice refunds once)."""
+    return f"refund:{org_id}:{refund_id}"
+
+
+class Payments(Protocol):
+    """Creates connected accounts, Checkout sessions and refunds at the payment provider.
+
+    Raises `PaymentUnavailable` when the provider could not be reached or was busy (try again with the
+    same key) and `PaymentRefused` when it refused the request (trying again will not help).
+    """
+
+    def connect_onboarding_link(
+        self,
+        org_id: OrgId,
+        account_id: str | None,
+        *,
+        return_url: str,
+        refresh_url: str,
+        attempt_id: UUID,
+    ) -> OnboardingLink:
+        """Create the org's connected account when `account_id` is None, then an onboarding link for it."""
+        ...
+
+    def create_checkout(
+        self,
+        *,
+        idempotency_key: str,
+        account_id: str,
+        name: str,
+        price: Money,
+        application_fee: Money,
+        success_url: str,
+        cancel_url: str,
+        reference: str,
+        metadata: dict[str, str],
+    ) -> CheckoutSession:
+        """A one-off Checkout for `price`, charged for the connected account, the platform keeping `application_fee`."""
+        ...
+
+    def create_subscription_checkout(
+        self,
+        *,
+        idempotency_key: str,
+        account_id: str,
+        name: str,
+        price: Money,
+        interval: Interval,
+        application_fee_percent: Decimal,
+        success_url: str,
+        cancel_url: str,
+        reference: str,
+        metadata: dict[str, str],
+    ) -> CheckoutSession:
+        """A subscription Checkout billing `price` each `interval`; the platform keeps `application_fee_percent`."""
+        ...
+
+    def refund(self, *, idempotency_key: str, payment_intent_id: str, amount: Money | None) -> RefundResult:
+        """Refund `amount` of the payment (all of what is left when None), taking back the coach's transfer."""
+        ...

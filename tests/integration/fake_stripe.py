@@ -1,0 +1,145 @@
+"""A stand-in for the parts of Stripe's API that Coach OS calls, on loopback, for the real stripe SDK.
+
+It creates accounts, account links, Checkout sessions and refunds; like Stripe it keeps the first answer
+per Idempotency-Key and replays it for a repeated key (creating nothing), answers scripted errors in
+turn, and can hold its answer to the next create back (after creating the object) until released, which
+makes the client's read time out exactly where a lost answer would.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl
+
+import attrs
+
+SECRET_KEY = "sk_test_stub"
+
+_PREFIX = {
+    "/v1/accounts": ("acct_", "account"),
+    "/v1/account_links": ("", "account_link"),
+    "/v1/checkout/sessions": ("cs_test_", "checkout.session"),
+    "/v1/refunds": ("re_", "refund"),
+}
+
+
+@attrs.frozen
+class StubRequest:
+    """A request as the stub received it: path, form fields (Stripe's bracketed names), Idempotency-Key."""
+
+    path: str
+    form: dict[str, str]
+    idempotency_key: str | None
+    authorization: str | None
+
+
+@attrs.define
+class FakeStripe:
+    """Stripe's create endpoints, in memory."""
+
+    url: str = ""
+    #: Every request, in order, including replays and those answered with an error.
+    requests: list[StubRequest] = attrs.Factory(list)
+    #: Objects created, in order (a replayed key adds none).
+    objects: list[dict[str, Any]] = attrs.Factory(list)
+    #: Set to let a held answer go (see `hold_next`).
+    release: threading.Event = attrs.Factory(threading.Event)
+    _answers: dict[str, tuple[int, dict[str, Any]]] = attrs.field(factory=dict, alias="_answers")
+    _errors: list[tuple[int, dict[str, Any]]] = attrs.field(factory=list, alias="_errors")
+    _hold: int = attrs.field(default=0, alias="_hold")
+    _lock: threading.Lock = attrs.field(factory=threading.Lock, alias="_lock")
+
+    def fail_next(self, status: int, error: dict[str, Any], times: int = 1) -> None:
+        """Answer the next `times` requests with this status and `{"error": error}`, creating nothing."""
+        self._errors.extend([(status, {"error": error})] * times)
+
+    def hold_next(self) -> None:
+        """Create the next object but keep its answer back until `release` is set (the client times out)."""
+        self._hold += 1
+
+    def handle(self, request: StubRequest) -> tuple[int, dict[str, Any], bool, bool]:
+        """(status, body, replayed, hold) for one request."""
+        with self._lock:
+            self.requests.append(request)
+            key = request.idempotency_key
+            if key is not None and key in self._answers:
+                status, body = self._answers[key]
+                return status, body, True, False
+            if self._errors:
+                status, body = self._errors.pop(0)
+                return status, body, False, False
+            created = self._create(request)
+            if key is not None:
+                self._answers[key] = (200, created)
+            hold = self._hold > 0
+            self._hold = max(0, self._hold - 1)
+            return 200, created, False, hold
+
+    def _create(self, request: StubRequest) -> dict[str, Any]:
+        prefix, kind = _PREFIX[request.path]
+        n = len(self.objects) + 1
+        form = request.form
+        body: dict[str, Any] = {"object": kind}
+        if kind == "account":
+            body |= {"id": f"acct_{n:016d}", "type": form.get("type"), "charges_enabled": False}
+        elif kind == "account_link":
+            body |= {"url": f"https://connect.stripe.test/setup/{form['account']}/{n}", "expires_at": 0}
+        elif kind == "checkout.session":
+            body |= {"id": f"{prefix}{n:016d}", "url": f"https://checkout.stripe.test/c/pay/{n}", "mode": form["mode"]}
+        else:
+            amount = int(form.get("amount", "5000"))
+            body |= {"id": f"{prefix}{n:016d}", "status": "succeeded", "amount": amount, "currency": "usd"}
+        self.objects.append(body)
+        return body
+
+
+@contextmanager
+def fake_stripe() -> Iterator[FakeStripe]:
+    """A FakeStripe served on 127.0.0.1 from threads."""
+    state = FakeStripe()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            form = dict(parse_qsl(self.rfile.read(length).decode(), keep_blank_values=True))
+            request = StubRequest(
+                self.path, form, self.headers.get("Idempotency-Key"), self.headers.get("Authorization")
+            )
+            if self.path not in _PREFIX:
+                status, body, replayed, hold = 404, {"error": {"type": "invalid_request_error"}}, False, False
+            else:
+                status, body, replayed, hold = state.handle(request)
+            if hold:
+                state.release.wait(30)
+            data = json.dumps(body).encode()
+            with suppress(BrokenPipeError, ConnectionResetError):
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                if replayed:
+                    self.send_header("Idempotent-Replayed", "true")
+                self.end_headers()
+                self.wfile.write(data)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield state
+    finally:
+        state.release.set()
+        server.shutdown()
+        server.server_close()
+        thread.join()
