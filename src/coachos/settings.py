@@ -120,6 +120,15 @@ class Settings:
     twilio_auth_token: str | None = attrs.field(default=None, repr=False)
     #: Twilio's REST API; only tests and stubs change it.
     twilio_api_url: str = "https://api.twilio.com"
+    #: Signs the Stripe webhook endpoint that receives the platform's own events (`whsec_…`); the
+    #: webhook answers 503 until this or the Connect secret is set.
+    stripe_webhook_secret: str | None = attrs.field(default=None, repr=False)
+    #: Signs the Stripe webhook endpoint for connected accounts' (Connect) events, when it is a
+    #: separate endpoint in Stripe (each endpoint has its own secret, both may point at one URL).
+    stripe_connect_webhook_secret: str | None = attrs.field(default=None, repr=False)
+    #: How old a Stripe webhook's signed timestamp may be, in seconds (Stripe's libraries use 300),
+    #: so a captured request cannot be replayed later.
+    stripe_webhook_tolerance: int = 300
     #: The number SMS are sent from when a message names none (E.164), e.g. the account's one number.
     sms_from: str | None = None
     #: SMS per second each sending number may hand to the provider (Twilio's long codes take 1).
@@ -195,6 +204,9 @@ class Settings:
             twilio_auth_token=env.get("COACHOS_TWILIO_AUTH_TOKEN", "").strip() or None,
             twilio_api_url=(env.get("COACHOS_TWILIO_API_URL", "").strip() or "https://api.twilio.com").rstrip("/"),
             sms_from=env.get("COACHOS_SMS_FROM", "").strip() or None,
+            stripe_webhook_secret=env.get("COACHOS_STRIPE_WEBHOOK_SECRET", "").strip() or None,
+            stripe_connect_webhook_secret=env.get("COACHOS_STRIPE_CONNECT_WEBHOOK_SECRET", "").strip() or None,
+            stripe_webhook_tolerance=_positive_int(env, "COACHOS_STRIPE_WEBHOOK_TOLERANCE", 300),
             sms_rate_per_second=_rate(env, "COACHOS_SMS_RATE_PER_SECOND", 1.0),
             sms_burst=_positive_int(env, "COACHOS_SMS_BURST", 1),
             send_lease_seconds=_seconds(env, "COACHOS_SEND_LEASE_SECONDS", 300.0, most=86400),

@@ -54,6 +54,7 @@ from coachos.domain.templates import MessageTemplate, TemplateKind
 from coachos.domain.todos import Todo
 from coachos.domain.waivers import Waiver, WaiverSignature, WaiverVersion
 from coachos.ports.onboarding import OnboardingRepository
+from coachos.ports.stripe_events import StripeRepository
 
 
 class OrganizationRepository(Protocol):
@@ -810,6 +811,7 @@ class UnitOfWork(Protocol):
     forms: FormRepository
     waivers: WaiverRepository
     onboarding: OnboardingRepository
+    stripe: StripeRepository
 
     def __enter__(self) -> Self:
         """Begin the transaction."""

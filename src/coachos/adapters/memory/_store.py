@@ -31,6 +31,7 @@ from coachos.adapters.memory._repos import (
     Tables,
     UnreadableRow,
 )
+from coachos.adapters.memory._stripe import MemoryStripe
 from coachos.adapters.memory._templates import MemoryMessageTemplates
 from coachos.adapters.memory._waivers import MemoryWaivers
 from coachos.domain.events import Event
@@ -56,6 +57,7 @@ from coachos.ports.storage import (
     TodoRepository,
     WaiverRepository,
 )
+from coachos.ports.stripe_events import StripeRepository
 
 #: Which of the fake's tables holds the records of each SQL table, by id.
 _RECORDS = {
@@ -129,6 +131,7 @@ class MemoryUnitOfWork:
         self.forms: FormRepository = MemoryForms(t)
         self.waivers: WaiverRepository = MemoryWaivers(t)
         self.onboarding: OnboardingRepository = MemoryOnboarding(t)
+        self.stripe: StripeRepository = MemoryStripe(t)
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()

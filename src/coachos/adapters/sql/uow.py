@@ -26,6 +26,7 @@ from coachos.adapters.sql.repos import (
     SqlOrganizations,
     SqlServices,
 )
+from coachos.adapters.sql.stripe_events import SqlStripe
 from coachos.adapters.sql.tables import outbox
 from coachos.adapters.sql.templates import SqlMessageTemplates
 from coachos.adapters.sql.tenancy import scope_to
@@ -52,6 +53,7 @@ from coachos.ports.storage import (
     TodoRepository,
     WaiverRepository,
 )
+from coachos.ports.stripe_events import StripeRepository
 
 
 class SqlUnitOfWork:
@@ -94,6 +96,7 @@ class SqlUnitOfWork:
         self.forms: FormRepository = SqlForms(conn)
         self.waivers: WaiverRepository = SqlWaivers(conn)
         self.onboarding: OnboardingRepository = SqlOnboarding(conn)
+        self.stripe: StripeRepository = SqlStripe(conn)
         self._events = []
         return self
 
