@@ -226,8 +226,9 @@ class TestLogPrivacy:
         world: World,
         clock: FixedClock,
         logs: io.StringIO,  # noqa: F811  # the fixture imported above
+        failing_handler: list[str],  # noqa: F811  # the fixture imported above
     ) -> None:
-        """Taking in, repeating and refusing events logs ids and types, never the payload or the signature."""
+        """Taking in, repeating, refusing and failing events logs ids and types, never the payload or signature."""
         account = fresh_account()
         link(core, world, account, clock)
         body = account_event(account, charges=True)
@@ -235,6 +236,8 @@ class TestLogPrivacy:
         await post(web, body, signature)
         await post(web, body, signature)
         await post(web, body + " ", signature)
+        failing = event_body(FAILING, account=account, obj={"id": "cus_1", "email": "owner@private.test"})
+        assert (await post(web, failing, sign(failing))).status_code == 500
         written = logs.getvalue()
         assert event_id(body) in written
         assert "stripe_webhook_refused" in written
