@@ -124,6 +124,15 @@ class Settings:
     stripe_secret_key: str | None = attrs.field(default=None, repr=False)
     #: Stripe's REST API; only tests and stubs change it.
     stripe_api_url: str = "https://api.stripe.com"
+    #: Signs the Stripe webhook endpoint that receives the platform's own events (`whsec_…`); the
+    #: webhook answers 503 until this or the Connect secret is set.
+    stripe_webhook_secret: str | None = attrs.field(default=None, repr=False)
+    #: Signs the Stripe webhook endpoint for connected accounts' (Connect) events, when it is a
+    #: separate endpoint in Stripe (each endpoint has its own secret, both may point at one URL).
+    stripe_connect_webhook_secret: str | None = attrs.field(default=None, repr=False)
+    #: How old a Stripe webhook's signed timestamp may be, in seconds (Stripe's libraries use 300),
+    #: so a captured request cannot be replayed later.
+    stripe_webhook_tolerance: int = 300
     #: The number SMS are sent from when a message names none (E.164), e.g. the account's one number.
     sms_from: str | None = None
     #: SMS per second each sending number may hand to the provider (Twilio's long codes take 1).
@@ -201,6 +210,9 @@ class Settings:
             stripe_secret_key=env.get("COACHOS_STRIPE_SECRET_KEY", "").strip() or None,
             stripe_api_url=(env.get("COACHOS_STRIPE_API_URL", "").strip() or "https://api.stripe.com").rstrip("/"),
             sms_from=env.get("COACHOS_SMS_FROM", "").strip() or None,
+            stripe_webhook_secret=env.get("COACHOS_STRIPE_WEBHOOK_SECRET", "").strip() or None,
+            stripe_connect_webhook_secret=env.get("COACHOS_STRIPE_CONNECT_WEBHOOK_SECRET", "").strip() or None,
+            stripe_webhook_tolerance=_positive_int(env, "COACHOS_STRIPE_WEBHOOK_TOLERANCE", 300),
             sms_rate_per_second=_rate(env, "COACHOS_SMS_RATE_PER_SECOND", 1.0),
             sms_burst=_positive_int(env, "COACHOS_SMS_BURST", 1),
             send_lease_seconds=_seconds(env, "COACHOS_SEND_LEASE_SECONDS", 300.0, most=86400),

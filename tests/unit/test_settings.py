@@ -270,3 +270,36 @@ class TestSendingSettings:
         """A rate of zero, below zero, unreadable or beyond any provider is refused with the variable's name."""
         with pytest.raises(ValueError, match="COACHOS_SMS_RATE_PER_SECOND"):
             Settings.from_env({"COACHOS_SMS_RATE_PER_SECOND": raw})
+
+
+class TestStripeWebhookSettings:
+    def test_reads_the_secrets_and_tolerance(self) -> None:
+        """Both endpoints' signing secrets and the tolerance come from COACHOS_STRIPE_* variables."""
+        settings = Settings.from_env(
+            {
+                "COACHOS_STRIPE_WEBHOOK_SECRET": " whsec_platform ",
+                "COACHOS_STRIPE_CONNECT_WEBHOOK_SECRET": "whsec_connect",
+                "COACHOS_STRIPE_WEBHOOK_TOLERANCE": "120",
+            }
+        )
+        assert settings.stripe_webhook_secret == "whsec_platform"
+        assert settings.stripe_connect_webhook_secret == "whsec_connect"
+        assert settings.stripe_webhook_tolerance == 120
+
+    def test_unset_means_no_secret_and_stripes_tolerance(self) -> None:
+        """Without the variables there is no secret (the webhook answers 503) and the tolerance is 300 s."""
+        settings = Settings.from_env({})
+        assert settings.stripe_webhook_secret is None
+        assert settings.stripe_connect_webhook_secret is None
+        assert settings.stripe_webhook_tolerance == 300
+
+    def test_repr_hides_the_secrets(self) -> None:
+        """The signing secrets never appear in repr (settings are logged at start-up)."""
+        text = repr(Settings(stripe_webhook_secret="whsec_a", stripe_connect_webhook_secret="whsec_b"))
+        assert "whsec_a" not in text
+        assert "whsec_b" not in text
+
+    def test_refuses_a_tolerance_that_is_not_whole(self) -> None:
+        """A tolerance that is not a whole number of seconds is refused, naming the variable."""
+        with pytest.raises(ValueError, match="COACHOS_STRIPE_WEBHOOK_TOLERANCE"):
+            Settings.from_env({"COACHOS_STRIPE_WEBHOOK_TOLERANCE": "5m"})

@@ -55,6 +55,7 @@ from coachos.domain.templates import MessageTemplate, TemplateKind
 from coachos.domain.todos import Todo
 from coachos.domain.waivers import Waiver, WaiverSignature, WaiverVersion
 from coachos.ports.onboarding import OnboardingRepository
+from coachos.ports.stripe_events import StripeRepository
 
 
 class OrganizationRepository(Protocol):
@@ -835,6 +836,7 @@ class UnitOfWork(Protocol):
     waivers: WaiverRepository
     onboarding: OnboardingRepository
     ledger: LedgerRepository
+    stripe: StripeRepository
 
     def __enter__(self) -> Self:
         """Begin the transaction."""

@@ -51,6 +51,7 @@ from coachos.domain.onboarding import OnboardingFlow, OnboardingStart
 from coachos.domain.orgs import Coach, Organization
 from coachos.domain.portal import ClientSession, ContactChange, SignInChallenge
 from coachos.domain.rows import Rows, corrupt_record
+from coachos.domain.stripe_events import StripeAccount, StripeEvent
 from coachos.domain.templates import MessageTemplate, TemplateKind
 from coachos.domain.todos import Todo
 from coachos.domain.waivers import Waiver, WaiverSignature, WaiverVersion
@@ -160,6 +161,10 @@ class Tables:
     onboarding_starts: dict[tuple[UUID, UUID], OnboardingStart] = attrs.Factory(dict)
     #: (org id, key) → ledger transaction
     ledger: dict[tuple[UUID, str], LedgerTransaction] = attrs.Factory(dict)
+    #: Stripe event id → the event, kept once
+    stripe_events: dict[str, StripeEvent] = attrs.Factory(dict)
+    #: Stripe account id → the business's connected account
+    stripe_accounts: dict[str, StripeAccount] = attrs.Factory(dict)
     #: Rows that cannot be read, by id (see UnreadableRow).
     unreadable: dict[UUID, UnreadableRow] = attrs.Factory(dict)
 

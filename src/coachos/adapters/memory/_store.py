@@ -32,6 +32,7 @@ from coachos.adapters.memory._repos import (
     Tables,
     UnreadableRow,
 )
+from coachos.adapters.memory._stripe import MemoryStripe
 from coachos.adapters.memory._templates import MemoryMessageTemplates
 from coachos.adapters.memory._waivers import MemoryWaivers
 from coachos.domain.events import Event
@@ -58,6 +59,7 @@ from coachos.ports.storage import (
     TodoRepository,
     WaiverRepository,
 )
+from coachos.ports.stripe_events import StripeRepository
 
 #: Which of the fake's tables holds the records of each SQL table, by id.
 _RECORDS = {
@@ -132,6 +134,7 @@ class MemoryUnitOfWork:
         self.waivers: WaiverRepository = MemoryWaivers(t)
         self.onboarding: OnboardingRepository = MemoryOnboarding(t)
         self.ledger: LedgerRepository = MemoryLedger(t)
+        self.stripe: StripeRepository = MemoryStripe(t)
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()

@@ -885,3 +885,33 @@ ledger_entries = sa.Table(
     sa.CheckConstraint("amount_minor <> 0", name="amount_minor_not_zero"),
     sa.Index("ix_ledger_entries_org_id_currency_account", "org_id", "currency", "account"),
 )
+
+# Every Stripe webhook event taken in, once each: the primary key is Stripe's event id, so a
+# redelivery (or a racing second delivery) inserts nothing. Events name no organisation (a platform
+# event concerns none; a Connect event names the account, whose business may be unknown), so the
+# table has no org_id and no row-level security; only the webhook's use case reads or writes it.
+stripe_events = sa.Table(
+    "stripe_events",
+    metadata,
+    sa.Column("id", sa.String(255), primary_key=True),
+    sa.Column("type", sa.String(255), nullable=False),
+    sa.Column("account", sa.String(255)),
+    sa.Column("created", UTCDateTime(), nullable=False),
+    sa.Column("received_at", UTCDateTime(), nullable=False),
+    sa.Column("livemode", sa.Boolean(), nullable=False),
+    sa.Column("payload", sa.JSON(), nullable=False),
+)
+
+# Each business's connected Stripe account and whether it can take charges; `status_at` is the
+# `created` of the newest account.updated applied, so an older one delivered late changes nothing.
+stripe_accounts = sa.Table(
+    "stripe_accounts",
+    metadata,
+    sa.Column("account_id", sa.String(255), primary_key=True),
+    _org(),
+    sa.Column("charges_enabled", sa.Boolean(), nullable=False),
+    sa.Column("details_submitted", sa.Boolean(), nullable=False),
+    sa.Column("status_at", UTCDateTime()),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_stripe_accounts_org_id", "org_id"),
+)

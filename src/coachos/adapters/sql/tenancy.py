@@ -18,7 +18,9 @@ Two kinds of table are also reachable without an organisation, each for a named 
 - automations, which the runner lists across organisations to find whose are enabled
   (`ACROSS_ORGS_FOR_AUTOMATIONS`, reads only; migration 0009);
 - phone numbers, which an incoming text's webhook looks up by the number it was sent to before
-  it knows the organisation (`ACROSS_ORGS_FOR_NUMBERS`, reads only; migration 0012).
+  it knows the organisation (`ACROSS_ORGS_FOR_NUMBERS`, reads only; migration 0012);
+- connected Stripe accounts, which a Stripe webhook looks up by account id before it knows the
+  organisation (`ACROSS_ORGS_FOR_STRIPE_ACCOUNTS`, reads only; migration 0021).
 
 SQLite has no row-level security; there these calls do nothing.
 """
@@ -138,3 +140,20 @@ def read_onboarding_across_orgs(conn: sa.Connection) -> Iterator[None]:
         yield
     finally:
         conn.execute(sa.select(sa.func.set_config(ACROSS_ORGS_FOR_ONBOARDING, "off", True)))
+
+
+#: Set to 'on' while a Stripe event's connected account is looked up to find its organisation.
+ACROSS_ORGS_FOR_STRIPE_ACCOUNTS = "app.stripe_account_lookup"
+
+
+@contextmanager
+def read_stripe_accounts_across_orgs(conn: sa.Connection) -> Iterator[None]:
+    """Let the block read every organisation's connected Stripe accounts; the rest of the transaction cannot."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    conn.execute(sa.select(sa.func.set_config(ACROSS_ORGS_FOR_STRIPE_ACCOUNTS, "on", True)))
+    try:
+        yield
+    finally:
+        conn.execute(sa.select(sa.func.set_config(ACROSS_ORGS_FOR_STRIPE_ACCOUNTS, "off", True)))

@@ -27,6 +27,7 @@ from coachos.adapters.sql.repos import (
     SqlOrganizations,
     SqlServices,
 )
+from coachos.adapters.sql.stripe_events import SqlStripe
 from coachos.adapters.sql.tables import outbox
 from coachos.adapters.sql.templates import SqlMessageTemplates
 from coachos.adapters.sql.tenancy import scope_to
@@ -54,6 +55,7 @@ from coachos.ports.storage import (
     TodoRepository,
     WaiverRepository,
 )
+from coachos.ports.stripe_events import StripeRepository
 
 
 class SqlUnitOfWork:
@@ -97,6 +99,7 @@ class SqlUnitOfWork:
         self.waivers: WaiverRepository = SqlWaivers(conn)
         self.onboarding: OnboardingRepository = SqlOnboarding(conn)
         self.ledger: LedgerRepository = SqlLedger(conn)
+        self.stripe: StripeRepository = SqlStripe(conn)
         self._events = []
         return self
 

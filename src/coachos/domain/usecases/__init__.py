@@ -125,6 +125,12 @@ from coachos.domain.usecases.setup import (
     SetWeeklyHours,
     UpdateOrganizationSettings,
 )
+from coachos.domain.usecases.stripe_events import (
+    STRIPE_HANDLERS,
+    ReceiveStripeEvent,
+    StripeEventReceived,
+    on_stripe_event,
+)
 from coachos.domain.usecases.templates import (
     ListMessageTemplates,
     PreviewMessageTemplate,
@@ -265,6 +271,10 @@ __all__ = [
     "RemovePhoneNumber",
     "ReceiveSms",
     "SmsReceived",
+    "STRIPE_HANDLERS",
+    "ReceiveStripeEvent",
+    "StripeEventReceived",
+    "on_stripe_event",
     "ConversationsPage",
     "ListConversations",
     "ReadConversation",

@@ -20,6 +20,7 @@ from coachos.entrypoints.web.views import (
     portal,
     public,
     setup,
+    stripe_webhooks,
     today,
     twilio_status,
     waiver_signing,
@@ -37,5 +38,6 @@ BLUEPRINTS: list[Blueprint] = [
     api.bp,
     twilio_status.bp,
     inbound.bp,
+    stripe_webhooks.bp,
     waiver_signing.bp,
 ]
