@@ -13,7 +13,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import TypeVar
+from uuid import uuid4
 
+import attrs
 import pytest
 
 from coachos import (
@@ -31,7 +33,8 @@ from coachos import (
     UseCredit,
 )
 from coachos.domain.bookings import Booking
-from coachos.domain.catalog import Service
+from coachos.domain.catalog import PaymentMethod, PaymentState, Service
+from coachos.domain.ids import PackageId
 from tests.helpers import World, add_client, local, make_world
 
 T = TypeVar("T")
@@ -106,6 +109,49 @@ class TestCreditRaces:
         assert used(app, w) == 10
         with app.unit_of_work() as uow:
             assert len(uow.packages.credit_events(w.org.id, w.package.id)) == 10
+
+    def test_unpaid_package_gives_no_credit_to_racing_uses(self, app: CoachOS) -> None:
+        """Twenty concurrent uses of a package whose card payment is pending: none succeeds, none is counted.
+
+        The database's conditional UPDATE checks the payment state, so even a caller that skips the
+        domain's own check (UseCredit names the package) cannot spend an unpaid credit.
+        """
+        w = make_world(app, sessions=1)
+        service = drop_in(app, w)
+        pending = attrs.evolve(
+            w.package,
+            id=PackageId(uuid4()),
+            total=5,
+            used=0,
+            payment_state=PaymentState.PENDING,
+            payment_method=PaymentMethod.CARD,
+        )
+        with app.unit_of_work() as uow:
+            uow.packages.add(pending)
+            uow.commit()
+        bookings = [
+            app.execute(
+                BookSession(
+                    org_id=w.org.id,
+                    coach_id=w.coach.id,
+                    service_id=service.id,
+                    client_id=w.client.id,
+                    start=local(w, 3, 10),
+                    actor=w.me,
+                )
+            )
+            for _ in range(20)
+        ]
+        results = race(
+            [
+                lambda b=b: app.execute(UseCredit(org_id=w.org.id, booking_id=b.id, package_id=pending.id, actor=w.me))
+                for b in bookings
+            ]
+        )
+        assert kinds(results) == {"PackageUnpaid": 20}
+        with app.unit_of_work() as uow:
+            assert uow.packages.get(w.org.id, pending.id).used == 0
+            assert len(uow.packages.credit_events(w.org.id, pending.id)) == 0
 
     def test_one_bookings_credit_asked_twenty_times(self, app: CoachOS) -> None:
         """The same booking's credit requested twenty times at once is used exactly once."""

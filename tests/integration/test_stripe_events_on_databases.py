@@ -51,7 +51,7 @@ def counted() -> Iterator[None]:
         assert owner is not None
         uow.stripe.link_account(owner, f"acct_effect{event.id.removeprefix('evt_')[:20]}", deps.clock.now())
 
-    STRIPE_HANDLERS[COUNTED] = effect
+    STRIPE_HANDLERS[COUNTED] = [effect]
     try:
         yield
     finally:

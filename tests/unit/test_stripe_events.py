@@ -118,7 +118,7 @@ def failing_handler() -> Iterator[list[str]]:
         if len(seen) == 1:
             raise HandlerBroke("the first delivery fails after the event is kept")
 
-    STRIPE_HANDLERS[FAILING] = broken
+    STRIPE_HANDLERS[FAILING] = [broken]
     try:
         yield seen
     finally:

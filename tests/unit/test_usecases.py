@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from uuid import uuid4
 
 import pytest
 
@@ -37,6 +38,9 @@ from coachos import (
 )
 from coachos.adapters.clock import FixedClock
 from coachos.domain import events
+from coachos.domain.catalog import PaymentMethod, PaymentState, SessionPackage
+from coachos.domain.errors import PackageUnpaid
+from coachos.domain.ids import PackageId
 from tests.helpers import World, add_client, local, make_world
 
 
@@ -282,6 +286,31 @@ class TestBookSession:
             book(app, world, client_id=other.id, package_id=pkg.id)
         with pytest.raises(NoCreditsLeft):
             book(app, world, client_id=other.id)
+
+    def test_unpaid_package_is_passed_over(self, app: CoachOS, world: World, clock: FixedClock) -> None:
+        """A package whose card payment has not succeeded pays for nothing; a paid one is used instead."""
+        other = add_client(app, world)
+        pending = SessionPackage(
+            id=PackageId(uuid4()),
+            org_id=world.org.id,
+            client_id=other.id,
+            name="By card",
+            total=5,
+            price=Money(5000, "USD"),
+            purchased_at=clock.now(),
+            payment_state=PaymentState.PENDING,
+            payment_method=PaymentMethod.CARD,
+        )
+        with app.unit_of_work() as uow:
+            uow.packages.add(pending)
+            uow.commit()
+        assert not pending.usable(clock.now())
+        with pytest.raises(PackageUnpaid, match="not been paid"):
+            book(app, world, client_id=other.id, package_id=pending.id)
+        with pytest.raises(NoCreditsLeft):
+            book(app, world, client_id=other.id)
+        with app.unit_of_work() as uow:
+            assert uow.packages.get(world.org.id, pending.id).used == 0
 
     def test_group_class_fills_to_capacity(self, app: CoachOS, world: World) -> None:
         """A three-seat class takes three bookings at the same time and refuses the fourth."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 import attrs
 
@@ -55,6 +56,33 @@ def _sessions(_: object, __: attrs.Attribute[int], value: int) -> None:
         raise ValidationError("A package holds from 1 to 1000 sessions.", field="total")
 
 
+class PaymentState(StrEnum):
+    """Whether a package has been paid for; only a PAID package's credits can be used.
+
+    A package sold by card is PENDING from the moment the client starts Checkout until Stripe says
+    the payment succeeded (then PAID) or failed (FAILED). One the coach records as paid in cash or by
+    bank transfer is PAID at once. REFUNDED is a package whose money went back in full: its credits
+    are gone.
+    """
+
+    PENDING = "pending"
+    PAID = "paid"
+    FAILED = "failed"
+    REFUNDED = "refunded"
+
+
+class PaymentMethod(StrEnum):
+    """How a package was (or is being) paid for."""
+
+    CARD = "card"
+    CASH = "cash"
+    BANK = "bank"
+    #: Given without payment (a gift, a make-good); grants credits, records no money.
+    COMPLIMENTARY = "complimentary"
+    #: Sold before Coach OS recorded payments (packages from before migration 0023).
+    UNRECORDED = "unrecorded"
+
+
 @attrs.frozen
 class SessionPackage:
     """Sessions a client bought in advance; each booking of a credit-using service uses one.
@@ -72,6 +100,11 @@ class SessionPackage:
     purchased_at: datetime
     used: int = 0
     expires_at: datetime | None = None
+    payment_state: PaymentState = attrs.field(default=PaymentState.PAID, converter=PaymentState)
+    payment_method: PaymentMethod = attrs.field(default=PaymentMethod.UNRECORDED, converter=PaymentMethod)
+    paid_at: datetime | None = None
+    #: Stripe's id for the payment (Checkout Session, then PaymentIntent), for refunds and reconciliation.
+    payment_ref: str | None = None
 
     def __attrs_post_init__(self) -> None:
         if not 0 <= self.used <= self.total:
@@ -90,4 +123,9 @@ class SessionPackage:
 
     def usable(self, now: datetime) -> bool:
         """Whether a credit could be used at `now` (the database has the final word)."""
-        return self.remaining > 0 and not self.is_expired(now)
+        return self.is_paid and self.remaining > 0 and not self.is_expired(now)
+
+    @property
+    def is_paid(self) -> bool:
+        """Whether its credits may be used: paid for (by card, cash or bank) or given."""
+        return self.payment_state is PaymentState.PAID

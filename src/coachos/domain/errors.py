@@ -63,6 +63,15 @@ class NoCreditsLeft(CoachOSError):
     code = "no_credits_left"
 
 
+class PackageUnpaid(NoCreditsLeft):
+    """The session package's payment has not succeeded (yet), so its credits cannot be used.
+
+    A kind of NoCreditsLeft: whoever falls back to another package or books without a credit
+    does the same here."""
+
+    code = "package_unpaid"
+
+
 class PackageExpired(CoachOSError):
     """The session package expired before this use."""
 

@@ -8,6 +8,7 @@ zero in each currency):
 - ``platform_fees`` (expense): Coach OS's fee on the sale (``application_fee_amount``).
 - ``revenue`` (income, credit): earned sales: one-off sales, and package sessions as they are used.
 - ``deferred_revenue`` (liability, credit): money for package credits not used yet.
+- ``cash`` (asset): money the coach took outside Stripe (cash, bank transfer) and recorded by hand.
 
 A refund reverses the sale it refunds line by line (proportionally for a partial refund), so a full
 refund and its sale leave every account where it was; reports tell refunds apart by ``source_kind``.
@@ -35,6 +36,11 @@ class Account(StrEnum):
     PLATFORM_FEES = "platform_fees"
     REVENUE = "revenue"
     DEFERRED_REVENUE = "deferred_revenue"
+    CASH = "cash"
+
+
+#: Where a sale's money lands: at Stripe, or in the coach's hand or bank.
+ASSETS = (Account.STRIPE_BALANCE, Account.CASH)
 
 
 class SourceKind(StrEnum):
@@ -134,6 +140,10 @@ class LedgerTransaction:
     source_id: str = attrs.field(validator=_text(200))
     memo: str = attrs.field(validator=_text(500, empty=True))
     entries: tuple[Entry, ...] = attrs.field(converter=_entries, validator=_balanced)
+    #: Who paid (reports group revenue by client); None for money no client is behind.
+    client_id: UUID | None = None
+    #: What was sold, as the coach named it ("10-session pack", "Monthly membership"); reports group by it.
+    item: str = attrs.field(default="", validator=_text(200, empty=True))
 
 
 def platform_fee(gross: Money, percent: Decimal | str | int) -> Money:
@@ -171,6 +181,8 @@ class Header:
     occurred_at: datetime
     source_id: str
     memo: str = ""
+    client_id: UUID | None = None
+    item: str = ""
 
     def transaction(self, kind: SourceKind, entries: Iterable[Entry]) -> LedgerTransaction:
         return LedgerTransaction(
@@ -182,14 +194,25 @@ class Header:
             source_id=self.source_id,
             memo=self.memo,
             entries=tuple(entries),
+            client_id=self.client_id,
+            item=self.item,
         )
 
 
 def sale(
-    header: Header, gross: Money, stripe_fee: int, platform_fee: int, *, deferred: bool = False
+    header: Header,
+    gross: Money,
+    stripe_fee: int,
+    platform_fee: int,
+    *,
+    deferred: bool = False,
+    received_in: Account = Account.STRIPE_BALANCE,
 ) -> LedgerTransaction:
     """A paid sale: the gross credited to revenue (to deferred revenue for a package's credits), split
-    into Stripe's fee, the platform's fee and the net the coach keeps at Stripe."""
+    into Stripe's fee, the platform's fee and the net the coach keeps at Stripe (or, for money taken
+    by hand, `received_in=Account.CASH` with no fees)."""
+    if received_in not in ASSETS:
+        raise ValidationError("A sale's money lands at Stripe or in cash.", field="received_in")
     fee, cut = _whole(stripe_fee, "stripe_fee"), _whole(platform_fee, "platform_fee")
     if gross.amount_minor <= 0:
         raise ValidationError("A sale is of more than zero.", field="gross")
@@ -197,7 +220,7 @@ def sale(
         raise ValidationError("Fees are zero or more and together no more than the sale.", field="stripe_fee")
     income = Account.DEFERRED_REVENUE if deferred else Account.REVENUE
     entries = _lines(
-        (Account.STRIPE_BALANCE, gross.amount_minor - fee - cut),
+        (received_in, gross.amount_minor - fee - cut),
         (Account.STRIPE_FEES, fee),
         (Account.PLATFORM_FEES, cut),
         (income, -gross.amount_minor),
@@ -252,13 +275,15 @@ def refund(
         g = gross.amount_minor
         return _half_up(line * (before + amount), g) - _half_up(line * before, g)
 
+    assets = [e.account for e in sale_tx.entries if e.account in ASSETS]
+    asset = assets[0] if assets else Account.STRIPE_BALANCE
     scaled = [
         (e.account, amount if e.amount_minor < 0 else -share(e.amount_minor))
         for e in sale_tx.entries
-        if e.account is not Account.STRIPE_BALANCE
+        if e.account is not asset
     ]
     rest = -sum(a for _, a in scaled)
-    return header.transaction(kind, _lines(*scaled, (Account.STRIPE_BALANCE, rest), currency=gross.currency))
+    return header.transaction(kind, _lines(*scaled, (asset, rest), currency=gross.currency))
 
 
 def recognise(header: Header, amount: Money) -> LedgerTransaction:

@@ -30,6 +30,7 @@ from coachos.domain.errors import (
     NoCreditsLeft,
     NotFound,
     PackageExpired,
+    PackageUnpaid,
     SlotUnavailable,
 )
 from coachos.domain.events import DeadLetter, Delivery, Event
@@ -526,6 +527,8 @@ class MemoryPackages(_Repo):
         if earlier is not None:
             current = self._t.packages[earlier.package_id]
             return CreditChange(current.id, applied=False, used=current.used, total=current.total)
+        if not package.is_paid:
+            raise PackageUnpaid("This package has not been paid for yet; its sessions can be used once it is.")
         if package.is_expired(event.at):
             raise PackageExpired("This package has expired; sell the client a new one.")
         if package.used >= package.total:

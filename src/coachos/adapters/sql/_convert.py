@@ -349,6 +349,10 @@ def package_values(p: SessionPackage) -> dict[str, Any]:
         "currency": p.price.currency,
         "purchased_at": p.purchased_at,
         "expires_at": p.expires_at,
+        "payment_state": p.payment_state.value,
+        "payment_method": p.payment_method.value,
+        "paid_at": p.paid_at,
+        "payment_ref": p.payment_ref,
     }
 
 
@@ -363,6 +367,10 @@ def package_from(row: Row) -> SessionPackage:
         price=Money(row.price_minor, row.currency),
         purchased_at=row.purchased_at,
         expires_at=row.expires_at,
+        payment_state=row.payment_state,
+        payment_method=row.payment_method,
+        paid_at=row.paid_at,
+        payment_ref=row.payment_ref,
     )
 
 

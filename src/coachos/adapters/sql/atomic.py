@@ -21,8 +21,8 @@ from coachos.adapters.sql.repos import _Repo, constraint_hit
 from coachos.adapters.sql.tables import appointments, coaches, credit_events, packages
 from coachos.domain.availability import BusyBlock
 from coachos.domain.bookings import Appointment, CreditChange, CreditEvent, CreditEventKind
-from coachos.domain.catalog import SessionPackage
-from coachos.domain.errors import NoCreditsLeft, PackageExpired, SlotUnavailable
+from coachos.domain.catalog import PaymentState, SessionPackage
+from coachos.domain.errors import NoCreditsLeft, PackageExpired, PackageUnpaid, SlotUnavailable
 from coachos.domain.ids import Actor, AppointmentId, BookingId, ClientId, CoachId, OrgId, PackageId
 from coachos.domain.rows import Rows
 
@@ -196,6 +196,7 @@ class SqlPackages(_Repo):
                 p.org_id == org_id,
                 p.id == event.package_id,
                 p.used < p.total,
+                p.payment_state == PaymentState.PAID.value,
                 sa.or_(p.expires_at.is_(None), p.expires_at > event.at),
             )
             .values(used=p.used + 1)
@@ -204,7 +205,10 @@ class SqlPackages(_Repo):
         if row is None:
             # Our own uncommitted claim: remove it so another package may be tried in this transaction.
             self._c.execute(credit_events.delete().where(credit_events.c.id == claimed))
-            if self.get(org_id, event.package_id).is_expired(event.at):
+            current = self.get(org_id, event.package_id)
+            if not current.is_paid:
+                raise PackageUnpaid("This package has not been paid for yet; its sessions can be used once it is.")
+            if current.is_expired(event.at):
                 raise PackageExpired("This package has expired; sell the client a new one.")
             raise NoCreditsLeft("This package has no sessions left.")
         return CreditChange(event.package_id, applied=True, used=row.used, total=row.total)

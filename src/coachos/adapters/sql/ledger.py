@@ -36,6 +36,8 @@ class SqlLedger(_Repo):
                 source_kind=tx.source_kind.value,
                 source_id=tx.source_id,
                 memo=tx.memo,
+                client_id=tx.client_id,
+                item=tx.item,
             )
             .on_conflict_do_nothing(index_elements=[_t.c.org_id, _t.c.key])
             .returning(_t.c.id)
@@ -89,6 +91,8 @@ class SqlLedger(_Repo):
                 source_id=row.source_id,
                 memo=row.memo,
                 entries=lines[row.id],
+                client_id=row.client_id,
+                item=row.item,
             )
             for row in rows
         ]

@@ -210,6 +210,11 @@ packages = sa.Table(
     sa.Column("currency", sa.String(3), nullable=False),
     sa.Column("purchased_at", UTCDateTime(), nullable=False),
     sa.Column("expires_at", UTCDateTime()),
+    # Migration 0023: credits are usable only while payment_state is 'paid' (checked in the UPDATE).
+    sa.Column("payment_state", sa.String(20), nullable=False, server_default="paid"),
+    sa.Column("payment_method", sa.String(20), nullable=False, server_default="unrecorded"),
+    sa.Column("paid_at", UTCDateTime()),
+    sa.Column("payment_ref", sa.String(255)),
     _tenant_key("packages"),
     _tenant_fk("client_id", "clients"),
     sa.CheckConstraint("used >= 0 AND used <= total", name="used_within_total"),
@@ -866,6 +871,9 @@ ledger_transactions = sa.Table(
     sa.Column("source_kind", sa.String(20), nullable=False),
     sa.Column("source_id", sa.String(200), nullable=False),
     sa.Column("memo", sa.String(500), nullable=False),
+    # Migration 0023: who paid and what for, so reports group revenue by client and by item sold.
+    sa.Column("client_id", sa.Uuid()),
+    sa.Column("item", sa.String(200), nullable=False, server_default=""),
     _tenant_key("ledger_transactions"),
     sa.UniqueConstraint("org_id", "key"),
     sa.Index("ix_ledger_transactions_org_id_occurred_at", "org_id", "occurred_at"),

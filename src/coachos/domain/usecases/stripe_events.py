@@ -6,8 +6,11 @@ the id's primary key lets only one delivery keep it, a delivery that finds it ke
 and a handler that fails rolls the id back with everything else, so Stripe's next delivery (it
 retries any answer that is not 2xx) is processed as if it were the first.
 
-Handlers are registered by event type with `@on_stripe_event("account.updated")`; a type without
-a handler is kept and acknowledged, so later code can replay it from the stored payload.
+Handlers are registered by event type with `@on_stripe_event("account.updated")`; a type may have
+several (a package's Checkout and a booking's both complete with `checkout.session.completed`), run in
+the order they were registered, each ignoring events that are not its own (they tell by the
+`coachos_kind` metadata we put on every Stripe object we create). A type without a handler is kept
+and acknowledged, so later code can replay it from the stored payload.
 """
 
 from __future__ import annotations
@@ -25,21 +28,29 @@ from coachos.ports.storage import UnitOfWork
 StripeHandler = Callable[[UnitOfWork, Deps, StripeEvent], None]
 H = TypeVar("H", bound=StripeHandler)
 
-#: Which function handles each Stripe event type; filled by `on_stripe_event` as modules are imported.
-STRIPE_HANDLERS: dict[str, StripeHandler] = {}
+#: Which functions handle each Stripe event type; filled by `on_stripe_event` as modules are imported.
+STRIPE_HANDLERS: dict[str, list[StripeHandler]] = {}
 
 
 def on_stripe_event(*types: str) -> Callable[[H], H]:
-    """Register the decorated function as what Coach OS does when Stripe sends an event of `types`."""
+    """Register the decorated function as something Coach OS does when Stripe sends an event of `types`."""
 
     def register(fn: H) -> H:
         for kind in types:
-            if kind in STRIPE_HANDLERS:
-                raise RuntimeError(f"Stripe event {kind} already has a handler: {STRIPE_HANDLERS[kind].__name__}")
-            STRIPE_HANDLERS[kind] = fn
+            handlers = STRIPE_HANDLERS.setdefault(kind, [])
+            if fn in handlers:
+                raise RuntimeError(f"{fn.__name__} is registered twice for Stripe event {kind}")
+            handlers.append(fn)
         return fn
 
     return register
+
+
+def metadata_kind(event: StripeEvent) -> str | None:
+    """The `coachos_kind` we put in the metadata of the object the event is about, if any."""
+    meta: Any = event.object.get("metadata")
+    kind = meta.get("coachos_kind") if isinstance(meta, dict) else None
+    return kind if isinstance(kind, str) else None
 
 
 @attrs.frozen(kw_only=True)
@@ -66,17 +77,17 @@ class ReceiveStripeEvent(Command[StripeEventReceived]):
 def receive_stripe_event(cmd: ReceiveStripeEvent, deps: Deps) -> StripeEventReceived:
     """Keep the event once and apply its handler in the same transaction."""
     event = parse_event(cmd.body, deps.clock.now())
-    handler = STRIPE_HANDLERS.get(event.type)
+    handlers = STRIPE_HANDLERS.get(event.type, [])
     with deps.uow() as uow:
         if not uow.stripe.record(event):
             return StripeEventReceived(
                 event_id=event.id, type=event.type, account=event.account, new=False, handled=False
             )
-        if handler is not None:
+        for handler in handlers:
             handler(uow, deps, event)
         uow.commit()
     return StripeEventReceived(
-        event_id=event.id, type=event.type, account=event.account, new=True, handled=handler is not None
+        event_id=event.id, type=event.type, account=event.account, new=True, handled=bool(handlers)
     )
 
 
