@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Protocol, Self
 from uuid import UUID
 
+from coachos.domain.accounting import LedgerSum
 from coachos.domain.accounts import ApiToken, AttemptSlot, Login, SecurityEvent, ThrottleRule, WebSession
 from coachos.domain.automations import Automation, AutomationRun, AutomationStatus
 from coachos.domain.availability import BusyBlock, DateOverride, WeeklyRule
@@ -266,6 +267,10 @@ class PackageRepository(Protocol):
 
     def recent(self, org_id: OrgId, *, limit: int = 50) -> Rows[SessionPackage]:
         """The organisation's packages, most recently sold first."""
+        ...
+
+    def unsettled(self, org_id: OrgId, *, limit: int = 100) -> Rows[SessionPackage]:
+        """The organisation's packages whose payment is pending or failed, oldest first."""
         ...
 
     def use_credit(self, org_id: OrgId, event: CreditEvent) -> CreditChange:
@@ -762,6 +767,16 @@ class LedgerRepository(Protocol):
 
     def balances(self, org_id: OrgId, currency: str) -> Mapping[Account, int]:
         """Each account's balance in `currency` (debits positive), summed by the store; unused accounts left out."""
+        ...
+
+    def summary(self, org_id: OrgId, boundaries: Sequence[datetime]) -> Sequence[LedgerSum]:
+        """The business's lines summed by the store per period (see `domain.accounting.summarise`)."""
+        ...
+
+    def window(
+        self, org_id: OrgId, start: datetime, end: datetime, *, newest_first: bool = False, limit: int, offset: int = 0
+    ) -> Sequence[LedgerTransaction]:
+        """Up to `limit` transactions that happened in [start, end), after skipping `offset`, by time then key."""
         ...
 
 

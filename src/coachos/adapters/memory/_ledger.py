@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 from coachos.adapters.memory._repos import _Repo
 from coachos.domain import ledger
+from coachos.domain.accounting import LedgerSum, summarise
 from coachos.domain.ids import OrgId
 from coachos.domain.ledger import Account, LedgerTransaction
 
@@ -32,3 +34,16 @@ class MemoryLedger(_Repo):
     def balances(self, org_id: OrgId, currency: str) -> Mapping[Account, int]:
         """Each account's balance in `currency`."""
         return ledger.balances(self.transactions(org_id), currency)
+
+    def summary(self, org_id: OrgId, boundaries: Sequence[datetime]) -> Sequence[LedgerSum]:
+        """Lines summed per period, kind, account, currency, item and client."""
+        return summarise(self.transactions(org_id), boundaries)
+
+    def window(
+        self, org_id: OrgId, start: datetime, end: datetime, *, newest_first: bool = False, limit: int, offset: int = 0
+    ) -> Sequence[LedgerTransaction]:
+        """Up to `limit` transactions that happened in [start, end), after skipping `offset`, by time then key."""
+        found = [tx for tx in self.transactions(org_id) if start <= tx.occurred_at < end]
+        if newest_first:
+            found.reverse()
+        return found[offset : offset + limit]
