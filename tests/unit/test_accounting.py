@@ -128,6 +128,7 @@ class TestReport:
         ("first", "last"), [(date(2026, 5, 1), date(2026, 4, 1)), (date(2020, 1, 1), date(2026, 1, 1))]
     )
     def test_ranges_backwards_or_too_long_are_refused(self, first: date, last: date) -> None:
+        """A range ending before it starts, or longer than three years, is a validation error."""
         with pytest.raises(ValidationError):
             months_between(first, last)
 
@@ -181,10 +182,12 @@ class TestJournal:
         [(12345, "USD", "123.45"), (5, "USD", "0.05"), (1500, "JPY", "1500"), (1, "BHD", "0.001"), (0, "EUR", "0.00")],
     )
     def test_amounts_are_decimals_by_the_currencys_exponent(self, minor: int, currency: str, text: str) -> None:
+        """Minor units become decimal text with the currency's own number of places."""
         assert accounting.decimal_text(minor, currency) == text
 
     @pytest.mark.parametrize("cell", ["=HYPERLINK(1)", "+1", "-2", "@SUM(A1)", "\tx"])
     def test_cells_that_start_like_formulas_are_made_inert(self, cell: str) -> None:
+        """A cell starting with = + - @ or a tab gets a leading apostrophe; plain text is left alone."""
         assert accounting.safe_cell(cell) == "'" + cell
         assert accounting.safe_cell("Jordan") == "Jordan"
 
@@ -257,6 +260,7 @@ class TestPayouts:
     def test_a_payout_without_a_usable_amount_books_nothing(
         self, app: CoachOS, world: World, account: str, amount: object
     ) -> None:
+        """Zero, negative, text or missing amounts are kept as events and book nothing."""
         obj = {"id": "po_odd1", "object": "payout", "amount": amount, "currency": "usd"}
         receive(app, event_body("payout.paid", account=account, obj=obj))
         assert keys_of(app, world) == []
