@@ -232,6 +232,43 @@ class OutstandingPayment:
     since: datetime
 
 
+#: The kinds of transaction the payments page lists (money that moved, not revenue recognised).
+MONEY_EVENTS = (SourceKind.SALE, SourceKind.REFUND, SourceKind.DISPUTE, SourceKind.PAYOUT)
+
+
+@attrs.frozen
+class MoneyEvent:
+    """A ledger transaction as a payments list shows it: what the client paid (negative when given back),
+    the fees, and what reached the coach's balance, at Stripe, in cash or in the bank."""
+
+    tx: LedgerTransaction
+    currency: str
+    gross: int
+    stripe_fee: int
+    platform_fee: int
+    net: int
+
+    @classmethod
+    def of(cls, tx: LedgerTransaction) -> MoneyEvent:
+        """The figures of `tx` in its first line's currency."""
+        currency = tx.entries[0].currency
+
+        def total(*accounts: Account) -> int:
+            return sum(e.amount_minor for e in tx.entries if e.account in accounts and e.currency == currency)
+
+        if tx.source_kind is SourceKind.PAYOUT:
+            moved = total(Account.BANK)
+            return cls(tx, currency, moved, 0, 0, moved)
+        return cls(
+            tx,
+            currency,
+            gross=-total(*INCOME),
+            stripe_fee=total(Account.STRIPE_FEES),
+            platform_fee=total(Account.PLATFORM_FEES),
+            net=total(Account.STRIPE_BALANCE, Account.CASH),
+        )
+
+
 # ---- Journal export ---------------------------------------------------------------------------------
 
 #: The journal CSV's columns, in the manual-journal shape Xero and QuickBooks import.

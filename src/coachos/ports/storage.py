@@ -10,7 +10,7 @@ it by id raises CorruptRecord, and list reads (which return `Rows`) leave it out
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
@@ -45,7 +45,7 @@ from coachos.domain.ids import (
     WaiverVersionId,
 )
 from coachos.domain.inbox import Conversation
-from coachos.domain.ledger import Account, LedgerTransaction
+from coachos.domain.ledger import Account, LedgerTransaction, SourceKind
 from coachos.domain.messages import Message, MessageChannel, MessageStatus
 from coachos.domain.numbers import PhoneNumber
 from coachos.domain.orgs import Coach, Organization
@@ -774,9 +774,18 @@ class LedgerRepository(Protocol):
         ...
 
     def window(
-        self, org_id: OrgId, start: datetime, end: datetime, *, newest_first: bool = False, limit: int, offset: int = 0
+        self,
+        org_id: OrgId,
+        start: datetime,
+        end: datetime,
+        *,
+        newest_first: bool = False,
+        limit: int,
+        offset: int = 0,
+        kinds: Collection[SourceKind] = (),
     ) -> Sequence[LedgerTransaction]:
-        """Up to `limit` transactions that happened in [start, end), after skipping `offset`, by time then key."""
+        """Up to `limit` transactions that happened in [start, end) (of `kinds`, if any), after skipping `offset`,
+        by time then key."""
         ...
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
 from coachos.adapters.memory._repos import _Repo
 from coachos.domain import ledger
 from coachos.domain.accounting import LedgerSum, summarise
 from coachos.domain.ids import OrgId
-from coachos.domain.ledger import Account, LedgerTransaction
+from coachos.domain.ledger import Account, LedgerTransaction, SourceKind
 
 
 class MemoryLedger(_Repo):
@@ -40,10 +40,23 @@ class MemoryLedger(_Repo):
         return summarise(self.transactions(org_id), boundaries)
 
     def window(
-        self, org_id: OrgId, start: datetime, end: datetime, *, newest_first: bool = False, limit: int, offset: int = 0
+        self,
+        org_id: OrgId,
+        start: datetime,
+        end: datetime,
+        *,
+        newest_first: bool = False,
+        limit: int,
+        offset: int = 0,
+        kinds: Collection[SourceKind] = (),
     ) -> Sequence[LedgerTransaction]:
-        """Up to `limit` transactions that happened in [start, end), after skipping `offset`, by time then key."""
-        found = [tx for tx in self.transactions(org_id) if start <= tx.occurred_at < end]
+        """Up to `limit` transactions that happened in [start, end) (of `kinds`, if any), after skipping `offset`,
+        by time then key."""
+        found = [
+            tx
+            for tx in self.transactions(org_id)
+            if start <= tx.occurred_at < end and (not kinds or tx.source_kind in kinds)
+        ]
         if newest_first:
             found.reverse()
         return found[offset : offset + limit]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -15,7 +15,7 @@ from coachos.adapters.sql.repos import _Repo
 from coachos.adapters.sql.tables import ledger_entries, ledger_transactions
 from coachos.domain.accounting import LedgerSum, check_boundaries
 from coachos.domain.ids import OrgId
-from coachos.domain.ledger import Account, Entry, LedgerTransaction
+from coachos.domain.ledger import Account, Entry, LedgerTransaction, SourceKind
 from coachos.domain.money import check_currency
 
 _t, _e = ledger_transactions, ledger_entries
@@ -115,13 +115,23 @@ class SqlLedger(_Repo):
         ]
 
     def window(
-        self, org_id: OrgId, start: datetime, end: datetime, *, newest_first: bool = False, limit: int, offset: int = 0
+        self,
+        org_id: OrgId,
+        start: datetime,
+        end: datetime,
+        *,
+        newest_first: bool = False,
+        limit: int,
+        offset: int = 0,
+        kinds: Collection[SourceKind] = (),
     ) -> Sequence[LedgerTransaction]:
-        """Up to `limit` transactions that happened in [start, end), after skipping `offset`, by time then key."""
+        """Up to `limit` transactions that happened in [start, end) (of `kinds`, if any), after skipping `offset`,
+        by time then key."""
         order = (_t.c.occurred_at.desc(), _t.c.key.desc()) if newest_first else (_t.c.occurred_at, _t.c.key)
         query = (
             sa.select(_t)
             .where(_t.c.org_id == org_id, _t.c.occurred_at >= start, _t.c.occurred_at < end)
+            .where(_t.c.source_kind.in_([k.value for k in kinds]) if kinds else sa.true())
             .order_by(*order)
             .limit(limit)
             .offset(offset)
