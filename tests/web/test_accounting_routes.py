@@ -176,22 +176,6 @@ class TestAccountingPage:
         assert "No client paid" in await text(books.coach, f"/accounting/sections/clients?{MARCH}")
         assert "Nothing is owed" in await text(books.coach, f"/accounting/sections/outstanding?{MARCH}")
 
-    async def test_a_deleted_or_unreadable_client_shows_as_such(
-        self, web: Quart, core: CoachOS, store: MemoryStore
-    ) -> None:
-        """A sale of a client no longer on file reads 'Deleted client'; an unreadable one is marked; the rest shows."""
-        books = await open_books(web, core)
-        gone, bad = uuid.uuid4(), uuid.uuid4()
-        for who in (gone, bad):
-            record(core, ledger.sale(head(books.org_id, at(9), item="Drop-in", client=who), Money(1_000, "USD"), 0, 0))
-        store.add_unreadable("clients", bad, books.org_id)
-        html = await text(books.coach, f"/accounting/sections/clients?{MARCH}")
-        assert "Deleted client" in html
-        assert "Client record could not be read" in html
-        assert "could not be read" in html
-        assert "error id" in html
-        assert "Jordan Lee" in html
-
     async def test_outstanding_lists_pending_and_failed_packages(self, web: Quart, core: CoachOS) -> None:
         """Pending and failed packages are listed with client, item, amount and state; a paid one is not."""
         books = await open_books(web, core)
@@ -242,6 +226,24 @@ class TestAccountingPage:
         assert (await books.coach.get("/accounting/sections/secrets")).status_code == 404
         for url in ("/accounting", "/payments", "/accounting/export.csv", "/accounting/sections/summary"):
             assert (await web.test_client().get(url)).status_code in (302, 303)
+
+
+class TestUnreadableClient:
+    async def test_a_deleted_or_unreadable_client_shows_as_such(
+        self, web: Quart, core: CoachOS, store: MemoryStore
+    ) -> None:
+        """A sale of a client no longer on file reads 'Deleted client'; an unreadable one is marked; the rest shows."""
+        books = await open_books(web, core)
+        gone, bad = uuid.uuid4(), uuid.uuid4()
+        for who in (gone, bad):
+            record(core, ledger.sale(head(books.org_id, at(9), item="Drop-in", client=who), Money(1_000, "USD"), 0, 0))
+        store.add_unreadable("clients", bad, books.org_id)
+        html = await text(books.coach, f"/accounting/sections/clients?{MARCH}")
+        assert "Deleted client" in html
+        assert "Client record could not be read" in html
+        assert "could not be read" in html
+        assert "error id" in html
+        assert "Jordan Lee" in html
 
 
 def parse_csv(body: str) -> list[dict[str, str]]:
