@@ -28,6 +28,7 @@ from tests.helpers import World
 from tests.unit.test_stripe_events import event_body, fresh_account, link, receive
 
 ORG = OrgId(UUID(int=7))
+WHEN = datetime(2026, 3, 2, 12, tzinfo=UTC)
 _serial = count()
 ITEMS = ("Ten pack", "Monthly", "PT session", "")
 CLIENTS = (UUID(int=101), UUID(int=102), None)
@@ -297,3 +298,27 @@ def sums_equal(a: Sequence[LedgerSum], b: Sequence[LedgerSum]) -> bool:
         return (s.period, s.source_kind, s.account, s.currency, s.item, str(s.client_id), s.amount_minor)
 
     return sorted(a, key=key) == sorted(b, key=key)
+
+
+class TestMoneyEvents:
+    def test_a_sale_shows_gross_fees_and_net(self) -> None:
+        """A card sale: what the client paid, both fees, and the net left at Stripe."""
+        e = accounting.MoneyEvent.of(ledger.sale(head(WHEN), Money(10_000, "USD"), 320, 250))
+        assert (e.label, e.gross, e.stripe_fee, e.platform_fee, e.net) == ("Sale", 10_000, 320, 250, 9_430)
+
+    def test_a_refund_shows_money_going_back(self) -> None:
+        """A full refund is the sale negated: negative gross and net, fees given back."""
+        sale = ledger.sale(head(WHEN), Money(10_000, "USD"), 320, 250)
+        e = accounting.MoneyEvent.of(ledger.refund(head(WHEN), sale, 10_000))
+        assert (e.label, e.gross, e.stripe_fee, e.platform_fee, e.net) == ("Refund", -10_000, -320, -250, -9_430)
+
+    @pytest.mark.parametrize(("amount", "label"), [(5_000, "Payout"), (-5_000, "Payout failed")])
+    def test_payouts_and_their_reversals(self, amount: int, label: str) -> None:
+        """A payout shows what reached the bank; its reversal, what came back."""
+        e = accounting.MoneyEvent.of(ledger.payout(head(WHEN), Money(amount, "USD")))
+        assert (e.label, e.gross, e.net) == (label, amount, amount)
+
+    def test_cash_sales_are_named(self) -> None:
+        """Money taken by hand reads 'Sale (cash)'."""
+        tx = ledger.sale(head(WHEN), Money(2_000, "USD"), 0, 0, received_in=Account.CASH)
+        assert accounting.MoneyEvent.of(tx).label == "Sale (cash)"

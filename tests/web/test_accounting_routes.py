@@ -23,6 +23,7 @@ from coachos.domain.catalog import PaymentState
 from coachos.domain.ids import ClientId, OrgId, PackageId
 from coachos.domain.ledger import Header, LedgerTransaction
 from coachos.domain.money import Money
+from coachos.logs import configure_logging, reset_logging
 from tests.web.support import sign_up
 
 
@@ -339,3 +340,32 @@ class TestPaymentsPage:
     async def test_an_empty_ledger_says_so(self, web: Quart, core: CoachOS) -> None:
         books = await open_books(web, core, with_money=False)
         assert "No payments yet" in await text(books.coach, "/payments")
+
+
+@pytest.fixture
+def logs() -> Iterator[io.StringIO]:
+    """Production logging (JSON lines, redaction on) into a buffer for the test."""
+    buffer = io.StringIO()
+    configure_logging(Settings(log_format="json", log_level="DEBUG"), stream=buffer)
+    yield buffer
+    reset_logging()
+
+
+class TestLogPrivacy:
+    async def test_pages_and_the_export_log_no_names_or_amounts(
+        self, web: Quart, core: CoachOS, store: MemoryStore, logs: io.StringIO
+    ) -> None:
+        """Every accounting page, section and the CSV: logs carry ids and routes, never the client's name or money."""
+        books = await open_books(web, core)
+        bad = uuid.uuid4()
+        record(core, ledger.sale(head(books.org_id, at(9), item="Drop-in", client=bad), Money(1_000, "USD"), 0, 0))
+        store.add_unreadable("clients", bad, books.org_id)
+        urls = [f"/accounting?{MARCH}", "/payments", f"/accounting/export.csv?{MARCH}"]
+        urls += [f"/accounting/sections/{name}?{MARCH}" for name in ("summary", "months", "items", "clients")]
+        for url in urls:
+            assert (await books.coach.get(url)).status_code == 200
+        written = logs.getvalue()
+        assert "/accounting/sections/<name>" in written
+        assert str(bad) in written  # the unreadable client is reported by id
+        for secret in ("Jordan Lee", "Jordan", "450.00", "45000", "Ten pack", "HYPERLINK"):
+            assert secret not in written, secret

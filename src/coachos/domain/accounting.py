@@ -248,6 +248,16 @@ class MoneyEvent:
     platform_fee: int
     net: int
 
+    @property
+    def label(self) -> str:
+        """What happened, for people: 'Sale', 'Sale (cash)', 'Refund', 'Dispute lost', 'Payout', 'Payout failed'."""
+        kind = self.tx.source_kind
+        if kind is SourceKind.PAYOUT:
+            return "Payout" if self.gross > 0 else "Payout failed"
+        if kind is SourceKind.SALE and any(e.account is Account.CASH for e in self.tx.entries):
+            return "Sale (cash)"
+        return {SourceKind.DISPUTE: "Dispute lost"}.get(kind, kind.value.capitalize())
+
     @classmethod
     def of(cls, tx: LedgerTransaction) -> MoneyEvent:
         """The figures of `tx` in its first line's currency."""

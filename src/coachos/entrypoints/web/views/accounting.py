@@ -160,7 +160,7 @@ async def page() -> Any:
         months=months,
         presets=presets(today),
         sections=SECTIONS,
-        zone_label=datetime.now(org.tz).tzname(),
+        zone_label=core().clock.now().astimezone(org.tz).tzname(),
     )
 
 
