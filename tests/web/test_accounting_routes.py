@@ -229,7 +229,7 @@ class TestAccountingPage:
             assert (await web.test_client().get(url)).status_code in (302, 303)
 
 
-class TestUnreadableClient:
+class TestUnreadableRows:
     async def test_a_deleted_or_unreadable_client_shows_as_such(
         self, web: Quart, core: CoachOS, store: MemoryStore
     ) -> None:
@@ -245,6 +245,17 @@ class TestUnreadableClient:
         assert "could not be read" in html
         assert "error id" in html
         assert "Jordan Lee" in html
+
+    async def test_an_unreadable_package_is_marked_in_the_outstanding_list(
+        self, web: Quart, core: CoachOS, store: MemoryStore
+    ) -> None:
+        """The outstanding section and the payments page still answer, saying a package could not be read."""
+        books = await open_books(web, core)
+        store.add_unreadable("packages", uuid.uuid4(), books.org_id)
+        for url in (f"/accounting/sections/outstanding?{MARCH}", "/payments"):
+            html = await text(books.coach, url)
+            assert "1 package could not be read" in html, url
+        assert "kind-sale" in html
 
 
 def parse_csv(body: str) -> list[dict[str, str]]:
