@@ -72,6 +72,14 @@ class TestSums:
             oldest = uow.ledger.window(world.org.id, start, start + timedelta(days=9), limit=1)
         assert [t.key for t in first + second] == [t.key for t in reversed(txs[:4])]
         assert [t.key for t in oldest] == [txs[0].key]
+        with app.deps.uow() as uow:
+            mark = (txs[1].occurred_at, txs[1].key)
+            later = uow.ledger.window(world.org.id, start, start + timedelta(days=9), limit=9, after=mark)
+            earlier = uow.ledger.window(
+                world.org.id, start, start + timedelta(days=9), newest_first=True, limit=9, after=mark
+            )
+        assert [t.key for t in later] == [t.key for t in txs[2:]]
+        assert [t.key for t in earlier] == [txs[0].key]
 
     def test_pending_and_failed_packages_are_outstanding(self, app: CoachOS, world: World) -> None:
         """The repository's query finds packages pending or failed, not paid or refunded ones."""

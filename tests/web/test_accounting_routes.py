@@ -23,6 +23,7 @@ from coachos.domain.catalog import PaymentState
 from coachos.domain.ids import ClientId, OrgId, PackageId
 from coachos.domain.ledger import Header, LedgerTransaction
 from coachos.domain.money import Money
+from coachos.entrypoints.web.views.accounting import EXPORT_CHUNK
 from coachos.logs import configure_logging, reset_logging
 from tests.web.support import sign_up
 
@@ -299,6 +300,18 @@ class TestExport:
         for row in parse_csv(body):
             for cell in row.values():
                 assert not cell.startswith(("=", "+", "-", "@")), cell
+
+    async def test_a_long_export_streams_every_transaction_once(self, web: Quart, core: CoachOS) -> None:
+        """1,001 sales at one instant (more than two chunks, ties broken by key): each once, in key order."""
+        books = await open_books(web, core, with_money=False)
+        sales = [
+            ledger.sale(head(books.org_id, at(15)), Money(100 + n, "USD"), 0, 0) for n in range(EXPORT_CHUNK * 2 + 1)
+        ]
+        record(core, *sales)
+        rows = parse_csv(await text(books.coach, f"/accounting/export.csv?{MARCH}"))
+        references = [r["Reference"] for r in rows[::2]]
+        assert references == sorted(tx.key for tx in sales)
+        assert len(rows) == 2 * len(sales)
 
     async def test_another_business_exports_none_of_these_lines(self, web: Quart, core: CoachOS) -> None:
         """A second coach's export of the same months has the header only."""

@@ -783,9 +783,10 @@ class LedgerRepository(Protocol):
         limit: int,
         offset: int = 0,
         kinds: Collection[SourceKind] = (),
+        after: tuple[datetime, str] | None = None,
     ) -> Sequence[LedgerTransaction]:
-        """Up to `limit` transactions that happened in [start, end) (of `kinds`, if any), after skipping `offset`,
-        by time then key."""
+        """Up to `limit` transactions that happened in [start, end) (of `kinds`, if any), by time then key,
+        skipping `offset` of them and, if `after` is given, every one up to that (time, key) in this order."""
         ...
 
 

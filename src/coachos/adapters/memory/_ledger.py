@@ -49,9 +49,10 @@ class MemoryLedger(_Repo):
         limit: int,
         offset: int = 0,
         kinds: Collection[SourceKind] = (),
+        after: tuple[datetime, str] | None = None,
     ) -> Sequence[LedgerTransaction]:
-        """Up to `limit` transactions that happened in [start, end) (of `kinds`, if any), after skipping `offset`,
-        by time then key."""
+        """Up to `limit` transactions that happened in [start, end) (of `kinds`, if any), by time then key,
+        skipping `offset` of them and, if `after` is given, every one up to that (time, key) in this order."""
         found = [
             tx
             for tx in self.transactions(org_id)
@@ -59,4 +60,10 @@ class MemoryLedger(_Repo):
         ]
         if newest_first:
             found.reverse()
+        if after is not None:
+            found = [
+                tx
+                for tx in found
+                if ((tx.occurred_at, tx.key) < after if newest_first else (tx.occurred_at, tx.key) > after)
+            ]
         return found[offset : offset + limit]

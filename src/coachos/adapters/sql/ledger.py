@@ -21,6 +21,14 @@ from coachos.domain.money import check_currency
 _t, _e = ledger_transactions, ledger_entries
 
 
+def _beyond(after: tuple[datetime, str], *, newest_first: bool) -> sa.ColumnElement[bool]:
+    """Rows past (time, key) in the listing's order (keyset paging: stable while rows are added)."""
+    when, key = after
+    if newest_first:
+        return sa.or_(_t.c.occurred_at < when, sa.and_(_t.c.occurred_at == when, _t.c.key < key))
+    return sa.or_(_t.c.occurred_at > when, sa.and_(_t.c.occurred_at == when, _t.c.key > key))
+
+
 class SqlLedger(_Repo):
     """Ledger transactions and their lines."""
 
@@ -124,14 +132,16 @@ class SqlLedger(_Repo):
         limit: int,
         offset: int = 0,
         kinds: Collection[SourceKind] = (),
+        after: tuple[datetime, str] | None = None,
     ) -> Sequence[LedgerTransaction]:
-        """Up to `limit` transactions that happened in [start, end) (of `kinds`, if any), after skipping `offset`,
-        by time then key."""
+        """Up to `limit` transactions that happened in [start, end) (of `kinds`, if any), by time then key,
+        skipping `offset` of them and, if `after` is given, every one up to that (time, key) in this order."""
         order = (_t.c.occurred_at.desc(), _t.c.key.desc()) if newest_first else (_t.c.occurred_at, _t.c.key)
         query = (
             sa.select(_t)
             .where(_t.c.org_id == org_id, _t.c.occurred_at >= start, _t.c.occurred_at < end)
             .where(_t.c.source_kind.in_([k.value for k in kinds]) if kinds else sa.true())
+            .where(sa.true() if after is None else _beyond(after, newest_first=newest_first))
             .order_by(*order)
             .limit(limit)
             .offset(offset)

@@ -221,9 +221,9 @@ async def export() -> Any:
     bounds = accounting.month_boundaries(accounting.months_between(months.first, months.last), org.tz)
     start, end = bounds[0], bounds[-1]
 
-    def chunk(offset: int) -> Any:
+    def chunk(after: tuple[datetime, str] | None) -> Any:
         def read(uow: UnitOfWork) -> tuple[list[Any], dict[Any, Who]]:
-            txs = list(uow.ledger.window(org.id, start, end, limit=EXPORT_CHUNK, offset=offset))
+            txs = list(uow.ledger.window(org.id, start, end, limit=EXPORT_CHUNK, after=after))
             names, _ = resolve_clients(uow, org.id, (t.client_id for t in txs))
             return txs, names
 
@@ -234,9 +234,9 @@ async def export() -> Any:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(accounting.JOURNAL_COLUMNS)
-        offset = 0
+        after: tuple[datetime, str] | None = None
         while True:
-            txs, names = await chunk(offset)
+            txs, names = await chunk(after)
             for tx in txs:
                 who = names.get(tx.client_id)
                 name = who.text if who is not None and tx.client_id is not None else None
@@ -246,7 +246,7 @@ async def export() -> Any:
             out.truncate()
             if len(txs) < EXPORT_CHUNK:
                 return
-            offset += EXPORT_CHUNK
+            after = (txs[-1].occurred_at, txs[-1].key)
 
     filename = f"journal-{months.args['from']}-to-{months.args['to']}.csv"
     response = Response(rows(), mimetype="text/csv")
