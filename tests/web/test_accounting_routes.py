@@ -358,12 +358,16 @@ class TestPaymentsPage:
 
     @pytest.mark.parametrize("page", ["0", "abc", "-1", "1.5", "99999999"])
     async def test_a_bad_page_is_400(self, web: Quart, core: CoachOS, page: str) -> None:
+        """A page that is not a whole number from 1 (or absurdly far) is a 400, not a 500."""
         books = await open_books(web, core, with_money=False)
         assert (await books.coach.get(f"/payments?page={page}")).status_code == 400
 
     async def test_an_empty_ledger_says_so(self, web: Quart, core: CoachOS) -> None:
+        """A business with no money events yet sees that said, and no page links."""
         books = await open_books(web, core, with_money=False)
-        assert "No payments yet" in await text(books.coach, "/payments")
+        html = await text(books.coach, "/payments")
+        assert "No payments yet" in html
+        assert "page=" not in html
 
 
 @pytest.fixture
