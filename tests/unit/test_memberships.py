@@ -74,6 +74,10 @@ class Member:
             "plan_id": str(self.plan.id),
         }
 
+    def iid(self, name: str) -> str:
+        """A Stripe invoice id unique to this membership (tests share databases), from a short name."""
+        return f"{name}{self.subscription[4:16]}"
+
     def invoice(
         self,
         invoice_id: str,
@@ -85,7 +89,7 @@ class Member:
     ) -> dict[str, Any]:
         """An invoice of the subscription as API 2025-03-31 and later shape it (`parent.subscription_details`)."""
         return {
-            "id": invoice_id,
+            "id": self.iid(invoice_id),
             "object": "invoice",
             "amount_paid": amount,
             "amount_due": amount,
@@ -201,7 +205,11 @@ def period_packages(app: CoachOS, member: Member) -> list[SessionPackage]:
 
 def sales(app: CoachOS, member: Member, invoice_id: str) -> int:
     with app.deps.uow() as uow:
-        return sum(1 for tx in uow.ledger.transactions(member.world.org.id) if tx.key == f"sale:invoice:{invoice_id}")
+        return sum(
+            1
+            for tx in uow.ledger.transactions(member.world.org.id)
+            if tx.key == f"sale:invoice:{member.iid(invoice_id)}"
+        )
 
 
 class TestPlans:
@@ -303,7 +311,7 @@ class TestPaidInvoice:
         assert package.payment_state is PaymentState.PAID
         assert package.payment_method is PaymentMethod.CARD
         assert package.expires_at == datetime.fromtimestamp(PERIOD_END, UTC)
-        assert package.payment_ref == "in_001"
+        assert package.payment_ref == member.iid("in_001")
         assert sales(app, member, "in_001") == 1
         now = membership(app, member)
         assert now.status is MembershipStatus.ACTIVE
@@ -328,7 +336,7 @@ class TestPaidInvoice:
         member = join(app, world, clock)
         receive(app, event("invoice.paid", member.invoice("in_003", amount=12345)))
         with app.deps.uow() as uow:
-            [tx] = [t for t in uow.ledger.transactions(world.org.id) if t.key == "sale:invoice:in_003"]
+            [tx] = [t for t in uow.ledger.transactions(world.org.id) if t.key == f"sale:invoice:{member.iid('in_003')}"]
         lines = {e.account.value: e.amount_minor for e in tx.entries}
         assert lines == {"stripe_balance": 11728, "platform_fees": 617, "deferred_revenue": -12345}
         assert (tx.client_id, tx.item) == (world.client.id, "Monthly 8")
