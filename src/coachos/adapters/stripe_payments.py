@@ -236,9 +236,10 @@ class StripePayments:
             raise PaymentRefused(_readable(e, "Stripe refused the request."), reason=_code(e)) from None
 
 
-def _subscription_state(sub: Any) -> SubscriptionState:
+def _subscription_state(found: Any) -> SubscriptionState:
     # Since API 2025-03-31 the current period lives on the subscription's items, not on it.
-    data = sub.get("items", {}).get("data") or [{}]
+    sub: dict[str, Any] = found.to_dict()
+    data = (sub.get("items") or {}).get("data") or [{}]
     first = data[0] if "current_period_end" in data[0] else sub
 
     def unix(name: str) -> int | None:
