@@ -17,7 +17,7 @@ from coachos.adapters.clock import FixedClock
 from coachos.adapters.payments import MemoryPayments
 from coachos.domain.catalog import PaymentMethod, PaymentState, SessionPackage
 from coachos.domain.errors import NoCreditsLeft
-from coachos.domain.ids import Actor
+from coachos.domain.ids import Actor, ClientId
 from coachos.domain.memberships import GRACE_PERIOD, Membership, MembershipPlan, MembershipStatus
 from coachos.domain.money import Money
 from coachos.domain.usecases import (
@@ -163,13 +163,21 @@ def receive(app: CoachOS, body: str) -> StripeEventReceived:
     return app.execute(ReceiveStripeEvent(body=body))
 
 
-def join(app: CoachOS, world: World, clock: FixedClock, *, sessions: int = 8, unlimited: bool = False) -> Member:
-    """A membership linked to a fresh subscription id (as after Checkout), still PENDING."""
+def join(
+    app: CoachOS,
+    world: World,
+    clock: FixedClock,
+    *,
+    sessions: int = 8,
+    unlimited: bool = False,
+    client_id: ClientId | None = None,
+) -> Member:
+    """A membership of the world's client (or `client_id`) linked to a fresh subscription id, as after Checkout."""
     plan = make_plan(app, world, sessions=sessions, unlimited=unlimited)
     membership = Membership(
         id=uuid.uuid4(),
         org_id=world.org.id,
-        client_id=world.client.id,
+        client_id=client_id or world.client.id,
         plan_id=plan.id,
         status=MembershipStatus.PENDING,
         created_at=clock.now(),
