@@ -487,3 +487,36 @@ class TestCancel:
         assert membership(paying, member).status is MembershipStatus.CANCELLED
         [shown] = paying.execute(ClientMemberships(org_id=world.org.id, client_id=world.client.id))
         assert shown.membership.status is MembershipStatus.CANCELLED
+
+
+class TestCancelWhenStripeHasNone:
+    def test_a_subscription_stripe_no_longer_has_is_cancelled_here(
+        self, paying: CoachOS, world: World, clock: FixedClock, payments: MemoryPayments
+    ) -> None:
+        """Cancelling a membership whose subscription Stripe answers 'no such subscription' still cancels it here."""
+        from coachos.domain.errors import PaymentRefused
+
+        member = join(paying, world, clock)
+        payments.fail_next(PaymentRefused("No such subscription", reason="resource_missing"))
+        paying.execute(
+            CancelMembership(
+                org_id=world.org.id, membership_id=member.membership_id, actor=Actor("coach", world.coach.id)
+            )
+        )
+        assert membership(paying, member).status is MembershipStatus.CANCELLED
+
+    def test_stripe_refusing_for_another_reason_leaves_it_as_it_was(
+        self, paying: CoachOS, world: World, clock: FixedClock, payments: MemoryPayments
+    ) -> None:
+        """Any other refusal is raised and the membership is not marked cancelled."""
+        from coachos.domain.errors import PaymentRefused
+
+        member = join(paying, world, clock)
+        payments.fail_next(PaymentRefused("Nope", reason="authentication"))
+        with pytest.raises(PaymentRefused):
+            paying.execute(
+                CancelMembership(
+                    org_id=world.org.id, membership_id=member.membership_id, actor=Actor("coach", world.coach.id)
+                )
+            )
+        assert membership(paying, member).status is MembershipStatus.PENDING

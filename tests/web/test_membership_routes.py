@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 
 import pytest
 from quart import Quart
@@ -15,11 +17,12 @@ from coachos.adapters.payments import MemoryPayments
 from coachos.adapters.security import MemoryEmail, fast_test_hasher
 from coachos.domain.clients import Client as Person
 from coachos.domain.memberships import MembershipStatus
-from coachos.domain.usecases import ReceiveStripeEvent
+from coachos.domain.usecases import PauseLapsedMemberships, ReceiveStripeEvent
 from tests.helpers import World, make_world
 from tests.unit.test_memberships import can_charge, event, join, make_plan, membership, period_packages
 from tests.web.support import csrf, serving
 from tests.web.test_client_routes import open_business
+from tests.web.test_log_privacy import logs  # noqa: F401  # the JSON-lines log buffer
 from tests.web.test_portal_routes import EMAIL, signed_in_browser
 from tests.web.test_stripe_webhook import SECRET, post, sign
 
@@ -187,3 +190,34 @@ class TestCoachPages:
         assert membership(core, member).status is MembershipStatus.CANCELLED
         assert [c.method for c in payments.calls if c.method == "cancel_subscription"] == ["cancel_subscription"]
         assert payments.calls[-1].params == {"subscription": member.subscription}
+
+
+class TestLogs:
+    async def test_the_membership_flow_logs_no_personal_data(
+        self,
+        web: Quart,
+        core: CoachOS,
+        world: World,
+        person: Person,
+        clock: FixedClock,
+        logs: io.StringIO,  # noqa: F811  # the fixture imported above
+    ) -> None:
+        """Joining, a paid and a failed invoice, pausing and cancelling log ids, never names, emails or amounts."""
+        can_charge(core, world, clock)
+        plan = make_plan(core, world)
+        browser = await signed_in_browser(web, core, world, person, clock)
+        token = await csrf(browser, "/c/peak/memberships")
+        await browser.post(f"/c/peak/memberships/{plan.id}/join", form={"csrf_token": token})
+        member = join(core, world, clock, client_id=person.id)
+        for kind, invoice in (
+            ("invoice.paid", member.invoice("in_l", amount=12345)),
+            ("invoice.payment_failed", member.invoice("in_m", amount=12345)),
+        ):
+            body = event(kind, invoice)
+            assert (await post(web, body, sign(body))).status_code == 200
+        clock.advance(timedelta(days=4))
+        core.execute(PauseLapsedMemberships())
+        written = logs.getvalue()
+        assert "membership" in written  # the flow did log
+        for secret in ("Riley", "Quinn", EMAIL, "jordan@private.test", "=12345", ": 12345", "123.45"):
+            assert secret not in written, f"personal data in logs: {secret!r}"

@@ -264,10 +264,15 @@ def cancel_membership(cmd: CancelMembership, deps: Deps) -> Membership:
     if membership.subscription_id is not None:
         if deps.payments is None:
             raise Conflict(CARDS_OFF)
-        deps.payments.cancel_subscription(
-            idempotency_key=cancel_subscription_key(cmd.org_id, membership.id),
-            subscription_id=membership.subscription_id,
-        )
+        try:
+            deps.payments.cancel_subscription(
+                idempotency_key=cancel_subscription_key(cmd.org_id, membership.id),
+                subscription_id=membership.subscription_id,
+            )
+        except PaymentRefused as exc:
+            if exc.reason != "resource_missing":
+                raise
+            # Stripe no longer has the subscription (deleted there): it bills nothing, so cancel here too.
     with deps.uow() as uow:
         uow.memberships.apply(cmd.org_id, membership.id, StatusChange(MembershipStatus.CANCELLED, deps.clock.now()))
         done = uow.memberships.get(cmd.org_id, membership.id)
