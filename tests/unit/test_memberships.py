@@ -520,3 +520,20 @@ class TestCancelWhenStripeHasNone:
                 )
             )
         assert membership(paying, member).status is MembershipStatus.PENDING
+
+
+class TestPlanNames:
+    def test_a_long_plan_name_is_refused_so_period_packages_fit(self, app: CoachOS, world: World) -> None:
+        """A plan name over 120 characters is refused (its period packages add the period to it)."""
+        from coachos import ValidationError
+
+        with pytest.raises(ValidationError, match="120"):
+            app.execute(
+                CreateMembershipPlan(
+                    org_id=world.org.id,
+                    actor=Actor("coach", world.coach.id),
+                    name="M" * 121,
+                    price=Money(12000, "USD"),
+                    sessions=4,
+                )
+            )

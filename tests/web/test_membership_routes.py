@@ -221,3 +221,24 @@ class TestLogs:
         assert "membership" in written  # the flow did log
         for secret in ("Riley", "Quinn", EMAIL, "jordan@private.test", "=12345", ": 12345", "123.45"):
             assert secret not in written, f"personal data in logs: {secret!r}"
+
+
+class TestWithoutCards:
+    async def test_without_card_payments_there_is_no_join_button(self, clock: FixedClock, mail: MemoryEmail) -> None:
+        """With no payment provider configured, the portal offers no plan to join."""
+        with bootstrap(
+            Settings(database_url="memory://"),
+            uow=MemoryStore().unit_of_work,
+            clock=clock,
+            ids=RandomIds(),
+            hasher=fast_test_hasher(),
+            email=mail,
+        ) as plain:
+            world = make_world(plain, slug="peak")
+            person = plain.execute(CreateClient(org_id=world.org.id, name="Riley Quinn", email=EMAIL, actor=world.me))
+            plan = make_plan(plain, world)
+            async with serving(plain) as app:
+                browser = await signed_in_browser(app, plain, world, person, clock)
+                page = await (await browser.get("/c/peak/memberships")).get_data(as_text=True)
+        assert "No memberships to join right now." in page
+        assert f"/memberships/{plan.id}/join" not in page

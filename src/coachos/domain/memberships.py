@@ -57,6 +57,17 @@ def _price(_: object, __: attrs.Attribute[Money], value: Money) -> None:
         raise ValidationError("A membership costs more than zero per period.", field="price")
 
 
+#: A plan's name is at most this long, so "<plan> · week of 28 Feb 2026" fits a package's 200.
+MAX_PLAN_NAME = 120
+
+
+def _plan_name(value: object) -> str:
+    name = check_name(value)  # type: ignore[arg-type]  # check_name refuses what is not text
+    if len(name) > MAX_PLAN_NAME:
+        raise ValidationError(f"A plan's name is at most {MAX_PLAN_NAME} characters.", field="name")
+    return name
+
+
 def _interval(_: object, __: attrs.Attribute[str], value: str) -> None:
     if value not in INTERVALS:
         raise ValidationError("A membership renews every week or every month.", field="interval")
@@ -68,7 +79,7 @@ class MembershipPlan:
 
     id: UUID
     org_id: OrgId
-    name: str = attrs.field(converter=check_name)
+    name: str = attrs.field(converter=_plan_name)
     price: Money = attrs.field(validator=_price)
     interval: str = attrs.field(validator=_interval)
     #: Sessions granted each period; for an unlimited plan, the most a member may book in one period.
