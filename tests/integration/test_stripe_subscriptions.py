@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 
 from coachos.adapters.stripe_payments import StripePayments
 from coachos.domain.errors import PaymentRefused, PaymentUnavailable
 from coachos.domain.ids import OrgId
-from coachos.ports.payments import SubscriptionState, cancel_subscription_key
+from coachos.domain.money import Money
+from coachos.ports.payments import SubscriptionState, cancel_subscription_key, subscription_checkout_key
 from tests.integration.fake_stripe import SECRET_KEY, FakeStripe, fake_stripe
 
 ORG = OrgId(UUID("00000000-0000-4000-8000-000000000001"))
@@ -85,3 +87,28 @@ class TestCancelSubscription:
         deletes = [r for r in stripe_stub.requests if r.path == f"/v1/subscriptions/{SUB}"]
         assert [r.idempotency_key for r in deletes] == [key, key]
         assert key == f"subscription:{ORG}:{MEMBERSHIP}:cancel"
+
+
+class TestMembershipCheckout:
+    def test_the_membership_metadata_rides_on_the_session_and_the_subscription(self, stripe_stub: FakeStripe) -> None:
+        """A membership's metadata reaches Stripe on the session and in subscription_data, so invoices carry it."""
+        metadata = {"coachos_kind": "membership", "org_id": str(ORG), "membership_id": str(MEMBERSHIP)}
+        key = subscription_checkout_key(ORG, MEMBERSHIP, uuid4())
+        _adapter(stripe_stub).create_subscription_checkout(
+            idempotency_key=key,
+            account_id="acct_coach0000000001",
+            name="Weekly 2",
+            price=Money(4000, "USD"),
+            interval="week",
+            application_fee_percent=Decimal("5"),
+            success_url="https://coach.test/c/peak/memberships?joined=1",
+            cancel_url="https://coach.test/c/peak/memberships",
+            reference=str(MEMBERSHIP),
+            metadata=metadata,
+        )
+        (request,) = stripe_stub.requests
+        for name, value in metadata.items():
+            assert request.form[f"metadata[{name}]"] == value
+            assert request.form[f"subscription_data[metadata][{name}]"] == value
+        assert request.form["line_items[0][price_data][recurring][interval]"] == "week"
+        assert request.idempotency_key == key
