@@ -450,6 +450,15 @@ class TestSubscriptionEvents:
         receive(app, event("customer.subscription.deleted", member.subscription_obj("canceled"), created=CREATED + 60))
         receive(app, event("customer.subscription.updated", member.subscription_obj("active"), created=CREATED))
         assert membership(app, member).status is MembershipStatus.CANCELLED
+        assert membership(app, member).status_at == datetime.fromtimestamp(CREATED + 60, UTC)
+
+    def test_a_late_deleted_keeps_the_newer_status_time(self, app: CoachOS, world: World, clock: FixedClock) -> None:
+        """A deleted older than the last applied event still cancels, and status_at stays the newest time."""
+        member = join(app, world, clock)
+        receive(app, event("customer.subscription.updated", member.subscription_obj("active"), created=CREATED + 60))
+        receive(app, event("customer.subscription.deleted", member.subscription_obj("canceled"), created=CREATED))
+        assert membership(app, member).status is MembershipStatus.CANCELLED
+        assert membership(app, member).status_at == datetime.fromtimestamp(CREATED + 60, UTC)
 
     def test_an_older_update_does_not_undo_a_newer_one(self, app: CoachOS, world: World, clock: FixedClock) -> None:
         """Of two updates delivered out of order, the newer one's status stands."""

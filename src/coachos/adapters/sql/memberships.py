@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from coachos.adapters.sql.repos import _Repo
-from coachos.adapters.sql.tables import membership_periods, membership_plans, memberships, packages
+from coachos.adapters.sql.tables import UTCDateTime, membership_periods, membership_plans, memberships, packages
 from coachos.adapters.sql.tenancy import read_memberships_across_orgs
 from coachos.domain.catalog import PaymentState
 from coachos.domain.errors import Conflict
@@ -156,7 +156,8 @@ class SqlMemberships(_Repo):
         newer = sa.or_(c.status_at.is_(None), c.status_at <= change.at)
         if change.status is MembershipStatus.CANCELLED:
             newer = sa.true()
-            values["status_at"] = sa.case((c.status_at > change.at, c.status_at), else_=change.at)
+            at = sa.literal(change.at, type_=UTCDateTime())  # stored exactly as the column stores times
+            values["status_at"] = sa.case((c.status_at > at, c.status_at), else_=at)
         stmt = (
             memberships.update()
             .where(c.org_id == org_id, c.id == membership_id, c.status != MembershipStatus.CANCELLED.value, newer)
