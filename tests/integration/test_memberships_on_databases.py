@@ -27,8 +27,11 @@ from tests.integration.test_stripe_events_on_databases import count
 from tests.unit.test_memberships import (  # noqa: F401  # collected again with this folder's `app`
     CREATED,
     TestCancel,
+    TestCancelWhenStripeHasNone,
     TestCheckout,
+    TestFailedPayment,
     TestPaidInvoice,
+    TestPlanNames,
     TestPlans,
     TestSubscriptionEvents,
     event,

@@ -180,7 +180,7 @@ class SqlMemberships(_Repo):
             .values(
                 status=MembershipStatus.PAST_DUE.value,
                 status_at=at,
-                grace_until=sa.func.coalesce(c.grace_until, grace_until),
+                grace_until=sa.func.coalesce(c.grace_until, sa.literal(grace_until, type_=UTCDateTime())),
             )
         )
         return self._c.execute(stmt).rowcount == 1
