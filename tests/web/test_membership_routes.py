@@ -113,6 +113,7 @@ class TestPortal:
         page = await (await browser.get("/c/peak/memberships")).get_data(as_text=True)
         assert "active" in page
         assert "renews Wed 1 Apr 2026, 08:00 EDT" in page
+        assert "Times are in America/New_York" in page
 
 
 class TestWebhook:
