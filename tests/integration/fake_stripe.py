@@ -1,6 +1,7 @@
 """A stand-in for the parts of Stripe's API that Coach OS calls, on loopback, for the real stripe SDK.
 
-It creates accounts, account links, Checkout sessions and refunds; like Stripe it keeps the first answer
+It creates accounts, account links, Checkout sessions and refunds, and reads and cancels subscriptions
+(those a test put in `subscriptions`); like Stripe it keeps the first answer
 per Idempotency-Key and replays it for a repeated key (creating nothing), answers scripted errors in
 turn, and can hold its answer to the next create back (after creating the object) until released, which
 makes the client's read time out exactly where a lost answer would.
@@ -49,6 +50,8 @@ class FakeStripe:
     objects: list[dict[str, Any]] = attrs.Factory(list)
     #: Set to let a held answer go (see `hold_next`).
     release: threading.Event = attrs.Factory(threading.Event)
+    #: Subscriptions by id, as a test sets them (GET reads one, DELETE cancels it).
+    subscriptions: dict[str, dict[str, Any]] = attrs.Factory(dict)
     _answers: dict[str, tuple[int, dict[str, Any]]] = attrs.field(factory=dict, alias="_answers")
     _errors: list[tuple[int, dict[str, Any]]] = attrs.field(factory=list, alias="_errors")
     _hold: int = attrs.field(default=0, alias="_hold")
@@ -79,6 +82,32 @@ class FakeStripe:
             hold = self._hold > 0
             self._hold = max(0, self._hold - 1)
             return 200, created, False, hold
+
+    def subscription(self, method: str, request: StubRequest) -> tuple[int, dict[str, Any], bool]:
+        """(status, body, replayed) for GET or DELETE /v1/subscriptions/<id>."""
+        sub_id = request.path.rsplit("/", 1)[-1]
+        with self._lock:
+            self.requests.append(request)
+            key = request.idempotency_key
+            if method == "DELETE" and key is not None and key in self._answers:
+                status, body = self._answers[key]
+                return status, body, True
+            if self._errors:
+                status, body = self._errors.pop(0)
+                return status, body, False
+            found = self.subscriptions.get(sub_id)
+            if found is None:
+                missing = {
+                    "type": "invalid_request_error",
+                    "code": "resource_missing",
+                    "message": "No such subscription",
+                }
+                return 404, {"error": missing}, False
+            if method == "DELETE":
+                found = self.subscriptions[sub_id] = found | {"status": "canceled"}
+                if key is not None:
+                    self._answers[key] = (200, found)
+            return 200, found, False
 
     def _create(self, request: StubRequest) -> dict[str, Any]:
         prefix, kind = _PREFIX[request.path]
@@ -118,6 +147,31 @@ def fake_stripe() -> Iterator[FakeStripe]:
                 status, body, replayed, hold = state.handle(request)
             if hold:
                 state.release.wait(30)
+            data = json.dumps(body).encode()
+            with suppress(BrokenPipeError, ConnectionResetError):
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                if replayed:
+                    self.send_header("Idempotent-Replayed", "true")
+                self.end_headers()
+                self.wfile.write(data)
+
+        def _subscription(self, method: str) -> None:
+            length = int(self.headers.get("Content-Length", "0") or "0")
+            form = dict(parse_qsl(self.rfile.read(length).decode(), keep_blank_values=True)) if length else {}
+            path = self.path.split("?", 1)[0]
+            request = StubRequest(path, form, self.headers.get("Idempotency-Key"), self.headers.get("Authorization"))
+            status, body, replayed = state.subscription(method, request)
+            self._answer(status, body, replayed)
+
+        def do_GET(self) -> None:
+            self._subscription("GET")
+
+        def do_DELETE(self) -> None:
+            self._subscription("DELETE")
+
+        def _answer(self, status: int, body: dict[str, Any], replayed: bool) -> None:
             data = json.dumps(body).encode()
             with suppress(BrokenPipeError, ConnectionResetError):
                 self.send_response(status)

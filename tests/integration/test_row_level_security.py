@@ -40,10 +40,12 @@ from coachos.adapters.sql.uow import SqlUnitOfWork
 from coachos.domain.accounts import Login, WebSession
 from coachos.domain.automations import CreateTodo, TriggerKind
 from coachos.domain.ids import OrgId
-from coachos.domain.usecases import CreateAutomation, CreateWaiver, SignWaiver
+from coachos.domain.usecases import CreateAutomation, CreateWaiver, ReceiveStripeEvent, SignWaiver
 from coachos.domain.usecases.automation_events import run_event_automations
 from tests.helpers import MONDAY_NOON_UTC, World, local, make_world
 from tests.integration.conftest import PostgresDatabases, app_engine
+from tests.unit.test_memberships import event as stripe_event
+from tests.unit.test_memberships import join
 
 pytestmark = pytest.mark.postgres
 
@@ -68,6 +70,9 @@ SEEDED = {
     "waivers",
     "waiver_versions",
     "waiver_signatures",
+    "membership_plans",
+    "memberships",
+    "membership_periods",
 } | CREDENTIALS
 
 _TABLES_WITH_ORG_ID = sa.text(
@@ -138,6 +143,9 @@ def _seed(core: CoachOS, engine: Engine) -> World:
             date_of_birth=date(1990, 1, 1),
         )
     )
+    # A membership with one paid period (plans, memberships, membership_periods).
+    member = join(core, w, FixedClock(MONDAY_NOON_UTC))
+    core.execute(ReceiveStripeEvent(body=stripe_event("invoice.paid", member.invoice("in_seed"))))
     # The automations consumer's work, without the relay (the outbox test needs the events still pending).
     for pending in core.read(lambda uow: uow.outbox.pending(1000)):
         if pending.org_id == w.org.id:

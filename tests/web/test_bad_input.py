@@ -23,6 +23,7 @@ from coachos.adapters.links import form_serializer, waiver_token
 from coachos.adapters.security import MemoryEmail
 from coachos.domain.errors import NotFound
 from coachos.domain.ids import Actor
+from coachos.domain.memberships import Membership, MembershipStatus
 from coachos.domain.money import Money
 from coachos.domain.orgs import Organization
 from coachos.domain.todos import Todo
@@ -31,6 +32,7 @@ from coachos.domain.usecases import (
     CreateApiToken,
     CreateClient,
     CreateHealthScreening,
+    CreateMembershipPlan,
     CreateWaiver,
     PublishForm,
     RecordClearance,
@@ -116,6 +118,20 @@ async def open_business(web: Quart, core: CoachOS, mail: MemoryEmail) -> Busines
             date_of_birth=date(1990, 1, 1),
         )
     )
+    plan = core.execute(
+        CreateMembershipPlan(org_id=org.id, actor=me, name="Monthly", price=Money(9000, "USD"), sessions=4)
+    )
+    membership = Membership(
+        id=uuid4(),
+        org_id=org.id,
+        client_id=person.id,
+        plan_id=plan.id,
+        status=MembershipStatus.PENDING,
+        created_at=core.clock.now(),
+    )
+    with core.unit_of_work() as uow:
+        uow.memberships.add(membership)
+        uow.commit()
     # A second client with a link to sign (the first signed already): the signing POST is probed too.
     signer = core.execute(CreateClient(org_id=org.id, name="Sam Signer", actor=me))
     waiver_link = waiver_token(web.config["COACHOS_SECRET"], core.clock, org.id, signer.id, waiver.id)
@@ -150,6 +166,8 @@ async def open_business(web: Quart, core: CoachOS, mail: MemoryEmail) -> Busines
             "submission_id": str(submission.id),
             "waiver_id": str(waiver.id),
             "signature_id": str(signature.id),
+            "plan_id": str(plan.id),
+            "membership_id": str(membership.id),
             "name": "notes",
             "filename": "app.css",
             "kind": "booking_confirmed",

@@ -412,6 +412,7 @@ class TestTenancy:
             if rule.endpoint in open_pages or rule.endpoint == "portal.sign_out":
                 continue
             path = rule.rule.replace("<slug>", "summit").replace("<uuid:booking_id>", str(theirs.id))
+            path = path.replace("<uuid:plan_id>", str(theirs.id))  # any id: the sign-in check comes first
             for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
                 form = {"csrf_token": token, "name": "Probe", "channel": "email", "action": "give"}
                 response = await (browser.get(path) if method == "GET" else browser.post(path, form=form))

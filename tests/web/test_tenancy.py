@@ -21,6 +21,7 @@ from werkzeug.routing import Rule
 from coachos import CoachOS
 from coachos.adapters.clock import FixedClock
 from coachos.domain.ids import Actor
+from coachos.domain.memberships import Membership, MembershipStatus
 from coachos.domain.money import Money
 from coachos.domain.todos import Todo
 from coachos.domain.usecases import (
@@ -29,6 +30,7 @@ from coachos.domain.usecases import (
     CreateApiToken,
     CreateClient,
     CreateHealthScreening,
+    CreateMembershipPlan,
     CreateService,
     CreateWaiver,
     PublishForm,
@@ -50,7 +52,19 @@ PUBLIC_PARAMETERS = {
 
 #: Values for parameters that are not ids; every candidate is tried.
 OTHER_PARAMETERS: dict[str, list[str]] = {
-    "name": ["profile", "consent", "upcoming", "past", "packages", "notes", "payments", "messages", "waivers", "forms"],
+    "name": [
+        "profile",
+        "consent",
+        "upcoming",
+        "past",
+        "packages",
+        "notes",
+        "payments",
+        "messages",
+        "waivers",
+        "forms",
+        "memberships",
+    ],
     "day": ["2026-03-03"],
     "date": ["2026-03-03"],
     "view": ["day", "week"],
@@ -149,8 +163,24 @@ async def build_org_b(web: Quart, core: CoachOS, clock: FixedClock) -> tuple[Cli
             date_of_birth=date(1990, 1, 1),
         )
     )
+    plan = core.execute(
+        CreateMembershipPlan(org_id=org.id, actor=me, name="Monthly", price=Money(9000, "USD"), sessions=4)
+    )
+    membership = Membership(
+        id=uuid4(),
+        org_id=org.id,
+        client_id=person.id,
+        plan_id=plan.id,
+        status=MembershipStatus.ACTIVE,
+        created_at=clock.now(),
+    )
+    with core.unit_of_work() as uow:
+        uow.memberships.add(membership)
+        uow.commit()
     ids = {
         "org_id": org.id,
+        "plan_id": plan.id,
+        "membership_id": membership.id,
         "clearance_id": clearance.id,
         "form_id": form.id,
         "submission_id": submission.id,

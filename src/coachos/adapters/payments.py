@@ -17,6 +17,7 @@ from coachos.ports.payments import (
     Interval,
     OnboardingLink,
     RefundResult,
+    SubscriptionState,
     account_key,
     onboarding_link_key,
 )
@@ -48,6 +49,8 @@ class MemoryPayments:
     created: dict[str, Any] = attrs.Factory(dict)
     #: What each payment intent took, for full refunds (a test sets it, as a paid Checkout would at Stripe).
     paid: dict[str, Money] = attrs.Factory(dict)
+    #: Subscriptions as "Stripe" holds them now, by id (a test sets them; cancelling updates them).
+    subscriptions: dict[str, SubscriptionState] = attrs.Factory(dict)
     _failures: list[CoachOSError] = attrs.field(factory=list, alias="_failures")
     _lock: threading.Lock = attrs.field(factory=threading.Lock, alias="_lock")
 
@@ -136,6 +139,36 @@ class MemoryPayments:
         }
         made: CheckoutSession = self._once(
             "subscription_checkout", idempotency_key, params, lambda n: CheckoutSession(f"cs_memory{n}", success_url)
+        )
+        return made
+
+    def retrieve_subscription(self, subscription_id: str) -> SubscriptionState:
+        """The subscription a test put in `subscriptions`; PaymentRefused (as Stripe's 404) for any other."""
+        with self._lock:
+            self.calls.append(PaymentCall("retrieve_subscription", "", {"subscription": subscription_id}))
+            if self._failures:
+                raise self._failures.pop(0)
+            found = self.subscriptions.get(subscription_id)
+        if found is None:
+            raise PaymentRefused(f"There is no subscription {subscription_id}.", reason="resource_missing")
+        return found
+
+    def cancel_subscription(self, *, idempotency_key: str, subscription_id: str) -> SubscriptionState:
+        """Record the cancellation and mark a known subscription canceled."""
+
+        def cancel(_: int) -> SubscriptionState:
+            known = self.subscriptions.get(subscription_id)
+            done = SubscriptionState(
+                subscription_id,
+                "canceled",
+                None if known is None else known.current_period_start,
+                None if known is None else known.current_period_end,
+            )
+            self.subscriptions[subscription_id] = done
+            return done
+
+        made: SubscriptionState = self._once(
+            "cancel_subscription", idempotency_key, {"subscription": subscription_id}, cancel
         )
         return made
 

@@ -29,6 +29,7 @@ from coachos.ports.payments import (
     Interval,
     OnboardingLink,
     RefundResult,
+    SubscriptionState,
     account_key,
     onboarding_link_key,
 )
@@ -197,6 +198,18 @@ class StripePayments:
             amount=Money(int(refund.amount), str(refund.currency).upper()),
         )
 
+    def retrieve_subscription(self, subscription_id: str) -> SubscriptionState:
+        """The subscription as Stripe holds it now."""
+        found = self._call(lambda: self._client.v1.subscriptions.retrieve(subscription_id))
+        return _subscription_state(found)
+
+    def cancel_subscription(self, *, idempotency_key: str, subscription_id: str) -> SubscriptionState:
+        """Cancel at once (DELETE /v1/subscriptions/:id) under our key, so a retry cancels once."""
+        done = self._call(
+            lambda: self._client.v1.subscriptions.cancel(subscription_id, options={"idempotency_key": idempotency_key})
+        )
+        return _subscription_state(done)
+
     def _call(self, call: Callable[[], T]) -> T:
         try:
             return call()
@@ -221,6 +234,24 @@ class StripePayments:
                     "Stripe had a problem on its side; nothing was charged twice, so try again in a minute."
                 ) from e
             raise PaymentRefused(_readable(e, "Stripe refused the request."), reason=_code(e)) from None
+
+
+def _subscription_state(found: Any) -> SubscriptionState:
+    # Since API 2025-03-31 the current period lives on the subscription's items, not on it.
+    sub: dict[str, Any] = found.to_dict()
+    data = (sub.get("items") or {}).get("data") or [{}]
+    first = data[0] if "current_period_end" in data[0] else sub
+
+    def unix(name: str) -> int | None:
+        value = first.get(name)
+        return int(value) if isinstance(value, int) else None
+
+    return SubscriptionState(
+        subscription_id=str(sub["id"]),
+        status=str(sub["status"]),
+        current_period_start=unix("current_period_start"),
+        current_period_end=unix("current_period_end"),
+    )
 
 
 def _price_data(name: str, price: Money) -> dict[str, Any]:

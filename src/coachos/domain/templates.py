@@ -54,6 +54,7 @@ class TemplateKind(enum.StrEnum):
     COACH_BOOKING_RESCHEDULED = "coach_booking_rescheduled"
     COACH_BOOKING_CANCELLED = "coach_booking_cancelled"
     COACH_CLIENT_REPLY = "coach_client_reply"
+    MEMBERSHIP_PAYMENT_FAILED = "membership_payment_failed"
 
 
 #: What each placeholder stands for (shown beside the editor).
@@ -68,6 +69,9 @@ PLACEHOLDERS: dict[str, str] = {
     "manage_link": "The client's link to cancel or move the booking",
     "reply": "The text the client sent",
     "client_link": "The client's page in Coach OS",
+    "membership": "The membership plan's name, e.g. 'Monthly 8'",
+    "portal_link": "The client's portal, where they update their card",
+    "grace_until": "When a membership's credits pause unless the payment goes through, with the zone",
 }
 
 _BOOKING = ("client_first_name", "client_name", "service", "when", "coach_name", "business")
@@ -129,6 +133,12 @@ KINDS: dict[TemplateKind, KindInfo] = {
         True,
         ("client_first_name", "client_name", "business", "reply", "client_link"),
         "When a client's text arrives.",
+    ),
+    TemplateKind.MEMBERSHIP_PAYMENT_FAILED: KindInfo(
+        "Membership payment failed",
+        False,
+        ("client_first_name", "client_name", "business", "membership", "grace_until", "portal_link"),
+        "At once, each time a membership's renewal payment fails (Stripe retries it).",
     ),
 }
 
@@ -219,6 +229,17 @@ DEFAULTS: dict[tuple[TemplateKind, MessageChannel], Wording] = {
     (TemplateKind.COACH_CLIENT_REPLY, _S): Wording(None, "{client_name}: {reply}"),
     (TemplateKind.COACH_CLIENT_REPLY, _E): Wording(
         "Text from {client_name}", "{client_name} sent:\n\n{reply}\n\nReply in Coach OS: {client_link}"
+    ),
+    (TemplateKind.MEMBERSHIP_PAYMENT_FAILED, _S): Wording(
+        None,
+        "Hi {client_first_name}, the payment for your {membership} membership with {business} didn't go through. "
+        "Please update your card by {grace_until}: {portal_link}",
+    ),
+    (TemplateKind.MEMBERSHIP_PAYMENT_FAILED, _E): Wording(
+        "Your {membership} payment didn't go through",
+        "Hi {client_first_name},\n\nThe payment for your {membership} membership didn't go through. We'll try "
+        "again over the next few days; to keep your sessions, please update your card by {grace_until}:\n\n"
+        "{portal_link}\n\n{business}",
     ),
 }
 
@@ -337,7 +358,7 @@ def when_text(instant: datetime, tz: ZoneInfo, *, label_zone: bool = False) -> s
 
 
 #: Placeholders whose values are links (made clickable in the HTML part).
-LINKS = frozenset({"manage_link", "client_link"})
+LINKS = frozenset({"manage_link", "client_link", "portal_link"})
 
 
 @attrs.frozen
@@ -418,4 +439,7 @@ def sample_values(
         "manage_link": f"{public_url}/manage/sample",
         "reply": "Running 5 minutes late, sorry!",
         "client_link": f"{public_url}/clients/sample",
+        "membership": "Monthly 8",
+        "grace_until": when_text(tomorrow + timedelta(days=2), tz),
+        "portal_link": f"{public_url}/c/sample",
     }

@@ -44,6 +44,21 @@ class RefundResult:
     amount: Money
 
 
+@attrs.frozen
+class SubscriptionState:
+    """A subscription as the provider holds it now: its status (Stripe's word) and current period (Unix times)."""
+
+    subscription_id: str
+    status: str
+    current_period_start: int | None
+    current_period_end: int | None
+
+
+def cancel_subscription_key(org_id: OrgId, membership_id: UUID) -> str:
+    """The key for cancelling a membership's subscription (cancelling twice is once)."""
+    return f"subscription:{org_id}:{membership_id}:cancel"
+
+
 def account_key(org_id: OrgId) -> str:
     """The key for creating an org's connected account: one account per org, whatever the retries."""
     return f"connect:{org_id}:account"
@@ -123,4 +138,12 @@ class Payments(Protocol):
 
     def refund(self, *, idempotency_key: str, payment_intent_id: str, amount: Money | None) -> RefundResult:
         """Refund `amount` of the payment (all of what is left when None), taking back the coach's transfer."""
+        ...
+
+    def retrieve_subscription(self, subscription_id: str) -> SubscriptionState:
+        """The subscription as it is now (for events whose order matters); PaymentRefused if there is none."""
+        ...
+
+    def cancel_subscription(self, *, idempotency_key: str, subscription_id: str) -> SubscriptionState:
+        """Cancel the subscription at once (no further invoices); cancelling a cancelled one changes nothing."""
         ...

@@ -55,6 +55,7 @@ from coachos.domain.sending import ClaimedMessage
 from coachos.domain.templates import MessageTemplate, TemplateKind
 from coachos.domain.todos import Todo
 from coachos.domain.waivers import Waiver, WaiverSignature, WaiverVersion
+from coachos.ports.memberships import MembershipRepository
 from coachos.ports.onboarding import OnboardingRepository
 from coachos.ports.stripe_events import StripeRepository
 
@@ -862,6 +863,7 @@ class UnitOfWork(Protocol):
     onboarding: OnboardingRepository
     ledger: LedgerRepository
     stripe: StripeRepository
+    memberships: MembershipRepository
 
     def __enter__(self) -> Self:
         """Begin the transaction."""

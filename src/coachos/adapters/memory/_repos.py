@@ -46,6 +46,7 @@ from coachos.domain.ids import (
     ServiceId,
 )
 from coachos.domain.ledger import LedgerTransaction
+from coachos.domain.memberships import Membership, MembershipPlan, PeriodGrant
 from coachos.domain.messages import Message, MessageChannel
 from coachos.domain.numbers import PhoneNumber
 from coachos.domain.onboarding import OnboardingFlow, OnboardingStart
@@ -166,6 +167,10 @@ class Tables:
     stripe_events: dict[str, StripeEvent] = attrs.Factory(dict)
     #: Stripe account id → the business's connected account
     stripe_accounts: dict[str, StripeAccount] = attrs.Factory(dict)
+    membership_plans: dict[UUID, MembershipPlan] = attrs.Factory(dict)
+    memberships: dict[UUID, Membership] = attrs.Factory(dict)
+    #: Stripe invoice id → the period (and package) it granted
+    membership_periods: dict[str, PeriodGrant] = attrs.Factory(dict)
     #: Rows that cannot be read, by id (see UnreadableRow).
     unreadable: dict[UUID, UnreadableRow] = attrs.Factory(dict)
 

@@ -13,6 +13,7 @@ import attrs
 from coachos.adapters.memory._accounts import MemoryAccounts
 from coachos.adapters.memory._forms import MemoryForms
 from coachos.adapters.memory._ledger import MemoryLedger
+from coachos.adapters.memory._memberships import MemoryMemberships
 from coachos.adapters.memory._messages import MemoryMessages
 from coachos.adapters.memory._numbers import MemoryPhoneNumbers
 from coachos.adapters.memory._onboarding import MemoryOnboarding
@@ -37,6 +38,7 @@ from coachos.adapters.memory._templates import MemoryMessageTemplates
 from coachos.adapters.memory._waivers import MemoryWaivers
 from coachos.domain.events import Event
 from coachos.domain.ids import OrgId
+from coachos.ports.memberships import MembershipRepository
 from coachos.ports.onboarding import OnboardingRepository
 from coachos.ports.storage import (
     AccountRepository,
@@ -135,6 +137,7 @@ class MemoryUnitOfWork:
         self.onboarding: OnboardingRepository = MemoryOnboarding(t)
         self.ledger: LedgerRepository = MemoryLedger(t)
         self.stripe: StripeRepository = MemoryStripe(t)
+        self.memberships: MembershipRepository = MemoryMemberships(t)
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()

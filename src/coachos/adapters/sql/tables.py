@@ -923,3 +923,58 @@ stripe_accounts = sa.Table(
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Index("ix_stripe_accounts_org_id", "org_id"),
 )
+
+# Migration 0025: membership plans a coach offers (price per week or month, sessions per period or an
+# unlimited plan's cap per period).
+membership_plans = sa.Table(
+    "membership_plans",
+    metadata,
+    _id(),
+    _org(),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("price_minor", sa.BigInteger(), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("interval", sa.String(10), nullable=False),
+    sa.Column("sessions", sa.Integer(), nullable=False),
+    sa.Column("unlimited", sa.Boolean(), nullable=False),
+    sa.Column("active", sa.Boolean(), nullable=False),
+    _tenant_key("membership_plans"),
+)
+
+# A client's subscription to a plan; `status_at` is the `created` of the newest Stripe event applied,
+# so an older event delivered late changes nothing; the subscription id is unique across businesses.
+memberships = sa.Table(
+    "memberships",
+    metadata,
+    _id(),
+    _org(),
+    sa.Column("client_id", sa.Uuid(), nullable=False),
+    sa.Column("plan_id", sa.Uuid(), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("subscription_id", sa.String(255), unique=True),
+    sa.Column("current_period_start", UTCDateTime()),
+    sa.Column("current_period_end", UTCDateTime()),
+    sa.Column("grace_until", UTCDateTime()),
+    sa.Column("status_at", UTCDateTime()),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    _tenant_key("memberships"),
+    _tenant_fk("client_id", "clients"),
+    _tenant_fk("plan_id", "membership_plans"),
+    sa.Index("ix_memberships_org_id_client_id", "org_id", "client_id"),
+    sa.Index("ix_memberships_status_grace_until", "status", "grace_until"),
+)
+
+# The package each paid invoice granted: the invoice id is unique, so a redelivered or twin event
+# (invoice.paid and invoice.payment_succeeded) grants nothing more.
+membership_periods = sa.Table(
+    "membership_periods",
+    metadata,
+    sa.Column("invoice_id", sa.String(255), primary_key=True),
+    _org(),
+    sa.Column("membership_id", sa.Uuid(), nullable=False),
+    sa.Column("package_id", sa.Uuid(), nullable=False),
+    sa.Column("period_start", UTCDateTime(), nullable=False),
+    sa.Column("period_end", UTCDateTime(), nullable=False),
+    _tenant_fk("membership_id", "memberships"),
+    sa.Index("ix_membership_periods_org_id_membership_id", "org_id", "membership_id"),
+)

@@ -157,3 +157,20 @@ def read_stripe_accounts_across_orgs(conn: sa.Connection) -> Iterator[None]:
         yield
     finally:
         conn.execute(sa.select(sa.func.set_config(ACROSS_ORGS_FOR_STRIPE_ACCOUNTS, "off", True)))
+
+
+#: Set to 'on' while the pausing job reads which memberships of any organisation ran out of grace.
+ACROSS_ORGS_FOR_MEMBERSHIPS = "app.membership_lapse"
+
+
+@contextmanager
+def read_memberships_across_orgs(conn: sa.Connection) -> Iterator[None]:
+    """Let the block read every organisation's memberships; the rest of the transaction cannot."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    conn.execute(sa.select(sa.func.set_config(ACROSS_ORGS_FOR_MEMBERSHIPS, "on", True)))
+    try:
+        yield
+    finally:
+        conn.execute(sa.select(sa.func.set_config(ACROSS_ORGS_FOR_MEMBERSHIPS, "off", True)))

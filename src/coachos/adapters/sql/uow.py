@@ -14,6 +14,7 @@ from coachos.adapters.sql.automations import SqlAutomations, SqlTodos
 from coachos.adapters.sql.errors import at_the_edge
 from coachos.adapters.sql.forms import SqlForms
 from coachos.adapters.sql.ledger import SqlLedger
+from coachos.adapters.sql.memberships import SqlMemberships
 from coachos.adapters.sql.messages import SqlMessages
 from coachos.adapters.sql.onboarding import SqlOnboarding
 from coachos.adapters.sql.outbox import SqlOutbox, event_row
@@ -33,6 +34,7 @@ from coachos.adapters.sql.templates import SqlMessageTemplates
 from coachos.adapters.sql.tenancy import scope_to
 from coachos.adapters.sql.waivers import SqlWaivers
 from coachos.domain.events import Event
+from coachos.ports.memberships import MembershipRepository
 from coachos.ports.onboarding import OnboardingRepository
 from coachos.ports.storage import (
     AccountRepository,
@@ -100,6 +102,7 @@ class SqlUnitOfWork:
         self.onboarding: OnboardingRepository = SqlOnboarding(conn)
         self.ledger: LedgerRepository = SqlLedger(conn)
         self.stripe: StripeRepository = SqlStripe(conn)
+        self.memberships: MembershipRepository = SqlMemberships(conn)
         self._events = []
         return self
 

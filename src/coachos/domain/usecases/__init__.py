@@ -72,6 +72,17 @@ from coachos.domain.usecases.lifecycle import (
     ConfirmBooking,
     MarkNoShow,
 )
+from coachos.domain.usecases.memberships import (
+    CancelMembership,
+    ClientMembership,
+    ClientMemberships,
+    CreateMembershipPlan,
+    ListMembershipPlans,
+    MembershipCheckout,
+    PauseLapsedMemberships,
+    SetMembershipPlanActive,
+    StartMembershipCheckout,
+)
 from coachos.domain.usecases.numbers import AddPhoneNumber, ListPhoneNumbers, RemovePhoneNumber
 from coachos.domain.usecases.onboarding import (
     AddOnboardingStep,
@@ -158,6 +169,15 @@ from coachos.domain.usecases.waivers import (
 __all__ = [
     "AccountingReport",
     "OutstandingPayments",
+    "CancelMembership",
+    "ClientMembership",
+    "ClientMemberships",
+    "CreateMembershipPlan",
+    "ListMembershipPlans",
+    "MembershipCheckout",
+    "PauseLapsedMemberships",
+    "SetMembershipPlanActive",
+    "StartMembershipCheckout",
     "ConfirmContactChange",
     "RequestContactChange",
     "BookAsClient",

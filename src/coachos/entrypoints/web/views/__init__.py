@@ -13,6 +13,7 @@ from coachos.entrypoints.web.views import (
     client_consents,  # noqa: F401  # imported for its routes
     client_deletion,  # noqa: F401  # imported for its routes
     client_forms,  # noqa: F401  # imported for its routes
+    client_memberships,  # noqa: F401  # imported for its routes
     client_onboarding,  # noqa: F401  # imported for its routes
     client_waivers,  # noqa: F401  # imported for its routes
     clients,

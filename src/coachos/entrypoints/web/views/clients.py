@@ -32,6 +32,7 @@ from coachos.domain.usecases.waivers import client_waivers_in
 from coachos.entrypoints.web.consent_view import consent_view
 from coachos.entrypoints.web.context import core
 from coachos.entrypoints.web.forms_view import forms_panel
+from coachos.entrypoints.web.memberships_view import memberships_panel
 from coachos.entrypoints.web.onboarding_view import onboarding_panel
 from coachos.entrypoints.web.security import login_required, require_principal
 from coachos.entrypoints.web.unreadable import report
@@ -64,6 +65,7 @@ PANELS: tuple[Panel, ...] = (
     Panel("packages", "Packages & credits"),
     Panel("notes", "Notes"),
     Panel("payments", "Payments"),
+    Panel("memberships", "Memberships"),
     Panel("messages", "Messages"),
     Panel("waivers", "Waivers"),
     Panel("forms", "Forms"),
@@ -214,6 +216,7 @@ LOADERS: Mapping[str, Callable[[UnitOfWork, OrgId, ClientId, datetime], dict[str
     "packages": _packages,
     "notes": _client_only,
     "payments": _payments,
+    "memberships": memberships_panel,
     "messages": messages_panel,
     "waivers": _waivers,
     "forms": forms_panel,
