@@ -24,8 +24,14 @@ from coachos.domain.ids import (
 
 
 class BookingStatus(enum.StrEnum):
-    """Where a booking is in its life: requested → confirmed → completed / cancelled / no-show."""
+    """Where a booking is in its life: requested → confirmed → completed / cancelled / no-show.
 
+    A booking of a service paid when booked starts HELD: it keeps its seat, is not confirmed and sends
+    no confirmation, until the payment succeeds (→ confirmed) or fails or its hold expires (→ cancelled,
+    the seat released).
+    """
+
+    HELD = "held"
     REQUESTED = "requested"
     CONFIRMED = "confirmed"
     COMPLETED = "completed"
@@ -35,7 +41,7 @@ class BookingStatus(enum.StrEnum):
     @property
     def is_open(self) -> bool:
         """Whether the booking still holds its seat."""
-        return self in (BookingStatus.REQUESTED, BookingStatus.CONFIRMED)
+        return self in (BookingStatus.HELD, BookingStatus.REQUESTED, BookingStatus.CONFIRMED)
 
 
 #: For each target status, the statuses a booking may move to it from.
@@ -43,8 +49,17 @@ ALLOWED_FROM: dict[BookingStatus, frozenset[BookingStatus]] = {
     BookingStatus.CONFIRMED: frozenset({BookingStatus.REQUESTED}),
     BookingStatus.COMPLETED: frozenset({BookingStatus.REQUESTED, BookingStatus.CONFIRMED}),
     BookingStatus.NO_SHOW: frozenset({BookingStatus.REQUESTED, BookingStatus.CONFIRMED}),
-    BookingStatus.CANCELLED: frozenset({BookingStatus.REQUESTED, BookingStatus.CONFIRMED}),
+    # A held booking may be cancelled (by the coach, or released by its payment failing or expiring);
+    # it is confirmed only by its payment (`BookingRepository.confirm_held`), never by hand.
+    BookingStatus.CANCELLED: frozenset({BookingStatus.HELD, BookingStatus.REQUESTED, BookingStatus.CONFIRMED}),
 }
+
+
+class PaymentIssue(enum.StrEnum):
+    """Something about a booking's payment the coach must look at."""
+
+    #: The client paid after the hold had been released: the booking stays released; refund or rebook by hand.
+    PAID_AFTER_RELEASE = "paid_after_release"
 
 
 def _ordered(instance: Appointment | Booking, _: object, end: datetime) -> None:
@@ -153,6 +168,14 @@ class Booking:
     idempotency_scope: str | None = None
     #: What the visitor typed, for a booking made on the public form.
     guest: GuestDetails | None = None
+    #: For a HELD booking (a service paid when booked): when the seat is given back if still unpaid.
+    hold_expires_at: datetime | None = None
+    #: Stripe's Checkout Session for the booking's payment, then the PaymentIntent once paid.
+    payment_ref: str | None = None
+    #: When the payment for a pay-at-booking service succeeded.
+    paid_at: datetime | None = None
+    #: What the coach must look at about the payment (e.g. paid after the hold was released).
+    payment_issue: PaymentIssue | None = None
 
     @property
     def identity_unconfirmed(self) -> bool:

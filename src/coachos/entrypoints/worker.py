@@ -19,6 +19,7 @@ from coachos.adapters.huey_tasks import make_huey
 from coachos.bootstrap import bootstrap
 from coachos.domain.usecases import (
     PruneExpired,
+    ReleaseExpiredHolds,
     RunDueAutomations,
     SendDueMessages,
     SendOnboardingReminders,
@@ -48,6 +49,14 @@ def send_onboarding_reminders(app: CoachOS) -> object:
     return app.execute(SendOnboardingReminders())
 
 
+def release_expired_holds(app: CoachOS) -> object:
+    """Give back the seats of held bookings whose payment did not arrive in time; each is released once."""
+    released = app.execute(ReleaseExpiredHolds())
+    if released:
+        log.info("holds_released", count=released)
+    return released
+
+
 def send_due_messages(app: CoachOS) -> SendReport:
     """Send due messages for up to the sending budget; while some wait a second for their number's rate,
     keep going, so one tick sends at each number's full rate instead of one burst a minute."""
@@ -67,7 +76,13 @@ def send_due_messages(app: CoachOS) -> SendReport:
 #: The jobs run every minute, in order (messages last, so what the others queued goes out this tick).
 #: Adding a job is one line here; each
 #: must be quick and safe to run again, since a tick can repeat after a crash or on several workers.
-EVERY_MINUTE: tuple[Job, ...] = (relay_outbox, run_due_automations, send_onboarding_reminders, send_due_messages)
+EVERY_MINUTE: tuple[Job, ...] = (
+    relay_outbox,
+    release_expired_holds,
+    run_due_automations,
+    send_onboarding_reminders,
+    send_due_messages,
+)
 
 #: Daily upkeep runs at 03:17 UTC: off the hour, when businesses are quiet in most zones.
 PRUNE_SCHEDULE = crontab(minute="17", hour="3")

@@ -233,6 +233,30 @@ class BookingRepository(Protocol):
         """Record which package paid for the booking."""
         ...
 
+    def confirm_held(
+        self, org_id: OrgId, booking_id: BookingId, *, at: datetime, payment_ref: str | None
+    ) -> Booking | None:
+        """HELD → CONFIRMED with the payment recorded, in one conditional update; None unless it was still held."""
+        ...
+
+    def release_held(self, org_id: OrgId, booking_id: BookingId, *, at: datetime) -> Booking | None:
+        """HELD → CANCELLED in one conditional update (the caller gives the seat back); None unless still held."""
+        ...
+
+    def record_late_payment(
+        self, org_id: OrgId, booking_id: BookingId, *, at: datetime, payment_ref: str | None
+    ) -> Booking | None:
+        """Mark a booking no longer held as paid after its release, once; None if it was marked before."""
+        ...
+
+    def set_payment_ref(self, org_id: OrgId, booking_id: BookingId, payment_ref: str) -> None:
+        """Record the Checkout Session of a held booking."""
+        ...
+
+    def expired_holds(self, now: datetime, *, limit: int = 100) -> list[tuple[OrgId, BookingId]]:
+        """Held bookings of every organisation whose hold ended by `now`, oldest expiry first."""
+        ...
+
     def between(
         self,
         org_id: OrgId,

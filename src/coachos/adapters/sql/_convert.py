@@ -22,6 +22,7 @@ from coachos.domain.bookings import (
     CreditEventKind,
     GuestConsent,
     GuestDetails,
+    PaymentIssue,
 )
 from coachos.domain.catalog import Service, SessionPackage
 from coachos.domain.clients import Channel, Client, ClientStatus, Consent
@@ -212,6 +213,7 @@ def service_values(s: Service) -> dict[str, Any]:
         "capacity": s.capacity,
         "uses_credit": s.uses_credit,
         "active": s.active,
+        "pay_at_booking": s.pay_at_booking,
     }
 
 
@@ -225,6 +227,7 @@ def service_from(row: Row) -> Service:
         capacity=row.capacity,
         uses_credit=row.uses_credit,
         active=row.active,
+        pay_at_booking=row.pay_at_booking,
     )
 
 
@@ -285,6 +288,10 @@ def booking_values(b: Booking) -> dict[str, Any]:
         "created_by": str(b.created_by),
         "updated_at": b.updated_at,
         "updated_by": str(b.updated_by),
+        "hold_expires_at": b.hold_expires_at,
+        "payment_ref": b.payment_ref,
+        "paid_at": b.paid_at,
+        "payment_issue": None if b.payment_issue is None else b.payment_issue.value,
     } | _guest_values(b.guest)
 
 
@@ -334,6 +341,10 @@ def booking_from(row: Row) -> Booking:
         idempotency_scope=row.idempotency_scope,
         note=row.note,
         guest=_guest_from(row),
+        hold_expires_at=row.hold_expires_at,
+        payment_ref=row.payment_ref,
+        paid_at=row.paid_at,
+        payment_issue=None if row.payment_issue is None else PaymentIssue(row.payment_issue),
     )
 
 

@@ -36,6 +36,7 @@ from coachos.domain.usecases.booking import (
     ListBookings,
     UseCredit,
 )
+from coachos.domain.usecases.booking_payments import ReleaseExpiredHolds, StartBookingCheckout
 from coachos.domain.usecases.catalog import UpdateService
 from coachos.domain.usecases.clients import (
     ConsentLog,
@@ -264,6 +265,8 @@ __all__ = [
     "ApplyBookingConsents",
     "ConsentLog",
     "RecordConsent",
+    "ReleaseExpiredHolds",
+    "StartBookingCheckout",
     "WithdrawConsent",
     "UseCredit",
     "AddPhoneNumber",

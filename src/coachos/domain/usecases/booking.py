@@ -49,6 +49,7 @@ from coachos.domain.orgs import Coach, Organization
 from coachos.domain.rows import Rows
 from coachos.domain.timezones import require_utc
 from coachos.domain.usecases._base import Command, Deps, handles
+from coachos.domain.usecases._holds import hold_until, require_chargeable
 from coachos.domain.usecases.forms import check_screening
 from coachos.domain.usecases.onboarding import holding, start_for_booking
 from coachos.domain.usecases.waivers import check_waivers
@@ -159,6 +160,8 @@ class BookSession(Command[Booking]):
     take_credit: bool = True
     #: What a visitor typed on the public form, stored on the booking (never on the client).
     guest: GuestDetails | None = None
+    #: Booked online by the client: a service paid when booked is HELD until the payment succeeds.
+    hold_for_payment: bool = False
 
 
 #: Longest scope a key can be stored under.
@@ -225,6 +228,9 @@ def book_in(uow: UnitOfWork, cmd: BookSession, start: datetime, now: datetime, d
     service = _active_service(uow, cmd.org_id, cmd.service_id)
     uow.clients.get(cmd.org_id, cmd.client_id)
     _check_policy(org, start, now)
+    held = cmd.hold_for_payment and service.pay_at_booking
+    if held:
+        require_chargeable(uow, deps, org.id)  # refused before a seat is taken
     end = start + service.duration
     slot = is_offered(_slots(uow, org, coach, service, start, start + timedelta(minutes=1), now), start)
     if slot is None:
@@ -245,6 +251,9 @@ def book_in(uow: UnitOfWork, cmd: BookSession, start: datetime, now: datetime, d
     # A service some flow applies to waits for the client's onboarding: requested, not confirmed.
     confirm = cmd.confirm and not holding(uow, deps, org.id, cmd.client_id, service.id)
     status = BookingStatus.CONFIRMED if confirm else BookingStatus.REQUESTED
+    if held:
+        # Paid when booked: not confirmed (and no confirmation sent) until the payment succeeds.
+        status, confirm = BookingStatus.HELD, False
     booking = Booking(
         id=BookingId(deps.ids.new_id()),
         org_id=org.id,
@@ -263,11 +272,13 @@ def book_in(uow: UnitOfWork, cmd: BookSession, start: datetime, now: datetime, d
         idempotency_scope=None if cmd.idempotency_key is None else key_scope(cmd),
         note=cmd.note,
         guest=cmd.guest,
+        hold_expires_at=hold_until(now) if held else None,
     )
     uow.bookings.add(booking)
     start_for_booking(uow, deps, booking, now)
-    event_type = BookingConfirmed if confirm else BookingRequested
-    uow.emit(booking_event(event_type, booking, now, cmd.actor))
+    if not held:  # a held booking says nothing yet: its payment confirms it, or its release ends it
+        event_type = BookingConfirmed if confirm else BookingRequested
+        uow.emit(booking_event(event_type, booking, now, cmd.actor))
     if service.uses_credit and cmd.take_credit:
         try:
             change = _use_credit(uow, booking, cmd.package_id, now, cmd.actor, "booked")

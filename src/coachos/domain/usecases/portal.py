@@ -474,6 +474,8 @@ def book_as_client(cmd: BookAsClient, deps: Deps) -> Booking:
             # Signing in proved who they are, so their booking is confirmed like one the coach makes
             # (a guest's waits for the coach) — unless an onboarding flow still holds it as requested.
             confirm=True,
+            # A service paid when booked is held until the card payment succeeds.
+            hold_for_payment=True,
         ),
         deps,
     )

@@ -155,6 +155,7 @@ def book_as_guest(cmd: BookAsGuest, deps: Deps) -> Booking:
                     # Nobody proved who they are, so nobody's credits are touched; the coach may charge later.
                     take_credit=False,
                     guest=guest,
+                    hold_for_payment=True,
                 ),
                 start,
                 now,
