@@ -53,7 +53,7 @@ def release_expired_holds(app: CoachOS) -> object:
     """Give back the seats of held bookings whose payment did not arrive in time; each is released once."""
     released = app.execute(ReleaseExpiredHolds())
     if released:
-        log.info("holds_released", count=released)
+        log.info("holds_released", count=len(released))
     return released
 
 

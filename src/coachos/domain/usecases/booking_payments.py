@@ -176,25 +176,25 @@ def release_hold(uow: UnitOfWork, org_id: OrgId, booking_id: BookingId, now: dat
 
 
 @attrs.frozen(kw_only=True)
-class ReleaseExpiredHolds(Command[int]):
+class ReleaseExpiredHolds(Command[list[BookingId]]):
     """Release every held booking whose hold has expired (the worker runs it every minute)."""
 
     limit: int = 500
 
 
 @handles(ReleaseExpiredHolds)
-def release_expired_holds(cmd: ReleaseExpiredHolds, deps: Deps) -> int:
-    """Release each expired hold in its own transaction; how many this call released.
+def release_expired_holds(cmd: ReleaseExpiredHolds, deps: Deps) -> list[BookingId]:
+    """Release each expired hold in its own transaction; the bookings this call released.
 
     Racing workers may list the same booking; the conditional UPDATE lets only one release it.
     """
     now = deps.clock.now()
     with deps.uow() as uow:
         due = uow.bookings.expired_holds(now, limit=cmd.limit)
-    released = 0
+    released: list[BookingId] = []
     for org_id, booking_id in due:
         with deps.uow() as uow:
             if release_hold(uow, org_id, booking_id, now):
                 uow.commit()
-                released += 1
+                released.append(booking_id)
     return released
