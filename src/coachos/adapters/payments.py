@@ -17,6 +17,7 @@ from coachos.ports.payments import (
     Interval,
     OnboardingLink,
     RefundResult,
+    SavedCardCharge,
     account_key,
     onboarding_link_key,
 )
@@ -95,9 +96,11 @@ class MemoryPayments:
         cancel_url: str,
         reference: str,
         metadata: dict[str, str],
+        save_card: bool = False,
     ) -> CheckoutSession:
         """Record the sale and answer a Checkout whose page is `success_url` (the fake's client pays at once)."""
         params = {
+            "save_card": save_card,
             "account_id": account_id,
             "name": name,
             "price": price,
@@ -136,6 +139,36 @@ class MemoryPayments:
         }
         made: CheckoutSession = self._once(
             "subscription_checkout", idempotency_key, params, lambda n: CheckoutSession(f"cs_memory{n}", success_url)
+        )
+        return made
+
+    def charge_saved_card(
+        self,
+        *,
+        idempotency_key: str,
+        customer_id: str,
+        payment_method_id: str,
+        amount: Money,
+        application_fee: Money,
+        account_id: str,
+        description: str,
+        metadata: dict[str, str],
+    ) -> SavedCardCharge:
+        """Record the off-session charge as succeeded (`fail_next(PaymentRefused(...))` makes a card decline)."""
+        params = {
+            "customer": customer_id,
+            "payment_method": payment_method_id,
+            "amount": amount,
+            "application_fee": application_fee,
+            "account_id": account_id,
+            "description": description,
+            "metadata": dict(metadata),
+        }
+        made: SavedCardCharge = self._once(
+            "charge_saved_card",
+            idempotency_key,
+            params,
+            lambda n: SavedCardCharge(f"pi_memory{n}", "succeeded", amount),
         )
         return made
 

@@ -44,6 +44,15 @@ class RefundResult:
     amount: Money
 
 
+@attrs.frozen
+class SavedCardCharge:
+    """An off-session charge of a saved card: the PaymentIntent and its status as the provider says."""
+
+    payment_intent_id: str
+    status: str
+    amount: Money
+
+
 def account_key(org_id: OrgId) -> str:
     """The key for creating an org's connected account: one account per org, whatever the retries."""
     return f"connect:{org_id}:account"
@@ -100,8 +109,12 @@ class Payments(Protocol):
         cancel_url: str,
         reference: str,
         metadata: dict[str, str],
+        save_card: bool = False,
     ) -> CheckoutSession:
-        """A one-off Checkout for `price`, charged for the connected account, the platform keeping `application_fee`."""
+        """A one-off Checkout for `price`, charged for the connected account, the platform keeping `application_fee`.
+
+        With `save_card`, a Customer is made and the card kept for later off-session charges (fees).
+        """
         ...
 
     def create_subscription_checkout(
@@ -119,6 +132,21 @@ class Payments(Protocol):
         metadata: dict[str, str],
     ) -> CheckoutSession:
         """A subscription Checkout billing `price` each `interval`; the platform keeps `application_fee_percent`."""
+        ...
+
+    def charge_saved_card(
+        self,
+        *,
+        idempotency_key: str,
+        customer_id: str,
+        payment_method_id: str,
+        amount: Money,
+        application_fee: Money,
+        account_id: str,
+        description: str,
+        metadata: dict[str, str],
+    ) -> SavedCardCharge:
+        """Charge a card the client saved, without them present, for the connected account (a fee)."""
         ...
 
     def refund(self, *, idempotency_key: str, payment_intent_id: str, amount: Money | None) -> RefundResult:
