@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 
 from coachos import (
     BookAsGuest,
+    BookingPolicy,
     BookingStatus,
     CoachOS,
     CreateService,
@@ -49,11 +51,18 @@ class Paying:
 @pytest.fixture
 def paying(app: CoachOS, clock: FixedClock) -> Iterator[Paying]:
     """The test's storage again, now with card payments on and a connected account able to take charges."""
+    with paying_on(app, clock) as built:
+        yield built
+
+
+@contextmanager
+def paying_on(app: CoachOS, clock: FixedClock, policy: BookingPolicy | None = None) -> Iterator[Paying]:
+    """`app`'s storage with card payments (the recording fake), a chargeable account, a $50 drop-in paid when booked."""
     payments = MemoryPayments()
     with bootstrap(
         Settings(database_url="memory://"), uow=app.deps.uow, clock=clock, ids=RandomIds(), payments=payments
     ) as built:
-        world = make_world(built)
+        world = make_world(built, policy=policy)
         service = built.execute(
             CreateService(
                 org_id=world.org.id,
@@ -82,8 +91,8 @@ def paying(app: CoachOS, clock: FixedClock) -> Iterator[Paying]:
         yield Paying(built, payments, world, service, account)
 
 
-def book(p: Paying, hour: int = 10, key: str | None = None) -> Booking:
-    """A guest books the paid service at `hour` on Tuesday 3 March."""
+def book(p: Paying, hour: int = 10, key: str | None = None, *, agree: bool = False) -> Booking:
+    """A guest books the paid service at `hour` on Tuesday 3 March (ticking "I agree" to fees if `agree`)."""
     return p.app.execute(
         BookAsGuest(
             org_id=p.world.org.id,
@@ -95,6 +104,7 @@ def book(p: Paying, hour: int = 10, key: str | None = None) -> Booking:
             consent_wording="Text me",
             idempotency_key=key or uuid.uuid4().hex,
             visitor="visitor-1",
+            agree_to_fees=agree,
         )
     )
 

@@ -21,6 +21,7 @@ from coachos.domain.ids import (
     PackageId,
     ServiceId,
 )
+from coachos.domain.money import Money
 
 
 class BookingStatus(enum.StrEnum):
@@ -60,6 +61,57 @@ class PaymentIssue(enum.StrEnum):
 
     #: The client paid after the hold had been released: the booking stays released; refund or rebook by hand.
     PAID_AFTER_RELEASE = "paid_after_release"
+
+
+class FeeKind(enum.StrEnum):
+    """Which policy fee: for cancelling inside the cancellation window, or for not showing up."""
+
+    LATE_CANCEL = "late_cancel"
+    NO_SHOW = "no_show"
+
+
+class FeeState(enum.StrEnum):
+    """Where a fee charge is: waiting for the worker, charged, or refused (the coach sees why)."""
+
+    PENDING = "pending"
+    CHARGED = "charged"
+    FAILED = "failed"
+
+
+@attrs.frozen
+class FeeAgreement:
+    """The fee policy the client agreed to when booking: its amounts and words, and when they ticked "I agree"."""
+
+    late_cancel: Money | None
+    no_show: Money | None
+    agreed_at: datetime
+    wording: str
+
+    def amount(self, kind: FeeKind) -> Money | None:
+        """The fee of `kind` they agreed to, or None."""
+        return self.late_cancel if kind is FeeKind.LATE_CANCEL else self.no_show
+
+
+@attrs.frozen
+class SavedCard:
+    """The card a client paid with and agreed to keep for fees: the provider's customer and payment method ids."""
+
+    customer_id: str
+    payment_method_id: str
+
+
+@attrs.frozen
+class FeeCharge:
+    """A policy fee owed for the booking and what became of charging it."""
+
+    kind: FeeKind
+    amount: Money
+    state: FeeState
+    at: datetime
+    #: The provider's PaymentIntent when charged.
+    ref: str | None = None
+    #: Why it failed, in words a coach can act on (never card data).
+    error: str | None = None
 
 
 def _ordered(instance: Appointment | Booking, _: object, end: datetime) -> None:
@@ -176,6 +228,12 @@ class Booking:
     paid_at: datetime | None = None
     #: What the coach must look at about the payment (e.g. paid after the hold was released).
     payment_issue: PaymentIssue | None = None
+    #: The fee policy the client agreed to when booking (None: no policy, or not agreed: never charged).
+    fee_agreement: FeeAgreement | None = None
+    #: The card kept from the booking's payment, for fees.
+    saved_card: SavedCard | None = None
+    #: A late-cancellation or no-show fee owed for this booking, and its charge's outcome.
+    fee: FeeCharge | None = None
 
     @property
     def identity_unconfirmed(self) -> bool:

@@ -18,6 +18,7 @@ from coachos._app import CoachOS
 from coachos.adapters.huey_tasks import make_huey
 from coachos.bootstrap import bootstrap
 from coachos.domain.usecases import (
+    ChargeDueFees,
     PruneExpired,
     ReleaseExpiredHolds,
     RunDueAutomations,
@@ -57,6 +58,11 @@ def release_expired_holds(app: CoachOS) -> object:
     return released
 
 
+def charge_due_fees(app: CoachOS) -> object:
+    """Charge pending late-cancellation and no-show fees to the cards clients kept; each is charged once."""
+    return app.execute(ChargeDueFees())
+
+
 def send_due_messages(app: CoachOS) -> SendReport:
     """Send due messages for up to the sending budget; while some wait a second for their number's rate,
     keep going, so one tick sends at each number's full rate instead of one burst a minute."""
@@ -79,6 +85,7 @@ def send_due_messages(app: CoachOS) -> SendReport:
 EVERY_MINUTE: tuple[Job, ...] = (
     relay_outbox,
     release_expired_holds,
+    charge_due_fees,
     run_due_automations,
     send_onboarding_reminders,
     send_due_messages,

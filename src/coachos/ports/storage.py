@@ -25,6 +25,9 @@ from coachos.domain.bookings import (
     BookingStatus,
     CreditChange,
     CreditEvent,
+    FeeCharge,
+    FeeState,
+    SavedCard,
 )
 from coachos.domain.catalog import Service, SessionPackage
 from coachos.domain.clients import Client, ClientStatus
@@ -255,6 +258,24 @@ class BookingRepository(Protocol):
 
     def expired_holds(self, now: datetime, *, limit: int = 100) -> list[tuple[OrgId, BookingId]]:
         """Held bookings of every organisation whose hold ended by `now`, oldest expiry first."""
+        ...
+
+    def save_card(self, org_id: OrgId, booking_id: BookingId, card: SavedCard) -> None:
+        """Keep the card the booking was paid with, for its fees (the first one kept stays)."""
+        ...
+
+    def start_fee(self, org_id: OrgId, booking_id: BookingId, fee: FeeCharge) -> bool:
+        """Record the fee owed (PENDING) unless the booking has one already; True if this call recorded it."""
+        ...
+
+    def finish_fee(
+        self, org_id: OrgId, booking_id: BookingId, *, state: FeeState, at: datetime, ref: str | None, error: str | None
+    ) -> Booking | None:
+        """PENDING → `state` in one conditional update; None if the fee was not pending any more."""
+        ...
+
+    def pending_fees(self, *, limit: int = 100) -> list[tuple[OrgId, BookingId]]:
+        """Bookings of every organisation whose fee waits to be charged."""
         ...
 
     def between(

@@ -20,7 +20,10 @@ from coachos.domain.bookings import (
     CreditChange,
     CreditEvent,
     CreditEventKind,
+    FeeCharge,
+    FeeState,
     PaymentIssue,
+    SavedCard,
 )
 from coachos.domain.catalog import Service, SessionPackage
 from coachos.domain.clients import Client, ClientStatus
@@ -518,6 +521,37 @@ class MemoryBookings(_Repo):
             key=lambda b: b.hold_expires_at or now,
         )
         return [(b.org_id, b.id) for b in due if b.hold_expires_at is not None and b.hold_expires_at <= now][:limit]
+
+    def save_card(self, org_id: OrgId, booking_id: BookingId, card: SavedCard) -> None:
+        """Keep the card the booking was paid with, for its fees (the first one kept stays)."""
+        b = self.get(org_id, booking_id)
+        if b.saved_card is None:
+            self._t.bookings[b.id] = attrs.evolve(b, saved_card=card)
+
+    def start_fee(self, org_id: OrgId, booking_id: BookingId, fee: FeeCharge) -> bool:
+        """Record the fee owed unless the booking has one already; True if this call recorded it."""
+        b = self.get(org_id, booking_id)
+        if b.fee is not None:
+            return False
+        self._t.bookings[b.id] = attrs.evolve(b, fee=fee)
+        return True
+
+    def finish_fee(
+        self, org_id: OrgId, booking_id: BookingId, *, state: FeeState, at: datetime, ref: str | None, error: str | None
+    ) -> Booking | None:
+        """PENDING → `state`; None if the fee was not pending any more."""
+        b = self.get(org_id, booking_id)
+        if b.fee is None or b.fee.state is not FeeState.PENDING:
+            return None
+        done = attrs.evolve(b, fee=attrs.evolve(b.fee, state=state, at=at, ref=ref, error=error))
+        self._t.bookings[b.id] = done
+        return done
+
+    def pending_fees(self, *, limit: int = 100) -> list[tuple[OrgId, BookingId]]:
+        """Bookings of every organisation whose fee waits to be charged."""
+        return [
+            (b.org_id, b.id) for b in self._t.bookings.values() if b.fee is not None and b.fee.state is FeeState.PENDING
+        ][:limit]
 
     def between(
         self, org_id: OrgId, start: datetime, end: datetime, *, coach_id: CoachId | None = None

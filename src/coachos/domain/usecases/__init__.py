@@ -36,6 +36,7 @@ from coachos.domain.usecases.booking import (
     ListBookings,
     UseCredit,
 )
+from coachos.domain.usecases.booking_fees import ChargeDueFees
 from coachos.domain.usecases.booking_payments import ReleaseExpiredHolds, StartBookingCheckout
 from coachos.domain.usecases.catalog import UpdateService
 from coachos.domain.usecases.clients import (
@@ -266,6 +267,7 @@ __all__ = [
     "ConsentLog",
     "RecordConsent",
     "ReleaseExpiredHolds",
+    "ChargeDueFees",
     "StartBookingCheckout",
     "WithdrawConsent",
     "UseCredit",

@@ -16,6 +16,7 @@ from coachos.domain.bookings import (
     CreditChange,
     CreditEvent,
     CreditEventKind,
+    FeeAgreement,
     GuestDetails,
 )
 from coachos.domain.catalog import Service
@@ -162,6 +163,8 @@ class BookSession(Command[Booking]):
     guest: GuestDetails | None = None
     #: Booked online by the client: a service paid when booked is HELD until the payment succeeds.
     hold_for_payment: bool = False
+    #: The client's answer to the fee policy's "I agree" box (None: not asked, e.g. the coach books).
+    agree_to_fees: bool | None = None
 
 
 #: Longest scope a key can be stored under.
@@ -228,6 +231,7 @@ def book_in(uow: UnitOfWork, cmd: BookSession, start: datetime, now: datetime, d
     service = _active_service(uow, cmd.org_id, cmd.service_id)
     uow.clients.get(cmd.org_id, cmd.client_id)
     _check_policy(org, start, now)
+    agreement = fee_agreement(org, cmd.agree_to_fees, now)
     held = cmd.hold_for_payment and service.pay_at_booking
     if held:
         require_chargeable(uow, deps, org.id)  # refused before a seat is taken
@@ -273,6 +277,7 @@ def book_in(uow: UnitOfWork, cmd: BookSession, start: datetime, now: datetime, d
         note=cmd.note,
         guest=cmd.guest,
         hold_expires_at=hold_until(now) if held else None,
+        fee_agreement=agreement,
     )
     uow.bookings.add(booking)
     start_for_booking(uow, deps, booking, now)
@@ -288,6 +293,20 @@ def book_in(uow: UnitOfWork, cmd: BookSession, start: datetime, now: datetime, d
         else:
             booking = attrs.evolve(booking, package_id=change.package_id)
     return booking
+
+
+def fee_agreement(org: Organization, agreed: bool | None, now: datetime) -> FeeAgreement | None:
+    """What a client booking online agreed to: refused unless they ticked "I agree" to the business's fee policy."""
+    policy = org.policy
+    if agreed is None or not policy.has_fees:
+        return None
+    if not agreed:
+        raise ValidationError(
+            "Please read the cancellation and no-show fees and tick \u201cI agree\u201d to book.", field="agree_to_fees"
+        )
+    return FeeAgreement(
+        late_cancel=policy.late_cancel_fee, no_show=policy.no_show_fee, agreed_at=now, wording=policy.fee_text()
+    )
 
 
 def _why_unavailable(uow: UnitOfWork, org_id: OrgId, coach_id: CoachId, service: Service, start: datetime) -> str:

@@ -85,6 +85,8 @@ def start_booking_checkout(cmd: StartBookingCheckout, deps: Deps) -> CheckoutSes
         cancel_url=cmd.cancel_url,
         reference=str(cmd.booking_id),
         metadata={"coachos_kind": KIND, "org_id": str(cmd.org_id), "booking_id": str(cmd.booking_id)},
+        # Keep the card only when the client agreed to a fee policy it may pay for.
+        save_card=booking.fee_agreement is not None,
     )
     with deps.uow() as uow:
         uow.bookings.set_payment_ref(cmd.org_id, cmd.booking_id, session.session_id)
