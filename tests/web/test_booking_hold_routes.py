@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from quart import Quart
 
-from coachos import BookingStatus, CoachOS, CreateService, Money, Settings, bootstrap
+from coachos import BookingPolicy, BookingStatus, CoachOS, CreateService, Money, Settings, bootstrap
 from coachos.adapters.clock import FixedClock, RandomIds
 from coachos.adapters.memory import MemoryStore
 from coachos.adapters.payments import MemoryPayments
@@ -191,3 +191,64 @@ class TestPayAtBookingRoutes:
         assert 400 <= response.status_code < 500
         assert "cannot take card payments" in await text(response)
         assert _all(core, world) == []
+
+
+class TestFeePolicyOnTheForm:
+    async def test_the_form_shows_the_fees_and_needs_i_agree(
+        self, web: Quart, core: CoachOS, clock: FixedClock
+    ) -> None:
+        """With a fee policy the form shows its words and an "I agree" box; unticked is a 400 that holds nothing."""
+        world = make_world(core, slug="peak", policy=FEE_POLICY)
+        service = _chargeable_drop_in(core, world, clock)
+        guest = web.test_client()
+        page = await text(await guest.get(f"/book/peak/{service.id}/book?start=2026-03-03T14:00:00Z"))
+        assert 'id="agree-to-fees"' in page
+        assert "not showing up costs 40.00 USD" in page
+        refused = await submit(guest, world.org, service, await open_form(guest, world.org, service))
+        assert refused.status_code == 400
+        assert "I agree" in await text(refused)
+        assert _all(core, world) == []
+        agreed = await submit(
+            guest, world.org, service, await open_form(guest, world.org, service), agree_to_fees="yes"
+        )
+        assert agreed.status_code == 303
+        agreement = only_booking(core, world).fee_agreement
+        assert agreement is not None
+        assert agreement.no_show == Money(4000, "USD")
+
+
+FEE_POLICY = BookingPolicy(
+    min_notice=timedelta(hours=1),
+    horizon=timedelta(days=120),
+    late_cancel_fee=Money(2500, "USD"),
+    no_show_fee=Money(4000, "USD"),
+)
+
+
+def _chargeable_drop_in(core: CoachOS, world: World, clock: FixedClock) -> Service:
+    """A $50 drop-in paid when booked, on an account that can take charges."""
+    service = core.execute(
+        CreateService(
+            org_id=world.org.id,
+            name="Drop-in session",
+            duration=timedelta(minutes=60),
+            price=Money(5000, "USD"),
+            uses_credit=False,
+            pay_at_booking=True,
+            actor=world.me,
+        )
+    )
+    with core.deps.uow() as uow:
+        uow.stripe.link_account(world.org.id, "acct_web0000000002", clock.now())
+        uow.stripe.update_account(
+            StripeAccount(
+                org_id=world.org.id,
+                account_id="acct_web0000000002",
+                charges_enabled=True,
+                details_submitted=True,
+                status_at=clock.now(),
+                updated_at=clock.now(),
+            )
+        )
+        uow.commit()
+    return service

@@ -167,7 +167,12 @@ async def book(slug: str, service_id: UUID) -> Any:
                 # Signed in: the client's own details and credits (the only public booking that uses credits).
                 booking = await core().execute_async(
                     BookAsClient(
-                        org_id=org.id, client_id=me.id, service_id=service.id, start=start, idempotency_key=key
+                        org_id=org.id,
+                        client_id=me.id,
+                        service_id=service.id,
+                        start=start,
+                        idempotency_key=key,
+                        agree_to_fees=form.get("agree_to_fees") == "yes",
                     )
                 )
             else:
@@ -190,6 +195,7 @@ async def book(slug: str, service_id: UUID) -> Any:
                         # The key is this visitor's: the same key from anybody else is another key.
                         visitor=g.anon_id,
                         timezone=viewer.key if viewer else None,
+                        agree_to_fees=form.get("agree_to_fees") == "yes",
                     )
                 )
         except Fault:
