@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from uuid import UUID
 
 import pytest
@@ -48,7 +49,7 @@ def _charge(payments: StripePayments, key: str = f"fee:{BOOKING}:no_show") -> ob
 
 class TestSavedCard:
     def test_checkout_can_keep_the_card_for_later(self, stripe_stub: FakeStripe) -> None:
-        """With save_card the Checkout makes a Customer and asks to keep the card for off-session use."""
+        """With save_card the Checkout makes a Customer and keeps the card off-session; expires_at is sent as given."""
         _adapter(stripe_stub).create_checkout(
             idempotency_key=f"checkout:booking:{BOOKING}",
             account_id=COACH,
@@ -60,8 +61,10 @@ class TestSavedCard:
             reference=str(BOOKING),
             metadata={"coachos_kind": "booking"},
             save_card=True,
+            expires_at=datetime(2026, 3, 2, 12, 34, tzinfo=UTC),
         )
         (request,) = stripe_stub.requests
+        assert request.form["expires_at"] == str(int(datetime(2026, 3, 2, 12, 34, tzinfo=UTC).timestamp()))
         assert request.form["customer_creation"] == "always"
         assert request.form["payment_intent_data[setup_future_usage]"] == "off_session"
 

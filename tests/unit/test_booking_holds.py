@@ -186,6 +186,9 @@ class TestHeldBooking:
             "booking_id": str(booking.id),
         }
         assert current(paying, booking).payment_ref == session.session_id
+        # Stripe ends the Checkout a minute before the hold, so its expiry releases the seat first.
+        assert booking.hold_expires_at is not None
+        assert call.params["expires_at"] == booking.hold_expires_at - timedelta(minutes=1)
 
     def test_checkout_again_returns_the_same_session(self, paying: Paying) -> None:
         """Asking for the booking's Checkout twice (a reload) makes one session."""

@@ -150,7 +150,7 @@ class TestPayAtBookingRoutes:
         guest, response, booking = await book_held(web, core, world, service)
         page = await text(await guest.get(response.headers["Location"]))
         assert _STATUS + "held-confirming" in page
-        assert "Held for you until Mon 2 Mar 2026, 07:30 EST (America/New_York time)" in page
+        assert "Held for you until Mon 2 Mar 2026, 07:35 EST (America/New_York time)" in page
         body = completed(world, booking)
         hook = await post(web, body, sign(body))
         assert hook.status_code == 200

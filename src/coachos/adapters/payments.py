@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -97,10 +98,12 @@ class MemoryPayments:
         reference: str,
         metadata: dict[str, str],
         save_card: bool = False,
+        expires_at: datetime | None = None,
     ) -> CheckoutSession:
         """Record the sale and answer a Checkout whose page is `success_url` (the fake's client pays at once)."""
         params = {
             "save_card": save_card,
+            "expires_at": expires_at,
             "account_id": account_id,
             "name": name,
             "price": price,

@@ -14,6 +14,7 @@ with the same Idempotency-Key, so Stripe answers it with the object the first at
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID
@@ -116,6 +117,7 @@ class StripePayments:
         reference: str,
         metadata: dict[str, str],
         save_card: bool = False,
+        expires_at: datetime | None = None,
     ) -> CheckoutSession:
         """A one-off Checkout for `price`, charged for the connected account, the platform keeping `application_fee`."""
         if application_fee.currency != price.currency:
@@ -136,6 +138,8 @@ class StripePayments:
             "client_reference_id": reference,
             "metadata": metadata,
         }
+        if expires_at is not None:
+            params["expires_at"] = int(expires_at.timestamp())
         if save_card:
             # The card stays on a platform Customer for later off-session charges (late-cancel / no-show fees).
             params["customer_creation"] = "always"

@@ -7,6 +7,7 @@ Amounts are `Money` (integer minor units); the platform fee is computed by the c
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Literal, Protocol
 from uuid import UUID
@@ -110,10 +111,12 @@ class Payments(Protocol):
         reference: str,
         metadata: dict[str, str],
         save_card: bool = False,
+        expires_at: datetime | None = None,
     ) -> CheckoutSession:
         """A one-off Checkout for `price`, charged for the connected account, the platform keeping `application_fee`.
 
         With `save_card`, a Customer is made and the card kept for later off-session charges (fees).
+        `expires_at` ends the Checkout then (Stripe allows 30 minutes to 24 hours ahead; None: its default).
         """
         ...
 

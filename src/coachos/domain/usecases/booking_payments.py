@@ -32,7 +32,7 @@ from coachos.domain.ids import SYSTEM, BookingId, OrgId
 from coachos.domain.stripe_events import StripeEvent
 from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.domain.usecases._fees import platform_fee_percent
-from coachos.domain.usecases._holds import require_chargeable
+from coachos.domain.usecases._holds import checkout_expiry, require_chargeable
 from coachos.domain.usecases.booking import booking_event
 from coachos.domain.usecases.stripe_events import metadata_kind, on_stripe_event
 from coachos.ports.payments import CheckoutSession
@@ -87,6 +87,7 @@ def start_booking_checkout(cmd: StartBookingCheckout, deps: Deps) -> CheckoutSes
         metadata={"coachos_kind": KIND, "org_id": str(cmd.org_id), "booking_id": str(cmd.booking_id)},
         # Keep the card only when the client agreed to a fee policy it may pay for.
         save_card=booking.fee_agreement is not None,
+        expires_at=checkout_expiry(booking.hold_expires_at, deps.clock.now()) if booking.hold_expires_at else None,
     )
     with deps.uow() as uow:
         uow.bookings.set_payment_ref(cmd.org_id, cmd.booking_id, session.session_id)
