@@ -15,8 +15,10 @@ from coachos import (
     BookSession,
     CancelBooking,
     CoachOS,
+    CurrencyMismatch,
     MarkNoShow,
     Money,
+    UpdateOrganizationSettings,
     ValidationError,
 )
 from coachos.adapters.clock import FixedClock
@@ -25,7 +27,7 @@ from coachos.domain.bookings import Booking, FeeKind, FeeState, SavedCard
 from coachos.domain.errors import PaymentRefused
 from coachos.domain.usecases import ChargeDueFees, ReceiveStripeEvent
 from coachos.domain.usecases.booking_fees import fee_sale_key
-from tests.helpers import local
+from tests.helpers import World, local
 from tests.unit.test_booking_holds import Paying, book, checkout, checkout_event, current, paying_on
 
 FEES = BookingPolicy(
@@ -188,3 +190,26 @@ class TestCharging:
         assert done.state is FeeState.FAILED
         assert "No card was kept" in (done.error or "")
         assert fee_calls(fees) == []
+
+
+class TestFeePolicy:
+    def test_fees_are_in_the_business_currency(self, app: CoachOS, world: World) -> None:
+        """A fee in another currency than the business's is refused."""
+        with pytest.raises(CurrencyMismatch):
+            app.execute(
+                UpdateOrganizationSettings(
+                    org_id=world.org.id, actor=world.me, policy=BookingPolicy(no_show_fee=Money(1000, "EUR"))
+                )
+            )
+
+    def test_a_fee_is_above_zero(self) -> None:
+        """A zero fee is refused (leave it empty for none)."""
+        with pytest.raises(ValidationError, match="above zero"):
+            BookingPolicy(late_cancel_fee=Money(0, "USD"))
+
+    def test_the_words_name_both_fees_and_the_window(self) -> None:
+        """The policy text names the cancellation window and both amounts."""
+        assert FEES.fee_text() == (
+            "By booking you agree that cancelling less than 24 hours before the session costs 25.00 USD "
+            "and not showing up costs 40.00 USD, charged to the card you pay with."
+        )
