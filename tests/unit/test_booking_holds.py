@@ -157,6 +157,13 @@ def seats_taken(p: Paying, booking: Booking) -> int:
         return len(uow.calendar.busy(p.world.org.id, booking.coach_id, booking.start, booking.end))
 
 
+def booking_events(p: Paying, booking: Booking) -> list[str]:
+    """The types of the stored events about the booking, oldest first."""
+    with p.app.deps.uow() as uow:
+        pending = uow.outbox.pending(limit=100_000)
+    return [e.type_name for e in pending if getattr(e, "booking_id", None) == booking.id]
+
+
 def sales(p: Paying, booking: Booking) -> Any:
     with p.app.deps.uow() as uow:
         return uow.ledger.by_key(p.world.org.id, sale_key(booking.id))
@@ -249,6 +256,14 @@ class TestHeldBooking:
 
 
 class TestPaymentWebhook:
+    def test_nothing_is_announced_while_held_and_one_confirmation_after_payment(self, paying: Paying) -> None:
+        """A held booking emits no booking event (no confirmation goes out); its payment emits one BookingConfirmed."""
+        booking = book(paying)
+        assert booking_events(paying, booking) == []
+        paying.app.execute(ReceiveStripeEvent(body=checkout_event(paying, booking)))
+        paying.app.execute(ReceiveStripeEvent(body=checkout_event(paying, booking)))  # another delivery, new id
+        assert booking_events(paying, booking) == ["booking.confirmed"]
+
     def test_payment_confirms_and_records_one_sale(self, paying: Paying) -> None:
         """checkout.session.completed confirms the held booking and writes one revenue sale with the platform fee."""
         booking = book(paying)

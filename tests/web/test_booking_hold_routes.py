@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -19,8 +20,10 @@ from coachos.adapters.security import MemoryEmail, fast_test_hasher
 from coachos.domain.bookings import Booking
 from coachos.domain.catalog import Service
 from coachos.domain.stripe_events import StripeAccount
+from coachos.domain.usecases import ReleaseExpiredHolds
 from tests.helpers import World, make_world
 from tests.web.support import serving
+from tests.web.test_log_privacy import logs  # noqa: F401  # the JSON-lines log buffer
 from tests.web.test_public_routes import open_form, submit, text
 from tests.web.test_stripe_webhook import SECRET, post, sign
 
@@ -252,3 +255,24 @@ def _chargeable_drop_in(core: CoachOS, world: World, clock: FixedClock) -> Servi
         )
         uow.commit()
     return service
+
+
+class TestLogsOfTheFlow:
+    async def test_booking_paying_and_releasing_log_no_personal_data(
+        self,
+        web: Quart,
+        core: CoachOS,
+        setup: tuple[World, Service],
+        logs: io.StringIO,  # noqa: F811  # the imported fixture, requested by name
+    ) -> None:
+        """Booking, Checkout, the payment webhook and the expiry job log ids and counts, never names or amounts."""
+        world, service = setup
+        guest, response, booking = await book_held(web, core, world, service)
+        await guest.get(response.headers["Location"])
+        body = completed(world, booking)
+        await post(web, body, sign(body))
+        core.execute(ReleaseExpiredHolds())
+        written = logs.getvalue()
+        assert written  # the flow was logged at all
+        for private in ("Casey Morgan", "casey@example.com", "646 555 0199", "50.00", "5000", "cus_", "pm_"):
+            assert private not in written
