@@ -12,12 +12,15 @@ import pytest
 from coachos import (
     Actor,
     BookingPolicy,
+    BookingStatus,
     BookSession,
     CancelBooking,
     CoachOS,
     CurrencyMismatch,
+    InvalidTransition,
     MarkNoShow,
     Money,
+    RescheduleBooking,
     UpdateOrganizationSettings,
     ValidationError,
 )
@@ -213,3 +216,36 @@ class TestFeePolicy:
             "By booking you agree that cancelling less than 24 hours before the session costs 25.00 USD "
             "and not showing up costs 40.00 USD, charged to the card you pay with."
         )
+
+
+class TestMoving:
+    def test_a_held_booking_cannot_be_moved_before_it_is_paid(self, fees: Paying) -> None:
+        """Moving a booking still waiting for its payment is refused (it would skip the payment)."""
+        booking = book(fees, agree=True)
+        with pytest.raises(InvalidTransition, match="waiting for its payment"):
+            fees.app.execute(
+                RescheduleBooking(
+                    org_id=fees.world.org.id,
+                    booking_id=booking.id,
+                    new_start=local(fees.world, 3, 14),
+                    actor=Actor("client", booking.client_id),
+                )
+            )
+
+    def test_a_paid_booking_moves_with_its_payment_agreement_and_card(self, fees: Paying) -> None:
+        """A paid booking moved to another time stays paid, with the fee agreement and kept card."""
+        booking = book(fees, agree=True)
+        paid_with_card(fees, booking)
+        paid = current(fees, booking)
+        moved = fees.app.execute(
+            RescheduleBooking(
+                org_id=fees.world.org.id,
+                booking_id=booking.id,
+                new_start=local(fees.world, 3, 14),
+                actor=fees.world.me,
+            )
+        )
+        assert moved.status is BookingStatus.CONFIRMED
+        assert (moved.paid_at, moved.payment_ref) == (paid.paid_at, paid.payment_ref)
+        assert moved.fee_agreement == paid.fee_agreement
+        assert moved.saved_card == SavedCard("cus_test_kept", "pm_test_kept")

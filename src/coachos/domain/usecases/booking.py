@@ -165,6 +165,8 @@ class BookSession(Command[Booking]):
     hold_for_payment: bool = False
     #: The client's answer to the fee policy's "I agree" box (None: not asked, e.g. the coach books).
     agree_to_fees: bool | None = None
+    #: A booking being moved: its payment, fee agreement and kept card carry over to the new one.
+    carried_from: Booking | None = None
 
 
 #: Longest scope a key can be stored under.
@@ -279,6 +281,14 @@ def book_in(uow: UnitOfWork, cmd: BookSession, start: datetime, now: datetime, d
         hold_expires_at=hold_until(now) if held else None,
         fee_agreement=agreement,
     )
+    if (old := cmd.carried_from) is not None:
+        booking = attrs.evolve(
+            booking,
+            payment_ref=old.payment_ref,
+            paid_at=old.paid_at,
+            fee_agreement=old.fee_agreement,
+            saved_card=old.saved_card,
+        )
     uow.bookings.add(booking)
     start_for_booking(uow, deps, booking, now)
     if not held:  # a held booking says nothing yet: its payment confirms it, or its release ends it
