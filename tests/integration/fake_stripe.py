@@ -1,10 +1,10 @@
 """A stand-in for the parts of Stripe's API that Coach OS calls, on loopback, for the real stripe SDK.
 
-It creates accounts, account links, Checkout sessions and refunds, and reads and cancels subscriptions
-(those a test put in `subscriptions`); like Stripe it keeps the first answer
-per Idempotency-Key and replays it for a repeated key (creating nothing), answers scripted errors in
-turn, and can hold its answer to the next create back (after creating the object) until released, which
-makes the client's read time out exactly where a lost answer would.
+It creates accounts, account links, Checkout sessions, payment intents (off-session charges) and
+refunds, and reads and cancels subscriptions (those a test put in `subscriptions`); like Stripe it
+keeps the first answer per Idempotency-Key and replays it for a repeated key (creating nothing),
+answers scripted errors in turn, and can hold its answer to the next create back (after creating the
+object) until released, which makes the client's read time out exactly where a lost answer would.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ _PREFIX = {
     "/v1/account_links": ("", "account_link"),
     "/v1/checkout/sessions": ("cs_test_", "checkout.session"),
     "/v1/refunds": ("re_", "refund"),
+    "/v1/payment_intents": ("pi_", "payment_intent"),
 }
 
 
@@ -118,6 +119,9 @@ class FakeStripe:
             body |= {"id": f"acct_{n:016d}", "type": form.get("type"), "charges_enabled": False}
         elif kind == "account_link":
             body |= {"url": f"https://connect.stripe.test/setup/{form['account']}/{n}", "expires_at": 0}
+        elif kind == "payment_intent":
+            amount = int(form["amount"])
+            body |= {"id": f"{prefix}{n:016d}", "status": "succeeded", "amount": amount, "currency": form["currency"]}
         elif kind == "checkout.session":
             body |= {"id": f"{prefix}{n:016d}", "url": f"https://checkout.stripe.test/c/pay/{n}", "mode": form["mode"]}
         else:

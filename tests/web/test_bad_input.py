@@ -178,6 +178,7 @@ async def open_business(web: Quart, core: CoachOS, mail: MemoryEmail) -> Busines
             "public.cancel": manage,
             "public.reschedule": manage,
             "public.booked": manage,
+            "public.pay": manage,
             "account.reset": reset,
             "public.ical": feed.secret or "",
             # Any token does: the confirmation page never looks it up, and a bad one is refused as unusable input first.

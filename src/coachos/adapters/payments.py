@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -17,6 +18,7 @@ from coachos.ports.payments import (
     Interval,
     OnboardingLink,
     RefundResult,
+    SavedCardCharge,
     SubscriptionState,
     account_key,
     onboarding_link_key,
@@ -98,9 +100,13 @@ class MemoryPayments:
         cancel_url: str,
         reference: str,
         metadata: dict[str, str],
+        save_card: bool = False,
+        expires_at: datetime | None = None,
     ) -> CheckoutSession:
         """Record the sale and answer a Checkout whose page is `success_url` (the fake's client pays at once)."""
         params = {
+            "save_card": save_card,
+            "expires_at": expires_at,
             "account_id": account_id,
             "name": name,
             "price": price,
@@ -169,6 +175,36 @@ class MemoryPayments:
 
         made: SubscriptionState = self._once(
             "cancel_subscription", idempotency_key, {"subscription": subscription_id}, cancel
+        )
+        return made
+
+    def charge_saved_card(
+        self,
+        *,
+        idempotency_key: str,
+        customer_id: str,
+        payment_method_id: str,
+        amount: Money,
+        application_fee: Money,
+        account_id: str,
+        description: str,
+        metadata: dict[str, str],
+    ) -> SavedCardCharge:
+        """Record the off-session charge as succeeded (`fail_next(PaymentRefused(...))` makes a card decline)."""
+        params = {
+            "customer": customer_id,
+            "payment_method": payment_method_id,
+            "amount": amount,
+            "application_fee": application_fee,
+            "account_id": account_id,
+            "description": description,
+            "metadata": dict(metadata),
+        }
+        made: SavedCardCharge = self._once(
+            "charge_saved_card",
+            idempotency_key,
+            params,
+            lambda n: SavedCardCharge(f"pi_memory{n}", "succeeded", amount),
         )
         return made
 

@@ -14,6 +14,7 @@ with the same Idempotency-Key, so Stripe answers it with the object the first at
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID
@@ -29,6 +30,7 @@ from coachos.ports.payments import (
     Interval,
     OnboardingLink,
     RefundResult,
+    SavedCardCharge,
     SubscriptionState,
     account_key,
     onboarding_link_key,
@@ -115,6 +117,8 @@ class StripePayments:
         cancel_url: str,
         reference: str,
         metadata: dict[str, str],
+        save_card: bool = False,
+        expires_at: datetime | None = None,
     ) -> CheckoutSession:
         """A one-off Checkout for `price`, charged for the connected account, the platform keeping `application_fee`."""
         if application_fee.currency != price.currency:
@@ -135,10 +139,49 @@ class StripePayments:
             "client_reference_id": reference,
             "metadata": metadata,
         }
+        if expires_at is not None:
+            params["expires_at"] = int(expires_at.timestamp())
+        if save_card:
+            # The card stays on a platform Customer for later off-session charges (late-cancel / no-show fees).
+            params["customer_creation"] = "always"
+            params["payment_intent_data"]["setup_future_usage"] = "off_session"
         session = self._call(
             lambda: self._client.v1.checkout.sessions.create(params, {"idempotency_key": idempotency_key})  # type: ignore[arg-type]
         )
         return CheckoutSession(session_id=str(session.id), url=str(session.url))
+
+    def charge_saved_card(
+        self,
+        *,
+        idempotency_key: str,
+        customer_id: str,
+        payment_method_id: str,
+        amount: Money,
+        application_fee: Money,
+        account_id: str,
+        description: str,
+        metadata: dict[str, str],
+    ) -> SavedCardCharge:
+        """Charge a saved card off-session (confirm at once) as a destination charge with the platform fee."""
+        if application_fee.currency != amount.currency or not 0 <= application_fee.amount_minor <= amount.amount_minor:
+            raise PaymentRefused("The platform fee must be in the charge's currency and at most the charge.")
+        params: dict[str, Any] = {
+            "amount": amount.amount_minor,
+            "currency": amount.currency.lower(),
+            "customer": customer_id,
+            "payment_method": payment_method_id,
+            "off_session": True,
+            "confirm": True,
+            "application_fee_amount": application_fee.amount_minor,
+            "on_behalf_of": account_id,
+            "transfer_data": {"destination": account_id},
+            "description": description,
+            "metadata": metadata,
+        }
+        intent = self._call(
+            lambda: self._client.v1.payment_intents.create(params, {"idempotency_key": idempotency_key})  # type: ignore[arg-type]
+        )
+        return SavedCardCharge(payment_intent_id=str(intent.id), status=str(intent.status), amount=amount)
 
     def create_subscription_checkout(
         self,

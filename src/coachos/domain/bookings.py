@@ -21,11 +21,18 @@ from coachos.domain.ids import (
     PackageId,
     ServiceId,
 )
+from coachos.domain.money import Money
 
 
 class BookingStatus(enum.StrEnum):
-    """Where a booking is in its life: requested → confirmed → completed / cancelled / no-show."""
+    """Where a booking is in its life: requested → confirmed → completed / cancelled / no-show.
 
+    A booking of a service paid when booked starts HELD: it keeps its seat, is not confirmed and sends
+    no confirmation, until the payment succeeds (→ confirmed) or fails or its hold expires (→ cancelled,
+    the seat released).
+    """
+
+    HELD = "held"
     REQUESTED = "requested"
     CONFIRMED = "confirmed"
     COMPLETED = "completed"
@@ -35,7 +42,7 @@ class BookingStatus(enum.StrEnum):
     @property
     def is_open(self) -> bool:
         """Whether the booking still holds its seat."""
-        return self in (BookingStatus.REQUESTED, BookingStatus.CONFIRMED)
+        return self in (BookingStatus.HELD, BookingStatus.REQUESTED, BookingStatus.CONFIRMED)
 
 
 #: For each target status, the statuses a booking may move to it from.
@@ -43,8 +50,68 @@ ALLOWED_FROM: dict[BookingStatus, frozenset[BookingStatus]] = {
     BookingStatus.CONFIRMED: frozenset({BookingStatus.REQUESTED}),
     BookingStatus.COMPLETED: frozenset({BookingStatus.REQUESTED, BookingStatus.CONFIRMED}),
     BookingStatus.NO_SHOW: frozenset({BookingStatus.REQUESTED, BookingStatus.CONFIRMED}),
-    BookingStatus.CANCELLED: frozenset({BookingStatus.REQUESTED, BookingStatus.CONFIRMED}),
+    # A held booking may be cancelled (by the coach, or released by its payment failing or expiring);
+    # it is confirmed only by its payment (`BookingRepository.confirm_held`), never by hand.
+    BookingStatus.CANCELLED: frozenset({BookingStatus.HELD, BookingStatus.REQUESTED, BookingStatus.CONFIRMED}),
 }
+
+
+class PaymentIssue(enum.StrEnum):
+    """Something about a booking's payment the coach must look at."""
+
+    #: The client paid after the hold had been released: the booking stays released; refund or rebook by hand.
+    PAID_AFTER_RELEASE = "paid_after_release"
+
+
+class FeeKind(enum.StrEnum):
+    """Which policy fee: for cancelling inside the cancellation window, or for not showing up."""
+
+    LATE_CANCEL = "late_cancel"
+    NO_SHOW = "no_show"
+
+
+class FeeState(enum.StrEnum):
+    """Where a fee charge is: waiting for the worker, charged, or refused (the coach sees why)."""
+
+    PENDING = "pending"
+    CHARGED = "charged"
+    FAILED = "failed"
+
+
+@attrs.frozen
+class FeeAgreement:
+    """The fee policy the client agreed to when booking: its amounts and words, and when they ticked "I agree"."""
+
+    late_cancel: Money | None
+    no_show: Money | None
+    agreed_at: datetime
+    wording: str
+
+    def amount(self, kind: FeeKind) -> Money | None:
+        """The fee of `kind` they agreed to, or None."""
+        return self.late_cancel if kind is FeeKind.LATE_CANCEL else self.no_show
+
+
+@attrs.frozen
+class SavedCard:
+    """The card a client paid with and agreed to keep for fees: the provider's customer and payment method ids."""
+
+    customer_id: str
+    payment_method_id: str
+
+
+@attrs.frozen
+class FeeCharge:
+    """A policy fee owed for the booking and what became of charging it."""
+
+    kind: FeeKind
+    amount: Money
+    state: FeeState
+    at: datetime
+    #: The provider's PaymentIntent when charged.
+    ref: str | None = None
+    #: Why it failed, in words a coach can act on (never card data).
+    error: str | None = None
 
 
 def _ordered(instance: Appointment | Booking, _: object, end: datetime) -> None:
@@ -153,6 +220,20 @@ class Booking:
     idempotency_scope: str | None = None
     #: What the visitor typed, for a booking made on the public form.
     guest: GuestDetails | None = None
+    #: For a HELD booking (a service paid when booked): when the seat is given back if still unpaid.
+    hold_expires_at: datetime | None = None
+    #: Stripe's Checkout Session for the booking's payment, then the PaymentIntent once paid.
+    payment_ref: str | None = None
+    #: When the payment for a pay-at-booking service succeeded.
+    paid_at: datetime | None = None
+    #: What the coach must look at about the payment (e.g. paid after the hold was released).
+    payment_issue: PaymentIssue | None = None
+    #: The fee policy the client agreed to when booking (None: no policy, or not agreed: never charged).
+    fee_agreement: FeeAgreement | None = None
+    #: The card kept from the booking's payment, for fees.
+    saved_card: SavedCard | None = None
+    #: A late-cancellation or no-show fee owed for this booking, and its charge's outcome.
+    fee: FeeCharge | None = None
 
     @property
     def identity_unconfirmed(self) -> bool:

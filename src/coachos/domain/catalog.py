@@ -49,6 +49,17 @@ class Service:
     #: Whether booking it takes a credit from one of the client's session packages.
     uses_credit: bool = True
     active: bool = True
+    #: Whether a client booking it online pays its price by card when booking (the booking is held until paid).
+    pay_at_booking: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        if self.pay_at_booking and self.uses_credit:
+            raise ValidationError(
+                "A service is paid either with a package credit or by card when booked, not both.",
+                field="pay_at_booking",
+            )
+        if self.pay_at_booking and self.price.amount_minor <= 0:
+            raise ValidationError("A service paid when booked needs a price above zero.", field="pay_at_booking")
 
 
 def _sessions(_: object, __: attrs.Attribute[int], value: int) -> None:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import attrs
 
 from coachos.domain.contact import check_email, check_name, optional_phone
-from coachos.domain.errors import ValidationError
+from coachos.domain.errors import CurrencyMismatch, ValidationError
 from coachos.domain.ids import CoachId, OrgId
 from coachos.domain.money import check_currency
 from coachos.domain.policy import BookingPolicy
@@ -79,6 +79,13 @@ class Organization:
     policy: BookingPolicy = attrs.field(factory=BookingPolicy)
     quiet_hours: QuietHours = attrs.field(factory=QuietHours)
     notifications: Notifications = attrs.field(factory=Notifications)
+
+    def __attrs_post_init__(self) -> None:
+        for field, fee in (("late_cancel_fee", self.policy.late_cancel_fee), ("no_show_fee", self.policy.no_show_fee)):
+            if fee is not None and fee.currency != self.currency:
+                raise CurrencyMismatch(
+                    f"Fees in this business are in {self.currency}; {fee.currency} was given.", field=field
+                )
 
     @property
     def tz(self) -> ZoneInfo:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import attrs
 
 from coachos.domain.errors import ValidationError
+from coachos.domain.money import Money
 
 #: The longest each setting may be. Far beyond any sensible policy, and short enough that every
 #: one fits the 32-bit columns that store them in seconds and that `now` plus any of them stays
@@ -54,6 +55,44 @@ class BookingPolicy:
     #: Offered start times step by this much from the start of each available period.
     slot_interval: timedelta = attrs.field(default=timedelta(minutes=30), validator=_positive)
 
+    #: Charged to the client's saved card when they cancel inside the cancellation window (if they agreed).
+    late_cancel_fee: Money | None = attrs.field(default=None, validator=lambda _, a, v: _fee(a.name, v))
+    #: Charged to the client's saved card when the coach marks them a no-show (if they agreed).
+    no_show_fee: Money | None = attrs.field(default=None, validator=lambda _, a, v: _fee(a.name, v))
+
+    def is_late(self, start: datetime, now: datetime) -> bool:
+        """Whether cancelling a session starting at `start` at `now` is inside the cancellation window."""
+        return now > start - self.cancellation_window
+
+    @property
+    def has_fees(self) -> bool:
+        """Whether a client booking online must agree to a fee policy."""
+        return self.late_cancel_fee is not None or self.no_show_fee is not None
+
+    def fee_text(self) -> str:
+        """The fee policy as the client reads it before ticking "I agree" ('' when there is none)."""
+        parts = []
+        if self.late_cancel_fee is not None:
+            window = _span(self.cancellation_window)
+            parts.append(f"cancelling less than {window} before the session costs {self.late_cancel_fee}")
+        if self.no_show_fee is not None:
+            parts.append(f"not showing up costs {self.no_show_fee}")
+        if not parts:
+            return ""
+        return "By booking you agree that " + " and ".join(parts) + ", charged to the card you pay with."
+
     def __attrs_post_init__(self) -> None:
         if self.slot_interval < timedelta(minutes=5):
             raise ValidationError("slot_interval must be at least 5 minutes.", field="slot_interval")
+
+
+def _fee(name: str, value: Money | None) -> None:
+    if value is None:
+        return
+    if not isinstance(value, Money) or value.amount_minor <= 0:
+        raise ValidationError("A fee is an amount above zero (leave it empty for no fee).", field=name)
+
+
+def _span(span: timedelta) -> str:
+    hours = int(span.total_seconds() // 3600)
+    return f"{hours} hour{'s' * (hours != 1)}"

@@ -18,8 +18,10 @@ from coachos._app import CoachOS
 from coachos.adapters.huey_tasks import make_huey
 from coachos.bootstrap import bootstrap
 from coachos.domain.usecases import (
+    ChargeDueFees,
     PauseLapsedMemberships,
     PruneExpired,
+    ReleaseExpiredHolds,
     RunDueAutomations,
     SendDueMessages,
     SendOnboardingReminders,
@@ -54,6 +56,19 @@ def pause_lapsed_memberships(app: CoachOS) -> object:
     return app.execute(PauseLapsedMemberships())
 
 
+def release_expired_holds(app: CoachOS) -> object:
+    """Give back the seats of held bookings whose payment did not arrive in time; each is released once."""
+    released = app.execute(ReleaseExpiredHolds())
+    if released:
+        log.info("holds_released", count=len(released))
+    return released
+
+
+def charge_due_fees(app: CoachOS) -> object:
+    """Charge pending late-cancellation and no-show fees to the cards clients kept; each is charged once."""
+    return app.execute(ChargeDueFees())
+
+
 def send_due_messages(app: CoachOS) -> SendReport:
     """Send due messages for up to the sending budget; while some wait a second for their number's rate,
     keep going, so one tick sends at each number's full rate instead of one burst a minute."""
@@ -75,6 +90,8 @@ def send_due_messages(app: CoachOS) -> SendReport:
 #: must be quick and safe to run again, since a tick can repeat after a crash or on several workers.
 EVERY_MINUTE: tuple[Job, ...] = (
     relay_outbox,
+    release_expired_holds,
+    charge_due_fees,
     run_due_automations,
     send_onboarding_reminders,
     pause_lapsed_memberships,

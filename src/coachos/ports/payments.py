@@ -7,6 +7,7 @@ Amounts are `Money` (integer minor units); the platform fee is computed by the c
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Literal, Protocol
 from uuid import UUID
@@ -57,6 +58,15 @@ class SubscriptionState:
 def cancel_subscription_key(org_id: OrgId, membership_id: UUID) -> str:
     """The key for cancelling a membership's subscription (cancelling twice is once)."""
     return f"subscription:{org_id}:{membership_id}:cancel"
+
+
+@attrs.frozen
+class SavedCardCharge:
+    """An off-session charge of a saved card: the PaymentIntent and its status as the provider says."""
+
+    payment_intent_id: str
+    status: str
+    amount: Money
 
 
 def account_key(org_id: OrgId) -> str:
@@ -115,8 +125,14 @@ class Payments(Protocol):
         cancel_url: str,
         reference: str,
         metadata: dict[str, str],
+        save_card: bool = False,
+        expires_at: datetime | None = None,
     ) -> CheckoutSession:
-        """A one-off Checkout for `price`, charged for the connected account, the platform keeping `application_fee`."""
+        """A one-off Checkout for `price`, charged for the connected account, the platform keeping `application_fee`.
+
+        With `save_card`, a Customer is made and the card kept for later off-session charges (fees).
+        `expires_at` ends the Checkout then (Stripe allows 30 minutes to 24 hours ahead; None: its default).
+        """
         ...
 
     def create_subscription_checkout(
@@ -134,6 +150,21 @@ class Payments(Protocol):
         metadata: dict[str, str],
     ) -> CheckoutSession:
         """A subscription Checkout billing `price` each `interval`; the platform keeps `application_fee_percent`."""
+        ...
+
+    def charge_saved_card(
+        self,
+        *,
+        idempotency_key: str,
+        customer_id: str,
+        payment_method_id: str,
+        amount: Money,
+        application_fee: Money,
+        account_id: str,
+        description: str,
+        metadata: dict[str, str],
+    ) -> SavedCardCharge:
+        """Charge a card the client saved, without them present, for the connected account (a fee)."""
         ...
 
     def refund(self, *, idempotency_key: str, payment_intent_id: str, amount: Money | None) -> RefundResult:

@@ -26,6 +26,9 @@ from coachos.domain.bookings import (
     BookingStatus,
     CreditChange,
     CreditEvent,
+    FeeCharge,
+    FeeState,
+    SavedCard,
 )
 from coachos.domain.catalog import Service, SessionPackage
 from coachos.domain.clients import Client, ClientStatus
@@ -233,6 +236,48 @@ class BookingRepository(Protocol):
 
     def set_package(self, org_id: OrgId, booking_id: BookingId, package_id: PackageId) -> None:
         """Record which package paid for the booking."""
+        ...
+
+    def confirm_held(
+        self, org_id: OrgId, booking_id: BookingId, *, at: datetime, payment_ref: str | None
+    ) -> Booking | None:
+        """HELD → CONFIRMED with the payment recorded, in one conditional update; None unless it was still held."""
+        ...
+
+    def release_held(self, org_id: OrgId, booking_id: BookingId, *, at: datetime) -> Booking | None:
+        """HELD → CANCELLED in one conditional update (the caller gives the seat back); None unless still held."""
+        ...
+
+    def record_late_payment(
+        self, org_id: OrgId, booking_id: BookingId, *, at: datetime, payment_ref: str | None
+    ) -> Booking | None:
+        """Mark a booking no longer held as paid after its release, once; None if it was marked before."""
+        ...
+
+    def set_payment_ref(self, org_id: OrgId, booking_id: BookingId, payment_ref: str) -> None:
+        """Record the Checkout Session of a held booking."""
+        ...
+
+    def expired_holds(self, now: datetime, *, limit: int = 100) -> list[tuple[OrgId, BookingId]]:
+        """Held bookings of every organisation whose hold ended by `now`, oldest expiry first."""
+        ...
+
+    def save_card(self, org_id: OrgId, booking_id: BookingId, card: SavedCard) -> None:
+        """Keep the card the booking was paid with, for its fees (the first one kept stays)."""
+        ...
+
+    def start_fee(self, org_id: OrgId, booking_id: BookingId, fee: FeeCharge) -> bool:
+        """Record the fee owed (PENDING) unless the booking has one already; True if this call recorded it."""
+        ...
+
+    def finish_fee(
+        self, org_id: OrgId, booking_id: BookingId, *, state: FeeState, at: datetime, ref: str | None, error: str | None
+    ) -> Booking | None:
+        """PENDING → `state` in one conditional update; None if the fee was not pending any more."""
+        ...
+
+    def pending_fees(self, *, limit: int = 100) -> list[tuple[OrgId, BookingId]]:
+        """Bookings of every organisation whose fee waits to be charged."""
         ...
 
     def between(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 import attrs
@@ -20,6 +20,10 @@ from coachos.domain.bookings import (
     CreditChange,
     CreditEvent,
     CreditEventKind,
+    FeeCharge,
+    FeeState,
+    PaymentIssue,
+    SavedCard,
 )
 from coachos.domain.catalog import PaymentState, Service, SessionPackage
 from coachos.domain.clients import Client, ClientStatus
@@ -36,6 +40,7 @@ from coachos.domain.errors import (
 from coachos.domain.events import DeadLetter, Delivery, Event
 from coachos.domain.forms import AnswersViewed, Clearance, Document, Form, FormVersion, Submission
 from coachos.domain.ids import (
+    SYSTEM,
     Actor,
     AppointmentId,
     BookingId,
@@ -472,6 +477,86 @@ class MemoryBookings(_Repo):
         """Record the paying package."""
         b = self.get(org_id, booking_id)
         self._t.bookings[b.id] = attrs.evolve(b, package_id=package_id)
+
+    def _held_update(self, org_id: OrgId, booking_id: BookingId, **changes: Any) -> Booking | None:
+        b = self.get(org_id, booking_id)
+        if b.status is not BookingStatus.HELD:
+            return None
+        moved = attrs.evolve(b, **changes)
+        self._t.bookings[b.id] = moved
+        return moved
+
+    def confirm_held(
+        self, org_id: OrgId, booking_id: BookingId, *, at: datetime, payment_ref: str | None
+    ) -> Booking | None:
+        """HELD → CONFIRMED with the payment recorded; None unless it was still held."""
+        return self._held_update(
+            org_id,
+            booking_id,
+            status=BookingStatus.CONFIRMED,
+            paid_at=at,
+            payment_ref=payment_ref,
+            updated_at=at,
+            updated_by=SYSTEM,
+        )
+
+    def release_held(self, org_id: OrgId, booking_id: BookingId, *, at: datetime) -> Booking | None:
+        """HELD → CANCELLED; None unless still held."""
+        return self._held_update(org_id, booking_id, status=BookingStatus.CANCELLED, updated_at=at, updated_by=SYSTEM)
+
+    def record_late_payment(
+        self, org_id: OrgId, booking_id: BookingId, *, at: datetime, payment_ref: str | None
+    ) -> Booking | None:
+        """Mark a booking no longer held as paid after its release, once; None if it was marked before."""
+        b = self.get(org_id, booking_id)
+        if b.status is BookingStatus.HELD or b.paid_at is not None:
+            return None
+        marked = attrs.evolve(b, paid_at=at, payment_ref=payment_ref, payment_issue=PaymentIssue.PAID_AFTER_RELEASE)
+        self._t.bookings[b.id] = marked
+        return marked
+
+    def set_payment_ref(self, org_id: OrgId, booking_id: BookingId, payment_ref: str) -> None:
+        """Record the Checkout Session of a held booking."""
+        self._held_update(org_id, booking_id, payment_ref=payment_ref)
+
+    def expired_holds(self, now: datetime, *, limit: int = 100) -> list[tuple[OrgId, BookingId]]:
+        """Held bookings of every organisation whose hold ended by `now`, oldest expiry first."""
+        due = sorted(
+            (b for b in self._t.bookings.values() if b.status is BookingStatus.HELD and b.hold_expires_at is not None),
+            key=lambda b: b.hold_expires_at or now,
+        )
+        return [(b.org_id, b.id) for b in due if b.hold_expires_at is not None and b.hold_expires_at <= now][:limit]
+
+    def save_card(self, org_id: OrgId, booking_id: BookingId, card: SavedCard) -> None:
+        """Keep the card the booking was paid with, for its fees (the first one kept stays)."""
+        b = self.get(org_id, booking_id)
+        if b.saved_card is None:
+            self._t.bookings[b.id] = attrs.evolve(b, saved_card=card)
+
+    def start_fee(self, org_id: OrgId, booking_id: BookingId, fee: FeeCharge) -> bool:
+        """Record the fee owed unless the booking has one already; True if this call recorded it."""
+        b = self.get(org_id, booking_id)
+        if b.fee is not None:
+            return False
+        self._t.bookings[b.id] = attrs.evolve(b, fee=fee)
+        return True
+
+    def finish_fee(
+        self, org_id: OrgId, booking_id: BookingId, *, state: FeeState, at: datetime, ref: str | None, error: str | None
+    ) -> Booking | None:
+        """PENDING → `state`; None if the fee was not pending any more."""
+        b = self.get(org_id, booking_id)
+        if b.fee is None or b.fee.state is not FeeState.PENDING:
+            return None
+        done = attrs.evolve(b, fee=attrs.evolve(b.fee, state=state, at=at, ref=ref, error=error))
+        self._t.bookings[b.id] = done
+        return done
+
+    def pending_fees(self, *, limit: int = 100) -> list[tuple[OrgId, BookingId]]:
+        """Bookings of every organisation whose fee waits to be charged."""
+        return [
+            (b.org_id, b.id) for b in self._t.bookings.values() if b.fee is not None and b.fee.state is FeeState.PENDING
+        ][:limit]
 
     def between(
         self, org_id: OrgId, start: datetime, end: datetime, *, coach_id: CoachId | None = None

@@ -20,8 +20,14 @@ from coachos.domain.bookings import (
     BookingStatus,
     CreditEvent,
     CreditEventKind,
+    FeeAgreement,
+    FeeCharge,
+    FeeKind,
+    FeeState,
     GuestConsent,
     GuestDetails,
+    PaymentIssue,
+    SavedCard,
 )
 from coachos.domain.catalog import Service, SessionPackage
 from coachos.domain.clients import Channel, Client, ClientStatus, Consent
@@ -118,6 +124,8 @@ def org_values(org: Organization) -> dict[str, Any]:
         "notice_email": org.notifications.notice_email,
         "notice_sms": org.notifications.notice_sms,
         "notice_phone": org.notifications.notice_phone,
+        "late_cancel_fee_minor": None if p.late_cancel_fee is None else p.late_cancel_fee.amount_minor,
+        "no_show_fee_minor": None if p.no_show_fee is None else p.no_show_fee.amount_minor,
     }
 
 
@@ -135,6 +143,8 @@ def org_from(row: Row) -> Organization:
             cancellation_window=timedelta(seconds=row.cancellation_window_s),
             buffer=timedelta(seconds=row.buffer_s),
             slot_interval=timedelta(seconds=row.slot_interval_s),
+            late_cancel_fee=_money_or_none(row.late_cancel_fee_minor, row.currency),
+            no_show_fee=_money_or_none(row.no_show_fee_minor, row.currency),
         ),
         quiet_hours=QuietHours(start=row.quiet_start, end=row.quiet_end),
         notifications=Notifications(
@@ -212,6 +222,7 @@ def service_values(s: Service) -> dict[str, Any]:
         "capacity": s.capacity,
         "uses_credit": s.uses_credit,
         "active": s.active,
+        "pay_at_booking": s.pay_at_booking,
     }
 
 
@@ -225,6 +236,7 @@ def service_from(row: Row) -> Service:
         capacity=row.capacity,
         uses_credit=row.uses_credit,
         active=row.active,
+        pay_at_booking=row.pay_at_booking,
     )
 
 
@@ -267,25 +279,83 @@ def appointment_from(row: Row) -> Appointment:
 
 
 def booking_values(b: Booking) -> dict[str, Any]:
+    return (
+        {
+            "id": b.id,
+            "org_id": b.org_id,
+            "appointment_id": b.appointment_id,
+            "coach_id": b.coach_id,
+            "service_id": b.service_id,
+            "client_id": b.client_id,
+            "package_id": b.package_id,
+            "starts_at": b.start,
+            "ends_at": b.end,
+            "status": b.status.value,
+            "idempotency_key": b.idempotency_key,
+            "idempotency_scope": b.idempotency_scope,
+            "note": b.note,
+            "created_at": b.created_at,
+            "created_by": str(b.created_by),
+            "updated_at": b.updated_at,
+            "updated_by": str(b.updated_by),
+            "hold_expires_at": b.hold_expires_at,
+            "payment_ref": b.payment_ref,
+            "paid_at": b.paid_at,
+            "payment_issue": None if b.payment_issue is None else b.payment_issue.value,
+        }
+        | _guest_values(b.guest)
+        | _fee_values(b)
+    )
+
+
+def _money_or_none(minor: int | None, currency: str | None) -> Money | None:
+    return None if minor is None or currency is None else Money(minor, currency)
+
+
+def _fee_values(b: Booking) -> dict[str, Any]:
+    a, card, fee = b.fee_agreement, b.saved_card, b.fee
+    amounts = [m for m in (a.late_cancel, a.no_show) if m is not None] if a else []
     return {
-        "id": b.id,
-        "org_id": b.org_id,
-        "appointment_id": b.appointment_id,
-        "coach_id": b.coach_id,
-        "service_id": b.service_id,
-        "client_id": b.client_id,
-        "package_id": b.package_id,
-        "starts_at": b.start,
-        "ends_at": b.end,
-        "status": b.status.value,
-        "idempotency_key": b.idempotency_key,
-        "idempotency_scope": b.idempotency_scope,
-        "note": b.note,
-        "created_at": b.created_at,
-        "created_by": str(b.created_by),
-        "updated_at": b.updated_at,
-        "updated_by": str(b.updated_by),
-    } | _guest_values(b.guest)
+        "fees_agreed_at": a.agreed_at if a else None,
+        "agreed_late_cancel_minor": a.late_cancel.amount_minor if a and a.late_cancel else None,
+        "agreed_no_show_minor": a.no_show.amount_minor if a and a.no_show else None,
+        "fee_currency": amounts[0].currency if amounts else (fee.amount.currency if fee else None),
+        "fee_wording": a.wording if a else None,
+        "card_customer": card.customer_id if card else None,
+        "card_payment_method": card.payment_method_id if card else None,
+        "fee_kind": fee.kind.value if fee else None,
+        "fee_state": fee.state.value if fee else None,
+        "fee_amount_minor": fee.amount.amount_minor if fee else None,
+        "fee_at": fee.at if fee else None,
+        "fee_ref": fee.ref if fee else None,
+        "fee_error": fee.error if fee else None,
+    }
+
+
+def fee_parts(row: Row) -> dict[str, Any]:
+    """The fee agreement, saved card and fee of a bookings row, as Booking's keyword arguments."""
+    agreement = None
+    if row.fees_agreed_at is not None:
+        agreement = FeeAgreement(
+            late_cancel=_money_or_none(row.agreed_late_cancel_minor, row.fee_currency),
+            no_show=_money_or_none(row.agreed_no_show_minor, row.fee_currency),
+            agreed_at=row.fees_agreed_at,
+            wording=row.fee_wording or "",
+        )
+    card = None
+    if row.card_customer is not None and row.card_payment_method is not None:
+        card = SavedCard(customer_id=row.card_customer, payment_method_id=row.card_payment_method)
+    fee = None
+    if row.fee_kind is not None:
+        fee = FeeCharge(
+            kind=FeeKind(row.fee_kind),
+            amount=Money(row.fee_amount_minor, row.fee_currency),
+            state=FeeState(row.fee_state),
+            at=row.fee_at,
+            ref=row.fee_ref,
+            error=row.fee_error,
+        )
+    return {"fee_agreement": agreement, "saved_card": card, "fee": fee}
 
 
 _GUEST_FIELDS = ("name", "email", "phone", "sms_consent", "consent_wording", "timezone", "matched")
@@ -334,6 +404,11 @@ def booking_from(row: Row) -> Booking:
         idempotency_scope=row.idempotency_scope,
         note=row.note,
         guest=_guest_from(row),
+        hold_expires_at=row.hold_expires_at,
+        payment_ref=row.payment_ref,
+        paid_at=row.paid_at,
+        payment_issue=None if row.payment_issue is None else PaymentIssue(row.payment_issue),
+        **fee_parts(row),
     )
 
 

@@ -26,12 +26,12 @@ from coachos.adapters.sql.tables import (
 )
 from coachos.adapters.sql.tenancy import scope_to
 from coachos.domain.availability import DateOverride, WeeklyRule
-from coachos.domain.bookings import ALLOWED_FROM, Booking, BookingStatus
+from coachos.domain.bookings import ALLOWED_FROM, Booking, BookingStatus, FeeCharge, FeeState, PaymentIssue, SavedCard
 from coachos.domain.catalog import Service
 from coachos.domain.clients import Client, ClientStatus
 from coachos.domain.consent import ConsentChange
 from coachos.domain.errors import Conflict, CorruptRecord, NotFound
-from coachos.domain.ids import Actor, BookingId, ClientId, CoachId, OrgId, PackageId, ServiceId
+from coachos.domain.ids import SYSTEM, Actor, BookingId, ClientId, CoachId, OrgId, PackageId, ServiceId
 from coachos.domain.orgs import Coach, Organization
 from coachos.domain.rows import Rows
 
@@ -433,6 +433,128 @@ class SqlBookings(_Repo):
             .where(bookings.c.org_id == org_id, bookings.c.id == booking_id)
             .values(package_id=package_id)
         )
+
+    def _held_update(self, org_id: OrgId, booking_id: BookingId, **values: Any) -> Booking | None:
+        b = bookings.c
+        q = (
+            bookings.update()
+            .where(b.org_id == org_id, b.id == booking_id, b.status == BookingStatus.HELD.value)
+            .values(**values)
+            .returning(*bookings.c)
+        )
+        return self._maybe(bookings, q, cv.booking_from, row_id=booking_id)
+
+    def confirm_held(
+        self, org_id: OrgId, booking_id: BookingId, *, at: datetime, payment_ref: str | None
+    ) -> Booking | None:
+        """HELD → CONFIRMED with the payment recorded, in one conditional update; None unless it was still held."""
+        return self._held_update(
+            org_id,
+            booking_id,
+            status=BookingStatus.CONFIRMED.value,
+            paid_at=at,
+            payment_ref=payment_ref,
+            updated_at=at,
+            updated_by=str(SYSTEM),
+        )
+
+    def release_held(self, org_id: OrgId, booking_id: BookingId, *, at: datetime) -> Booking | None:
+        """HELD → CANCELLED in one conditional update (the caller gives the seat back); None unless still held."""
+        return self._held_update(
+            org_id, booking_id, status=BookingStatus.CANCELLED.value, updated_at=at, updated_by=str(SYSTEM)
+        )
+
+    def record_late_payment(
+        self, org_id: OrgId, booking_id: BookingId, *, at: datetime, payment_ref: str | None
+    ) -> Booking | None:
+        """Mark a booking no longer held as paid after its release, once; None if it was marked before."""
+        b = bookings.c
+        q = (
+            bookings.update()
+            .where(b.org_id == org_id, b.id == booking_id, b.status != BookingStatus.HELD.value, b.paid_at.is_(None))
+            .values(paid_at=at, payment_ref=payment_ref, payment_issue=PaymentIssue.PAID_AFTER_RELEASE.value)
+            .returning(*bookings.c)
+        )
+        return self._maybe(bookings, q, cv.booking_from, row_id=booking_id)
+
+    def set_payment_ref(self, org_id: OrgId, booking_id: BookingId, payment_ref: str) -> None:
+        """Record the Checkout Session of a held booking."""
+        b = bookings.c
+        self._c.execute(
+            bookings.update()
+            .where(b.org_id == org_id, b.id == booking_id, b.status == BookingStatus.HELD.value)
+            .values(payment_ref=payment_ref)
+        )
+
+    def expired_holds(self, now: datetime, *, limit: int = 100) -> list[tuple[OrgId, BookingId]]:
+        """Held bookings of every organisation whose hold ended by `now`, oldest expiry first.
+
+        Row-level security shows a transaction one organisation's bookings, so this asks each
+        organisation in turn (one indexed query each); organisations themselves are not tenant data.
+        """
+        b = bookings.c
+        found: list[tuple[Any, OrgId, BookingId]] = []
+        for org_id in self._c.execute(sa.select(organizations.c.id)).scalars():
+            scope_to(self._c, org_id)
+            rows = self._c.execute(
+                sa.select(b.id, b.hold_expires_at)
+                .where(b.org_id == org_id, b.status == BookingStatus.HELD.value, b.hold_expires_at <= now)
+                .order_by(b.hold_expires_at)
+                .limit(limit)
+            )
+            found.extend((row.hold_expires_at, OrgId(org_id), BookingId(row.id)) for row in rows)
+        found.sort(key=lambda f: f[0])
+        return [(org, booking) for _, org, booking in found[:limit]]
+
+    def save_card(self, org_id: OrgId, booking_id: BookingId, card: SavedCard) -> None:
+        """Keep the card the booking was paid with, for its fees (the first one kept stays)."""
+        b = bookings.c
+        self._c.execute(
+            bookings.update()
+            .where(b.org_id == org_id, b.id == booking_id, b.card_customer.is_(None))
+            .values(card_customer=card.customer_id, card_payment_method=card.payment_method_id)
+        )
+
+    def start_fee(self, org_id: OrgId, booking_id: BookingId, fee: FeeCharge) -> bool:
+        """Record the fee owed (PENDING) unless the booking has one already; True if this call recorded it."""
+        b = bookings.c
+        result = self._c.execute(
+            bookings.update()
+            .where(b.org_id == org_id, b.id == booking_id, b.fee_kind.is_(None))
+            .values(
+                fee_kind=fee.kind.value,
+                fee_state=fee.state.value,
+                fee_amount_minor=fee.amount.amount_minor,
+                fee_currency=fee.amount.currency,
+                fee_at=fee.at,
+            )
+        )
+        return result.rowcount == 1
+
+    def finish_fee(
+        self, org_id: OrgId, booking_id: BookingId, *, state: FeeState, at: datetime, ref: str | None, error: str | None
+    ) -> Booking | None:
+        """PENDING → `state` in one conditional update; None if the fee was not pending any more."""
+        b = bookings.c
+        q = (
+            bookings.update()
+            .where(b.org_id == org_id, b.id == booking_id, b.fee_state == FeeState.PENDING.value)
+            .values(fee_state=state.value, fee_at=at, fee_ref=ref, fee_error=None if error is None else error[:300])
+            .returning(*bookings.c)
+        )
+        return self._maybe(bookings, q, cv.booking_from, row_id=booking_id)
+
+    def pending_fees(self, *, limit: int = 100) -> list[tuple[OrgId, BookingId]]:
+        """Bookings of every organisation whose fee waits to be charged (each organisation asked in turn)."""
+        b = bookings.c
+        found: list[tuple[OrgId, BookingId]] = []
+        for org_id in self._c.execute(sa.select(organizations.c.id)).scalars():
+            scope_to(self._c, org_id)
+            rows = self._c.execute(
+                sa.select(b.id).where(b.org_id == org_id, b.fee_state == FeeState.PENDING.value).limit(limit)
+            ).scalars()
+            found.extend((OrgId(org_id), BookingId(r)) for r in rows)
+        return found[:limit]
 
     def between(
         self, org_id: OrgId, start: datetime, end: datetime, *, coach_id: CoachId | None = None

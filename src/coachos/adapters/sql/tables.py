@@ -95,6 +95,9 @@ organizations = sa.Table(
     sa.Column("notice_email", sa.Boolean(), nullable=False, server_default=sa.true()),
     sa.Column("notice_sms", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.Column("notice_phone", sa.String(16)),
+    # Policy fees in the org's currency (0027): charged only to clients who agreed when booking.
+    sa.Column("late_cancel_fee_minor", sa.BigInteger()),
+    sa.Column("no_show_fee_minor", sa.BigInteger()),
 )
 
 coaches = sa.Table(
@@ -144,6 +147,8 @@ services = sa.Table(
     sa.Column("capacity", sa.Integer(), nullable=False),
     sa.Column("uses_credit", sa.Boolean(), nullable=False),
     sa.Column("active", sa.Boolean(), nullable=False),
+    # Migration 0027: clients booking it online pay by card at once (the booking is held until paid).
+    sa.Column("pay_at_booking", sa.Boolean(), nullable=False, server_default=sa.false()),
     _tenant_key("services"),
     sa.CheckConstraint("price_minor >= 0", name="price_not_negative"),
     sa.CheckConstraint("capacity >= 1", name="capacity_positive"),
@@ -252,6 +257,25 @@ bookings = sa.Table(
     sa.Column("guest_matched", sa.Boolean()),
     # The marketing boxes the visitor ticked, with their words: [{"channel": ..., "wording": ...}] (0013).
     sa.Column("guest_marketing", sa.JSON()),
+    # Pay-at-booking (0027): a held booking's expiry, Stripe's payment reference, when paid, any issue.
+    sa.Column("hold_expires_at", UTCDateTime()),
+    sa.Column("payment_ref", sa.String(255)),
+    sa.Column("paid_at", UTCDateTime()),
+    sa.Column("payment_issue", sa.String(32)),
+    # The fee policy agreed to when booking (amounts in fee_currency), the card kept for fees, the fee owed.
+    sa.Column("fees_agreed_at", UTCDateTime()),
+    sa.Column("agreed_late_cancel_minor", sa.BigInteger()),
+    sa.Column("agreed_no_show_minor", sa.BigInteger()),
+    sa.Column("fee_currency", sa.String(3)),
+    sa.Column("fee_wording", sa.Text()),
+    sa.Column("card_customer", sa.String(255)),
+    sa.Column("card_payment_method", sa.String(255)),
+    sa.Column("fee_kind", sa.String(16)),
+    sa.Column("fee_state", sa.String(16)),
+    sa.Column("fee_amount_minor", sa.BigInteger()),
+    sa.Column("fee_at", UTCDateTime()),
+    sa.Column("fee_ref", sa.String(255)),
+    sa.Column("fee_error", sa.String(300)),
     _tenant_key("bookings"),
     _tenant_fk("appointment_id", "appointments"),
     _tenant_fk("coach_id", "coaches"),
@@ -266,9 +290,12 @@ bookings = sa.Table(
         name="guest_complete",
     ),
     sa.CheckConstraint(
-        "status IN ('requested', 'confirmed', 'completed', 'cancelled', 'no_show')", name="status_known"
+        "status IN ('held', 'requested', 'confirmed', 'completed', 'cancelled', 'no_show')", name="status_known"
     ),
+    sa.CheckConstraint("status <> 'held' OR hold_expires_at IS NOT NULL", name="held_has_expiry"),
     sa.Index("ix_bookings_org_id_starts_at", "org_id", "starts_at"),
+    sa.Index("ix_bookings_status_hold_expires_at", "status", "hold_expires_at"),
+    sa.Index("ix_bookings_fee_state", "fee_state"),
     sa.Index("ix_bookings_org_id_client_id", "org_id", "client_id"),
 )
 

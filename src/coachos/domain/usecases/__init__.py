@@ -37,6 +37,8 @@ from coachos.domain.usecases.booking import (
     ListBookings,
     UseCredit,
 )
+from coachos.domain.usecases.booking_fees import ChargeDueFees
+from coachos.domain.usecases.booking_payments import ReleaseExpiredHolds, StartBookingCheckout
 from coachos.domain.usecases.catalog import UpdateService
 from coachos.domain.usecases.clients import (
     ConsentLog,
@@ -287,6 +289,9 @@ __all__ = [
     "ApplyBookingConsents",
     "ConsentLog",
     "RecordConsent",
+    "ReleaseExpiredHolds",
+    "ChargeDueFees",
+    "StartBookingCheckout",
     "WithdrawConsent",
     "UseCredit",
     "AddPhoneNumber",

@@ -16,6 +16,7 @@ from coachos.domain.bookings import (
     CreditChange,
     CreditEvent,
     CreditEventKind,
+    FeeAgreement,
     GuestDetails,
 )
 from coachos.domain.catalog import Service
@@ -49,6 +50,7 @@ from coachos.domain.orgs import Coach, Organization
 from coachos.domain.rows import Rows
 from coachos.domain.timezones import require_utc
 from coachos.domain.usecases._base import Command, Deps, handles
+from coachos.domain.usecases._holds import hold_until, require_chargeable
 from coachos.domain.usecases.forms import check_screening
 from coachos.domain.usecases.onboarding import holding, start_for_booking
 from coachos.domain.usecases.waivers import check_waivers
@@ -159,6 +161,12 @@ class BookSession(Command[Booking]):
     take_credit: bool = True
     #: What a visitor typed on the public form, stored on the booking (never on the client).
     guest: GuestDetails | None = None
+    #: Booked online by the client: a service paid when booked is HELD until the payment succeeds.
+    hold_for_payment: bool = False
+    #: The client's answer to the fee policy's "I agree" box (None: not asked, e.g. the coach books).
+    agree_to_fees: bool | None = None
+    #: A booking being moved: its payment, fee agreement and kept card carry over to the new one.
+    carried_from: Booking | None = None
 
 
 #: Longest scope a key can be stored under.
@@ -225,6 +233,10 @@ def book_in(uow: UnitOfWork, cmd: BookSession, start: datetime, now: datetime, d
     service = _active_service(uow, cmd.org_id, cmd.service_id)
     uow.clients.get(cmd.org_id, cmd.client_id)
     _check_policy(org, start, now)
+    agreement = fee_agreement(org, cmd.agree_to_fees, now)
+    held = cmd.hold_for_payment and service.pay_at_booking
+    if held:
+        require_chargeable(uow, deps, org.id)  # refused before a seat is taken
     end = start + service.duration
     slot = is_offered(_slots(uow, org, coach, service, start, start + timedelta(minutes=1), now), start)
     if slot is None:
@@ -245,6 +257,9 @@ def book_in(uow: UnitOfWork, cmd: BookSession, start: datetime, now: datetime, d
     # A service some flow applies to waits for the client's onboarding: requested, not confirmed.
     confirm = cmd.confirm and not holding(uow, deps, org.id, cmd.client_id, service.id)
     status = BookingStatus.CONFIRMED if confirm else BookingStatus.REQUESTED
+    if held:
+        # Paid when booked: not confirmed (and no confirmation sent) until the payment succeeds.
+        status, confirm = BookingStatus.HELD, False
     booking = Booking(
         id=BookingId(deps.ids.new_id()),
         org_id=org.id,
@@ -263,11 +278,22 @@ def book_in(uow: UnitOfWork, cmd: BookSession, start: datetime, now: datetime, d
         idempotency_scope=None if cmd.idempotency_key is None else key_scope(cmd),
         note=cmd.note,
         guest=cmd.guest,
+        hold_expires_at=hold_until(now) if held else None,
+        fee_agreement=agreement,
     )
+    if (old := cmd.carried_from) is not None:
+        booking = attrs.evolve(
+            booking,
+            payment_ref=old.payment_ref,
+            paid_at=old.paid_at,
+            fee_agreement=old.fee_agreement,
+            saved_card=old.saved_card,
+        )
     uow.bookings.add(booking)
     start_for_booking(uow, deps, booking, now)
-    event_type = BookingConfirmed if confirm else BookingRequested
-    uow.emit(booking_event(event_type, booking, now, cmd.actor))
+    if not held:  # a held booking says nothing yet: its payment confirms it, or its release ends it
+        event_type = BookingConfirmed if confirm else BookingRequested
+        uow.emit(booking_event(event_type, booking, now, cmd.actor))
     if service.uses_credit and cmd.take_credit:
         try:
             change = _use_credit(uow, booking, cmd.package_id, now, cmd.actor, "booked")
@@ -277,6 +303,20 @@ def book_in(uow: UnitOfWork, cmd: BookSession, start: datetime, now: datetime, d
         else:
             booking = attrs.evolve(booking, package_id=change.package_id)
     return booking
+
+
+def fee_agreement(org: Organization, agreed: bool | None, now: datetime) -> FeeAgreement | None:
+    """What a client booking online agreed to: refused unless they ticked "I agree" to the business's fee policy."""
+    policy = org.policy
+    if agreed is None or not policy.has_fees:
+        return None
+    if not agreed:
+        raise ValidationError(
+            "Please read the cancellation and no-show fees and tick \u201cI agree\u201d to book.", field="agree_to_fees"
+        )
+    return FeeAgreement(
+        late_cancel=policy.late_cancel_fee, no_show=policy.no_show_fee, agreed_at=now, wording=policy.fee_text()
+    )
 
 
 def _why_unavailable(uow: UnitOfWork, org_id: OrgId, coach_id: CoachId, service: Service, start: datetime) -> str:

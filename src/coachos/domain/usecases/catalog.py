@@ -13,9 +13,10 @@ from coachos.domain.events import ServiceUpdated
 from coachos.domain.ids import Actor, OrgId, ServiceId
 from coachos.domain.money import Money
 from coachos.domain.usecases._base import Command, Deps, handles
+from coachos.domain.usecases.setup import require_card_payments
 
 #: The fields UpdateService may change.
-EDITABLE = ("name", "duration", "price", "capacity", "uses_credit", "active")
+EDITABLE = ("name", "duration", "price", "capacity", "uses_credit", "active", "pay_at_booking")
 
 
 @attrs.frozen(kw_only=True)
@@ -31,6 +32,7 @@ class UpdateService(Command[Service]):
     capacity: int | None = None
     uses_credit: bool | None = None
     active: bool | None = None
+    pay_at_booking: bool | None = None
 
 
 @handles(UpdateService)
@@ -48,6 +50,8 @@ def update_service(cmd: UpdateService, deps: Deps) -> Service:
                 f"Prices in this business are in {org.currency}; {cmd.price.currency} was given.",
                 field="price",
             )
+        if cmd.pay_at_booking:
+            require_card_payments(deps)
         updated = attrs.evolve(current, **asked)  # the converters and checks of Service run here
         if updated == current:
             return current

@@ -9,6 +9,7 @@ import attrs
 from coachos.domain.bookings import (
     Booking,
     BookingStatus,
+    FeeKind,
 )
 from coachos.domain.checks import text
 from coachos.domain.errors import (
@@ -31,6 +32,7 @@ from coachos.domain.ids import (
 from coachos.domain.onboarding import hold_reason
 from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.domain.usecases.booking import booking_event
+from coachos.domain.usecases.booking_fees import owe_fee
 from coachos.domain.usecases.onboarding import holding
 from coachos.ports.storage import UnitOfWork
 
@@ -66,12 +68,14 @@ def cancel_booking(cmd: CancelBooking, deps: Deps) -> Booking:
             if current.status is BookingStatus.CANCELLED:
                 return current
             raise InvalidTransition(f"A {current.status.value} booking cannot be cancelled.")
-        late = now > booking.start - org.policy.cancellation_window
+        late = org.policy.is_late(booking.start, now)
         refund = cmd.return_credit if cmd.return_credit is not None else (by_coach or not late)
         uow.calendar.release_seat(cmd.org_id, booking.appointment_id)
         uow.emit(booking_event(BookingCancelled, moved, now, cmd.actor, late=late, reason=cmd.reason))
         if refund:
             return_credit(uow, moved, now, cmd.actor, cmd.reason or "cancelled")
+        if late and not by_coach and booking.status is not BookingStatus.HELD:
+            owe_fee(uow, moved, FeeKind.LATE_CANCEL, now)
         uow.commit()
     return moved
 
@@ -149,5 +153,7 @@ def move_booking(cmd: ConfirmBooking | CompleteBooking | MarkNoShow, deps: Deps)
                 return current
             raise InvalidTransition(f"A {current.status.value} booking cannot become {target.value.replace('_', '-')}.")
         uow.emit(booking_event(event_type, moved, now, cmd.actor))
+        if target is BookingStatus.NO_SHOW:
+            owe_fee(uow, moved, FeeKind.NO_SHOW, now)
         uow.commit()
     return moved

@@ -448,6 +448,8 @@ class BookAsClient(Command[Booking]):
     service_id: ServiceId
     start: datetime
     idempotency_key: str | None = attrs.field(default=None, repr=False)
+    #: Whether they ticked "I agree" to the business's cancellation and no-show fees (needed when it has any).
+    agree_to_fees: bool = False
 
 
 @handles(BookAsClient)
@@ -474,6 +476,9 @@ def book_as_client(cmd: BookAsClient, deps: Deps) -> Booking:
             # Signing in proved who they are, so their booking is confirmed like one the coach makes
             # (a guest's waits for the coach) — unless an onboarding flow still holds it as requested.
             confirm=True,
+            # A service paid when booked is held until the card payment succeeds.
+            hold_for_payment=True,
+            agree_to_fees=cmd.agree_to_fees,
         ),
         deps,
     )

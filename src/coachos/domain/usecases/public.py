@@ -71,6 +71,8 @@ class BookAsGuest(Command[Booking]):
     email: str | None = None
     #: The person's own IANA zone (from their browser), stored on a new client.
     timezone: str | None = None
+    #: Whether they ticked "I agree" to the business's cancellation and no-show fees (needed when it has any).
+    agree_to_fees: bool = False
 
 
 #: Prefix of the public form's key scopes; actors ("coach:…", "client:…", "system") never start with it.
@@ -155,6 +157,8 @@ def book_as_guest(cmd: BookAsGuest, deps: Deps) -> Booking:
                     # Nobody proved who they are, so nobody's credits are touched; the coach may charge later.
                     take_credit=False,
                     guest=guest,
+                    hold_for_payment=True,
+                    agree_to_fees=cmd.agree_to_fees,
                 ),
                 start,
                 now,

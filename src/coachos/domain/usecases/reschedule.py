@@ -75,6 +75,8 @@ def _reschedule(cmd: RescheduleBooking, new_start: datetime, key: str, deps: Dep
             raise NotFound("There is no such booking.")
         if not old.status.is_open:
             raise InvalidTransition(f"A {old.status.value.replace('_', '-')} booking cannot be moved.")
+        if old.status is BookingStatus.HELD:
+            raise InvalidTransition("This booking is waiting for its payment; pay for it first, then move it.")
         if new_start == old.start:
             raise ValidationError("The booking is already at that time.", field="new_start")
         window = org.policy.cancellation_window
@@ -103,6 +105,8 @@ def _reschedule(cmd: RescheduleBooking, new_start: datetime, key: str, deps: Dep
                 guest=old.guest,
                 idempotency_key=key,
                 idempotency_scope=MOVE_SCOPE,
+                # What was paid and agreed for the old time goes with the booking to the new one.
+                carried_from=old,
             ),
             new_start,
             now,

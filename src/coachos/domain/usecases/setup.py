@@ -150,6 +150,8 @@ class CreateService(Command[Service]):
     actor: Actor
     capacity: int = 1
     uses_credit: bool = True
+    #: Clients booking it online pay its price by card at once (needs card payments set up).
+    pay_at_booking: bool = False
 
 
 @handles(CreateService)
@@ -159,6 +161,8 @@ def create_service(cmd: CreateService, deps: Deps) -> Service:
     with deps.uow() as uow:
         org = uow.orgs.get(cmd.org_id)
         same_currency(org, cmd.price)
+        if cmd.pay_at_booking:
+            require_card_payments(deps)
         service = Service(
             id=ServiceId(deps.ids.new_id()),
             org_id=org.id,
@@ -167,11 +171,21 @@ def create_service(cmd: CreateService, deps: Deps) -> Service:
             price=cmd.price,
             capacity=cmd.capacity,
             uses_credit=cmd.uses_credit,
+            pay_at_booking=cmd.pay_at_booking,
         )
         uow.services.add(service)
         uow.emit(ServiceCreated(org_id=org.id, occurred_at=now, actor=str(cmd.actor), service_id=service.id))
         uow.commit()
     return service
+
+
+def require_card_payments(deps: Deps) -> None:
+    """ValidationError unless Coach OS can take card payments at all (a Stripe key is set)."""
+    if deps.payments is None:
+        raise ValidationError(
+            "Card payments are not set up on this Coach OS, so a service cannot be paid when booked.",
+            field="pay_at_booking",
+        )
 
 
 def same_currency(org: Organization, price: Money) -> None:

@@ -319,6 +319,8 @@ class ServiceInput:
     price: Money
     capacity: int = 1
     uses_credit: bool = True
+    #: Clients booking it online pay by card at once; the booking is held until paid.
+    pay_at_booking: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -332,6 +334,7 @@ class Service:
     capacity: int
     uses_credit: bool
     active: bool
+    pay_at_booking: bool = False
 
     @classmethod
     def of(cls, service: catalog.Service) -> Service:
@@ -344,6 +347,7 @@ class Service:
             capacity=service.capacity,
             uses_credit=service.uses_credit,
             active=service.active,
+            pay_at_booking=service.pay_at_booking,
         )
 
 

@@ -60,6 +60,7 @@ async def create_service(data: s.ServiceInput) -> Any:
             actor=actor,
             capacity=data.capacity,
             uses_credit=data.uses_credit,
+            pay_at_booking=data.pay_at_booking,
         )
     )
     return s.Service.of(service), 201

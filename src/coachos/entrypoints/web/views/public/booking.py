@@ -9,12 +9,13 @@ from typing import Any
 from uuid import UUID
 
 import attrs
+import structlog
 from quart import g, redirect, render_template, request, url_for
 
-from coachos.domain.bookings import GuestConsent
+from coachos.domain.bookings import BookingStatus, GuestConsent
 from coachos.domain.clients import Client
 from coachos.domain.errors import CoachOSError, Conflict, Fault, NotFound, SlotUnavailable, ValidationError
-from coachos.domain.ids import ServiceId
+from coachos.domain.ids import BookingId, OrgId, ServiceId
 from coachos.domain.orgs import Organization
 from coachos.domain.timezones import check_date, day_start, label
 from coachos.domain.usecases import (
@@ -22,6 +23,7 @@ from coachos.domain.usecases import (
     BookAsGuest,
     ClientOnboarding,
     FindSlots,
+    StartBookingCheckout,
 )
 from coachos.entrypoints.web.context import core, settings
 from coachos.entrypoints.web.errors import status_of
@@ -45,6 +47,8 @@ from coachos.entrypoints.web.views.public._shared import (
     viewer_zone,
     your_time,
 )
+
+log = structlog.get_logger("coachos.web.booking")
 
 # --- booking pages -----------------------------------------------------------------------------
 
@@ -163,7 +167,12 @@ async def book(slug: str, service_id: UUID) -> Any:
                 # Signed in: the client's own details and credits (the only public booking that uses credits).
                 booking = await core().execute_async(
                     BookAsClient(
-                        org_id=org.id, client_id=me.id, service_id=service.id, start=start, idempotency_key=key
+                        org_id=org.id,
+                        client_id=me.id,
+                        service_id=service.id,
+                        start=start,
+                        idempotency_key=key,
+                        agree_to_fees=form.get("agree_to_fees") == "yes",
                     )
                 )
             else:
@@ -186,6 +195,7 @@ async def book(slug: str, service_id: UUID) -> Any:
                         # The key is this visitor's: the same key from anybody else is another key.
                         visitor=g.anon_id,
                         timezone=viewer.key if viewer else None,
+                        agree_to_fees=form.get("agree_to_fees") == "yes",
                     )
                 )
         except Fault:
@@ -196,6 +206,9 @@ async def book(slug: str, service_id: UUID) -> Any:
                 key = uuid.uuid4().hex  # this form's key was spent on another booking
         else:
             token = manage_token(booking)
+            if booking.status is BookingStatus.HELD:
+                # Paid when booked: straight to Stripe Checkout; the confirmation page offers it again.
+                return await _to_checkout(slug, token, booking.org_id, booking.id, viewer.key if viewer else None)
             return redirect(url_for("public.booked", slug=slug, token=token, tz=viewer.key if viewer else None))
     page = await render_template(
         "public/book.html",
@@ -216,6 +229,36 @@ async def book(slug: str, service_id: UUID) -> Any:
     return page, status_of(error) if error else 200
 
 
+async def _to_checkout(slug: str, token: str, org_id: OrgId, booking_id: BookingId, tz: str | None) -> Any:
+    """303 to the held booking's Stripe Checkout; back to its page (which says why) when Stripe cannot be reached."""
+    page = f"{settings().public_url}{url_for('public.booked', slug=slug, token=token, tz=tz)}"
+    try:
+        session = await core().execute_async(
+            StartBookingCheckout(
+                org_id=org_id,
+                booking_id=booking_id,
+                success_url=f"{page}{'&' if '?' in page else '?'}paid=1",
+                cancel_url=page,
+            )
+        )
+    except Fault:
+        raise
+    except CoachOSError as exc:
+        log.warning("booking_checkout_refused", booking_id=str(booking_id), code=exc.code)
+        return redirect(url_for("public.booked", slug=slug, token=token, tz=tz, checkout="failed"), 303)
+    return redirect(session.url, 303)
+
+
+@bp.route("/book/<slug>/booked/<token>/pay", methods=["POST"])
+async def pay(slug: str, token: str) -> Any:
+    """Go (again) to Stripe Checkout for a booking held for its payment."""
+    org_id, booking_id = read_manage_token(token)
+    held = await core().read_async(lambda uow: _held(uow, org_id, booking_id))
+    if held.org.slug != slug:
+        raise NotFound("This booking link is not valid or has expired; please contact your coach.")
+    return await _to_checkout(slug, token, org_id, booking_id, request.args.get("tz"))
+
+
 @bp.route("/book/<slug>/booked/<token>")
 async def booked(slug: str, token: str) -> Any:
     """The confirmation: what was booked, when (in the business's zone) and the link to manage it."""
@@ -224,9 +267,15 @@ async def booked(slug: str, token: str) -> Any:
     if held.org.slug != slug:
         raise NotFound("This booking link is not valid or has expired; please contact your coach.")
     viewer = viewer_zone(request.args.get("tz")) or viewer_zone(held.timezone)
+    hold_ends = held.booking.hold_expires_at
     return await render_template(
         "public/confirmation.html",
         h=held,
+        token=token,
+        hold_until=label(hold_ends, held.org.tz) if hold_ends else None,
+        checkout_failed=request.args.get("checkout") == "failed",
+        # Back from Checkout: Stripe's webhook may still be on its way, so the page says so and reloads.
+        returned_paid=request.args.get("paid") == "1",
         when=label(held.booking.start, held.org.tz),
         yours=your_time(held.booking.start, held.org, viewer),
         manage_url=f"{settings().public_url}{url_for('public.manage', token=token)}",

@@ -57,6 +57,7 @@ def _service_fields(form: Form, currency: str) -> dict[str, Any]:
         "price": Money.parse(_text(form, "price"), currency),
         "capacity": _whole(form, "capacity", "Places", minimum=1, maximum=500),
         "uses_credit": form.get("uses_credit") == "on",
+        "pay_at_booking": form.get("pay_at_booking") == "on",
     }
 
 

@@ -12,6 +12,7 @@ from quart import redirect, render_template, request, url_for
 from coachos.domain.accounts import ApiToken, SecurityEvent
 from coachos.domain.errors import ValidationError
 from coachos.domain.ids import Actor, OrgId
+from coachos.domain.money import Money
 from coachos.domain.orgs import Notifications, Organization
 from coachos.domain.policy import LONGEST, BookingPolicy
 from coachos.domain.quiet_hours import QuietHours
@@ -29,6 +30,7 @@ from coachos.entrypoints.web.views.setup._blueprint import bp
 from coachos.entrypoints.web.views.setup._forms import (
     Form,
     _actor,
+    _amount,
     _saved,
     _text,
     _time,
@@ -61,6 +63,8 @@ def policy_in_words(policy: BookingPolicy, quiet: QuietHours) -> list[str]:
         f"Start times are offered every {amount(policy.slot_interval)}"
         + (f", with {amount(policy.buffer)} kept free after each session." if policy.buffer else "."),
     ]
+    if policy.has_fees:
+        words.append(policy.fee_text().replace("By booking you agree that", "Clients booking online agree that"))
     if quiet.is_empty:
         words.append("No quiet hours: reminders and messages may go out at any time.")
     else:
@@ -84,7 +88,15 @@ def _settings_form(org: Organization) -> dict[str, str]:
         "quiet_start": f"{q.start:%H:%M}",
         "quiet_end": f"{q.end:%H:%M}",
         **_notifications_form(org.notifications),
+        "late_cancel_fee": _amount(p.late_cancel_fee) if p.late_cancel_fee else "",
+        "no_show_fee": _amount(p.no_show_fee) if p.no_show_fee else "",
     }
+
+
+def _fee(form: Form, name: str, currency: str) -> Money | None:
+    """A fee typed in the settings form; blank is no fee."""
+    typed = _text(form, name)
+    return Money.parse(typed, currency) if typed else None
 
 
 _SWITCHES = ("reminder_24h", "reminder_2h", "notice_email", "notice_sms")
@@ -107,8 +119,13 @@ def _most(setting: str, unit: timedelta) -> int:
     return LONGEST[setting] // unit
 
 
-def _settings_command(form: Form, org_id: OrgId, actor: Actor) -> UpdateOrganizationSettings:
+def _settings_command(form: Form, org: Organization, actor: Actor) -> UpdateOrganizationSettings:
+    org_id = org.id
     zone = _text(form, "timezone_other") or _text(form, "timezone")
+    # Forms (and scripts) without the fee fields keep the fees as they are.
+    fees = _text(form, "fees_form")
+    late = _fee(form, "late_cancel_fee", org.currency) if fees else org.policy.late_cancel_fee
+    no_show = _fee(form, "no_show_fee", org.currency) if fees else org.policy.no_show_fee
     hour, day, minute = timedelta(hours=1), timedelta(days=1), timedelta(minutes=1)
     policy = BookingPolicy(
         min_notice=hour * _whole(form, "min_notice_hours", "Minimum notice (hours)", maximum=_most("min_notice", hour)),
@@ -120,6 +137,8 @@ def _settings_command(form: Form, org_id: OrgId, actor: Actor) -> UpdateOrganiza
         * _whole(
             form, "slot_interval_minutes", "Slot interval (minutes)", minimum=5, maximum=_most("slot_interval", minute)
         ),
+        late_cancel_fee=late,
+        no_show_fee=no_show,
     )
     quiet = QuietHours(
         start=_time(_text(form, "quiet_start"), "Quiet hours start", "quiet_start"),
@@ -163,7 +182,8 @@ async def settings_page() -> Any:
         return await _settings_page(org_id, coach_id, saved=_saved())
     form = await request.form
     try:
-        await core().execute_async(_settings_command(form, org_id, actor))
+        org = await core().read_async(lambda uow: uow.orgs.get(org_id))
+        await core().execute_async(_settings_command(form, org, actor))
     except ValidationError as exc:
         return await _settings_page(org_id, coach_id, form=form, error=exc), 400
     return redirect(url_for("setup.settings_page", saved="settings"))
