@@ -88,6 +88,15 @@ from coachos.domain.usecases.onboarding import (
     SendOnboardingReminders,
     UpdateOnboardingFlow,
 )
+from coachos.domain.usecases.package_sales import (
+    CreatePackageOffer,
+    ListPackageOffers,
+    PackageCheckout,
+    RecogniseExpiredPackages,
+    RecordPackagePayment,
+    StartPackageCheckout,
+    UpdatePackageOffer,
+)
 from coachos.domain.usecases.portal import (
     ApproveAccountDeletion,
     AuthenticateClient,
@@ -257,6 +266,13 @@ __all__ = [
     "MarkNoShow",
     "RemoveDateOverride",
     "SellPackage",
+    "CreatePackageOffer",
+    "ListPackageOffers",
+    "PackageCheckout",
+    "RecogniseExpiredPackages",
+    "RecordPackagePayment",
+    "StartPackageCheckout",
+    "UpdatePackageOffer",
     "SetWeeklyHours",
     "UpdateOrganizationSettings",
     "UpdateClient",
