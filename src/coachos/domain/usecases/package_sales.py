@@ -30,7 +30,7 @@ from coachos.domain import ledger
 from coachos.domain.bookings import CreditEventKind
 from coachos.domain.catalog import PackageOffer, PaymentMethod, PaymentState, SessionPackage
 from coachos.domain.checks import whole
-from coachos.domain.errors import CurrencyMismatch, InvalidTransition, PolicyViolation, ValidationError
+from coachos.domain.errors import CurrencyMismatch, InvalidTransition, NotFound, PolicyViolation, ValidationError
 from coachos.domain.events import PackageSold
 from coachos.domain.ids import Actor, ClientId, OrgId, PackageId, PackageOfferId
 from coachos.domain.money import Money
@@ -198,13 +198,22 @@ def list_package_offers(cmd: ListPackageOffers, deps: Deps) -> Rows[PackageOffer
 # ---- Payments recorded by hand ------------------------------------------------------------------
 
 
+def payment_method(value: object) -> PaymentMethod:
+    """`value` as a PaymentMethod, or a ValidationError naming the ways a package can be paid."""
+    try:
+        return PaymentMethod(str(value))
+    except ValueError:
+        names = ", ".join(m.value for m in PaymentMethod)
+        raise ValidationError(f"How it was paid is one of: {names}.", field="paid_by") from None
+
+
 @attrs.frozen(kw_only=True)
 class RecordPackagePayment(Command[SessionPackage]):
     """The coach took the money for a pending package in cash or by bank transfer: its credits unlock."""
 
     org_id: OrgId
     package_id: PackageId
-    method: PaymentMethod = attrs.field(converter=PaymentMethod)
+    method: PaymentMethod = attrs.field(converter=payment_method)
     actor: Actor
 
     def __attrs_post_init__(self) -> None:
@@ -239,16 +248,23 @@ class PackageCheckout:
 
 @attrs.frozen(kw_only=True)
 class StartPackageCheckout(Command[PackageCheckout]):
-    """A client buys an offer by card: a PENDING package and a Stripe Checkout for it.
+    """A client pays by card: for an offer (a new PENDING package) or for a pending card package the
+    coach sold them (`package_id`), through a Stripe Checkout.
 
-    `success_url` and `cancel_url` may contain ``{package_id}``, replaced by the new package's id.
+    Exactly one of `offer_id` and `package_id`. `success_url` and `cancel_url` may contain
+    ``{package_id}``, replaced by the package's id.
     """
 
     org_id: OrgId
     client_id: ClientId
-    offer_id: PackageOfferId
     success_url: str
     cancel_url: str
+    offer_id: PackageOfferId | None = None
+    package_id: PackageId | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if (self.offer_id is None) == (self.package_id is None):
+            raise ValidationError("Choose a package to buy.", field="offer_id")
 
 
 def new_package(deps: Deps, offer: PackageOffer, client_id: ClientId, now: datetime) -> SessionPackage:
@@ -269,44 +285,32 @@ def new_package(deps: Deps, offer: PackageOffer, client_id: ClientId, now: datet
 
 @handles(StartPackageCheckout)
 def start_package_checkout(cmd: StartPackageCheckout, deps: Deps) -> PackageCheckout:
-    """Store the pending package, then ask Stripe for Checkout (keyed by the package id); a refused or
-    failed call marks the package FAILED so nothing pending is left behind."""
+    """Store the pending package, then ask Stripe for Checkout (keyed by the package id) outside the
+    transaction; when the call fails, a package made from an offer is marked FAILED so no stray
+    pending package is left behind."""
     payments = deps.payments
     if payments is None:
         raise PolicyViolation("Card payments are not set up here; ask your coach how to pay.")
     now = deps.clock.now()
     with deps.uow() as uow:
-        offer = uow.packages.offer(cmd.org_id, cmd.offer_id)
-        if not offer.active:
-            raise PolicyViolation("That package is not on sale any more.")
-        if offer.price.amount_minor <= 0:
-            raise PolicyViolation("That package is free; ask your coach to add it for you.")
         uow.clients.get(cmd.org_id, cmd.client_id)
         account = uow.stripe.account(cmd.org_id)
         if account is None or not account.charges_enabled:
             raise PolicyViolation("This business cannot take card payments yet; ask your coach how to pay.")
-        fee = ledger.platform_fee(offer.price, platform_fee_percent(uow, cmd.org_id))
-        package = new_package(deps, offer, cmd.client_id, now)
-        uow.packages.add(package)
-        uow.emit(
-            PackageSold(
-                org_id=cmd.org_id,
-                occurred_at=now,
-                actor=f"client:{cmd.client_id}",
-                package_id=package.id,
-                client_id=cmd.client_id,
-                total=package.total,
-                price_minor=package.price.amount_minor,
-                currency=package.price.currency,
-            )
-        )
+        if cmd.package_id is not None:
+            package = _payable(uow, cmd.org_id, cmd.client_id, cmd.package_id)
+        else:
+            package = _from_offer(uow, deps, cmd, now)
+        if package.price.amount_minor <= 0:
+            raise PolicyViolation("That package is free; ask your coach to add it for you.")
+        fee = ledger.platform_fee(package.price, platform_fee_percent(uow, cmd.org_id))
         uow.commit()
     try:
         session = payments.create_checkout(
             idempotency_key=checkout_key(cmd.org_id, package.id, package.id),
             account_id=account.account_id,
-            name=offer.name,
-            price=offer.price,
+            name=package.name,
+            price=package.price,
             application_fee=fee,
             success_url=cmd.success_url.replace("{package_id}", str(package.id)),
             cancel_url=cmd.cancel_url.replace("{package_id}", str(package.id)),
@@ -319,11 +323,48 @@ def start_package_checkout(cmd: StartPackageCheckout, deps: Deps) -> PackageChec
             },
         )
     except Exception:
-        with deps.uow() as uow:
-            uow.packages.mark_failed(cmd.org_id, package.id)
-            uow.commit()
+        if cmd.offer_id is not None:  # a package the coach sold stays pending: the client may try again
+            with deps.uow() as uow:
+                uow.packages.mark_failed(cmd.org_id, package.id)
+                uow.commit()
         raise
     return PackageCheckout(package=package, url=session.url)
+
+
+def _payable(uow: UnitOfWork, org_id: OrgId, client_id: ClientId, package_id: PackageId) -> SessionPackage:
+    """The client's own card package waiting for payment; NotFound for another's, a refusal otherwise."""
+    package = uow.packages.get(org_id, package_id)
+    if package.client_id != client_id:
+        raise NotFound("No such package in this business.")
+    if package.payment_state is not PaymentState.PENDING or package.payment_method is not PaymentMethod.CARD:
+        raise PolicyViolation("This package is not waiting for a card payment.")
+    return package
+
+
+def _from_offer(uow: UnitOfWork, deps: Deps, cmd: StartPackageCheckout, now: datetime) -> SessionPackage:
+    """A new pending card package from the offer, stored with its PackageSold event."""
+    if cmd.offer_id is None:
+        raise ValidationError("Choose a package to buy.", field="offer_id")
+    offer = uow.packages.offer(cmd.org_id, cmd.offer_id)
+    if not offer.active:
+        raise PolicyViolation("That package is not on sale any more.")
+    package = new_package(deps, offer, cmd.client_id, now)
+    if package.price.amount_minor <= 0:
+        return package  # refused by the caller before anything is stored
+    uow.packages.add(package)
+    uow.emit(
+        PackageSold(
+            org_id=cmd.org_id,
+            occurred_at=now,
+            actor=f"client:{cmd.client_id}",
+            package_id=package.id,
+            client_id=cmd.client_id,
+            total=package.total,
+            price_minor=package.price.amount_minor,
+            currency=package.price.currency,
+        )
+    )
+    return package
 
 
 # ---- Stripe's word on a package's Checkout ------------------------------------------------------

@@ -30,7 +30,7 @@ from coachos.domain.quiet_hours import QuietHours
 from coachos.domain.timezones import require_utc
 from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.domain.usecases.clients import log_given
-from coachos.domain.usecases.package_sales import BY_HAND, record_hand_sale
+from coachos.domain.usecases.package_sales import BY_HAND, payment_method, record_hand_sale
 from coachos.ports.storage import UnitOfWork
 
 
@@ -338,7 +338,7 @@ class SellPackage(Command[SessionPackage]):
     price: Money
     actor: Actor
     expires_at: datetime | None = None
-    paid_by: PaymentMethod = attrs.field(default=PaymentMethod.UNRECORDED, converter=PaymentMethod)
+    paid_by: PaymentMethod = attrs.field(default=PaymentMethod.UNRECORDED, converter=payment_method)
 
 
 @handles(SellPackage)
