@@ -40,8 +40,6 @@ from coachos.domain.usecases.package_sales import recognise_key, sale_key
 from tests.helpers import MONDAY_NOON_UTC, World, add_client, local, make_world
 from tests.unit.test_stripe_events import event_body
 
-ACCOUNT = "acct_packagetest01"
-
 
 @pytest.fixture
 def payments() -> MemoryPayments:
@@ -62,19 +60,18 @@ def app(clock: FixedClock, payments: MemoryPayments) -> Iterator[CoachOS]:
         yield built
 
 
-def connect(app: CoachOS, world: World, *, charges: bool = True) -> None:
-    """The business connected Stripe (and Stripe said it can take charges)."""
-    app.execute(ReceiveStripeEvent(body=_account_updated(charges)))
+def connect(app: CoachOS, world: World, *, charges: bool = True) -> str:
+    """The business connected a Stripe account of its own (and Stripe said whether it can take charges); its id."""
     with app.deps.uow() as uow:
-        if uow.stripe.account(world.org.id) is None:
-            uow.stripe.link_account(world.org.id, ACCOUNT, app.clock.now())
+        found = uow.stripe.account(world.org.id)
+        account = found.account_id if found else "acct_" + uuid.uuid4().hex[:16]
+        if found is None:
+            uow.stripe.link_account(world.org.id, account, app.clock.now())
             uow.commit()
-    app.execute(ReceiveStripeEvent(body=_account_updated(charges)))
-
-
-def _account_updated(charges: bool) -> str:
-    obj = {"id": ACCOUNT, "object": "account", "charges_enabled": charges, "details_submitted": True}
-    return event_body("account.updated", account=ACCOUNT, obj=obj, created=int(MONDAY_NOON_UTC.timestamp()))
+    obj = {"id": account, "object": "account", "charges_enabled": charges, "details_submitted": True}
+    created = int(MONDAY_NOON_UTC.timestamp()) + (1 if found else 0)
+    app.execute(ReceiveStripeEvent(body=event_body("account.updated", account=account, obj=obj, created=created)))
+    return account
 
 
 def offer(app: CoachOS, world: World, *, sessions: int = 3, price: int = 10000) -> PackageOffer:
@@ -230,7 +227,7 @@ class TestCheckout:
         self, app: CoachOS, world: World, payments: MemoryPayments
     ) -> None:
         """Buying an offer stores a pending card package and one Checkout keyed and tagged by our ids, with the fee."""
-        connect(app, world)
+        account = connect(app, world)
         client = add_client(app, world)
         started = buy(app, world, client.id, offer(app, world).id)
         assert started.package.payment_state is PaymentState.PENDING
@@ -240,7 +237,7 @@ class TestCheckout:
         assert call.params["metadata"]["coachos_kind"] == "package"
         assert call.params["metadata"]["package_id"] == str(started.package.id)
         assert call.params["application_fee"] == Money(500, "USD")
-        assert call.params["account_id"] == ACCOUNT
+        assert call.params["account_id"] == account
 
     def test_a_business_that_cannot_take_charges_refuses(self, app: CoachOS, world: World) -> None:
         """Without a connected account able to take charges nothing is stored and the client is told."""
