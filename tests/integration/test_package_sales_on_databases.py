@@ -28,6 +28,7 @@ from tests.unit.test_package_sales import (  # noqa: F401  # collected again wit
     TestOffers,
     TestRecognition,
     TestSellByHand,
+    TestStripeFee,
     TestWebhooks,
     buy,
     checkout_event,

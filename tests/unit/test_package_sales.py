@@ -339,6 +339,39 @@ class TestWebhooks:
         assert package(app, world, pending.id).payment_state is PaymentState.PENDING
 
 
+class TestStripeFee:
+    def test_the_worker_writes_stripes_fee_once_when_stripe_has_it(
+        self, app: CoachOS, world: World, payments: MemoryPayments, clock: FixedClock
+    ) -> None:
+        """The fee consumer retries until Stripe has settled the fee, then writes it once as its own transaction."""
+        connect(app, world)
+        client = add_client(app, world)
+        pending = buy(app, world, client.id, offer(app, world).id).package
+        body = checkout_event("checkout.session.completed", pending.id, world)
+        app.execute(ReceiveStripeEvent(body=body))
+        intent = json.loads(body)["data"]["object"]["payment_intent"]
+        app.relay.relay_once(100)
+        with app.deps.uow() as uow:
+            assert uow.ledger.by_key(world.org.id, f"stripe_fee:package:{pending.id}") is None
+        payments.fees[intent] = Money(320, "USD")
+        clock.advance(timedelta(minutes=5))
+        app.relay.relay_once(100)
+        clock.advance(timedelta(minutes=5))
+        app.relay.relay_once(100)
+        assert balance(app, world, Account.STRIPE_FEES) == 320
+        assert balance(app, world, Account.STRIPE_BALANCE) == 10000 - 500 - 320
+        assert [c.params for c in payments.calls if c.method == "payment_fee"][-1] == {"payment_intent": intent}
+
+    def test_cash_payments_ask_stripe_nothing(self, app: CoachOS, world: World, payments: MemoryPayments) -> None:
+        """A package recorded as paid in cash has no Stripe fee and no call to Stripe."""
+        client = add_client(app, world)
+        sold = sell(app, world, client.id, PaymentMethod.CARD)
+        app.execute(RecordPackagePayment(org_id=world.org.id, package_id=sold.id, method="cash", actor=world.me))
+        app.relay.relay_once(100)
+        assert [c for c in payments.calls if c.method == "payment_fee"] == []
+        assert balance(app, world, Account.STRIPE_FEES) == 0
+
+
 class TestRecognition:
     def test_each_used_credit_recognises_its_share_and_the_last_the_remainder(self, app: CoachOS, world: World) -> None:
         """10000 over 3 credits earns 3333, 3333 and 3334; deferred revenue ends at zero."""

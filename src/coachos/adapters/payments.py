@@ -48,6 +48,8 @@ class MemoryPayments:
     created: dict[str, Any] = attrs.Factory(dict)
     #: What each payment intent took, for full refunds (a test sets it, as a paid Checkout would at Stripe).
     paid: dict[str, Money] = attrs.Factory(dict)
+    #: Stripe's fee on each payment intent, once settled (a test sets it; absent: not known yet).
+    fees: dict[str, Money] = attrs.Factory(dict)
     _failures: list[CoachOSError] = attrs.field(factory=list, alias="_failures")
     _lock: threading.Lock = attrs.field(factory=threading.Lock, alias="_lock")
 
@@ -149,6 +151,14 @@ class MemoryPayments:
             "refund", idempotency_key, params, lambda n: RefundResult(f"re_memory{n}", "succeeded", whole)
         )
         return made
+
+    def payment_fee(self, payment_intent_id: str) -> Money | None:
+        """The fee a test set for the payment, or None (Stripe has not settled it yet)."""
+        with self._lock:
+            self.calls.append(PaymentCall("payment_fee", "", {"payment_intent": payment_intent_id}))
+            if self._failures:
+                raise self._failures.pop(0)
+            return self.fees.get(payment_intent_id)
 
 
 def payments_from_settings(settings: Settings) -> Payments | None:

@@ -124,3 +124,11 @@ class Payments(Protocol):
     def refund(self, *, idempotency_key: str, payment_intent_id: str, amount: Money | None) -> RefundResult:
         """Refund `amount` of the payment (all of what is left when None), taking back the coach's transfer."""
         ...
+
+    def payment_fee(self, payment_intent_id: str) -> Money | None:
+        """Stripe's processing fee on the payment (its charge's balance transaction); None until Stripe has one.
+
+        Sales are destination charges on the platform account, so the payment is read there (no
+        connected account header). A read: no idempotency key.
+        """
+        ...

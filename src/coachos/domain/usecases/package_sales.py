@@ -7,9 +7,12 @@ Money rules (each written once here):
 - Card sales pay the platform fee (``platform_fee_percent``, half up). Cash and bank sales pay no
   platform fee and no Stripe fee: the money never passed through Stripe, so the platform has
   nothing to take it from. Complimentary packages record no money at all.
-- The card sale records Stripe's fee as 0: the webhook answers at once without calling Stripe (the
-  fee is known only from the charge's balance transaction); a later follow-up may write it as its
-  own transaction ``stripe_fee:package:<id>``.
+- The card sale records Stripe's fee as 0, so the webhook answers at once without calling Stripe
+  (the fee is known only from the charge's balance transaction, which may not exist yet). The
+  PackagePaid event it emits reaches the "stripe_fees" outbox consumer in the worker, which reads
+  the fee through the payments port and writes it as its own transaction, key
+  ``stripe_fee:package:<id>`` (Stripe fees debited, Stripe balance credited); while Stripe has no
+  fee yet the consumer fails and the relay retries it with backoff.
 - Each credit used earns its share of the sale (price // sessions; the last credit also the
   remainder), key ``recognise:<package id>:<n>`` where n is the package's used count after the use.
   Returning a credit does not reverse what was recognised, and using it again writes the same key
@@ -30,14 +33,22 @@ from coachos.domain import ledger
 from coachos.domain.bookings import CreditEventKind
 from coachos.domain.catalog import PackageOffer, PaymentMethod, PaymentState, SessionPackage
 from coachos.domain.checks import whole
-from coachos.domain.errors import CurrencyMismatch, InvalidTransition, NotFound, PolicyViolation, ValidationError
-from coachos.domain.events import PackageSold
+from coachos.domain.errors import (
+    CurrencyMismatch,
+    InvalidTransition,
+    NotFound,
+    PaymentUnavailable,
+    PolicyViolation,
+    ValidationError,
+)
+from coachos.domain.events import Event, PackagePaid, PackageSold
 from coachos.domain.ids import Actor, ClientId, OrgId, PackageId, PackageOfferId
 from coachos.domain.money import Money
 from coachos.domain.rows import Rows
 from coachos.domain.stripe_events import StripeEvent
 from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.domain.usecases._fees import platform_fee_percent
+from coachos.domain.usecases.relay import Relay
 from coachos.domain.usecases.stripe_events import metadata_kind, on_stripe_event
 from coachos.ports.payments import checkout_key
 from coachos.ports.storage import UnitOfWork
@@ -48,9 +59,18 @@ PACKAGE_KIND = "package"
 BY_HAND = (PaymentMethod.CASH, PaymentMethod.BANK)
 
 
+#: The outbox consumer that writes Stripe's fee on card sales.
+FEES_CONSUMER = "stripe_fees"
+
+
 def sale_key(package_id: UUID) -> str:
     """The ledger key of a package's sale."""
     return f"sale:package:{package_id}"
+
+
+def fee_key(package_id: UUID) -> str:
+    """The ledger key of Stripe's fee on a package's card sale."""
+    return f"stripe_fee:package:{package_id}"
 
 
 def recognise_key(package_id: UUID, n: int | str) -> str:
@@ -231,6 +251,16 @@ def record_package_payment(cmd: RecordPackagePayment, deps: Deps) -> SessionPack
             current = uow.packages.get(cmd.org_id, cmd.package_id)
             raise InvalidTransition(f"This package is {current.payment_state.value}, not waiting for payment.")
         record_hand_sale(uow, deps, paid, now)
+        uow.emit(
+            PackagePaid(
+                org_id=cmd.org_id,
+                occurred_at=now,
+                actor=str(cmd.actor),
+                package_id=paid.id,
+                client_id=paid.client_id,
+                method=cmd.method.value,
+            )
+        )
         uow.commit()
     return paid
 
@@ -397,6 +427,17 @@ def package_checkout_paid(uow: UnitOfWork, deps: Deps, event: StripeEvent) -> No
     cut = ledger.platform_fee(gross, platform_fee_percent(uow, org_id)).amount_minor
     header = _header(deps, paid, sale_key(package_id), event.created, event.id, "Package paid by card")
     uow.ledger.record(ledger.sale(header, gross, 0, cut, deferred=True))
+    uow.emit(
+        PackagePaid(
+            org_id=org_id,
+            occurred_at=event.created,
+            actor="stripe",
+            package_id=package_id,
+            client_id=paid.client_id,
+            method=PaymentMethod.CARD.value,
+            payment_ref=paid.payment_ref,
+        )
+    )
 
 
 def _gross(event: StripeEvent, price: Money) -> Money:
@@ -415,6 +456,39 @@ def package_checkout_failed(uow: UnitOfWork, deps: Deps, event: StripeEvent) -> 
     found = _package_of(event)
     if found is not None:
         uow.packages.mark_failed(*found)
+
+
+# ---- Stripe's fee, learnt in the worker --------------------------------------------------------
+
+
+def subscribe_package_sales(relay: Relay) -> None:
+    """Subscribe the consumer that writes Stripe's fee on card sales (the composition root calls this)."""
+    relay.subscribe(FEES_CONSUMER, PackagePaid, record_stripe_fee)
+
+
+def record_stripe_fee(event: Event, deps: Deps) -> None:
+    """Write Stripe's fee on a card-paid package once (key ``stripe_fee:package:<id>``).
+
+    Stripe is asked outside any transaction; a fee not settled yet raises PaymentUnavailable so the
+    relay tries again later. Cash and bank payments, and Coach OS without payments, have no fee.
+    """
+    if not isinstance(event, PackagePaid) or event.method != PaymentMethod.CARD.value or deps.payments is None:
+        return
+    if not event.payment_ref or not event.payment_ref.startswith("pi_"):
+        return
+    with deps.uow() as uow:
+        if uow.ledger.by_key(event.org_id, fee_key(event.package_id)) is not None:
+            return
+        package = uow.packages.get(event.org_id, event.package_id)
+    fee = deps.payments.payment_fee(event.payment_ref)
+    if fee is None:
+        raise PaymentUnavailable("Stripe has not settled this payment's fee yet; it is asked again later.")
+    if fee.amount_minor <= 0:
+        return
+    with deps.uow() as uow:
+        header = _header(deps, package, fee_key(package.id), event.occurred_at, event.payment_ref, "Stripe fee")
+        uow.ledger.record(ledger.processing_fee(header, fee))
+        uow.commit()
 
 
 # ---- Expiry ---------------------------------------------------------------------------------------
