@@ -25,6 +25,7 @@ from tests.integration.test_concurrency import race
 from tests.integration.test_stripe_events_on_databases import count
 from tests.unit.test_package_sales import (  # noqa: F401  # collected again with this folder's `app`
     TestCheckout,
+    TestExpiryAcrossBusinesses,
     TestOffers,
     TestRecognition,
     TestSellByHand,

@@ -417,6 +417,29 @@ class TestRecognition:
         assert balance(app, world, Account.REVENUE) == -10000
 
 
+class TestExpiryAcrossBusinesses:
+    def test_without_a_business_every_business_is_visited(self, app: CoachOS, world: World, clock: FixedClock) -> None:
+        """RecogniseExpiredPackages() with no org recognises expired packages of every business."""
+        other = make_world(app)
+        for w in (world, other):
+            client = add_client(app, w)
+            app.execute(
+                SellPackage(
+                    org_id=w.org.id,
+                    client_id=client.id,
+                    name="Short",
+                    sessions=2,
+                    price=Money(1001, "USD"),
+                    actor=w.me,
+                    paid_by=PaymentMethod.BANK,
+                    expires_at=clock.now() + timedelta(days=1),
+                )
+            )
+        clock.advance(timedelta(days=2))
+        assert app.execute(RecogniseExpiredPackages()) == 2
+        assert balance(app, other, Account.REVENUE) == -1001
+
+
 class TestDeferredRevenueProperty:
     @settings(max_examples=25, deadline=None)
     @given(

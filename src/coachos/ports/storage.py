@@ -74,6 +74,10 @@ class OrganizationRepository(Protocol):
         """The organisation with this public slug, or NotFound."""
         ...
 
+    def ids(self) -> Sequence[OrgId]:
+        """Every organisation's id, for daily jobs that visit each business in turn."""
+        ...
+
     def update(self, org: Organization) -> None:
         """Replace the stored organisation's settings."""
         ...

@@ -229,6 +229,10 @@ class MemoryOrganizations(_Repo):
                 return org
         raise NotFound("No such business.")
 
+    def ids(self) -> Sequence[OrgId]:
+        """Every organisation's id."""
+        return sorted((OrgId(i) for i in self._t.orgs), key=str)
+
     def update(self, org: Organization) -> None:
         """Replace the stored organisation."""
         self.get(org.id)

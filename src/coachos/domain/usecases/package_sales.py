@@ -496,27 +496,36 @@ def record_stripe_fee(event: Event, deps: Deps) -> None:
 
 @attrs.frozen(kw_only=True)
 class RecogniseExpiredPackages(Command[int]):
-    """Recognise the deferred revenue left on the business's expired packages; how many were recognised."""
+    """Recognise the deferred revenue left on expired packages (of one business, or of every business
+    when `org_id` is None, one transaction each); how many packages were recognised."""
 
-    org_id: OrgId
+    org_id: OrgId | None = None
 
 
 @handles(RecogniseExpiredPackages)
 def recognise_expired_packages(cmd: RecogniseExpiredPackages, deps: Deps) -> int:
     """For each expired package with a ledger sale: what its never-used credits stood for, once
-    (key ``recognise:<id>:expiry``), all in one transaction."""
+    (key ``recognise:<id>:expiry``)."""
+    if cmd.org_id is not None:
+        return _recognise_expired(deps, cmd.org_id)
+    with deps.uow() as uow:
+        org_ids = list(uow.orgs.ids())
+    return sum(_recognise_expired(deps, org_id) for org_id in org_ids)
+
+
+def _recognise_expired(deps: Deps, org_id: OrgId) -> int:
     now = deps.clock.now()
     done = 0
     with deps.uow() as uow:
         expired: Sequence[SessionPackage] = [
-            p for p in uow.packages.recent(cmd.org_id, limit=10_000) if p.is_expired(now) and p.is_paid
+            p for p in uow.packages.recent(org_id, limit=10_000) if p.is_expired(now) and p.is_paid
         ]
         for package in expired:
-            sale_tx = uow.ledger.by_key(cmd.org_id, sale_key(package.id))
-            if sale_tx is None or uow.ledger.by_key(cmd.org_id, recognise_key(package.id, "expiry")) is not None:
+            sale_tx = uow.ledger.by_key(org_id, sale_key(package.id))
+            if sale_tx is None or uow.ledger.by_key(org_id, recognise_key(package.id, "expiry")) is not None:
                 continue
             priced = attrs.evolve(package, price=ledger.gross_of(sale_tx))
-            left = priced.unearned(min(high_water(uow, cmd.org_id, package.id), package.total))
+            left = priced.unearned(min(high_water(uow, org_id, package.id), package.total))
             if left.amount_minor > 0:
                 at = package.expires_at or now
                 header = _header(
