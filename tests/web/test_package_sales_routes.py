@@ -3,6 +3,7 @@ pays it, the coach's sale form and Record payment, Setup's offers and the public
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -23,6 +24,7 @@ from tests.helpers import World, make_world
 from tests.unit.test_package_sales import book, checkout_event, connect
 from tests.web.support import csrf, serving
 from tests.web.test_client_routes import open_business
+from tests.web.test_log_privacy import logs  # noqa: F401  # the JSON-lines log buffer
 from tests.web.test_portal_routes import EMAIL, signed_in_browser
 from tests.web.test_stripe_webhook import SECRET, post, sign
 
@@ -195,6 +197,33 @@ class TestPortalPurchase:
         response = await browser.post(f"/c/peak/packages/{sold.id}/pay", form={"csrf_token": token})
         assert response.status_code == 303
         assert payments.calls[-1].params["metadata"]["package_id"] == str(sold.id)
+
+
+class TestLogPrivacy:
+    async def test_buying_paying_and_recording_log_no_personal_data(
+        self,
+        web: Quart,
+        core: CoachOS,
+        world: World,
+        person: Person,
+        offer: PackageOffer,
+        clock: FixedClock,
+        logs: io.StringIO,  # noqa: F811  # the fixture imported above
+    ) -> None:
+        """The whole card flow (buy, webhook, return page, packages page) logs no name, email, amount or card data."""
+        connect(core, world)
+        browser = await signed_in_browser(web, core, world, person, clock)
+        token = await csrf(browser, "/c/peak/packages")
+        await browser.post("/c/peak/packages/buy", form={"csrf_token": token, "offer_id": str(offer.id)})
+        (pending,) = owned(core, world, person)
+        body = checkout_event("checkout.session.completed", pending.id, world)
+        assert (await post(web, body, sign(body))).status_code == 200
+        await browser.get(f"/c/peak/packages/{pending.id}/paid")
+        await browser.get("/c/peak/packages")
+        text = logs.getvalue()
+        assert "request" in text
+        for secret in (EMAIL, "Riley", "Quinn", "client@private.test", "10000", "100.00", "pi_", "cs_"):
+            assert secret not in text, secret
 
 
 class TestPublicPage:
