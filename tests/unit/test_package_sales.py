@@ -330,6 +330,16 @@ class TestWebhooks:
         )
         assert package(app, world, pending.id).payment_state is PaymentState.PENDING
 
+    def test_an_event_for_an_unknown_package_is_acknowledged_and_changes_nothing(
+        self, app: CoachOS, world: World
+    ) -> None:
+        """A package id we do not have (another environment's, a deleted test) is kept as an event and ignored."""
+        received = app.execute(
+            ReceiveStripeEvent(body=checkout_event("checkout.session.completed", uuid.uuid4(), world))
+        )
+        assert received.new
+        assert balance(app, world, Account.DEFERRED_REVENUE) == 0
+
     def test_others_events_are_ignored(self, app: CoachOS, world: World) -> None:
         """A Checkout of another kind (a booking's, a membership's) leaves the package alone."""
         pending = self._pending(app, world)

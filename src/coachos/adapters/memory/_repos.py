@@ -569,9 +569,9 @@ class MemoryPackages(_Repo):
     def mark_paid(
         self, org_id: OrgId, package_id: PackageId, *, method: PaymentMethod, at: datetime, ref: str | None
     ) -> SessionPackage | None:
-        """PENDING → PAID, once."""
-        package = self.get(org_id, package_id)
-        if package.payment_state is not PaymentState.PENDING:
+        """PENDING → PAID, once (None, like the SQL UPDATE, for a package that is not there)."""
+        package = self._t.packages.get(package_id)
+        if package is None or package.org_id != org_id or package.payment_state is not PaymentState.PENDING:
             return None
         paid = attrs.evolve(
             package, payment_state=PaymentState.PAID, payment_method=method, paid_at=at, payment_ref=ref
@@ -580,9 +580,9 @@ class MemoryPackages(_Repo):
         return paid
 
     def mark_failed(self, org_id: OrgId, package_id: PackageId) -> bool:
-        """PENDING → FAILED, once."""
-        package = self.get(org_id, package_id)
-        if package.payment_state is not PaymentState.PENDING:
+        """PENDING → FAILED, once (False for a package that is not there)."""
+        package = self._t.packages.get(package_id)
+        if package is None or package.org_id != org_id or package.payment_state is not PaymentState.PENDING:
             return False
         self._t.packages[package_id] = attrs.evolve(package, payment_state=PaymentState.FAILED)
         return True
