@@ -88,14 +88,12 @@ from coachos.domain.usecases.onboarding import (
     SendOnboardingReminders,
     UpdateOnboardingFlow,
 )
+from coachos.domain.usecases.package_offers import CreatePackageOffer, ListPackageOffers, UpdatePackageOffer
 from coachos.domain.usecases.package_sales import (
-    CreatePackageOffer,
-    ListPackageOffers,
     PackageCheckout,
     RecogniseExpiredPackages,
     RecordPackagePayment,
     StartPackageCheckout,
-    UpdatePackageOffer,
 )
 from coachos.domain.usecases.portal import (
     ApproveAccountDeletion,
