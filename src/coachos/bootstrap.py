@@ -19,6 +19,7 @@ from coachos.adapters.sms import sms_from_settings
 from coachos.domain.sending import SendingOptions
 from coachos.domain.usecases import Deps, subscribe_automations
 from coachos.domain.usecases.notifications import subscribe_messaging
+from coachos.domain.usecases.package_sales import subscribe_package_sales
 from coachos.ports.clock import Clock, IdSource
 from coachos.ports.links import Links
 from coachos.ports.messaging import EmailSender, SmsSender
@@ -125,6 +126,7 @@ def bootstrap(
     # The outbox's consumers, each subscribed in one call (see the relay in domain/usecases/relay.py).
     subscribe_messaging(app.relay)
     subscribe_automations(app.relay)
+    subscribe_package_sales(app.relay)
     return app
 
 

@@ -1,7 +1,8 @@
 """A stand-in for the parts of Stripe's API that Coach OS calls, on loopback, for the real stripe SDK.
 
 It creates accounts, account links, Checkout sessions, payment intents (off-session charges) and
-refunds, and reads and cancels subscriptions (those a test put in `subscriptions`); like Stripe it
+refunds, reads a PaymentIntent with its latest charge's balance transaction expanded (the fee, from
+`fees`), and reads and cancels subscriptions (those a test put in `subscriptions`); like Stripe it
 keeps the first answer per Idempotency-Key and replays it for a repeated key (creating nothing),
 answers scripted errors in turn, and can hold its answer to the next create back (after creating the
 object) until released, which makes the client's read time out exactly where a lost answer would.
@@ -49,6 +50,10 @@ class FakeStripe:
     requests: list[StubRequest] = attrs.Factory(list)
     #: Objects created, in order (a replayed key adds none).
     objects: list[dict[str, Any]] = attrs.Factory(list)
+    #: Stripe's fee on each PaymentIntent whose charge has settled (tests set it); a PaymentIntent in
+    #: `unsettled` has a charge without a balance transaction yet; any other id is "No such payment_intent".
+    fees: dict[str, tuple[int, str]] = attrs.Factory(dict)
+    unsettled: set[str] = attrs.Factory(set)
     #: Set to let a held answer go (see `hold_next`).
     release: threading.Event = attrs.Factory(threading.Event)
     #: Subscriptions by id, as a test sets them (GET reads one, DELETE cancels it).
@@ -110,6 +115,36 @@ class FakeStripe:
                     self._answers[key] = (200, found)
             return 200, found, False
 
+    def read(self, request: StubRequest) -> tuple[int, dict[str, Any]]:
+        """(status, body) for a GET of /v1/payment_intents/<id> (expanding latest_charge.balance_transaction)."""
+        with self._lock:
+            self.requests.append(request)
+            intent = request.path.split("?")[0].removeprefix("/v1/payment_intents/")
+            expanded = "latest_charge.balance_transaction" in request.form.values()
+            if intent not in self.fees and intent not in self.unsettled:
+                return 404, {"error": {"type": "invalid_request_error", "code": "resource_missing"}}
+            txn: Any = None
+            if intent in self.fees:
+                fee, currency = self.fees[intent]
+                txn = {
+                    "id": "txn_" + intent.removeprefix("pi_"),
+                    "object": "balance_transaction",
+                    "fee": fee + 500,  # the platform's application fee is listed too; only stripe_fee is Stripe's
+                    "currency": currency,
+                    "fee_details": [
+                        {"type": "stripe_fee", "amount": fee, "currency": currency},
+                        {"type": "application_fee", "amount": 500, "currency": currency},
+                    ],
+                }
+                if not expanded:
+                    txn = txn["id"]
+            charge = {"id": "ch_" + intent.removeprefix("pi_"), "object": "charge", "balance_transaction": txn}
+            return 200, {
+                "id": intent,
+                "object": "payment_intent",
+                "latest_charge": charge if expanded else charge["id"],
+            }
+
     def _create(self, request: StubRequest) -> dict[str, Any]:
         prefix, kind = _PREFIX[request.path]
         n = len(self.objects) + 1
@@ -170,7 +205,18 @@ def fake_stripe() -> Iterator[FakeStripe]:
             self._answer(status, body, replayed)
 
         def do_GET(self) -> None:
-            self._subscription("GET")
+            if self.path.startswith("/v1/subscriptions/"):
+                self._subscription("GET")
+                return
+            query = self.path.split("?", 1)[1] if "?" in self.path else ""
+            request = StubRequest(
+                self.path.split("?")[0], dict(parse_qsl(query)), None, self.headers.get("Authorization")
+            )
+            if request.path.startswith("/v1/payment_intents/"):
+                status, body = state.read(request)
+            else:
+                status, body = 404, {"error": {"type": "invalid_request_error"}}
+            self._answer(status, body, False)
 
         def do_DELETE(self) -> None:
             self._subscription("DELETE")

@@ -18,8 +18,9 @@ from coachos.adapters.sql.tables import ledger_transactions, membership_periods,
 from coachos.adapters.sql.tenancy import APP_ROLE, ORG_SETTING
 from coachos.adapters.sql.uow import SqlUnitOfWork
 from coachos.domain.catalog import PaymentState
-from coachos.domain.memberships import GRACE_PERIOD, MembershipStatus
+from coachos.domain.memberships import GRACE_PERIOD, MembershipStatus, period_package_id
 from coachos.domain.usecases import PauseLapsedMemberships, ReceiveStripeEvent, StripeEventReceived
+from coachos.domain.usecases.package_sales import sale_key
 from tests.helpers import World, make_world
 from tests.integration.conftest import PostgresDatabases
 from tests.integration.test_concurrency import race
@@ -105,7 +106,7 @@ class TestRacingInvoices:
         invoice_id = member.iid("in_race")
         assert count(engine, membership_periods, membership_periods.c.invoice_id == invoice_id) == 1
         assert count(engine, packages, packages.c.payment_ref == invoice_id) == 1
-        key = f"sale:invoice:{invoice_id}"
+        key = sale_key(period_package_id(world.org.id, invoice_id))
         assert count(engine, ledger_transactions, ledger_transactions.c.key == key) == 1
 
     def test_paid_and_payment_succeeded_racing_grant_once(
@@ -122,7 +123,7 @@ class TestRacingInvoices:
         assert sum(1 for r in results if isinstance(r, StripeEventReceived) and r.new) == 2
         invoice_id = member.iid("in_twin")
         assert count(engine, packages, packages.c.payment_ref == invoice_id) == 1
-        key = f"sale:invoice:{invoice_id}"
+        key = sale_key(period_package_id(world.org.id, invoice_id))
         assert count(engine, ledger_transactions, ledger_transactions.c.key == key) == 1
 
 

@@ -24,6 +24,7 @@ from coachos import (
     CoachOS,
     CreateApiToken,
     FindSlots,
+    Money,
     RecordConsent,
     Settings,
     bootstrap,
@@ -40,7 +41,7 @@ from coachos.adapters.sql.uow import SqlUnitOfWork
 from coachos.domain.accounts import Login, WebSession
 from coachos.domain.automations import CreateTodo, TriggerKind
 from coachos.domain.ids import OrgId
-from coachos.domain.usecases import CreateAutomation, CreateWaiver, ReceiveStripeEvent, SignWaiver
+from coachos.domain.usecases import CreateAutomation, CreatePackageOffer, CreateWaiver, ReceiveStripeEvent, SignWaiver
 from coachos.domain.usecases.automation_events import run_event_automations
 from tests.helpers import MONDAY_NOON_UTC, World, local, make_world
 from tests.integration.conftest import PostgresDatabases, app_engine
@@ -63,6 +64,7 @@ SEEDED = {
     "date_overrides",
     "appointments",
     "packages",
+    "package_offers",
     "bookings",
     "credit_events",
     "outbox",
@@ -126,6 +128,7 @@ def _seed(core: CoachOS, engine: Engine) -> World:
         AddDateOverride(org_id=w.org.id, coach_id=w.coach.id, on=date(2026, 3, 9), available=False, actor=w.me)
     )
     core.execute(CreateApiToken(org_id=w.org.id, coach_id=w.coach.id, name="phone"))
+    core.execute(CreatePackageOffer(org_id=w.org.id, name="Five", sessions=5, price=Money(100, "USD"), actor=w.me))
     core.execute(
         RecordConsent(org_id=w.org.id, client_id=w.client.id, channel="sms", method="client_request", actor=w.me)
     )

@@ -18,7 +18,7 @@ from coachos.adapters.payments import MemoryPayments
 from coachos.domain.catalog import PaymentMethod, PaymentState, SessionPackage
 from coachos.domain.errors import NoCreditsLeft
 from coachos.domain.ids import Actor, ClientId
-from coachos.domain.memberships import GRACE_PERIOD, Membership, MembershipPlan, MembershipStatus
+from coachos.domain.memberships import GRACE_PERIOD, Membership, MembershipPlan, MembershipStatus, period_package_id
 from coachos.domain.money import Money
 from coachos.domain.usecases import (
     CancelMembership,
@@ -29,6 +29,7 @@ from coachos.domain.usecases import (
     StartMembershipCheckout,
     StripeEventReceived,
 )
+from coachos.domain.usecases.package_sales import sale_key
 from coachos.ports.payments import SubscriptionState
 from tests.helpers import World
 
@@ -216,7 +217,7 @@ def sales(app: CoachOS, member: Member, invoice_id: str) -> int:
         return sum(
             1
             for tx in uow.ledger.transactions(member.world.org.id)
-            if tx.key == f"sale:invoice:{member.iid(invoice_id)}"
+            if tx.key == sale_key(period_package_id(member.world.org.id, member.iid(invoice_id)))
         )
 
 
@@ -344,7 +345,11 @@ class TestPaidInvoice:
         member = join(app, world, clock)
         receive(app, event("invoice.paid", member.invoice("in_003", amount=12345)))
         with app.deps.uow() as uow:
-            [tx] = [t for t in uow.ledger.transactions(world.org.id) if t.key == f"sale:invoice:{member.iid('in_003')}"]
+            [tx] = [
+                t
+                for t in uow.ledger.transactions(world.org.id)
+                if t.key == sale_key(period_package_id(world.org.id, member.iid("in_003")))
+            ]
         lines = {e.account.value: e.amount_minor for e in tx.entries}
         assert lines == {"stripe_balance": 11728, "platform_fees": 617, "deferred_revenue": -12345}
         assert (tx.client_id, tx.item) == (world.client.id, "Monthly 8")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from huey import MemoryHuey
 
-from coachos import CoachOS, Settings, bootstrap
+from coachos import CoachOS, Money, SellPackage, Settings, bootstrap
 from coachos.adapters.clock import FixedClock, SequentialIds
 from coachos.adapters.huey_tasks import HueyTaskQueue, make_huey, queue_path
 from coachos.adapters.memory import ImmediateTasks, MemoryStore
@@ -17,6 +17,7 @@ from coachos.adapters.security import MemoryEmail, fast_test_hasher
 from coachos.domain.automations import TagClients
 from coachos.domain.events import OrganizationCreated
 from coachos.domain.ids import Actor
+from coachos.domain.ledger import Account
 from coachos.domain.usecases import (
     CreateAutomation,
     ListAutomations,
@@ -26,6 +27,7 @@ from coachos.domain.usecases import (
     SignUp,
 )
 from coachos.entrypoints.worker import EVERY_MINUTE, Worker, make_worker, tick
+from tests.helpers import add_client, make_world
 
 PASSWORD = "correct horse battery"
 
@@ -215,6 +217,28 @@ class TestSchedules:
         at_0317, at_0318 = datetime(2026, 11, 28, 3, 17, tzinfo=UTC), datetime(2026, 11, 28, 3, 18, tzinfo=UTC)
         assert sorted(task.name for task in worker.huey.read_periodic(at_0317)) == ["prune", "tick"]
         assert [task.name for task in worker.huey.read_periodic(at_0318)] == ["tick"]
+
+    def test_the_daily_task_recognises_expired_packages(self, worker: Worker, clock: FixedClock) -> None:
+        """Run locally, the daily task moves an expired cash package's unused credits to revenue, once."""
+        world = make_world(worker.app)
+        client = add_client(worker.app, world)
+        worker.app.execute(
+            SellPackage(
+                org_id=world.org.id,
+                client_id=client.id,
+                name="Short",
+                sessions=4,
+                price=Money(10000, "USD"),
+                actor=world.me,
+                paid_by="cash",
+                expires_at=clock.now() + timedelta(days=1),
+            )
+        )
+        clock.advance(timedelta(days=2))
+        worker.prune_task.call_local()
+        worker.prune_task.call_local()
+        with worker.app.unit_of_work() as uow:
+            assert uow.ledger.balances(world.org.id, "USD").get(Account.REVENUE) == -10000
 
     def test_prune_task_runs_the_use_case(self, worker: Worker, clock: FixedClock) -> None:
         """Run locally, the daily prune deletes expired sessions, so nothing is left for another prune."""

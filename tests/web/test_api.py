@@ -445,6 +445,19 @@ class TestPackages:
         response = await client.post(f"/api/v1/clients/{person['id']}/packages", json=body, headers=account.bearer)
         assert [e["field"] for e in (await problem(response, 400))["errors"]] == ["sessions"]
 
+    async def test_how_it_was_paid_is_taken_and_shown(self, client: Client, account: Account) -> None:
+        """`paid_by` card leaves the package pending; cash makes it paid at once; an unknown way is a 400 naming it."""
+        person = await new_client(client, account)
+        url = f"/api/v1/clients/{person['id']}/packages"
+        body = {"name": "Ten", "sessions": 10, "price": {"amount_minor": 40000, "currency": "USD"}}
+        card = await ok(await client.post(url, json=body | {"paid_by": "card"}, headers=account.bearer), 201)
+        assert (card["payment_state"], card["payment_method"], card["paid_at"]) == ("pending", "card", None)
+        cash = await ok(await client.post(url, json=body | {"paid_by": "cash"}, headers=account.bearer), 201)
+        assert (cash["payment_state"], cash["payment_method"]) == ("paid", "cash")
+        assert cash["paid_at"] is not None
+        response = await client.post(url, json=body | {"paid_by": "gold"}, headers=account.bearer)
+        assert [e["field"] for e in (await problem(response, 400))["errors"]] == ["paid_by"]
+
 
 class TestAvailability:
     async def test_read_and_replace_weekly_hours(self, client: Client, account: Account) -> None:

@@ -33,6 +33,7 @@ from coachos.domain.usecases import (
     CreateClient,
     CreateHealthScreening,
     CreateMembershipPlan,
+    CreatePackageOffer,
     CreateWaiver,
     PublishForm,
     RecordClearance,
@@ -90,6 +91,7 @@ async def open_business(web: Quart, core: CoachOS, mail: MemoryEmail) -> Busines
         SellPackage(org_id=org.id, client_id=person.id, name="Ten", sessions=10, price=Money(50000, "USD"), actor=me)
     )
     api = core.execute(CreateApiToken(org_id=org.id, coach_id=coach.id, name="script"))
+    offer = core.execute(CreatePackageOffer(org_id=org.id, name="Five", sessions=5, price=Money(100, "USD"), actor=me))
     feed = core.execute(CalendarFeedUrl(org_id=org.id, coach_id=coach.id))
     todo = Todo(id=uuid4(), org_id=org.id, title="Call Jo", created_at=core.clock.now(), client_id=person.id)
     with core.unit_of_work() as uow:
@@ -159,6 +161,7 @@ async def open_business(web: Quart, core: CoachOS, mail: MemoryEmail) -> Busines
             "coach_id": str(coach.id),
             "booking_id": str(booking.id),
             "package_id": str(package.id),
+            "offer_id": str(offer.id),
             "token_id": str(api.token.id),
             "todo_id": str(todo.id),
             "form_id": str(screening.id),

@@ -411,7 +411,11 @@ class TestTenancy:
         for rule in rules:
             if rule.endpoint in open_pages or rule.endpoint == "portal.sign_out":
                 continue
-            path = rule.rule.replace("<slug>", "summit").replace("<uuid:booking_id>", str(theirs.id))
+            path = (
+                rule.rule.replace("<slug>", "summit")
+                .replace("<uuid:booking_id>", str(theirs.id))
+                .replace("<uuid:package_id>", str(summit.package.id))
+            )
             path = path.replace("<uuid:plan_id>", str(theirs.id))  # any id: the sign-in check comes first
             for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
                 form = {"csrf_token": token, "name": "Probe", "channel": "email", "action": "give"}

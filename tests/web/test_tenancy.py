@@ -31,6 +31,7 @@ from coachos.domain.usecases import (
     CreateClient,
     CreateHealthScreening,
     CreateMembershipPlan,
+    CreatePackageOffer,
     CreateService,
     CreateWaiver,
     PublishForm,
@@ -137,6 +138,9 @@ async def build_org_b(web: Quart, core: CoachOS, clock: FixedClock) -> tuple[Cli
         AddDateOverride(org_id=org.id, coach_id=coach.id, on=date(2026, 3, 10), available=False, actor=me)
     )
     token = core.execute(CreateApiToken(org_id=org.id, coach_id=coach.id, name="B's script"))
+    offer = core.execute(
+        CreatePackageOffer(org_id=org.id, name="Five", sessions=5, price=Money(10000, "USD"), actor=me)
+    )
     todo = Todo(id=uuid4(), org_id=org.id, title="Call Jo", created_at=clock.now(), client_id=person.id)
     with core.unit_of_work() as uow:
         uow.todos.add(todo)
@@ -195,6 +199,7 @@ async def build_org_b(web: Quart, core: CoachOS, clock: FixedClock) -> tuple[Cli
         "todo_id": todo.id,
         "waiver_id": waiver.id,
         "signature_id": signature.id,
+        "offer_id": offer.id,
     }
     return browser, OrgB(
         ids={name: str(value) for name, value in ids.items()},
@@ -293,6 +298,7 @@ class TestTenancy:
                 tuple(uow.availability.overrides(org_id, ids["coach_id"], date(2026, 3, 1), date(2026, 3, 31))),
                 tuple(uow.accounts.api_tokens_of(org_id, ids["coach_id"])),
                 uow.todos.get(org_id, ids["todo_id"]),
+                uow.packages.offer(org_id, ids["offer_id"]),
             )
 
         return core.read(read)

@@ -53,6 +53,8 @@ class MemoryPayments:
     paid: dict[str, Money] = attrs.Factory(dict)
     #: Subscriptions as "Stripe" holds them now, by id (a test sets them; cancelling updates them).
     subscriptions: dict[str, SubscriptionState] = attrs.Factory(dict)
+    #: Stripe's fee on each payment intent, once settled (a test sets it; absent: not known yet).
+    fees: dict[str, Money] = attrs.Factory(dict)
     _failures: list[CoachOSError] = attrs.field(factory=list, alias="_failures")
     _lock: threading.Lock = attrs.field(factory=threading.Lock, alias="_lock")
 
@@ -218,6 +220,14 @@ class MemoryPayments:
             "refund", idempotency_key, params, lambda n: RefundResult(f"re_memory{n}", "succeeded", whole)
         )
         return made
+
+    def payment_fee(self, payment_intent_id: str) -> Money | None:
+        """The fee a test set for the payment, or None (Stripe has not settled it yet)."""
+        with self._lock:
+            self.calls.append(PaymentCall("payment_fee", "", {"payment_intent": payment_intent_id}))
+            if self._failures:
+                raise self._failures.pop(0)
+            return self.fees.get(payment_intent_id)
 
 
 def payments_from_settings(settings: Settings) -> Payments | None:

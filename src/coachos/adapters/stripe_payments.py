@@ -253,6 +253,28 @@ class StripePayments:
         )
         return _subscription_state(done)
 
+    def payment_fee(self, payment_intent_id: str) -> Money | None:
+        """Stripe's fee on the payment: its latest charge's balance transaction, expanded in one read.
+
+        The fee is the `stripe_fee` part of the balance transaction's `fee_details` (the platform's
+        own application fee, where Stripe lists it there too, is left out); None while the charge or
+        its balance transaction does not exist yet.
+        """
+        intent = self._call(
+            lambda: self._client.v1.payment_intents.retrieve(
+                payment_intent_id, {"expand": ["latest_charge.balance_transaction"]}
+            )
+        )
+        found: dict[str, Any] = intent.to_dict()
+        charge = found.get("latest_charge")
+        txn = charge.get("balance_transaction") if isinstance(charge, dict) else None
+        if not isinstance(txn, dict) or not isinstance(txn.get("currency"), str):
+            return None
+        details = txn.get("fee_details") or []
+        stripe_fees = [int(d["amount"]) for d in details if isinstance(d, dict) and d.get("type") == "stripe_fee"]
+        fee = sum(stripe_fees) if stripe_fees else int(txn.get("fee") or 0)
+        return Money(fee, str(txn["currency"]).upper())
+
     def _call(self, call: Callable[[], T]) -> T:
         try:
             return call()

@@ -9,7 +9,7 @@ import attrs
 
 from coachos.domain.contact import check_name
 from coachos.domain.errors import ValidationError
-from coachos.domain.ids import ClientId, OrgId, PackageId, ServiceId
+from coachos.domain.ids import ClientId, OrgId, PackageId, PackageOfferId, ServiceId
 from coachos.domain.money import Money
 
 
@@ -140,3 +140,48 @@ class SessionPackage:
     def is_paid(self) -> bool:
         """Whether its credits may be used: paid for (by card, cash or bank) or given."""
         return self.payment_state is PaymentState.PAID
+
+    def credit_share(self, n: int) -> Money:
+        """The part of the price the `n`-th credit (1-based) earns when used: price // total each, and
+        the last credit the remainder too, so the shares of all credits sum exactly to the price."""
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= self.total:
+            raise ValidationError(f"A credit's number is from 1 to {self.total}.", field="n")
+        unit = self.price.amount_minor // self.total
+        last = self.price.amount_minor - unit * (self.total - 1)
+        return Money(last if n == self.total else unit, self.price.currency)
+
+    def unearned(self, used: int) -> Money:
+        """What of the price the unused credits still stand for after `used` credits were used."""
+        if isinstance(used, bool) or not isinstance(used, int) or not 0 <= used <= self.total:
+            raise ValidationError(f"Used credits are from 0 to {self.total}.", field="used")
+        earned = sum(self.credit_share(n).amount_minor for n in range(1, used + 1))
+        return Money(self.price.amount_minor - earned, self.price.currency)
+
+
+def _validity(_: object, __: attrs.Attribute[int | None], value: int | None) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 3660:
+        raise ValidationError(
+            "A package is valid for 1 to 3660 days, or leave it empty for no limit.", field="validity_days"
+        )
+
+
+@attrs.frozen
+class PackageOffer:
+    """A package in the coach's catalogue that clients can buy themselves (by card from the portal)."""
+
+    id: PackageOfferId
+    org_id: OrgId
+    name: str = attrs.field(converter=check_name)
+    sessions: int = attrs.field(validator=_sessions)
+    price: Money = attrs.field(validator=_price)
+    created_at: datetime
+    #: Days a bought package stays usable; None: it never expires.
+    validity_days: int | None = attrs.field(default=None, validator=_validity)
+    #: Whether clients can buy it now; an inactive offer stays for the record of packages sold from it.
+    active: bool = True
+
+    def expires_at(self, bought_at: datetime) -> datetime | None:
+        """When a package bought from it at `bought_at` expires."""
+        return None if self.validity_days is None else bought_at + timedelta(days=self.validity_days)

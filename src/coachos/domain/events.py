@@ -125,6 +125,20 @@ class PackageSold(Event):
 
 
 @attrs.frozen(kw_only=True)
+class PackagePaid(Event):
+    """A pending package was paid (by card through Stripe, or recorded as paid in cash or by bank transfer)."""
+
+    type_name = "package.paid"
+
+    package_id: PackageId
+    client_id: ClientId
+    #: How it was paid: card, cash or bank (a PaymentMethod value).
+    method: str
+    #: Stripe's PaymentIntent id for a card payment, else None.
+    payment_ref: str | None = None
+
+
+@attrs.frozen(kw_only=True)
 class BookingEvent(Event):
     """Something happened to a booking."""
 
@@ -257,6 +271,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     ServiceUpdated,
     AvailabilityChanged,
     PackageSold,
+    PackagePaid,
     BookingRequested,
     BookingConfirmed,
     BookingCancelled,

@@ -16,6 +16,7 @@ ServiceId = NewType("ServiceId", UUID)
 BookingId = NewType("BookingId", UUID)
 AppointmentId = NewType("AppointmentId", UUID)
 PackageId = NewType("PackageId", UUID)
+PackageOfferId = NewType("PackageOfferId", UUID)
 WaiverId = NewType("WaiverId", UUID)
 WaiverVersionId = NewType("WaiverVersionId", UUID)
 

@@ -51,6 +51,8 @@ class SourceKind(StrEnum):
     DISPUTE = "dispute"
     RECOGNITION = "recognition"
     PAYOUT = "payout"
+    #: Stripe's processing fee on a payment, learnt after the sale was recorded (`processing_fee`).
+    FEE = "fee"
 
 
 #: Income accounts: a sale credits one of them with its gross.
@@ -287,6 +289,16 @@ def refund(
     ]
     rest = -sum(a for _, a in scaled)
     return header.transaction(kind, _lines(*scaled, (asset, rest), currency=gross.currency))
+
+
+def processing_fee(header: Header, fee: Money) -> LedgerTransaction:
+    """Stripe's fee on a sale recorded before the fee was known: the coach's Stripe balance pays it."""
+    if fee.amount_minor <= 0:
+        raise ValidationError("A fee is more than zero.", field="fee")
+    entries = _lines(
+        (Account.STRIPE_FEES, fee.amount_minor), (Account.STRIPE_BALANCE, -fee.amount_minor), currency=fee.currency
+    )
+    return header.transaction(SourceKind.FEE, entries)
 
 
 def recognise(header: Header, amount: Money) -> LedgerTransaction:

@@ -8,6 +8,7 @@ import attrs
 
 from coachos._app import CoachOS
 from coachos.adapters.clock import FixedClock
+from coachos.domain.catalog import PaymentMethod
 from coachos.domain.clients import Channel, Client, ClientStatus, Consent
 from coachos.domain.errors import NotFound
 from coachos.domain.ids import Actor, CoachId, ServiceId
@@ -20,6 +21,7 @@ from coachos.domain.usecases import (
     BookSession,
     CompleteBooking,
     CreateClient,
+    CreatePackageOffer,
     CreateService,
     FindSlots,
     SellPackage,
@@ -142,6 +144,14 @@ def seed_demo(app: CoachOS) -> DemoSummary:
                 price=Money(75000, "USD"),
                 expires_at=now + timedelta(days=180),
                 actor=me,
+                paid_by=PaymentMethod.CASH,
+            )
+        )
+    # Packages clients can buy themselves from the portal (by card, once Stripe is set up).
+    for name, sessions, price, days in (("5 sessions", 5, 40000, 90), ("10 sessions", 10, 75000, 180)):
+        app.execute(
+            CreatePackageOffer(
+                org_id=org.id, name=name, sessions=sessions, price=Money(price, "USD"), validity_days=days, actor=me
             )
         )
     # A client about to run out, so Today has something that needs attention.

@@ -21,6 +21,7 @@ from coachos.domain.usecases import (
     ChargeDueFees,
     PauseLapsedMemberships,
     PruneExpired,
+    RecogniseExpiredPackages,
     ReleaseExpiredHolds,
     RunDueAutomations,
     SendDueMessages,
@@ -121,6 +122,17 @@ def prune(app: CoachOS) -> int:
     return deleted
 
 
+def recognise_expired_packages(app: CoachOS) -> int:
+    """Move what expired packages' unused credits stood for from deferred revenue to revenue, once each."""
+    done = app.execute(RecogniseExpiredPackages())
+    log.info("expired_packages_recognised", packages=done)
+    return done
+
+
+#: The daily upkeep jobs, in order (each failing alone, like the tick's).
+DAILY: tuple[Job, ...] = (prune, recognise_expired_packages)
+
+
 @attrs.frozen
 class Worker:
     """The worker's queue, its app, and the periodic tasks registered on the queue."""
@@ -147,7 +159,7 @@ def make_worker(settings: Settings, *, jobs: Sequence[Job] = EVERY_MINUTE, **ove
         tick(app, jobs)
 
     def daily_prune() -> None:
-        prune(app)
+        tick(app, DAILY)
 
     tick_task = huey.periodic_task(crontab(), name="tick")(every_minute)
     prune_task = huey.periodic_task(PRUNE_SCHEDULE, name="prune")(daily_prune)

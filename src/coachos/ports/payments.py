@@ -178,3 +178,11 @@ class Payments(Protocol):
     def cancel_subscription(self, *, idempotency_key: str, subscription_id: str) -> SubscriptionState:
         """Cancel the subscription at once (no further invoices); cancelling a cancelled one changes nothing."""
         ...
+
+    def payment_fee(self, payment_intent_id: str) -> Money | None:
+        """Stripe's processing fee on the payment (its charge's balance transaction); None until Stripe has one.
+
+        Sales are destination charges on the platform account, so the payment is read there (no
+        connected account header). A read: no idempotency key.
+        """
+        ...

@@ -30,7 +30,7 @@ from coachos.domain.bookings import (
     FeeState,
     SavedCard,
 )
-from coachos.domain.catalog import Service, SessionPackage
+from coachos.domain.catalog import PackageOffer, PaymentMethod, Service, SessionPackage
 from coachos.domain.clients import Client, ClientStatus
 from coachos.domain.consent import ConsentChange
 from coachos.domain.events import DeadLetter, Delivery, Event
@@ -43,6 +43,7 @@ from coachos.domain.ids import (
     CoachId,
     OrgId,
     PackageId,
+    PackageOfferId,
     ServiceId,
     WaiverId,
     WaiverVersionId,
@@ -76,6 +77,10 @@ class OrganizationRepository(Protocol):
 
     def by_slug(self, slug: str) -> Organization:
         """The organisation with this public slug, or NotFound."""
+        ...
+
+    def ids(self) -> Sequence[OrgId]:
+        """Every organisation's id, for daily jobs that visit each business in turn."""
         ...
 
     def update(self, org: Organization) -> None:
@@ -335,6 +340,32 @@ class PackageRepository(Protocol):
 
     def credit_events(self, org_id: OrgId, package_id: PackageId) -> Rows[CreditEvent]:
         """Every use and return of the package's credits, oldest first."""
+        ...
+
+    def mark_paid(
+        self, org_id: OrgId, package_id: PackageId, *, method: PaymentMethod, at: datetime, ref: str | None
+    ) -> SessionPackage | None:
+        """Move a PENDING package to PAID (one conditional UPDATE); the package if this call moved it, else None."""
+        ...
+
+    def mark_failed(self, org_id: OrgId, package_id: PackageId) -> bool:
+        """Move a PENDING package to FAILED (one conditional UPDATE); True if this call moved it."""
+        ...
+
+    def add_offer(self, offer: PackageOffer) -> None:
+        """Store a new offer in the coach's catalogue."""
+        ...
+
+    def offer(self, org_id: OrgId, offer_id: PackageOfferId) -> PackageOffer:
+        """The offer, or NotFound."""
+        ...
+
+    def offers(self, org_id: OrgId, *, active_only: bool = False) -> Rows[PackageOffer]:
+        """The business's offers (only those clients can buy now with `active_only`), cheapest first."""
+        ...
+
+    def update_offer(self, offer: PackageOffer) -> None:
+        """Store the offer's new name, sessions, price, validity and active flag."""
         ...
 
 

@@ -25,7 +25,7 @@ from coachos.domain.bookings import (
     PaymentIssue,
     SavedCard,
 )
-from coachos.domain.catalog import PaymentState, Service, SessionPackage
+from coachos.domain.catalog import PackageOffer, PaymentMethod, PaymentState, Service, SessionPackage
 from coachos.domain.clients import Client, ClientStatus
 from coachos.domain.consent import ConsentChange
 from coachos.domain.errors import (
@@ -48,6 +48,7 @@ from coachos.domain.ids import (
     CoachId,
     OrgId,
     PackageId,
+    PackageOfferId,
     ServiceId,
 )
 from coachos.domain.ledger import LedgerTransaction
@@ -114,6 +115,7 @@ class Tables:
     appointments: dict[UUID, Appointment] = attrs.Factory(dict)
     bookings: dict[UUID, Booking] = attrs.Factory(dict)
     packages: dict[UUID, SessionPackage] = attrs.Factory(dict)
+    package_offers: dict[UUID, PackageOffer] = attrs.Factory(dict)
     credit_events: list[tuple[OrgId, CreditEvent]] = attrs.Factory(list)
     outbox: list[Event] = attrs.Factory(list)
     #: The id of each event in `outbox`, at the same position.
@@ -236,6 +238,10 @@ class MemoryOrganizations(_Repo):
             if org.slug == slug:
                 return org
         raise NotFound("No such business.")
+
+    def ids(self) -> Sequence[OrgId]:
+        """Every organisation's id."""
+        return sorted((OrgId(i) for i in self._t.orgs), key=str)
 
     def update(self, org: Organization) -> None:
         """Replace the stored organisation."""
@@ -655,6 +661,47 @@ class MemoryPackages(_Repo):
         """Every use and return of the package's credits."""
         found = [e for org, e in self._t.credit_events if org == org_id and e.package_id == package_id]
         return self._rows("credit_events", org_id, found, package_id=package_id)
+
+    def mark_paid(
+        self, org_id: OrgId, package_id: PackageId, *, method: PaymentMethod, at: datetime, ref: str | None
+    ) -> SessionPackage | None:
+        """PENDING → PAID, once (None, like the SQL UPDATE, for a package that is not there)."""
+        package = self._t.packages.get(package_id)
+        if package is None or package.org_id != org_id or package.payment_state is not PaymentState.PENDING:
+            return None
+        paid = attrs.evolve(
+            package, payment_state=PaymentState.PAID, payment_method=method, paid_at=at, payment_ref=ref
+        )
+        self._t.packages[package_id] = paid
+        return paid
+
+    def mark_failed(self, org_id: OrgId, package_id: PackageId) -> bool:
+        """PENDING → FAILED, once (False for a package that is not there)."""
+        package = self._t.packages.get(package_id)
+        if package is None or package.org_id != org_id or package.payment_state is not PaymentState.PENDING:
+            return False
+        self._t.packages[package_id] = attrs.evolve(package, payment_state=PaymentState.FAILED)
+        return True
+
+    def add_offer(self, offer: PackageOffer) -> None:
+        """Store a new offer."""
+        self._t.package_offers[offer.id] = offer
+
+    def offer(self, org_id: OrgId, offer_id: PackageOfferId) -> PackageOffer:
+        """The offer."""
+        self._check_readable("package_offers", org_id, offer_id)
+        return _scoped(self._t.package_offers, org_id, offer_id, "package offer")
+
+    def offers(self, org_id: OrgId, *, active_only: bool = False) -> Rows[PackageOffer]:
+        """The business's offers, cheapest first."""
+        mine = [o for o in self._t.package_offers.values() if o.org_id == org_id and (o.active or not active_only)]
+        mine.sort(key=lambda o: (o.price.amount_minor, o.sessions, o.name, str(o.id)))
+        return self._rows("package_offers", org_id, mine)
+
+    def update_offer(self, offer: PackageOffer) -> None:
+        """Store the offer's changes."""
+        self.offer(offer.org_id, offer.id)
+        self._t.package_offers[offer.id] = offer
 
 
 class MemoryOutbox(_Repo):

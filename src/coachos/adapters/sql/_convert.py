@@ -29,7 +29,7 @@ from coachos.domain.bookings import (
     PaymentIssue,
     SavedCard,
 )
-from coachos.domain.catalog import Service, SessionPackage
+from coachos.domain.catalog import PackageOffer, Service, SessionPackage
 from coachos.domain.clients import Channel, Client, ClientStatus, Consent
 from coachos.domain.consent import ConsentChange
 from coachos.domain.errors import CorruptRecord, ValidationError
@@ -41,6 +41,7 @@ from coachos.domain.ids import (
     CoachId,
     OrgId,
     PackageId,
+    PackageOfferId,
     ServiceId,
 )
 from coachos.domain.money import Money
@@ -491,4 +492,33 @@ def consent_change_from(row: Row) -> ConsentChange:
         method=row.method,
         actor=row.actor,
         wording=row.wording,
+    )
+
+
+def offer_values(o: PackageOffer) -> dict[str, Any]:
+    """A package offer as package_offers column values."""
+    return {
+        "id": o.id,
+        "org_id": o.org_id,
+        "name": o.name,
+        "sessions": o.sessions,
+        "price_minor": o.price.amount_minor,
+        "currency": o.price.currency,
+        "validity_days": o.validity_days,
+        "active": o.active,
+        "created_at": o.created_at,
+    }
+
+
+def offer_from(row: Row) -> PackageOffer:
+    """A package offer from its package_offers row."""
+    return PackageOffer(
+        id=PackageOfferId(row.id),
+        org_id=OrgId(row.org_id),
+        name=row.name,
+        sessions=row.sessions,
+        price=Money(row.price_minor, row.currency),
+        created_at=row.created_at,
+        validity_days=row.validity_days,
+        active=row.active,
     )

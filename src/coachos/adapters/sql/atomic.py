@@ -18,12 +18,21 @@ from sqlalchemy.exc import IntegrityError
 
 from coachos.adapters.sql import _convert as cv
 from coachos.adapters.sql.repos import _Repo, constraint_hit
-from coachos.adapters.sql.tables import appointments, coaches, credit_events, packages
+from coachos.adapters.sql.tables import appointments, coaches, credit_events, package_offers, packages
 from coachos.domain.availability import BusyBlock
 from coachos.domain.bookings import Appointment, CreditChange, CreditEvent, CreditEventKind
-from coachos.domain.catalog import PaymentState, SessionPackage
+from coachos.domain.catalog import PackageOffer, PaymentMethod, PaymentState, SessionPackage
 from coachos.domain.errors import NoCreditsLeft, PackageExpired, PackageUnpaid, SlotUnavailable
-from coachos.domain.ids import Actor, AppointmentId, BookingId, ClientId, CoachId, OrgId, PackageId
+from coachos.domain.ids import (
+    Actor,
+    AppointmentId,
+    BookingId,
+    ClientId,
+    CoachId,
+    OrgId,
+    PackageId,
+    PackageOfferId,
+)
 from coachos.domain.rows import Rows
 
 _TAKEN = "That time is not available any more; please pick another slot."
@@ -249,6 +258,56 @@ class SqlPackages(_Repo):
         e = credit_events.c
         q = sa.select(credit_events).where(e.org_id == org_id, e.package_id == package_id).order_by(e.id)
         return self._all(credit_events, q, cv.credit_event_from)
+
+    def mark_paid(
+        self, org_id: OrgId, package_id: PackageId, *, method: PaymentMethod, at: datetime, ref: str | None
+    ) -> SessionPackage | None:
+        """PENDING → PAID by one conditional UPDATE; of racing callers exactly one gets the package back."""
+        p = packages.c
+        row = self._c.execute(
+            packages.update()
+            .where(p.org_id == org_id, p.id == package_id, p.payment_state == PaymentState.PENDING.value)
+            .values(payment_state=PaymentState.PAID.value, payment_method=method.value, paid_at=at, payment_ref=ref)
+            .returning(*packages.c)
+        ).one_or_none()
+        return None if row is None else cv.package_from(row)
+
+    def mark_failed(self, org_id: OrgId, package_id: PackageId) -> bool:
+        """PENDING → FAILED by one conditional UPDATE; a paid package is never failed by a late event."""
+        p = packages.c
+        row = self._c.execute(
+            packages.update()
+            .where(p.org_id == org_id, p.id == package_id, p.payment_state == PaymentState.PENDING.value)
+            .values(payment_state=PaymentState.FAILED.value)
+            .returning(p.id)
+        ).one_or_none()
+        return row is not None
+
+    def add_offer(self, offer: PackageOffer) -> None:
+        """Store a new offer."""
+        self._c.execute(package_offers.insert().values(**cv.offer_values(offer)))
+
+    def offer(self, org_id: OrgId, offer_id: PackageOfferId) -> PackageOffer:
+        """The offer."""
+        o = package_offers.c
+        q = sa.select(package_offers).where(o.org_id == org_id, o.id == offer_id)
+        return self._get(package_offers, q, cv.offer_from, "package offer")
+
+    def offers(self, org_id: OrgId, *, active_only: bool = False) -> Rows[PackageOffer]:
+        """The business's offers, cheapest first."""
+        o = package_offers.c
+        q = sa.select(package_offers).where(o.org_id == org_id)
+        if active_only:
+            q = q.where(o.active.is_(True))
+        return self._all(package_offers, q.order_by(o.price_minor, o.sessions, o.name, o.id), cv.offer_from)
+
+    def update_offer(self, offer: PackageOffer) -> None:
+        """Store the offer's changes."""
+        o = package_offers.c
+        values = cv.offer_values(offer)
+        for fixed in ("id", "org_id", "created_at"):
+            values.pop(fixed)
+        self._c.execute(package_offers.update().where(o.org_id == offer.org_id, o.id == offer.id).values(**values))
 
 
 def _event_values(event: CreditEvent) -> dict[str, Any]:

@@ -226,6 +226,25 @@ packages = sa.Table(
     sa.Index("ix_packages_org_id_client_id", "org_id", "client_id"),
 )
 
+#: Migration 0024: the packages a coach lists for clients to buy themselves.
+package_offers = sa.Table(
+    "package_offers",
+    metadata,
+    _id(),
+    _org(),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("sessions", sa.Integer(), nullable=False),
+    sa.Column("price_minor", sa.BigInteger(), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("validity_days", sa.Integer()),
+    sa.Column("active", sa.Boolean(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    _tenant_key("package_offers"),
+    sa.CheckConstraint("sessions >= 1 AND sessions <= 1000", name="sessions_in_range"),
+    sa.CheckConstraint("price_minor >= 0", name="price_not_negative"),
+    sa.Index("ix_package_offers_org_id", "org_id"),
+)
+
 bookings = sa.Table(
     "bookings",
     metadata,

@@ -102,6 +102,13 @@ from coachos.domain.usecases.onboarding import (
     SendOnboardingReminders,
     UpdateOnboardingFlow,
 )
+from coachos.domain.usecases.package_offers import CreatePackageOffer, ListPackageOffers, UpdatePackageOffer
+from coachos.domain.usecases.package_sales import (
+    PackageCheckout,
+    RecogniseExpiredPackages,
+    RecordPackagePayment,
+    StartPackageCheckout,
+)
 from coachos.domain.usecases.portal import (
     ApproveAccountDeletion,
     AuthenticateClient,
@@ -282,6 +289,13 @@ __all__ = [
     "MarkNoShow",
     "RemoveDateOverride",
     "SellPackage",
+    "CreatePackageOffer",
+    "ListPackageOffers",
+    "PackageCheckout",
+    "RecogniseExpiredPackages",
+    "RecordPackagePayment",
+    "StartPackageCheckout",
+    "UpdatePackageOffer",
     "SetWeeklyHours",
     "UpdateOrganizationSettings",
     "UpdateClient",

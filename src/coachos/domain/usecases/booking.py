@@ -53,6 +53,7 @@ from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.domain.usecases._holds import hold_until, require_chargeable
 from coachos.domain.usecases.forms import check_screening
 from coachos.domain.usecases.onboarding import holding, start_for_booking
+from coachos.domain.usecases.package_sales import recognise_use
 from coachos.domain.usecases.waivers import check_waivers
 from coachos.ports.storage import UnitOfWork
 
@@ -296,7 +297,7 @@ def book_in(uow: UnitOfWork, cmd: BookSession, start: datetime, now: datetime, d
         uow.emit(booking_event(event_type, booking, now, cmd.actor))
     if service.uses_credit and cmd.take_credit:
         try:
-            change = _use_credit(uow, booking, cmd.package_id, now, cmd.actor, "booked")
+            change = _use_credit(uow, deps, booking, cmd.package_id, now, cmd.actor, "booked")
         except (NoCreditsLeft, PackageExpired):
             if not cmd.allow_without_credit:
                 raise
@@ -367,6 +368,7 @@ def booking_event(cls: type[BE], booking: Booking, now: datetime, actor: Actor, 
 
 def _use_credit(
     uow: UnitOfWork,
+    deps: Deps,
     booking: Booking,
     package_id: PackageId | None,
     now: datetime,
@@ -395,6 +397,7 @@ def _use_credit(
             continue
         if change.applied:
             uow.bookings.set_package(booking.org_id, booking.id, change.package_id)
+            recognise_use(uow, deps, booking.org_id, change.package_id, change.used, now)
             uow.emit(
                 CreditUsed(
                     org_id=booking.org_id,
@@ -430,7 +433,7 @@ def use_credit(cmd: UseCredit, deps: Deps) -> CreditChange:
         booking = uow.bookings.get(cmd.org_id, cmd.booking_id)
         if not booking.status.is_open and booking.status is not BookingStatus.COMPLETED:
             raise InvalidTransition(f"A {booking.status.value} booking cannot use a credit.")
-        change = _use_credit(uow, booking, cmd.package_id, now, cmd.actor, cmd.reason)
+        change = _use_credit(uow, deps, booking, cmd.package_id, now, cmd.actor, cmd.reason)
         uow.commit()
     return change
 

@@ -6,7 +6,7 @@ in the same transaction, see stripe_events.py) and only if newer than what it al
 - `checkout.session.completed` (mode subscription, kind membership): record the subscription id;
 - `invoice.paid` / `invoice.payment_succeeded` (twins for one invoice): ONE grant per invoice, keyed by
   the invoice id: a PAID card package "<plan> · <period>" of N sessions (an unlimited plan's cap),
-  expiring at the period's end, and a ledger sale `sale:invoice:<id>` into deferred revenue (like
+  expiring at the period's end, and a ledger sale `sale:package:<period package id>` into deferred revenue (like
   packages: unused credits are money not earned yet). The membership becomes ACTIVE and credits a
   pause stopped come back;
 - `invoice.payment_failed`: PAST_DUE with a grace period (the first failure's deadline stays), the
@@ -56,6 +56,7 @@ from coachos.domain.stripe_events import StripeEvent, stripe_id
 from coachos.domain.templates import TemplateKind, default_wording, render, when_text
 from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.domain.usecases._fees import platform_fee_percent
+from coachos.domain.usecases.package_sales import sale_key
 from coachos.domain.usecases.stripe_events import on_stripe_event
 from coachos.ports.payments import cancel_subscription_key, subscription_checkout_key
 from coachos.ports.storage import UnitOfWork
@@ -382,7 +383,7 @@ def membership_invoice_paid(uow: UnitOfWork, deps: Deps, event: StripeEvent) -> 
                 payment_ref=invoice_id,
             )
         )
-        _record_sale(uow, invoice, org, membership, plan, paid, paid_at, invoice_id)
+        _record_sale(uow, invoice, org, membership, plan, paid, paid_at, invoice_id, package_id)
     change = StatusChange(MembershipStatus.ACTIVE, event.created, period[0], period[1])
     if uow.memberships.apply(org.id, membership.id, change):
         uow.memberships.resume_credits(org.id, membership.id)
@@ -404,6 +405,7 @@ def _record_sale(
     paid: Money,
     paid_at: datetime,
     invoice_id: str,
+    package_id: PackageId,
 ) -> None:
     """The sale into deferred revenue; the platform's cut is the invoice's application fee when Stripe says it.
 
@@ -415,7 +417,9 @@ def _record_sale(
     fee = invoice.get("application_fee_amount")
     if isinstance(fee, bool) or not isinstance(fee, int) or not 0 <= fee <= paid.amount_minor:
         fee = ledger.platform_fee(paid, platform_fee_percent(uow, org.id)).amount_minor
-    key = f"sale:invoice:{invoice_id}"
+    # Keyed by the period's package like any package sale, so its credits' revenue is recognised as
+    # they are used and on expiry by the same code (package_sales); the package is one per invoice.
+    key = sale_key(package_id)
     header = ledger.Header(
         id=uuid5(NAMESPACE_URL, f"coachos:ledger:{org.id}:{key}"),
         org_id=org.id,

@@ -10,7 +10,7 @@ from uuid import UUID
 import attrs
 
 from coachos.domain.availability import DateOverride, WeeklyRule
-from coachos.domain.catalog import Service, SessionPackage
+from coachos.domain.catalog import PaymentMethod, PaymentState, Service, SessionPackage
 from coachos.domain.checks import whole
 from coachos.domain.clients import Client, ClientStatus, Consent
 from coachos.domain.errors import CurrencyMismatch, ValidationError
@@ -30,6 +30,7 @@ from coachos.domain.quiet_hours import QuietHours
 from coachos.domain.timezones import require_utc
 from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.domain.usecases.clients import log_given
+from coachos.domain.usecases.package_sales import BY_HAND, payment_method, record_hand_sale
 from coachos.ports.storage import UnitOfWork
 
 
@@ -334,7 +335,15 @@ def remove_date_override(cmd: RemoveDateOverride, deps: Deps) -> None:
 
 @attrs.frozen(kw_only=True)
 class SellPackage(Command[SessionPackage]):
-    """Give a client a package of sessions (paid elsewhere for now, or free)."""
+    """Give a client a package of sessions, saying how it was paid (`paid_by`).
+
+    - cash / bank: paid now, its credits usable at once; the sale goes into the ledger (into cash,
+      no Stripe or platform fee);
+    - complimentary: given free, credits usable at once, no money recorded;
+    - card: the client pays by card from the portal; the package waits (PENDING, no usable credits)
+      until Stripe says the payment succeeded, or until the coach records a cash or bank payment;
+    - unrecorded (the default, what callers before payments got): usable at once, no money recorded.
+    """
 
     org_id: OrgId
     client_id: ClientId
@@ -343,6 +352,7 @@ class SellPackage(Command[SessionPackage]):
     price: Money
     actor: Actor
     expires_at: datetime | None = None
+    paid_by: PaymentMethod = attrs.field(default=PaymentMethod.UNRECORDED, converter=payment_method)
 
 
 @handles(SellPackage)
@@ -363,8 +373,13 @@ def sell_package(cmd: SellPackage, deps: Deps) -> SessionPackage:
             price=cmd.price,
             purchased_at=now,
             expires_at=expires,
+            payment_state=PaymentState.PENDING if cmd.paid_by is PaymentMethod.CARD else PaymentState.PAID,
+            payment_method=cmd.paid_by,
+            paid_at=None if cmd.paid_by in (PaymentMethod.CARD, PaymentMethod.UNRECORDED) else now,
         )
         uow.packages.add(package)
+        if cmd.paid_by in BY_HAND:
+            record_hand_sale(uow, deps, package, now)
         uow.emit(
             PackageSold(
                 org_id=cmd.org_id,

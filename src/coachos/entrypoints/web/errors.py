@@ -20,6 +20,8 @@ from coachos.domain.errors import (
     NotAuthenticated,
     NotFound,
     PackageExpired,
+    PaymentRefused,
+    PaymentUnavailable,
     PolicyViolation,
     Throttled,
     Unavailable,
@@ -39,6 +41,8 @@ STATUS: list[tuple[type[CoachOSError], int]] = [
     (NoCreditsLeft, 409),
     (PackageExpired, 409),
     (PolicyViolation, 422),
+    (PaymentRefused, 422),
+    (PaymentUnavailable, 503),
     (Throttled, 429),
     (Unavailable, 503),
 ]

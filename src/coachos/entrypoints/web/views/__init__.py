@@ -15,6 +15,7 @@ from coachos.entrypoints.web.views import (
     client_forms,  # noqa: F401  # imported for its routes
     client_memberships,  # noqa: F401  # imported for its routes
     client_onboarding,  # noqa: F401  # imported for its routes
+    client_payments,  # noqa: F401  # imported for its routes
     client_waivers,  # noqa: F401  # imported for its routes
     clients,
     inbound,

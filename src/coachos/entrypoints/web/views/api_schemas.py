@@ -141,6 +141,8 @@ class ClientInput:
 
 
 #: A consent's channel and purpose. Exactly these four: the old name "marketing" the library still reads is not offered.
+#: How a package was (or is being) paid for.
+PaidBy = Literal["card", "cash", "bank", "complimentary", "unrecorded"]
 ConsentChannel = Literal["sms", "sms_marketing", "email_marketing", "email"]
 
 
@@ -492,12 +494,18 @@ class BookingList:
 
 @attrs.frozen(kw_only=True)
 class PackageInput:
-    """A package of sessions sold to the client."""
+    """A package of sessions sold to the client, and how it was paid.
+
+    cash / bank: paid now (recorded in the ledger, no platform fee); complimentary: free; card: the
+    client pays by card from the portal (no usable credits until then); unrecorded (the default):
+    usable at once, no money recorded.
+    """
 
     name: Name
     sessions: int
     price: Money
     expires_at: Instant | None = None
+    paid_by: PaidBy = "unrecorded"
 
 
 @attrs.frozen(kw_only=True)
@@ -513,6 +521,10 @@ class Package:
     price: Money
     purchased_at: Instant
     expires_at: Instant | None
+    #: pending (waiting for a card payment), paid, failed or refunded; only a paid package's credits are usable.
+    payment_state: Literal["pending", "paid", "failed", "refunded"] = "paid"
+    payment_method: PaidBy = "unrecorded"
+    paid_at: Instant | None = None
 
     @classmethod
     def of(cls, package: catalog.SessionPackage) -> Package:
@@ -527,6 +539,9 @@ class Package:
             price=Money.of(package.price),
             purchased_at=package.purchased_at,
             expires_at=package.expires_at,
+            payment_state=package.payment_state.value,
+            payment_method=package.payment_method.value,
+            paid_at=package.paid_at,
         )
 
 

@@ -18,7 +18,7 @@ import attrs
 from quart import Blueprint, abort, redirect, render_template, request, url_for
 
 from coachos.domain.bookings import Booking, BookingStatus, CreditEvent
-from coachos.domain.catalog import SessionPackage
+from coachos.domain.catalog import PaymentMethod, SessionPackage
 from coachos.domain.clients import Client, ClientStatus
 from coachos.domain.errors import CorruptRecord, ValidationError
 from coachos.domain.ids import Actor, ClientId, OrgId
@@ -28,6 +28,7 @@ from coachos.domain.orgs import Coach, Organization
 from coachos.domain.rows import Rows, unreadable_in
 from coachos.domain.timezones import check_date, day_start
 from coachos.domain.usecases import CreateClient, SellPackage, UpdateClient
+from coachos.domain.usecases.package_sales import payment_method
 from coachos.domain.usecases.waivers import client_waivers_in
 from coachos.entrypoints.web.consent_view import consent_view
 from coachos.entrypoints.web.context import core
@@ -196,7 +197,27 @@ def _payments(uow: UnitOfWork, org_id: OrgId, client_id: ClientId, now: datetime
     client = uow.clients.get(org_id, client_id)
     owned = uow.packages.for_client(org_id, client_id)
     bought = sorted(owned, key=lambda p: p.purchased_at, reverse=True)
-    return {"client": client, "purchases": bought, UNREADABLE: owned.unreadable}
+    org = uow.orgs.get(org_id)
+    return {
+        "client": client,
+        "purchases": bought,
+        "states": PAYMENT_STATES,
+        "methods": PAYMENT_METHODS,
+        "zone": now.astimezone(org.tz).tzname(),
+        "portal_url": core().deps.links.portal_sign_in(org.slug),
+        UNREADABLE: owned.unreadable,
+    }
+
+
+#: How a package's payment state and method read on the Payments panel.
+PAYMENT_STATES = {"pending": "Awaiting payment", "paid": "Paid", "failed": "Payment failed", "refunded": "Refunded"}
+PAYMENT_METHODS = {
+    "card": "by card",
+    "cash": "in cash",
+    "bank": "by bank transfer",
+    "complimentary": "free",
+    "unrecorded": "(not recorded)",
+}
 
 
 def _waivers(uow: UnitOfWork, org_id: OrgId, client_id: ClientId, now: datetime) -> dict[str, Any]:
@@ -408,7 +429,8 @@ async def show_refused(client_id: UUID, panel: str, form: Mapping[str, str], err
 @bp.route("/clients/<uuid:client_id>/packages", methods=["POST"])
 @login_required
 async def sell(client_id: UUID) -> Any:
-    """Sell the client a package of sessions at a typed price in the business's currency."""
+    """Sell the client a package of sessions at a typed price in the business's currency, saying how it was
+    paid (cash, bank transfer, complimentary, or the client pays by card from the portal)."""
     who = require_principal()
     form = dict(await request.form)
     app = core()
@@ -423,6 +445,7 @@ async def sell(client_id: UUID) -> Any:
                 price=Money.parse(form.get("price", ""), org.currency),
                 expires_at=_expiry(form.get("expires_on", ""), org),
                 actor=_actor(),
+                paid_by=payment_method(form.get("paid_by") or PaymentMethod.UNRECORDED.value),
             )
         )
     except ValidationError as exc:

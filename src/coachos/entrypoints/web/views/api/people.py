@@ -209,7 +209,7 @@ async def get_package(package_id: UUID) -> s.Package:
 @validate_request(s.PackageInput)
 @validate_response(s.Package, 201)
 async def sell_package(client_id: UUID, data: s.PackageInput) -> Any:
-    """Sell the client a package of sessions (payment is recorded elsewhere for now)."""
+    """Sell the client a package of sessions, saying how it was paid (`paid_by`)."""
     who, actor = _me()
     package = await core().execute_async(
         SellPackage(
@@ -220,6 +220,7 @@ async def sell_package(client_id: UUID, data: s.PackageInput) -> Any:
             price=data.price.to_domain(),
             actor=actor,
             expires_at=data.expires_at,
+            paid_by=data.paid_by,
         )
     )
     return s.Package.of(package), 201

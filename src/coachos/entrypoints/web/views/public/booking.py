@@ -13,6 +13,7 @@ import structlog
 from quart import g, redirect, render_template, request, url_for
 
 from coachos.domain.bookings import BookingStatus, GuestConsent
+from coachos.domain.catalog import PackageOffer
 from coachos.domain.clients import Client
 from coachos.domain.errors import CoachOSError, Conflict, Fault, NotFound, SlotUnavailable, ValidationError
 from coachos.domain.ids import BookingId, OrgId, ServiceId
@@ -47,6 +48,7 @@ from coachos.entrypoints.web.views.public._shared import (
     viewer_zone,
     your_time,
 )
+from coachos.ports.storage import UnitOfWork
 
 log = structlog.get_logger("coachos.web.booking")
 
@@ -81,7 +83,17 @@ async def services(slug: str) -> Any:
     """The business's name and the services it offers, with price and length."""
     org, offered = await core().read_async(lambda uow: _catalogue(uow, slug))
     me = await signed_in(org)
-    return await render_template("public/services.html", business=org, services=offered, me=me)
+    payments_on = core().deps.payments is not None
+    packs = await core().read_async(lambda uow: _packages_for_sale(uow, org.id, payments_on))
+    return await render_template(
+        "public/services.html", business=org, services=offered, me=me, offers=packs[0], cards=packs[1]
+    )
+
+
+def _packages_for_sale(uow: UnitOfWork, org_id: OrgId, payments_on: bool) -> tuple[list[PackageOffer], bool]:
+    """The packages on sale, and whether the business can take cards for them now."""
+    account = uow.stripe.account(org_id) if payments_on else None
+    return list(uow.packages.offers(org_id, active_only=True)), account is not None and account.charges_enabled
 
 
 @bp.route("/book/<slug>/<uuid:service_id>")

@@ -29,6 +29,7 @@ SAVED = {
     "service": "Service saved.",
     "created": "Service added.",
     "package": "Package sold.",
+    "offer": "Package offer saved.",
     "settings": "Settings saved.",
     "revoked": "Token revoked; it no longer works.",
 }

@@ -9,7 +9,7 @@ from uuid import UUID
 import attrs
 from quart import redirect, render_template, request, url_for
 
-from coachos.domain.catalog import SessionPackage
+from coachos.domain.catalog import PackageOffer, PaymentMethod, SessionPackage
 from coachos.domain.clients import Client
 from coachos.domain.errors import CorruptRecord, ValidationError
 from coachos.domain.ids import ClientId, OrgId, ServiceId
@@ -22,6 +22,7 @@ from coachos.domain.usecases import (
     SellPackage,
     UpdateService,
 )
+from coachos.domain.usecases.package_sales import payment_method
 from coachos.entrypoints.web.context import core
 from coachos.entrypoints.web.security import login_required
 from coachos.entrypoints.web.unreadable import report
@@ -128,11 +129,21 @@ def end_of_local_day(day: date, org: Organization) -> datetime:
     return day_start(day + timedelta(days=1), org.tz)
 
 
-def _packages(
-    uow: UnitOfWork, org_id: OrgId
-) -> tuple[Organization, list[PackageRow], list[Client], tuple[CorruptRecord, ...]]:
+@attrs.frozen
+class PackagesPage:
+    """What Setup → Packages shows: the offers clients can buy, and packages sold recently."""
+
+    org: Organization
+    rows: list[PackageRow]
+    clients: list[Client]
+    offers: list[PackageOffer]
+    unreadable: tuple[CorruptRecord, ...]
+
+
+def _packages(uow: UnitOfWork, org_id: OrgId) -> PackagesPage:
     org = uow.orgs.get(org_id)
     clients, recent = uow.clients.list(org_id, limit=1000), uow.packages.recent(org_id, limit=50)
+    offers = uow.packages.offers(org_id)
     by_id = {c.id: c for c in clients}
     rows, broken = [], []
     for p in recent:
@@ -142,15 +153,26 @@ def _packages(
             broken.append(exc)  # the package is left out with its unreadable client
             continue
         rows.append(PackageRow(p, client, expiry_label(p.expires_at, org)))
-    return org, rows, list(clients), unreadable_in(clients, recent, broken)
+    return PackagesPage(org, rows, list(clients), list(offers), unreadable_in(clients, recent, offers, broken))
 
 
-async def _packages_page(org_id: OrgId, **extra: Any) -> str:
+async def packages_page(org_id: OrgId, **extra: Any) -> str:
+    """Setup → Packages, with `extra` (a form as typed, its error, which form it was) for the template."""
     app = core()
-    org, rows, clients, unreadable = await app.read_async(lambda uow: _packages(uow, org_id))
-    zone = zone_label(org, app.clock.now())
+    page = await app.read_async(lambda uow: _packages(uow, org_id))
+    zone = zone_label(page.org, app.clock.now())
+    extra.setdefault("offer_form", {})
     return await render_template(
-        "setup/packages.html", org=org, rows=rows, clients=clients, zone=zone, unreadable=report(unreadable), **extra
+        "setup/packages.html",
+        org=page.org,
+        rows=page.rows,
+        clients=page.clients,
+        offers=page.offers,
+        amount=_amount,
+        cards_on=app.deps.payments is not None,
+        zone=zone,
+        unreadable=report(page.unreadable),
+        **extra,
     )
 
 
@@ -160,7 +182,7 @@ async def packages() -> Any:
     """Packages sold recently, and a form to sell one to a client."""
     org_id, actor, _ = _actor()
     if request.method == "GET":
-        return await _packages_page(org_id, saved=_saved(), form={})
+        return await packages_page(org_id, saved=_saved(), form={})
     form = await request.form
     app = core()
     try:
@@ -179,10 +201,11 @@ async def packages() -> Any:
                 price=Money.parse(_text(form, "price"), org.currency),
                 expires_at=expires,
                 actor=actor,
+                paid_by=payment_method(form.get("paid_by") or PaymentMethod.UNRECORDED.value),
             )
         )
     except ValidationError as exc:
-        return await _packages_page(org_id, error=exc, form=form), 400
+        return await packages_page(org_id, error=exc, form=form), 400
     return redirect(url_for("setup.packages", saved="package"))
 
 
