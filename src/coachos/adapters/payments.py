@@ -139,6 +139,34 @@ class MemoryPayments:
         )
         return made
 
+    def create_platform_subscription_checkout(
+        self,
+        *,
+        idempotency_key: str,
+        name: str,
+        price: Money,
+        customer_email: str,
+        success_url: str,
+        cancel_url: str,
+        reference: str,
+        metadata: dict[str, str],
+    ) -> CheckoutSession:
+        """Record the coach's plan Checkout and answer one whose page is `success_url`."""
+        params = {
+            "name": name,
+            "price": price,
+            "customer_email": customer_email,
+            "reference": reference,
+            "metadata": dict(metadata),
+        }
+        made: CheckoutSession = self._once(
+            "platform_subscription_checkout",
+            idempotency_key,
+            params,
+            lambda n: CheckoutSession(f"cs_memory{n}", success_url),
+        )
+        return made
+
     def refund(self, *, idempotency_key: str, payment_intent_id: str, amount: Money | None) -> RefundResult:
         """Record the refund as succeeded; a full refund needs the payment in `paid`, as Stripe needs it to exist."""
         whole = amount or self.paid.get(payment_intent_id)

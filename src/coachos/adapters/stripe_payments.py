@@ -176,6 +176,35 @@ class StripePayments:
         )
         return CheckoutSession(session_id=str(session.id), url=str(session.url))
 
+    def create_platform_subscription_checkout(
+        self,
+        *,
+        idempotency_key: str,
+        name: str,
+        price: Money,
+        customer_email: str,
+        success_url: str,
+        cancel_url: str,
+        reference: str,
+        metadata: dict[str, str],
+    ) -> CheckoutSession:
+        """A monthly subscription Checkout on the platform's own account: no `on_behalf_of`, no transfer, no fee."""
+        monthly = _price_data(name, price) | {"recurring": {"interval": "month"}}
+        params: dict[str, Any] = {
+            "mode": "subscription",
+            "line_items": [{"quantity": 1, "price_data": monthly}],
+            "subscription_data": {"metadata": metadata},
+            "customer_email": customer_email,
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+            "client_reference_id": reference,
+            "metadata": metadata,
+        }
+        session = self._call(
+            lambda: self._client.v1.checkout.sessions.create(params, {"idempotency_key": idempotency_key})  # type: ignore[arg-type]
+        )
+        return CheckoutSession(session_id=str(session.id), url=str(session.url))
+
     def refund(self, *, idempotency_key: str, payment_intent_id: str, amount: Money | None) -> RefundResult:
         """Refund `amount` of the payment (all of what is left when None), taking back the coach's transfer.
 

@@ -64,6 +64,11 @@ def subscription_checkout_key(org_id: OrgId, membership_id: UUID, attempt_id: UU
     return f"subscription:{org_id}:{membership_id}:{attempt_id}"
 
 
+def platform_subscription_key(org_id: OrgId, plan_key: str, attempt_id: UUID) -> str:
+    """The key for one Checkout attempt of a business subscribing to a platform plan."""
+    return f"platform:{org_id}:{plan_key}:{attempt_id}"
+
+
 def refund_key(org_id: OrgId, refund_id: UUID) -> str:
     """The key for one refund we recorded (our refund id, so asking twice refunds once)."""
     return f"refund:{org_id}:{refund_id}"
@@ -119,6 +124,21 @@ class Payments(Protocol):
         metadata: dict[str, str],
     ) -> CheckoutSession:
         """A subscription Checkout billing `price` each `interval`; the platform keeps `application_fee_percent`."""
+        ...
+
+    def create_platform_subscription_checkout(
+        self,
+        *,
+        idempotency_key: str,
+        name: str,
+        price: Money,
+        customer_email: str,
+        success_url: str,
+        cancel_url: str,
+        reference: str,
+        metadata: dict[str, str],
+    ) -> CheckoutSession:
+        """A monthly subscription Checkout on the PLATFORM's own account (the coach paying Coach OS; no Connect)."""
         ...
 
     def refund(self, *, idempotency_key: str, payment_intent_id: str, amount: Money | None) -> RefundResult:

@@ -55,6 +55,7 @@ from coachos.domain.templates import MessageTemplate, TemplateKind
 from coachos.domain.todos import Todo
 from coachos.domain.waivers import Waiver, WaiverSignature, WaiverVersion
 from coachos.ports.onboarding import OnboardingRepository
+from coachos.ports.platform import PlatformRepository
 from coachos.ports.stripe_events import StripeRepository
 
 
@@ -837,6 +838,7 @@ class UnitOfWork(Protocol):
     onboarding: OnboardingRepository
     ledger: LedgerRepository
     stripe: StripeRepository
+    platform: PlatformRepository
 
     def __enter__(self) -> Self:
         """Begin the transaction."""

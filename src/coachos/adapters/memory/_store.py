@@ -16,6 +16,7 @@ from coachos.adapters.memory._ledger import MemoryLedger
 from coachos.adapters.memory._messages import MemoryMessages
 from coachos.adapters.memory._numbers import MemoryPhoneNumbers
 from coachos.adapters.memory._onboarding import MemoryOnboarding
+from coachos.adapters.memory._platform import MemoryPlatform
 from coachos.adapters.memory._portal import MemoryPortal
 from coachos.adapters.memory._repos import (
     MemoryAutomations,
@@ -38,6 +39,7 @@ from coachos.adapters.memory._waivers import MemoryWaivers
 from coachos.domain.events import Event
 from coachos.domain.ids import OrgId
 from coachos.ports.onboarding import OnboardingRepository
+from coachos.ports.platform import PlatformRepository
 from coachos.ports.storage import (
     AccountRepository,
     AutomationRepository,
@@ -135,6 +137,7 @@ class MemoryUnitOfWork:
         self.onboarding: OnboardingRepository = MemoryOnboarding(t)
         self.ledger: LedgerRepository = MemoryLedger(t)
         self.stripe: StripeRepository = MemoryStripe(t)
+        self.platform: PlatformRepository = MemoryPlatform(t)
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()

@@ -18,6 +18,7 @@ from coachos.adapters.sql.messages import SqlMessages
 from coachos.adapters.sql.onboarding import SqlOnboarding
 from coachos.adapters.sql.outbox import SqlOutbox, event_row
 from coachos.adapters.sql.phone_numbers import SqlPhoneNumbers
+from coachos.adapters.sql.platform import SqlPlatform
 from coachos.adapters.sql.portal import SqlPortal
 from coachos.adapters.sql.repos import (
     SqlAvailability,
@@ -34,6 +35,7 @@ from coachos.adapters.sql.tenancy import scope_to
 from coachos.adapters.sql.waivers import SqlWaivers
 from coachos.domain.events import Event
 from coachos.ports.onboarding import OnboardingRepository
+from coachos.ports.platform import PlatformRepository
 from coachos.ports.storage import (
     AccountRepository,
     AutomationRepository,
@@ -100,6 +102,7 @@ class SqlUnitOfWork:
         self.onboarding: OnboardingRepository = SqlOnboarding(conn)
         self.ledger: LedgerRepository = SqlLedger(conn)
         self.stripe: StripeRepository = SqlStripe(conn)
+        self.platform: PlatformRepository = SqlPlatform(conn)
         self._events = []
         return self
 

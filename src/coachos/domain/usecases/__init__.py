@@ -88,6 +88,13 @@ from coachos.domain.usecases.onboarding import (
     SendOnboardingReminders,
     UpdateOnboardingFlow,
 )
+from coachos.domain.usecases.platform import (
+    ConnectStripe,
+    GetPaymentsSetup,
+    OperatorRevenue,
+    PaymentsSetup,
+    SubscribeToPlan,
+)
 from coachos.domain.usecases.portal import (
     ApproveAccountDeletion,
     AuthenticateClient,
@@ -155,6 +162,11 @@ from coachos.domain.usecases.waivers import (
 )
 
 __all__ = [
+    "SubscribeToPlan",
+    "PaymentsSetup",
+    "OperatorRevenue",
+    "GetPaymentsSetup",
+    "ConnectStripe",
     "ConfirmContactChange",
     "RequestContactChange",
     "BookAsClient",
