@@ -76,8 +76,11 @@ class MemoryPayments:
     ) -> OnboardingLink:
         """Record the account (when new) and the link; the link points at `return_url` at once."""
         if account_id is None:
+            # The org's id in the account's keeps accounts distinct in a database shared by several fakes.
             account_id = str(
-                self._once("account", account_key(org_id), {"org_id": str(org_id)}, lambda n: f"acct_memory{n}")
+                self._once(
+                    "account", account_key(org_id), {"org_id": str(org_id)}, lambda n: f"acct_memory{n}x{org_id.hex}"
+                )
             )
         params = {"account": account_id, "return_url": return_url, "refresh_url": refresh_url}
         url = self._once("account_link", onboarding_link_key(org_id, attempt_id), params, lambda _: return_url)

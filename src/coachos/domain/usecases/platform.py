@@ -125,9 +125,12 @@ def connect_stripe(cmd: ConnectStripe, deps: Deps) -> str:
     if known is None:
         with deps.uow() as uow:
             # A retry after a crash gets the same account back (same key); link it once.
-            if uow.stripe.account_owner(link.account_id) is None:
+            owner = uow.stripe.account_owner(link.account_id)
+            if owner is None:
                 uow.stripe.link_account(cmd.org_id, link.account_id, deps.clock.now())
                 uow.commit()
+            elif owner != cmd.org_id:
+                raise Conflict("This Stripe account is already connected to another business.")
     return link.url
 
 

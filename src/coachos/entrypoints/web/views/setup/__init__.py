@@ -13,6 +13,7 @@ from coachos.entrypoints.web.views.setup import (
     messages,
     numbers,
     onboarding,
+    payments,
     settings,
     waivers,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "messages",
     "numbers",
     "onboarding",
+    "payments",
     "policy_in_words",
     "settings",
     "waivers",
