@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator
 
 import attrs
@@ -17,6 +18,7 @@ from coachos.domain.errors import PaymentUnavailable
 from coachos.domain.ids import OrgId
 from tests.unit.test_stripe_events import account_event, event_body
 from tests.web.support import csrf, serving, sign_up
+from tests.web.test_log_privacy import logs  # noqa: F401  # the JSON-lines log buffer
 from tests.web.test_stripe_webhook import SECRET, post, sign
 
 PAGE = "/setup/payments"
@@ -97,7 +99,8 @@ class TestPaymentsPage:
         assert call.params["metadata"]["org_id"] == str(org_of(core))
 
     @pytest.mark.parametrize(
-        ("form", "status"), [({"action": "subscribe", "plan": "gold"}, 400), ({"action": "x"}, 400)]
+        ("form", "status"),
+        [({"action": "subscribe", "plan": "gold"}, 400), ({"action": "subscribe"}, 400), ({"action": "x"}, 400)],
     )
     async def test_bad_input_is_a_400_and_calls_nothing(
         self, paid_web: Quart, payments: MemoryPayments, form: dict[str, str], status: int
@@ -130,3 +133,36 @@ class TestPlatformWebhooks:
         page = await (await browser.get(PAGE)).get_data(as_text=True)
         assert 'class="current-plan">Pro<' in page
         assert 'class="fee-percent">2%<' in page
+
+
+class TestLogs:
+    async def test_the_platform_flow_logs_no_personal_data_or_amounts(
+        self,
+        paid_web: Quart,
+        core: CoachOS,
+        mail: MemoryEmail,
+        logs: io.StringIO,  # noqa: F811  # the fixture imported above
+    ) -> None:
+        """Connecting, choosing Pro, paying and failing to pay log no email, name, amount or Stripe URL."""
+        browser, token = await coach(paid_web, "quiet")
+        await browser.post(PAGE, form={"csrf_token": token, "action": "connect"})
+        await browser.post(PAGE, form={"csrf_token": token, "action": "subscribe", "plan": "pro"})
+        meta = {"coachos_kind": "platform", "org_id": str(org_of(core, "quiet")), "plan": "pro"}
+        for kind in ("invoice.paid", "invoice.payment_failed"):
+            obj = {
+                "id": "in_" + kind.replace(".", "").replace("_", ""),
+                "object": "invoice",
+                "amount_paid": 4917,
+                "amount_due": 4917,
+                "currency": "usd",
+                "customer_email": "quiet@coach.test",
+                "subscription_details": {"metadata": meta},
+            }
+            body = event_body(kind, obj=obj)
+            answer = await post(paid_web, body, sign(body))
+            assert answer.status_code == 200, await answer.get_data(as_text=True)
+        assert [m.subject for m in mail.sent] == ["Your Coach OS payment failed"]
+        written = logs.getvalue()
+        assert written  # the flow logged its requests and events
+        for secret in ("quiet@coach.test", "Alex Rivera", "49.17", "4917", "setup/payments?saved"):
+            assert secret not in written, f"personal data in logs: {secret!r}"
