@@ -1,9 +1,10 @@
 """A stand-in for the parts of Stripe's API that Coach OS calls, on loopback, for the real stripe SDK.
 
-It creates accounts, account links, Checkout sessions and refunds; like Stripe it keeps the first answer
-per Idempotency-Key and replays it for a repeated key (creating nothing), answers scripted errors in
-turn, and can hold its answer to the next create back (after creating the object) until released, which
-makes the client's read time out exactly where a lost answer would.
+It creates accounts, account links, Checkout sessions and refunds, and answers GETs of the subscriptions a
+test sets; like Stripe it keeps the first answer per Idempotency-Key and replays it for a repeated key
+(creating nothing), answers scripted errors in turn, and can hold its answer to the next create back
+(after creating the object) until released, which makes the client's read time out exactly where a lost
+answer would.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ class FakeStripe:
     requests: list[StubRequest] = attrs.Factory(list)
     #: Objects created, in order (a replayed key adds none).
     objects: list[dict[str, Any]] = attrs.Factory(list)
+    #: Subscriptions GET /v1/subscriptions/<id> answers with, by id (a test sets them; others are 404).
+    subscriptions: dict[str, dict[str, Any]] = attrs.Factory(dict)
     #: Set to let a held answer go (see `hold_next`).
     release: threading.Event = attrs.Factory(threading.Event)
     _answers: dict[str, tuple[int, dict[str, Any]]] = attrs.field(factory=dict, alias="_answers")
@@ -125,6 +128,19 @@ def fake_stripe() -> Iterator[FakeStripe]:
                 self.send_header("Content-Length", str(len(data)))
                 if replayed:
                     self.send_header("Idempotent-Replayed", "true")
+                self.end_headers()
+                self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            state.requests.append(StubRequest(self.path, {}, None, self.headers.get("Authorization")))
+            found = state.subscriptions.get(self.path.removeprefix("/v1/subscriptions/").split("?")[0])
+            missing = {"error": {"type": "invalid_request_error", "code": "resource_missing", "message": "No such"}}
+            status, body = (200, found) if self.path.startswith("/v1/subscriptions/") and found else (404, missing)
+            data = json.dumps(body).encode()
+            with suppress(BrokenPipeError, ConnectionResetError):
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
 

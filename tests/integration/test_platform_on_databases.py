@@ -15,7 +15,7 @@ from coachos.adapters.sql.tenancy import ACROSS_ORGS_FOR_OPERATOR, ORG_SETTING, 
 from coachos.adapters.stripe_payments import StripePayments
 from coachos.domain import ledger
 from coachos.domain.money import Money
-from coachos.domain.usecases import OperatorRevenue, ReceiveStripeEvent
+from coachos.domain.usecases import OperatorRevenue, ReceiveStripeEvent, StripeEventReceived
 from coachos.ports.payments import platform_subscription_key
 from tests.integration.fake_stripe import SECRET_KEY, FakeStripe, fake_stripe
 from tests.integration.test_concurrency import race
@@ -94,6 +94,25 @@ class TestPlatformCheckoutOnTheSdk:
         assert len(stripe_stub.objects) == 1
         assert session_id == stripe_stub.objects[0]["id"]
 
+    def test_a_subscription_is_fetched_as_stripe_holds_it(self, stripe_stub: FakeStripe) -> None:
+        """GET /v1/subscriptions/<id> gives its status and period end (from its item); an unknown id is None."""
+        end = 1_780_000_000
+        stripe_stub.subscriptions["sub_fetched1"] = {
+            "id": "sub_fetched1",
+            "object": "subscription",
+            "status": "past_due",
+            "items": {
+                "object": "list",
+                "data": [{"id": "si_1", "object": "subscription_item", "current_period_end": end}],
+            },
+        }
+        adapter = StripePayments(SECRET_KEY, api_url=stripe_stub.url)
+        found = adapter.platform_subscription("sub_fetched1")
+        assert found is not None
+        assert (found.status, found.current_period_end) == ("past_due", datetime.fromtimestamp(end, UTC))
+        assert stripe_stub.requests[-1].path == "/v1/subscriptions/sub_fetched1"
+        assert adapter.platform_subscription("sub_nothere1") is None
+
 
 class TestOnTheDatabase:
     def test_fifty_racing_copies_of_an_invoice_keep_one_row(self, biz: Platform, engine: Engine) -> None:
@@ -108,7 +127,8 @@ class TestOnTheDatabase:
         """Updates of one subscription racing in any order leave the newest; deleted among them leaves it cancelled."""
         bodies = [sub_event(biz, "updated", "active", created=CREATED + n) for n in range(10)]
         bodies.append(sub_event(biz, "deleted", "canceled", created=CREATED + 5))
-        race([lambda b=b: biz.app.execute(ReceiveStripeEvent(body=b)) for b in bodies])  # type: ignore[misc]
+        results = race([lambda b=b: biz.app.execute(ReceiveStripeEvent(body=b)) for b in bodies])  # type: ignore[misc]
+        assert all(isinstance(r, StripeEventReceived) and r.new for r in results), results
         with biz.app.deps.uow() as uow:
             found = uow.platform.subscription(biz.world.org.id)
         assert found is not None

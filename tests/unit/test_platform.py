@@ -27,6 +27,7 @@ from coachos.domain.usecases import (
     SubscribeToPlan,
 )
 from coachos.domain.usecases._fees import platform_fee_percent
+from coachos.ports.payments import SubscriptionState
 from tests.helpers import World, make_world
 from tests.unit.test_stripe_events import CREATED, account_event, event_body
 
@@ -131,6 +132,14 @@ class TestSubscriptionOrder:
         assert found is not None
         assert found.status == "canceled"
 
+    def test_a_late_deleted_cancels_even_after_newer_updates(self, platform: Platform) -> None:
+        """`deleted` older than the stored `updated` still cancels: cancelling is final whenever it arrives."""
+        receive(platform, sub_event(platform, "updated", "active", created=CREATED + 600))
+        receive(platform, sub_event(platform, "deleted", "canceled", created=CREATED))
+        found = subscription(platform)
+        assert found is not None
+        assert found.status == "canceled"
+
     def test_an_older_event_does_not_replace_a_newer_one(self, platform: Platform) -> None:
         """`past_due` from 10:01 stays when `active` from 10:00 arrives after it."""
         receive(platform, sub_event(platform, "updated", "past_due", created=CREATED + 60))
@@ -146,6 +155,29 @@ class TestSubscriptionOrder:
         found = subscription(platform)
         assert found is not None
         assert (found.subscription_id, found.status) == ("sub_platform2", "active")
+
+    def test_a_tie_is_settled_by_what_stripe_holds_now(self, platform: Platform) -> None:
+        """`updated` (active) then `created` (incomplete) in one second: Stripe's current state (active) stays."""
+        platform.payments.subscriptions["sub_platform1"] = SubscriptionState("sub_platform1", "active", None)
+        receive(platform, sub_event(platform, "updated", "active", created=CREATED))
+        receive(platform, sub_event(platform, "created", "incomplete", created=CREATED))
+        found = subscription(platform)
+        assert found is not None
+        assert found.status == "active"
+        platform.payments.subscriptions.clear()
+        receive(platform, sub_event(platform, "updated", "past_due", created=CREATED + 1))
+        found = subscription(platform)
+        assert found is not None
+        assert found.status == "past_due"  # Stripe has no such subscription: the event's own status is used
+
+    def test_fetching_stores_the_current_status_not_the_events(self, platform: Platform) -> None:
+        """An old `created` (incomplete) arriving first stores the status Stripe has now (active)."""
+        platform.payments.subscriptions["sub_platform1"] = SubscriptionState("sub_platform1", "active", None)
+        receive(platform, sub_event(platform, "created", "incomplete", created=CREATED))
+        found = subscription(platform)
+        assert found is not None
+        assert found.status == "active"
+        assert [c.params for c in platform.payments.calls] == [{"subscription_id": "sub_platform1"}]
 
     def test_the_rule_itself(self) -> None:
         """`replaces`: same id only newer and never after cancel; another id only live and newer (or stored dead)."""
@@ -166,6 +198,7 @@ class TestSubscriptionOrder:
         assert replaces(sub("sub_a", "active", 0), sub("sub_a", "past_due", 1))
         assert not replaces(sub("sub_a", "active", 1), sub("sub_a", "past_due", 1))
         assert not replaces(sub("sub_a", "canceled", 0), sub("sub_a", "active", 5))
+        assert replaces(sub("sub_a", "active", 5), sub("sub_a", "canceled", 0))
         assert not replaces(sub("sub_a", "active", 5), sub("sub_b", "active", 1))
         assert not replaces(sub("sub_a", "active", 0), sub("sub_b", "canceled", 5))
         assert replaces(sub("sub_a", "canceled", 5), sub("sub_b", "active", 1))

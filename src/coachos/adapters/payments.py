@@ -17,6 +17,7 @@ from coachos.ports.payments import (
     Interval,
     OnboardingLink,
     RefundResult,
+    SubscriptionState,
     account_key,
     onboarding_link_key,
 )
@@ -46,6 +47,8 @@ class MemoryPayments:
     calls: list[PaymentCall] = attrs.Factory(list)
     #: The objects created, by idempotency key.
     created: dict[str, Any] = attrs.Factory(dict)
+    #: The platform's subscriptions as "Stripe" holds them now (a test sets them; missing → None).
+    subscriptions: dict[str, SubscriptionState] = attrs.Factory(dict)
     #: What each payment intent took, for full refunds (a test sets it, as a paid Checkout would at Stripe).
     paid: dict[str, Money] = attrs.Factory(dict)
     _failures: list[CoachOSError] = attrs.field(factory=list, alias="_failures")
@@ -169,6 +172,14 @@ class MemoryPayments:
             lambda n: CheckoutSession(f"cs_memory{n}", success_url),
         )
         return made
+
+    def platform_subscription(self, subscription_id: str) -> SubscriptionState | None:
+        """The subscription a test put in `subscriptions` (recorded as a call; nothing is created)."""
+        with self._lock:
+            self.calls.append(PaymentCall("platform_subscription", "", {"subscription_id": subscription_id}))
+            if self._failures:
+                raise self._failures.pop(0)
+            return self.subscriptions.get(subscription_id)
 
     def refund(self, *, idempotency_key: str, payment_intent_id: str, amount: Money | None) -> RefundResult:
         """Record the refund as succeeded; a full refund needs the payment in `paid`, as Stripe needs it to exist."""

@@ -14,6 +14,7 @@ with the same Idempotency-Key, so Stripe answers it with the object the first at
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID
@@ -29,6 +30,7 @@ from coachos.ports.payments import (
     Interval,
     OnboardingLink,
     RefundResult,
+    SubscriptionState,
     account_key,
     onboarding_link_key,
 )
@@ -204,6 +206,24 @@ class StripePayments:
             lambda: self._client.v1.checkout.sessions.create(params, {"idempotency_key": idempotency_key})  # type: ignore[arg-type]
         )
         return CheckoutSession(session_id=str(session.id), url=str(session.url))
+
+    def platform_subscription(self, subscription_id: str) -> SubscriptionState | None:
+        """GET the subscription (a read: no idempotency key); a 404 is None."""
+        try:
+            sub = self._call(lambda: self._client.v1.subscriptions.retrieve(subscription_id))
+        except PaymentRefused as exc:
+            if exc.reason == "resource_missing":
+                return None
+            raise
+        raw: dict[str, Any] = sub.to_dict()
+        # Newer API versions keep the period on each item; older ones on the subscription too.
+        data = (raw.get("items") or {}).get("data") or [{}]
+        end = raw.get("current_period_end") or data[0].get("current_period_end")
+        return SubscriptionState(
+            subscription_id=str(raw["id"]),
+            status=str(raw["status"]),
+            current_period_end=datetime.fromtimestamp(end, UTC) if isinstance(end, int) else None,
+        )
 
     def refund(self, *, idempotency_key: str, payment_intent_id: str, amount: Money | None) -> RefundResult:
         """Refund `amount` of the payment (all of what is left when None), taking back the coach's transfer.

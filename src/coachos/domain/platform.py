@@ -155,11 +155,13 @@ def revenue_report(
 def replaces(stored: OrgSubscription | None, new: OrgSubscription) -> bool:
     """Whether `new` should replace the stored subscription (the rule the SQL upsert holds too).
 
-    The same subscription: only a newer event, and never once cancelled. Another subscription (the
-    coach subscribed again or changed plan): only when it is live and the stored one is not, or is older.
+    The same subscription: only a newer event (or its cancellation, however old), and never once
+    cancelled. Another subscription (the coach subscribed again or changed plan): only when it is live
+    and the stored one is not, or is older.
     """
     if stored is None:
         return True
     if stored.subscription_id == new.subscription_id:
-        return stored.status != CANCELED and stored.status_at < new.status_at
+        # Cancelling is final and wins whenever it arrives: Stripe never revives a cancelled subscription.
+        return stored.status != CANCELED and (stored.status_at < new.status_at or new.status == CANCELED)
     return new.live and (not stored.live or stored.status_at < new.status_at)

@@ -7,6 +7,7 @@ Amounts are `Money` (integer minor units); the platform fee is computed by the c
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Literal, Protocol
 from uuid import UUID
@@ -33,6 +34,15 @@ class CheckoutSession:
 
     session_id: str
     url: str
+
+
+@attrs.frozen
+class SubscriptionState:
+    """A subscription as the provider holds it now (fetched when the order of its events is in doubt)."""
+
+    subscription_id: str
+    status: str
+    current_period_end: datetime | None
 
 
 @attrs.frozen
@@ -139,6 +149,10 @@ class Payments(Protocol):
         metadata: dict[str, str],
     ) -> CheckoutSession:
         """A monthly subscription Checkout on the PLATFORM's own account (the coach paying Coach OS; no Connect)."""
+        ...
+
+    def platform_subscription(self, subscription_id: str) -> SubscriptionState | None:
+        """The platform account's subscription as it is now; None if the provider has no such subscription."""
         ...
 
     def refund(self, *, idempotency_key: str, payment_intent_id: str, amount: Money | None) -> RefundResult:

@@ -1,7 +1,8 @@
 """Plans, subscriptions and platform invoices in SQL; each guarantee is one conditional statement.
 
 - A subscription is stored by one upsert on the business (`INSERT … ON CONFLICT (org_id) DO UPDATE …
-  WHERE …`): the same subscription is replaced only by a newer event and never once cancelled; a
+  WHERE …`): the same subscription is replaced only by a newer event or its cancellation (however
+  old), and never once cancelled; a
   different subscription replaces it only when it is live and the stored one is not, or is older.
   On PostgreSQL the upsert locks the row, so racing events apply in turn, each re-checking the rule.
 - An invoice is kept as paid by an upsert that sets `paid_at` only where it is NULL; the coach is
@@ -97,7 +98,9 @@ class SqlPlatform(_Repo):
         new = stmt.excluded
         live = sorted(LIVE_STATUSES)
         same = sa.and_(
-            _s.c.subscription_id == new.subscription_id, _s.c.status != CANCELED, _s.c.status_at < new.status_at
+            _s.c.subscription_id == new.subscription_id,
+            _s.c.status != CANCELED,
+            sa.or_(_s.c.status_at < new.status_at, new.status == CANCELED),
         )
         other = sa.and_(
             _s.c.subscription_id != new.subscription_id,

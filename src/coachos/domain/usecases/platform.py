@@ -275,19 +275,20 @@ def platform_checkout_completed(uow: UnitOfWork, deps: Deps, event: StripeEvent)
 
 @on_stripe_event("customer.subscription.created", "customer.subscription.updated", "customer.subscription.deleted")
 def platform_subscription_changed(uow: UnitOfWork, deps: Deps, event: StripeEvent) -> None:
-    """Store the subscription's status from a newer event; `deleted` cancels for good."""
-    del deps
+    """Store the subscription's status from a newer event (as Stripe holds it now); `deleted` cancels for good."""
     obj = event.object
     items = _mapping(obj.get("items")).get("data")
     first = _mapping(items[0]) if isinstance(items, Sequence) and items else {}
-    status = CANCELED if event.type.endswith(".deleted") else obj.get("status")
-    _apply(
-        uow,
-        event,
-        status=str(status),
-        subscription_id=obj.get("id"),
-        period_end=obj.get("current_period_end", first.get("current_period_end")),
-    )
+    status: object = CANCELED if event.type.endswith(".deleted") else obj.get("status")
+    period_end: object = obj.get("current_period_end", first.get("current_period_end"))
+    if status != CANCELED and deps.payments is not None and platform_metadata(event) is not None:
+        # Events of one second tie on `created`, and Stripe sends them in any order: take the subscription as
+        # Stripe holds it now, so whichever event is applied stores the current state, not a stale one.
+        now = deps.payments.platform_subscription(stripe_id(obj.get("id"), "subscription"))
+        if now is not None:
+            status = now.status
+            period_end = None if now.current_period_end is None else int(now.current_period_end.timestamp())
+    _apply(uow, event, status=str(status), subscription_id=obj.get("id"), period_end=period_end)
 
 
 def _invoice_amount(obj: Mapping[str, Any], field: str) -> Money | None:
