@@ -83,6 +83,16 @@ class FakeStripe:
             self._hold = max(0, self._hold - 1)
             return 200, created, False, hold
 
+    def update_subscription(self, request: StubRequest) -> tuple[int, dict[str, Any], bool, bool]:
+        """POST /v1/subscriptions/<id>: the fields set on a subscription a test set (404 for others)."""
+        with self._lock:
+            self.requests.append(request)
+            found = self.subscriptions.get(request.path.removeprefix("/v1/subscriptions/"))
+            if found is None:
+                return 404, {"error": {"type": "invalid_request_error", "code": "resource_missing"}}, False, False
+            found |= {k: v == "true" if v in ("true", "false") else v for k, v in request.form.items()}
+            return 200, found, False, False
+
     def _create(self, request: StubRequest) -> dict[str, Any]:
         prefix, kind = _PREFIX[request.path]
         n = len(self.objects) + 1
@@ -115,7 +125,9 @@ def fake_stripe() -> Iterator[FakeStripe]:
             request = StubRequest(
                 self.path, form, self.headers.get("Idempotency-Key"), self.headers.get("Authorization")
             )
-            if self.path not in _PREFIX:
+            if self.path.startswith("/v1/subscriptions/"):
+                status, body, replayed, hold = state.update_subscription(request)
+            elif self.path not in _PREFIX:
                 status, body, replayed, hold = 404, {"error": {"type": "invalid_request_error"}}, False, False
             else:
                 status, body, replayed, hold = state.handle(request)

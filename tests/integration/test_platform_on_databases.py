@@ -16,13 +16,14 @@ from coachos.adapters.stripe_payments import StripePayments
 from coachos.domain import ledger
 from coachos.domain.money import Money
 from coachos.domain.usecases import OperatorRevenue, ReceiveStripeEvent, StripeEventReceived
-from coachos.ports.payments import platform_subscription_key
+from coachos.ports.payments import platform_cancel_key, platform_subscription_key
 from tests.integration.fake_stripe import SECRET_KEY, FakeStripe, fake_stripe
 from tests.integration.test_concurrency import race
 from tests.integration.test_stripe_events_on_databases import count
 from tests.unit.test_platform import (  # noqa: F401  # collected again with this folder's `app`
     Platform,
     TestConnectStripe,
+    TestEndPlatformPlan,
     TestOperatorRevenue,
     TestPlans,
     TestPlatformEvents,
@@ -112,6 +113,18 @@ class TestPlatformCheckoutOnTheSdk:
         assert (found.status, found.current_period_end) == ("past_due", datetime.fromtimestamp(end, UTC))
         assert stripe_stub.requests[-1].path == "/v1/subscriptions/sub_fetched1"
         assert adapter.platform_subscription("sub_nothere1") is None
+
+    def test_ending_a_plan_sets_cancel_at_period_end(self, stripe_stub: FakeStripe) -> None:
+        """POST /v1/subscriptions/<id> with cancel_at_period_end=true under our key; the answer is the subscription."""
+        stripe_stub.subscriptions["sub_ending1"] = {"id": "sub_ending1", "object": "subscription", "status": "active"}
+        adapter = StripePayments(SECRET_KEY, api_url=stripe_stub.url)
+        key = platform_cancel_key(ORG, "sub_ending1")  # type: ignore[arg-type]
+        state = adapter.cancel_platform_subscription(idempotency_key=key, subscription_id="sub_ending1")
+        (request,) = stripe_stub.requests
+        assert (request.path, request.idempotency_key) == ("/v1/subscriptions/sub_ending1", key)
+        assert request.form == {"cancel_at_period_end": "true"}
+        assert state.status == "active"
+        assert stripe_stub.subscriptions["sub_ending1"]["cancel_at_period_end"] is True
 
 
 class TestOnTheDatabase:

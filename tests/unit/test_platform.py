@@ -21,6 +21,7 @@ from coachos.domain.money import Money
 from coachos.domain.platform import OrgSubscription, replaces
 from coachos.domain.usecases import (
     ConnectStripe,
+    EndPlatformPlan,
     GetPaymentsSetup,
     OperatorRevenue,
     ReceiveStripeEvent,
@@ -339,6 +340,28 @@ class TestSubscribeToPlan:
             platform.app.execute(
                 SubscribeToPlan(org_id=w.org.id, actor=w.me, plan_key="pro", success_url=BACK, cancel_url=BACK)
             )
+
+
+class TestEndPlatformPlan:
+    def test_ending_pro_cancels_at_the_periods_end_once(self, platform: Platform) -> None:
+        """Ending Pro cancels at the period's end under a key from our ids; asking twice makes one Stripe change."""
+        receive(platform, sub_event(platform, "created", "active"))
+        w = platform.world
+        for _ in range(2):
+            platform.app.execute(EndPlatformPlan(org_id=w.org.id, actor=w.me))
+        cancels = [c for c in platform.payments.calls if c.method == "cancel_platform_subscription"]
+        assert {c.idempotency_key for c in cancels} == {f"platform:{w.org.id}:cancel:sub_platform1"}
+        assert len([k for k in platform.payments.created if ":cancel:" in k]) == 1
+        found = subscription(platform)
+        assert found is not None
+        assert found.status == "active"  # until Stripe's `deleted` at the period's end
+
+    def test_on_the_free_plan_there_is_nothing_to_end(self, platform: Platform) -> None:
+        """A business on Starter is told there is nothing to end, and Stripe is not called."""
+        w = platform.world
+        with pytest.raises(Conflict, match="nothing to end"):
+            platform.app.execute(EndPlatformPlan(org_id=w.org.id, actor=w.me))
+        assert platform.payments.calls == []
 
 
 class TestOperatorRevenue:

@@ -134,6 +134,24 @@ class TestPlatformWebhooks:
         assert 'class="current-plan">Pro<' in page
         assert 'class="fee-percent">2%<' in page
 
+    async def test_on_pro_the_coach_can_switch_back_to_starter(
+        self, paid_web: Quart, core: CoachOS, payments: MemoryPayments
+    ) -> None:
+        """On Pro the page offers Starter from the period's end; choosing it is a 303 back and one cancel call."""
+        browser, token = await coach(paid_web)
+        meta = {"coachos_kind": "platform", "org_id": str(org_of(core)), "plan": "pro"}
+        obj = {"id": "sub_web2", "object": "subscription", "status": "active", "metadata": meta}
+        body = event_body("customer.subscription.created", obj=obj)
+        assert (await post(paid_web, body, sign(body))).status_code == 200
+        page = await (await browser.get(PAGE)).get_data(as_text=True)
+        assert "Switch to Starter when this period ends" in page
+        sent = await browser.post(PAGE, form={"csrf_token": token, "action": "end"})
+        assert sent.status_code == 303
+        assert sent.headers["Location"] == "http://coachos.test/setup/payments?saved=ending"
+        assert [c.params for c in payments.calls if c.method == "cancel_platform_subscription"] == [
+            {"subscription_id": "sub_web2"}
+        ]
+
 
 class TestLogs:
     async def test_the_platform_flow_logs_no_personal_data_or_amounts(

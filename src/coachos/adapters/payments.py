@@ -173,6 +173,17 @@ class MemoryPayments:
         )
         return made
 
+    def cancel_platform_subscription(self, *, idempotency_key: str, subscription_id: str) -> SubscriptionState:
+        """Record the cancellation; the subscription stays as `subscriptions` has it (active when unknown)."""
+        known = self.subscriptions.get(subscription_id)
+        made: SubscriptionState = self._once(
+            "cancel_platform_subscription",
+            idempotency_key,
+            {"subscription_id": subscription_id},
+            lambda _: known or SubscriptionState(subscription_id, "active", None),
+        )
+        return made
+
     def platform_subscription(self, subscription_id: str) -> SubscriptionState | None:
         """The subscription a test put in `subscriptions` (recorded as a call; nothing is created)."""
         with self._lock:

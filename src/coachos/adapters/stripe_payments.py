@@ -207,6 +207,15 @@ class StripePayments:
         )
         return CheckoutSession(session_id=str(session.id), url=str(session.url))
 
+    def cancel_platform_subscription(self, *, idempotency_key: str, subscription_id: str) -> SubscriptionState:
+        """Set `cancel_at_period_end`: Stripe bills no more and sends `customer.subscription.deleted` at the end."""
+        sub = self._call(
+            lambda: self._client.v1.subscriptions.update(
+                subscription_id, {"cancel_at_period_end": True}, {"idempotency_key": idempotency_key}
+            )
+        )
+        return _subscription_state(sub.to_dict())
+
     def platform_subscription(self, subscription_id: str) -> SubscriptionState | None:
         """GET the subscription (a read: no idempotency key); a 404 is None."""
         try:
@@ -215,15 +224,7 @@ class StripePayments:
             if exc.reason == "resource_missing":
                 return None
             raise
-        raw: dict[str, Any] = sub.to_dict()
-        # Newer API versions keep the period on each item; older ones on the subscription too.
-        data = (raw.get("items") or {}).get("data") or [{}]
-        end = raw.get("current_period_end") or data[0].get("current_period_end")
-        return SubscriptionState(
-            subscription_id=str(raw["id"]),
-            status=str(raw["status"]),
-            current_period_end=datetime.fromtimestamp(end, UTC) if isinstance(end, int) else None,
-        )
+        return _subscription_state(sub.to_dict())
 
     def refund(self, *, idempotency_key: str, payment_intent_id: str, amount: Money | None) -> RefundResult:
         """Refund `amount` of the payment (all of what is left when None), taking back the coach's transfer.
@@ -270,6 +271,17 @@ class StripePayments:
                     "Stripe had a problem on its side; nothing was charged twice, so try again in a minute."
                 ) from e
             raise PaymentRefused(_readable(e, "Stripe refused the request."), reason=_code(e)) from None
+
+
+def _subscription_state(raw: dict[str, Any]) -> SubscriptionState:
+    # Newer API versions keep the period on each item; older ones on the subscription too.
+    data = (raw.get("items") or {}).get("data") or [{}]
+    end = raw.get("current_period_end") or data[0].get("current_period_end")
+    return SubscriptionState(
+        subscription_id=str(raw["id"]),
+        status=str(raw["status"]),
+        current_period_end=datetime.fromtimestamp(end, UTC) if isinstance(end, int) else None,
+    )
 
 
 def _price_data(name: str, price: Money) -> dict[str, Any]:

@@ -79,6 +79,11 @@ def platform_subscription_key(org_id: OrgId, plan_key: str, attempt_id: UUID) ->
     return f"platform:{org_id}:{plan_key}:{attempt_id}"
 
 
+def platform_cancel_key(org_id: OrgId, subscription_id: str) -> str:
+    """The key for ending a business's platform subscription at its period's end (once per subscription)."""
+    return f"platform:{org_id}:cancel:{subscription_id}"
+
+
 def refund_key(org_id: OrgId, refund_id: UUID) -> str:
     """The key for one refund we recorded (our refund id, so asking twice refunds once)."""
     return f"refund:{org_id}:{refund_id}"
@@ -149,6 +154,10 @@ class Payments(Protocol):
         metadata: dict[str, str],
     ) -> CheckoutSession:
         """A monthly subscription Checkout on the PLATFORM's own account (the coach paying Coach OS; no Connect)."""
+        ...
+
+    def cancel_platform_subscription(self, *, idempotency_key: str, subscription_id: str) -> SubscriptionState:
+        """End the platform subscription when the period already paid for ends (`cancel_at_period_end`)."""
         ...
 
     def platform_subscription(self, subscription_id: str) -> SubscriptionState | None:

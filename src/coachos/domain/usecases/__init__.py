@@ -90,6 +90,7 @@ from coachos.domain.usecases.onboarding import (
 )
 from coachos.domain.usecases.platform import (
     ConnectStripe,
+    EndPlatformPlan,
     GetPaymentsSetup,
     OperatorRevenue,
     PaymentsSetup,
@@ -162,6 +163,7 @@ from coachos.domain.usecases.waivers import (
 )
 
 __all__ = [
+    "EndPlatformPlan",
     "SubscribeToPlan",
     "PaymentsSetup",
     "OperatorRevenue",

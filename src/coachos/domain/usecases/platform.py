@@ -31,7 +31,7 @@ from coachos.domain.stripe_events import StripeAccount, StripeEvent, stripe_id
 from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.domain.usecases._fees import platform_fee_percent
 from coachos.domain.usecases.stripe_events import on_stripe_event
-from coachos.ports.payments import Payments, platform_subscription_key
+from coachos.ports.payments import Payments, platform_cancel_key, platform_subscription_key
 from coachos.ports.storage import UnitOfWork
 
 #: The `coachos_kind` of every Stripe object made for a coach's own platform subscription.
@@ -159,6 +159,9 @@ def subscribe_to_plan(cmd: SubscribeToPlan, deps: Deps) -> str:
         sub = uow.platform.subscription(cmd.org_id)
         if sub is not None and sub.live and sub.plan_key == plan.key:
             raise Conflict(f"You are already on {plan.name}.")
+        if sub is not None and sub.live:
+            # A second Checkout would start a second subscription and bill the coach twice.
+            raise Conflict("You already pay for a plan: end it first (Switch to the free plan), then choose another.")
         if cmd.actor.kind != "coach" or cmd.actor.id is None:
             raise ValidationError("Only a coach of the business can choose its plan.", field="actor")
         coach = uow.coaches.get(cmd.org_id, CoachId(cmd.actor.id))
@@ -174,6 +177,32 @@ def subscribe_to_plan(cmd: SubscribeToPlan, deps: Deps) -> str:
         metadata=metadata,
     )
     return session.url
+
+
+@attrs.frozen(kw_only=True)
+class EndPlatformPlan(Command[datetime | None]):
+    """Go back to the free plan: the paid subscription ends when the period already paid for ends."""
+
+    org_id: OrgId
+    actor: Actor
+
+
+@handles(EndPlatformPlan)
+def end_platform_plan(cmd: EndPlatformPlan, deps: Deps) -> datetime | None:
+    """Ask Stripe to cancel at the period's end (key from our ids); `deleted` then moves the business to Starter.
+
+    Answers when the plan ends, if Stripe said.
+    """
+    payments = _payments(deps)
+    with deps.uow() as uow:
+        uow.orgs.get(cmd.org_id)
+        sub = uow.platform.subscription(cmd.org_id)
+    if sub is None or not sub.live:
+        raise Conflict("You are on the free plan already; there is nothing to end.")
+    state = payments.cancel_platform_subscription(
+        idempotency_key=platform_cancel_key(cmd.org_id, sub.subscription_id), subscription_id=sub.subscription_id
+    )
+    return state.current_period_end or sub.current_period_end
 
 
 @attrs.frozen(kw_only=True)

@@ -14,7 +14,7 @@ from quart import redirect, render_template, request
 from coachos.domain.errors import Conflict, PaymentRefused, PaymentUnavailable, ValidationError
 from coachos.domain.ids import OrgId
 from coachos.domain.timezones import label
-from coachos.domain.usecases import ConnectStripe, GetPaymentsSetup, PaymentsSetup, SubscribeToPlan
+from coachos.domain.usecases import ConnectStripe, EndPlatformPlan, GetPaymentsSetup, PaymentsSetup, SubscribeToPlan
 from coachos.entrypoints.web.context import core, settings
 from coachos.entrypoints.web.security import login_required
 from coachos.entrypoints.web.views.setup._blueprint import bp
@@ -25,6 +25,7 @@ SAVED = {
     "connected": "Welcome back from Stripe. Your account's status below updates as soon as Stripe tells us.",
     "subscribed": "Thank you! Your plan changes as soon as Stripe confirms the payment (usually within a minute).",
     "cancelled": "Nothing was paid; your plan is unchanged.",
+    "ending": "Your paid plan ends when the period you paid for ends; then you are on the free plan.",
 }
 STATES = {
     "not_connected": "Not connected: connect Stripe to take card payments from clients.",
@@ -61,7 +62,7 @@ async def payments() -> Any:
 @bp.route(PATH, methods=["POST"])
 @login_required
 async def payments_post() -> Any:
-    """Connect Stripe (action=connect) or subscribe to a plan (action=subscribe, plan=<key>): a 303 to Stripe."""
+    """Connect Stripe (action=connect), subscribe (action=subscribe, plan=<key>) or end the paid plan (action=end)."""
     org_id, actor, _ = _actor()
     form = await request.form
     back = settings().public_url + PATH
@@ -83,6 +84,9 @@ async def payments_post() -> Any:
                     cancel_url=back + "?saved=cancelled",
                 )
             )
+        elif action == "end":
+            await core().execute_async(EndPlatformPlan(org_id=org_id, actor=actor))
+            url = back + "?saved=ending"
         else:
             raise ValidationError("Unknown action; reload the page and try again.", field="action")
     except ValidationError as exc:
