@@ -15,7 +15,7 @@ from coachos.adapters.sql.tenancy import ACROSS_ORGS_FOR_OPERATOR, ORG_SETTING, 
 from coachos.adapters.stripe_payments import StripePayments
 from coachos.domain import ledger
 from coachos.domain.money import Money
-from coachos.domain.usecases import OperatorRevenue, ReceiveStripeEvent, StripeEventReceived
+from coachos.domain.usecases import GetPaymentsSetup, OperatorRevenue, ReceiveStripeEvent, StripeEventReceived
 from coachos.ports.payments import platform_cancel_key, platform_subscription_key
 from tests.integration.fake_stripe import SECRET_KEY, FakeStripe, fake_stripe
 from tests.integration.test_concurrency import race
@@ -173,6 +173,25 @@ class TestOnTheDatabase:
         assert sum(f.amount.amount_minor for f in report.fees if f.amount.currency == "EUR") == total
         eur = {f.month: f.amount.amount_minor for f in report.fees if f.amount.currency == "EUR"}
         assert (eur["2031-01"], eur["2031-02"], eur["2031-03"]) == (51, 51, 2000)
+
+
+class TestUnreadable:
+    def test_an_unreadable_invoice_is_named_and_the_rest_shown(self, biz: Platform, engine: Engine) -> None:
+        """An invoice whose stored currency is no ISO code is left out and named; the good one is listed."""
+        for kind in ("good", "bad"):
+            body = invoice_event(biz, "invoice.paid", invoice_id=f"in_{kind}{biz.world.org.id.hex}")
+            biz.app.execute(ReceiveStripeEvent(body=body))
+        with engine.begin() as conn:
+            if _pg(conn):
+                conn.execute(sa.text("SET LOCAL ROLE NONE"))
+            bad = platform_invoices.c.invoice_id == f"in_bad{biz.world.org.id.hex}"
+            conn.execute(platform_invoices.update().where(bad).values(currency="ZZZ"))
+        setup = biz.app.execute(GetPaymentsSetup(org_id=biz.world.org.id))
+        assert [i.invoice_id for i in setup.invoices] == [f"in_good{biz.world.org.id.hex}"]
+        assert [(r.table, r.row_id) for r in setup.unreadable] == [
+            ("platform_invoices", f"in_bad{biz.world.org.id.hex}")
+        ]
+        assert "payment to Coach OS" in setup.unreadable[0].message
 
 
 class TestIsolation:

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
 from coachos.domain.ids import OrgId
 from coachos.domain.money import Money
 from coachos.domain.platform import OrgSubscription, PlatformInvoice, PlatformPlan, RevenueReport
+from coachos.domain.rows import Rows
 
 
 class PlatformRepository(Protocol):
     """Plans, subscriptions (newest event wins, cancelled is final) and platform invoices kept once."""
 
-    def plans(self) -> Sequence[PlatformPlan]:
-        """Every plan, cheapest first."""
+    def plans(self) -> Rows[PlatformPlan]:
+        """Every plan, cheapest first (rows that cannot be read named in `unreadable`)."""
         ...
 
     def plan(self, key: str) -> PlatformPlan | None:
@@ -34,8 +34,8 @@ class PlatformRepository(Protocol):
         """Keep the invoice as paid unless it already is; True if this call kept it."""
         ...
 
-    def invoices(self, org_id: OrgId) -> Sequence[PlatformInvoice]:
-        """The business's paid invoices, newest first."""
+    def invoices(self, org_id: OrgId) -> Rows[PlatformInvoice]:
+        """The business's paid invoices, newest first (rows that cannot be read named in `unreadable`)."""
         ...
 
     def claim_failure_notice(self, org_id: OrgId, invoice_id: str, amount: Money, at: datetime) -> bool:

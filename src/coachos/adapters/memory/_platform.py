@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from coachos.adapters.memory._repos import _Repo
@@ -17,14 +16,15 @@ from coachos.domain.platform import (
     replaces,
     revenue_report,
 )
+from coachos.domain.rows import Rows
 
 
 class MemoryPlatform(_Repo):
     """Plans (seeded as migration 0026 seeds them), subscriptions and platform invoices in memory."""
 
-    def plans(self) -> Sequence[PlatformPlan]:
+    def plans(self) -> Rows[PlatformPlan]:
         """Every plan, cheapest first."""
-        return sorted(self._t.platform_plans.values(), key=lambda p: (p.monthly_price.amount_minor, p.key))
+        return Rows(sorted(self._t.platform_plans.values(), key=lambda p: (p.monthly_price.amount_minor, p.key)))
 
     def plan(self, key: str) -> PlatformPlan | None:
         """The plan with `key`."""
@@ -48,10 +48,10 @@ class MemoryPlatform(_Repo):
         self._t.platform_invoices[invoice.invoice_id] = invoice
         return True
 
-    def invoices(self, org_id: OrgId) -> Sequence[PlatformInvoice]:
+    def invoices(self, org_id: OrgId) -> Rows[PlatformInvoice]:
         """The business's paid invoices, newest first."""
         mine = [i for i in self._t.platform_invoices.values() if i.org_id == org_id]
-        return sorted(mine, key=lambda i: (-i.paid_at.timestamp(), i.invoice_id))
+        return Rows(sorted(mine, key=lambda i: (-i.paid_at.timestamp(), i.invoice_id)))
 
     def claim_failure_notice(self, org_id: OrgId, invoice_id: str, amount: Money, at: datetime) -> bool:
         """True the first time for an invoice."""

@@ -11,13 +11,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from coachos.adapters.sql import _convert as cv
 from coachos.adapters.sql.repos import _Repo
 from coachos.adapters.sql.tables import (
     ledger_entries,
@@ -40,6 +40,7 @@ from coachos.domain.platform import (
     RevenueReport,
     revenue_report,
 )
+from coachos.domain.rows import Rows
 
 _s = org_subscriptions
 _i = platform_invoices
@@ -64,26 +65,37 @@ def subscription_from(row: Any) -> OrgSubscription:
     )
 
 
+def invoice_from(row: Any) -> PlatformInvoice:
+    """The invoice a row holds."""
+    return PlatformInvoice(
+        invoice_id=row.invoice_id,
+        org_id=OrgId(row.org_id),
+        subscription_id=row.subscription_id,
+        amount=Money(int(row.amount_minor), row.currency),
+        paid_at=row.paid_at,
+    )
+
+
 class SqlPlatform(_Repo):
     """Plans, subscriptions and platform invoices in SQL."""
 
     def _upsert(self) -> Any:
         return postgresql.insert if self._c.dialect.name == "postgresql" else sqlite.insert
 
-    def plans(self) -> Sequence[PlatformPlan]:
-        """Every plan, cheapest first."""
+    def plans(self) -> Rows[PlatformPlan]:
+        """Every plan that can be read, cheapest first (the others named as unreadable)."""
         q = sa.select(platform_plans).order_by(platform_plans.c.price_minor, platform_plans.c.key)
-        return [plan_from(r) for r in self._c.execute(q)]
+        return cv.read_all(platform_plans, self._c.execute(q), plan_from, key="key")
 
     def plan(self, key: str) -> PlatformPlan | None:
-        """The plan with `key`."""
+        """The plan with `key`; CorruptRecord if its row cannot be read."""
         row = self._c.execute(sa.select(platform_plans).where(platform_plans.c.key == key)).first()
-        return None if row is None else plan_from(row)
+        return None if row is None else cv.read(platform_plans, row, plan_from, key="key")
 
     def subscription(self, org_id: OrgId) -> OrgSubscription | None:
-        """The business's subscription."""
+        """The business's subscription; CorruptRecord if its row cannot be read."""
         row = self._c.execute(sa.select(_s).where(_s.c.org_id == org_id)).first()
-        return None if row is None else subscription_from(row)
+        return None if row is None else cv.read(_s, row, subscription_from, key="org_id")
 
     def apply_subscription(self, sub: OrgSubscription) -> bool:
         """One upsert whose WHERE holds the rule (newer only, cancelled final, a new live one replaces)."""
@@ -135,23 +147,14 @@ class SqlPlatform(_Repo):
         ).returning(_i.c.invoice_id)
         return self._c.execute(stmt).first() is not None
 
-    def invoices(self, org_id: OrgId) -> Sequence[PlatformInvoice]:
-        """The business's paid invoices, newest first."""
+    def invoices(self, org_id: OrgId) -> Rows[PlatformInvoice]:
+        """The business's paid invoices, newest first (unreadable ones named, not shown)."""
         q = (
             sa.select(_i)
             .where(_i.c.org_id == org_id, _i.c.paid_at.is_not(None))
             .order_by(_i.c.paid_at.desc(), _i.c.invoice_id)
         )
-        return [
-            PlatformInvoice(
-                invoice_id=r.invoice_id,
-                org_id=OrgId(r.org_id),
-                subscription_id=r.subscription_id,
-                amount=Money(int(r.amount_minor), r.currency),
-                paid_at=r.paid_at,
-            )
-            for r in self._c.execute(q)
-        ]
+        return cv.read_all(_i, self._c.execute(q), invoice_from, key="invoice_id")
 
     def claim_failure_notice(self, org_id: OrgId, invoice_id: str, amount: Money, at: datetime) -> bool:
         """Insert or update the invoice's row setting `failure_noticed_at` only from NULL; True if this call set it."""

@@ -15,7 +15,7 @@ from uuid import UUID
 
 import attrs
 
-from coachos.domain.errors import Conflict, NotFound, ValidationError
+from coachos.domain.errors import Conflict, CorruptRecord, NotFound, ValidationError
 from coachos.domain.ids import Actor, CoachId, OrgId
 from coachos.domain.money import Money
 from coachos.domain.platform import (
@@ -27,6 +27,7 @@ from coachos.domain.platform import (
     RevenueReport,
     check_status,
 )
+from coachos.domain.rows import unreadable_in
 from coachos.domain.stripe_events import StripeAccount, StripeEvent, stripe_id
 from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.domain.usecases._fees import platform_fee_percent
@@ -68,6 +69,8 @@ class PaymentsSetup:
     plan: PlatformPlan | None
     fee_percent: Any
     invoices: tuple[PlatformInvoice, ...]
+    #: Plans and invoices whose stored rows could not be read (the page says so).
+    unreadable: tuple[CorruptRecord, ...] = ()
 
 
 @attrs.frozen(kw_only=True)
@@ -85,15 +88,17 @@ def get_payments_setup(cmd: GetPaymentsSetup, deps: Deps) -> PaymentsSetup:
         account = uow.stripe.account(cmd.org_id)
         sub = uow.platform.subscription(cmd.org_id)
         plan = uow.platform.plan(sub.plan_key if sub is not None and sub.live else DEFAULT_PLAN)
+        plans, invoices = uow.platform.plans(), uow.platform.invoices(cmd.org_id)
         return PaymentsSetup(
             configured=deps.payments is not None,
             account=account,
             state=connection_state(account),
-            plans=tuple(uow.platform.plans()),
+            plans=tuple(plans),
             subscription=sub,
             plan=plan,
             fee_percent=platform_fee_percent(uow, cmd.org_id),
-            invoices=tuple(uow.platform.invoices(cmd.org_id)[:12]),
+            invoices=tuple(invoices[:12]),
+            unreadable=unreadable_in(plans, invoices),
         )
 
 

@@ -17,6 +17,7 @@ from coachos.domain.timezones import label
 from coachos.domain.usecases import ConnectStripe, EndPlatformPlan, GetPaymentsSetup, PaymentsSetup, SubscribeToPlan
 from coachos.entrypoints.web.context import core, settings
 from coachos.entrypoints.web.security import login_required
+from coachos.entrypoints.web.unreadable import report
 from coachos.entrypoints.web.views.setup._blueprint import bp
 from coachos.entrypoints.web.views.setup._forms import _actor
 
@@ -46,6 +47,7 @@ async def _page(org_id: OrgId, *, status: int = 200, **extra: Any) -> Any:
         state_text=STATES[setup.state],
         renews=label(sub.current_period_end, org.tz) if sub is not None and sub.current_period_end else None,
         invoices=[(i, label(i.paid_at, org.tz)) for i in setup.invoices],
+        unreadable=report(setup.unreadable),
         **extra,
     )
     return page, status
