@@ -75,7 +75,7 @@ def _seed(url: str) -> dict[str, Any]:
 class Server:
     """`coachos serve` in a subprocess."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, extra_env: dict[str, str] | None = None) -> None:
         self.port = _free_port()
         self.folder = tempfile.mkdtemp()
         env = dict(
@@ -86,6 +86,7 @@ class Server:
             COACHOS_LOG_LEVEL="WARNING",
             COACHOS_COOKIE_SECURE="false",
             COACHOS_DB_POOL_SIZE="20",
+            **(extra_env or {}),
         )
         self.process = subprocess.Popen(  # noqa: S603  # our own CLI
             [sys.executable, "-m", "coachos.entrypoints.cli", "serve", "--port", str(self.port)],

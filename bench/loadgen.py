@@ -65,16 +65,59 @@ async def _worker(
         writer.close()
 
 
+async def _paced(
+    host: str,
+    port: int,
+    queue: asyncio.Queue[tuple[float, dict[str, Any]] | None],
+    latencies: list[float],
+    statuses: Counter[int],
+) -> None:
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        while (item := await queue.get()) is not None:
+            due, request = item
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            statuses[await _send(reader, writer, _raw(host, port, request))] += 1
+            # From when the request was DUE, not when a connection got free: a slow server shows as
+            # latency instead of silently lowering the offered rate (coordinated omission).
+            latencies.append(time.perf_counter() - due)
+    finally:
+        writer.close()
+
+
+async def _open_loop(spec: dict[str, Any], latencies: list[float], statuses: Counter[int]) -> None:
+    """Offer `rate` requests a second, each at its own time, whatever the answers take."""
+    queue: asyncio.Queue[tuple[float, dict[str, Any]] | None] = asyncio.Queue()
+    start = time.perf_counter() + 0.05
+    for n, request in enumerate(spec["requests"]):
+        queue.put_nowait((start + n / spec["rate"], request))
+    for _ in range(spec["connections"]):
+        queue.put_nowait(None)
+    await asyncio.gather(
+        *(_paced(spec["host"], spec["port"], queue, latencies, statuses) for _ in range(spec["connections"]))
+    )
+
+
 async def run(spec: dict[str, Any]) -> dict[str, Any]:
-    """Drive `spec` = {host, port, connections, seconds, requests: [...], cycle: bool}."""
+    """Drive `spec` = {host, port, connections, seconds, requests: [...], cycle: bool, rate: optional}.
+
+    With `rate`, each request of the list is sent once at its own due time (open loop); otherwise
+    every connection sends back to back for `seconds`.
+    """
     requests = itertools.cycle(spec["requests"]) if spec.get("cycle", True) else iter(spec["requests"])
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
     started = time.perf_counter()
-    until = started + spec["seconds"]
-    await asyncio.gather(
-        *(_worker(spec["host"], spec["port"], requests, until, latencies, statuses) for _ in range(spec["connections"]))
-    )
+    if spec.get("rate"):
+        await _open_loop(spec, latencies, statuses)
+    else:
+        until = started + spec["seconds"]
+        await asyncio.gather(
+            *(
+                _worker(spec["host"], spec["port"], requests, until, latencies, statuses)
+                for _ in range(spec["connections"])
+            )
+        )
     elapsed = time.perf_counter() - started
     ordered = sorted(latencies)
     return {

@@ -64,6 +64,7 @@ from coachos.domain.usecases import (
     UpdateOrganizationSettings,
     UseCredit,
 )
+from coachos.domain.usecases.accounting import AccountingReport, OutstandingPayments
 from coachos.domain.usecases.catalog import UpdateService
 from coachos.domain.usecases.clients import ConsentLog, RecordConsent, UpdateClient, WithdrawConsent
 from coachos.domain.usecases.consent import ApplyBookingConsents
@@ -78,6 +79,9 @@ from coachos.domain.usecases.templates import (
 from coachos.settings import Settings
 
 __all__ = [
+    # accounting
+    "AccountingReport",
+    "OutstandingPayments",
     # accounts
     "Authenticate",
     "CreateApiToken",

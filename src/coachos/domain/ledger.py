@@ -9,6 +9,7 @@ zero in each currency):
 - ``revenue`` (income, credit): earned sales: one-off sales, and package sessions as they are used.
 - ``deferred_revenue`` (liability, credit): money for package credits not used yet.
 - ``cash`` (asset): money the coach took outside Stripe (cash, bank transfer) and recorded by hand.
+- ``bank`` (asset): money Stripe paid out of the Stripe balance into the coach's bank account.
 
 A refund reverses the sale it refunds line by line (proportionally for a partial refund), so a full
 refund and its sale leave every account where it was; reports tell refunds apart by ``source_kind``.
@@ -37,6 +38,7 @@ class Account(StrEnum):
     REVENUE = "revenue"
     DEFERRED_REVENUE = "deferred_revenue"
     CASH = "cash"
+    BANK = "bank"
 
 
 #: Where a sale's money lands: at Stripe, or in the coach's hand or bank.
@@ -48,6 +50,7 @@ class SourceKind(StrEnum):
     REFUND = "refund"
     DISPUTE = "dispute"
     RECOGNITION = "recognition"
+    PAYOUT = "payout"
 
 
 #: Income accounts: a sale credits one of them with its gross.
@@ -296,6 +299,19 @@ def recognise(header: Header, amount: Money) -> LedgerTransaction:
         currency=amount.currency,
     )
     return header.transaction(SourceKind.RECOGNITION, entries)
+
+
+def payout(header: Header, amount: Money) -> LedgerTransaction:
+    """Stripe paid `amount` out of the Stripe balance into the coach's bank; a negative amount reverses one
+    (a payout that failed after it was recorded paid comes back to the Stripe balance)."""
+    if amount.amount_minor == 0:
+        raise ValidationError("A payout moves some money.", field="amount")
+    entries = _lines(
+        (Account.BANK, amount.amount_minor),
+        (Account.STRIPE_BALANCE, -amount.amount_minor),
+        currency=amount.currency,
+    )
+    return header.transaction(SourceKind.PAYOUT, entries)
 
 
 def balances(transactions: Iterable[LedgerTransaction], currency: str) -> Mapping[Account, int]:

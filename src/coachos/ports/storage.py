@@ -10,12 +10,13 @@ it by id raises CorruptRecord, and list reads (which return `Rows`) leave it out
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
 from uuid import UUID
 
+from coachos.domain.accounting import LedgerSum
 from coachos.domain.accounts import ApiToken, AttemptSlot, Login, SecurityEvent, ThrottleRule, WebSession
 from coachos.domain.automations import Automation, AutomationRun, AutomationStatus
 from coachos.domain.availability import BusyBlock, DateOverride, WeeklyRule
@@ -44,7 +45,7 @@ from coachos.domain.ids import (
     WaiverVersionId,
 )
 from coachos.domain.inbox import Conversation
-from coachos.domain.ledger import Account, LedgerTransaction
+from coachos.domain.ledger import Account, LedgerTransaction, SourceKind
 from coachos.domain.messages import Message, MessageChannel, MessageStatus
 from coachos.domain.numbers import PhoneNumber
 from coachos.domain.orgs import Coach, Organization
@@ -267,6 +268,10 @@ class PackageRepository(Protocol):
 
     def recent(self, org_id: OrgId, *, limit: int = 50) -> Rows[SessionPackage]:
         """The organisation's packages, most recently sold first."""
+        ...
+
+    def unsettled(self, org_id: OrgId, *, limit: int = 100) -> Rows[SessionPackage]:
+        """The organisation's packages whose payment is pending or failed, oldest first."""
         ...
 
     def use_credit(self, org_id: OrgId, event: CreditEvent) -> CreditChange:
@@ -763,6 +768,26 @@ class LedgerRepository(Protocol):
 
     def balances(self, org_id: OrgId, currency: str) -> Mapping[Account, int]:
         """Each account's balance in `currency` (debits positive), summed by the store; unused accounts left out."""
+        ...
+
+    def summary(self, org_id: OrgId, boundaries: Sequence[datetime]) -> Sequence[LedgerSum]:
+        """The business's lines summed by the store per period (see `domain.accounting.summarise`)."""
+        ...
+
+    def window(
+        self,
+        org_id: OrgId,
+        start: datetime,
+        end: datetime,
+        *,
+        newest_first: bool = False,
+        limit: int,
+        offset: int = 0,
+        kinds: Collection[SourceKind] = (),
+        after: tuple[datetime, str] | None = None,
+    ) -> Sequence[LedgerTransaction]:
+        """Up to `limit` transactions that happened in [start, end) (of `kinds`, if any), by time then key,
+        skipping `offset` of them and, if `after` is given, every one up to that (time, key) in this order."""
         ...
 
 

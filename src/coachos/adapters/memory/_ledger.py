@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
 
 from coachos.adapters.memory._repos import _Repo
 from coachos.domain import ledger
+from coachos.domain.accounting import LedgerSum, summarise
 from coachos.domain.ids import OrgId
-from coachos.domain.ledger import Account, LedgerTransaction
+from coachos.domain.ledger import Account, LedgerTransaction, SourceKind
 
 
 class MemoryLedger(_Repo):
@@ -32,3 +34,36 @@ class MemoryLedger(_Repo):
     def balances(self, org_id: OrgId, currency: str) -> Mapping[Account, int]:
         """Each account's balance in `currency`."""
         return ledger.balances(self.transactions(org_id), currency)
+
+    def summary(self, org_id: OrgId, boundaries: Sequence[datetime]) -> Sequence[LedgerSum]:
+        """Lines summed per period, kind, account, currency, item and client."""
+        return summarise(self.transactions(org_id), boundaries)
+
+    def window(
+        self,
+        org_id: OrgId,
+        start: datetime,
+        end: datetime,
+        *,
+        newest_first: bool = False,
+        limit: int,
+        offset: int = 0,
+        kinds: Collection[SourceKind] = (),
+        after: tuple[datetime, str] | None = None,
+    ) -> Sequence[LedgerTransaction]:
+        """Up to `limit` transactions that happened in [start, end) (of `kinds`, if any), by time then key,
+        skipping `offset` of them and, if `after` is given, every one up to that (time, key) in this order."""
+        found = [
+            tx
+            for tx in self.transactions(org_id)
+            if start <= tx.occurred_at < end and (not kinds or tx.source_kind in kinds)
+        ]
+        if newest_first:
+            found.reverse()
+        if after is not None:
+            found = [
+                tx
+                for tx in found
+                if ((tx.occurred_at, tx.key) < after if newest_first else (tx.occurred_at, tx.key) > after)
+            ]
+        return found[offset : offset + limit]

@@ -21,7 +21,7 @@ from coachos.domain.bookings import (
     CreditEvent,
     CreditEventKind,
 )
-from coachos.domain.catalog import Service, SessionPackage
+from coachos.domain.catalog import PaymentState, Service, SessionPackage
 from coachos.domain.clients import Client, ClientStatus
 from coachos.domain.consent import ConsentChange
 from coachos.domain.errors import (
@@ -525,6 +525,12 @@ class MemoryPackages(_Repo):
         """The organisation's packages, most recently sold first."""
         mine = [p for p in self._t.packages.values() if p.org_id == org_id]
         return self._rows("packages", org_id, sorted(mine, key=lambda p: p.purchased_at, reverse=True)[:limit])
+
+    def unsettled(self, org_id: OrgId, *, limit: int = 100) -> Rows[SessionPackage]:
+        """The organisation's packages whose payment is pending or failed, oldest first."""
+        waiting = (PaymentState.PENDING, PaymentState.FAILED)
+        mine = [p for p in self._t.packages.values() if p.org_id == org_id and p.payment_state in waiting]
+        return self._rows("packages", org_id, sorted(mine, key=lambda p: (p.purchased_at, p.id))[:limit])
 
     def _event(self, booking_id: BookingId, kind: CreditEventKind) -> CreditEvent | None:
         return next((e for _, e in self._t.credit_events if e.booking_id == booking_id and e.kind is kind), None)

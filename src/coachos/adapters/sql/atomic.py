@@ -148,6 +148,18 @@ class SqlPackages(_Repo):
         q = sa.select(packages).where(p.org_id == org_id).order_by(p.purchased_at.desc(), p.id).limit(limit)
         return self._all(packages, q, cv.package_from)
 
+    def unsettled(self, org_id: OrgId, *, limit: int = 100) -> Rows[SessionPackage]:
+        """The organisation's packages whose payment is pending or failed, oldest first."""
+        p = packages.c
+        waiting = (PaymentState.PENDING.value, PaymentState.FAILED.value)
+        q = (
+            sa.select(packages)
+            .where(p.org_id == org_id, p.payment_state.in_(waiting))
+            .order_by(p.purchased_at, p.id)
+            .limit(limit)
+        )
+        return self._all(packages, q, cv.package_from)
+
     def _claim(self, org_id: OrgId, values: dict[str, Any]) -> int | None:
         """Insert the credit event unless one of its kind exists for the booking; its id, or None.
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -12,11 +13,20 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from coachos.adapters.sql.repos import _Repo
 from coachos.adapters.sql.tables import ledger_entries, ledger_transactions
+from coachos.domain.accounting import LedgerSum, check_boundaries
 from coachos.domain.ids import OrgId
-from coachos.domain.ledger import Account, Entry, LedgerTransaction
+from coachos.domain.ledger import Account, Entry, LedgerTransaction, SourceKind
 from coachos.domain.money import check_currency
 
 _t, _e = ledger_transactions, ledger_entries
+
+
+def _beyond(after: tuple[datetime, str], *, newest_first: bool) -> sa.ColumnElement[bool]:
+    """Rows past (time, key) in the listing's order (keyset paging: stable while rows are added)."""
+    when, key = after
+    if newest_first:
+        return sa.or_(_t.c.occurred_at < when, sa.and_(_t.c.occurred_at == when, _t.c.key < key))
+    return sa.or_(_t.c.occurred_at > when, sa.and_(_t.c.occurred_at == when, _t.c.key > key))
 
 
 class SqlLedger(_Repo):
@@ -77,6 +87,66 @@ class SqlLedger(_Repo):
             .group_by(_e.c.account)
         )
         return {Account(account): int(total) for account, total in self._c.execute(query)}
+
+    def summary(self, org_id: OrgId, boundaries: Sequence[datetime]) -> Sequence[LedgerSum]:
+        """Lines summed by the database per period, kind, account, currency, item and client.
+
+        The period of a transaction is computed in SQL by a CASE over the boundaries (instants the
+        business's local months start, computed in Python from its zone), so the database returns
+        one row per group, not one per line, and DST and odd offsets need nothing from the database.
+        """
+        bounds = check_boundaries(boundaries)
+        when = _t.c.occurred_at
+        period = sa.case(
+            (when < bounds[0], -1),
+            *((when < b, n) for n, b in enumerate(bounds[1:])),
+            else_=None,
+        ).label("period")
+        query = (
+            sa.select(
+                period,
+                _t.c.source_kind,
+                _e.c.account,
+                _e.c.currency,
+                _t.c.item,
+                _t.c.client_id,
+                sa.func.sum(_e.c.amount_minor),
+            )
+            .select_from(_e.join(_t, _t.c.id == _e.c.transaction_id))
+            .where(_t.c.org_id == org_id, _e.c.org_id == org_id, when < bounds[-1])
+            .group_by(period, _t.c.source_kind, _e.c.account, _e.c.currency, _t.c.item, _t.c.client_id)
+        )
+        return [
+            LedgerSum(int(p), kind, account, currency, item, client, int(total))
+            for p, kind, account, currency, item, client, total in self._c.execute(query)
+            if total
+        ]
+
+    def window(
+        self,
+        org_id: OrgId,
+        start: datetime,
+        end: datetime,
+        *,
+        newest_first: bool = False,
+        limit: int,
+        offset: int = 0,
+        kinds: Collection[SourceKind] = (),
+        after: tuple[datetime, str] | None = None,
+    ) -> Sequence[LedgerTransaction]:
+        """Up to `limit` transactions that happened in [start, end) (of `kinds`, if any), by time then key,
+        skipping `offset` of them and, if `after` is given, every one up to that (time, key) in this order."""
+        order = (_t.c.occurred_at.desc(), _t.c.key.desc()) if newest_first else (_t.c.occurred_at, _t.c.key)
+        query = (
+            sa.select(_t)
+            .where(_t.c.org_id == org_id, _t.c.occurred_at >= start, _t.c.occurred_at < end)
+            .where(_t.c.source_kind.in_([k.value for k in kinds]) if kinds else sa.true())
+            .where(sa.true() if after is None else _beyond(after, newest_first=newest_first))
+            .order_by(*order)
+            .limit(limit)
+            .offset(offset)
+        )
+        return self._read(org_id, query)
 
     def _read(self, org_id: OrgId, query: sa.Select[Any]) -> list[LedgerTransaction]:
         rows = list(self._c.execute(query))

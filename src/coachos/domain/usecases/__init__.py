@@ -7,6 +7,7 @@ its module here is what makes `HANDLERS` know it. A new use-case module adds one
 from __future__ import annotations
 
 from coachos.domain.usecases._base import HANDLERS, Command, Deps, handles
+from coachos.domain.usecases.accounting import AccountingReport, OutstandingPayments
 from coachos.domain.usecases.accounts import (
     Authenticate,
     CreateApiToken,
@@ -163,6 +164,8 @@ from coachos.domain.usecases.waivers import (
 )
 
 __all__ = [
+    "AccountingReport",
+    "OutstandingPayments",
     "EndPlatformPlan",
     "SubscribeToPlan",
     "PaymentsSetup",

@@ -7,6 +7,7 @@ from quart import Blueprint
 # Adds the consent forms' routes to the clients blueprint.
 from coachos.entrypoints.web.views import (
     account,
+    accounting,
     api,
     calendar,
     client_consents,  # noqa: F401  # imported for its routes
@@ -31,6 +32,7 @@ BLUEPRINTS: list[Blueprint] = [
     today.bp,
     calendar.bp,
     clients.bp,
+    accounting.bp,
     inbox.bp,
     setup.bp,
     public.bp,

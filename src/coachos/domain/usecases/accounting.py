@@ -1,0 +1,118 @@
+"""Accounting: reports over the ledger, payments still owed, and Stripe payouts into the books.
+
+Payouts (Connect `payout.paid` / `payout.failed`, naming the connected account) move money from the
+Stripe balance to the bank account of the books. Both handlers are idempotent by the ledger's unique
+keys and tolerate either order: `payout.failed` records the payout (if `payout.paid` has not) and its
+reversal, so paid-then-failed and failed-then-paid both leave the payout's net at zero, and a paid
+event arriving after the failure finds its key taken.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import attrs
+
+from coachos.domain import ledger
+from coachos.domain.accounting import (
+    OutstandingPayment,
+    PaymentSource,
+    Report,
+    build_report,
+    month_boundaries,
+    months_between,
+)
+from coachos.domain.ids import OrgId
+from coachos.domain.ledger import Header
+from coachos.domain.money import Money
+from coachos.domain.rows import Rows
+from coachos.domain.stripe_events import StripeEvent
+from coachos.domain.usecases._base import Command, Deps, handles
+from coachos.domain.usecases.stripe_events import on_stripe_event
+from coachos.ports.storage import UnitOfWork
+
+
+@attrs.frozen(kw_only=True)
+class AccountingReport(Command[Report]):
+    """The business's report for the local months from `first`'s to `last`'s, in the business's currency."""
+
+    org_id: OrgId
+    first: date
+    last: date
+
+
+@handles(AccountingReport)
+def accounting_report(cmd: AccountingReport, deps: Deps) -> Report:
+    """Sum the ledger by local month in the database and build the report from the sums."""
+    months = months_between(cmd.first, cmd.last)
+    with deps.uow() as uow:
+        org = uow.orgs.get(cmd.org_id)
+        sums = uow.ledger.summary(cmd.org_id, month_boundaries(months, org.tz))
+    return build_report(sums, months, org.currency)
+
+
+@attrs.frozen(kw_only=True)
+class OutstandingPayments(Command[Rows[OutstandingPayment]]):
+    """Payments still owed or failed (packages pending or failed), oldest first."""
+
+    org_id: OrgId
+    limit: int = 100
+
+
+@handles(OutstandingPayments)
+def outstanding_payments(cmd: OutstandingPayments, deps: Deps) -> Rows[OutstandingPayment]:
+    """Every source of payments owed, as typed rows (packages today; memberships and bookings may join)."""
+    with deps.uow() as uow:
+        packages = uow.packages.unsettled(cmd.org_id, limit=cmd.limit)
+    rows = [
+        OutstandingPayment(
+            source=PaymentSource.PACKAGE,
+            source_id=p.id,
+            client_id=p.client_id,
+            item=p.name,
+            amount=p.price,
+            state=p.payment_state.value,
+            since=p.purchased_at,
+        )
+        for p in packages
+    ]
+    return Rows(rows, packages.unreadable)
+
+
+def _payout(event: StripeEvent) -> tuple[str, Money] | None:
+    """The payout's id and amount, or None when the event is not a connected account's payout we can read."""
+    obj: Any = event.object
+    po, amount, currency = obj.get("id"), obj.get("amount"), obj.get("currency")
+    if obj.get("object") != "payout" or not isinstance(po, str) or not isinstance(currency, str):
+        return None
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        return None
+    return po, Money(amount, currency.upper())
+
+
+def _record_payout(uow: UnitOfWork, deps: Deps, event: StripeEvent, *, failed: bool) -> None:
+    found = _payout(event)
+    owner = uow.stripe.account_owner(event.account) if event.account else None
+    if found is None or owner is None:
+        return  # the platform's own payouts, or an account no business has connected: kept, not booked
+    po, amount = found
+
+    def header(key: str, memo: str) -> Header:
+        return Header(id=deps.ids.new_id(), org_id=owner, key=key, occurred_at=event.created, source_id=po, memo=memo)
+
+    uow.ledger.record(ledger.payout(header(f"payout:{po}", "Stripe payout to the bank"), amount))
+    if failed:
+        uow.ledger.record(ledger.payout(header(f"payout-failed:{po}", "Stripe payout failed: back at Stripe"), -amount))
+
+
+@on_stripe_event("payout.paid")
+def payout_paid(uow: UnitOfWork, deps: Deps, event: StripeEvent) -> None:
+    """Book a connected account's payout: Stripe balance → bank, once (`payout:<id>`)."""
+    _record_payout(uow, deps, event, failed=False)
+
+
+@on_stripe_event("payout.failed")
+def payout_failed(uow: UnitOfWork, deps: Deps, event: StripeEvent) -> None:
+    """A payout that failed comes back to the Stripe balance (`payout-failed:<id>`), whatever arrived first."""
+    _record_payout(uow, deps, event, failed=True)
