@@ -2,8 +2,8 @@
 
 It creates accounts, account links, Checkout sessions, payment intents (off-session charges) and
 refunds, reads a PaymentIntent with its latest charge's balance transaction expanded (the fee, from
-`fees`), and reads and cancels subscriptions (those a test put in `subscriptions`); like Stripe it
-keeps the first answer per Idempotency-Key and replays it for a repeated key (creating nothing),
+`fees`), and reads, updates and cancels subscriptions (those a test put in `subscriptions`); like Stripe
+it keeps the first answer per Idempotency-Key and replays it for a repeated key (creating nothing),
 answers scripted errors in turn, and can hold its answer to the next create back (after creating the
 object) until released, which makes the client's read time out exactly where a lost answer would.
 """
@@ -56,7 +56,7 @@ class FakeStripe:
     unsettled: set[str] = attrs.Factory(set)
     #: Set to let a held answer go (see `hold_next`).
     release: threading.Event = attrs.Factory(threading.Event)
-    #: Subscriptions by id, as a test sets them (GET reads one, DELETE cancels it).
+    #: Subscriptions by id, as a test sets them (GET reads one, POST updates it, DELETE cancels it; others 404).
     subscriptions: dict[str, dict[str, Any]] = attrs.Factory(dict)
     _answers: dict[str, tuple[int, dict[str, Any]]] = attrs.field(factory=dict, alias="_answers")
     _errors: list[tuple[int, dict[str, Any]]] = attrs.field(factory=list, alias="_errors")
@@ -145,6 +145,16 @@ class FakeStripe:
                 "latest_charge": charge if expanded else charge["id"],
             }
 
+    def update_subscription(self, request: StubRequest) -> tuple[int, dict[str, Any], bool, bool]:
+        """POST /v1/subscriptions/<id>: the fields set on a subscription a test set (404 for others)."""
+        with self._lock:
+            self.requests.append(request)
+            found = self.subscriptions.get(request.path.removeprefix("/v1/subscriptions/"))
+            if found is None:
+                return 404, {"error": {"type": "invalid_request_error", "code": "resource_missing"}}, False, False
+            found |= {k: v == "true" if v in ("true", "false") else v for k, v in request.form.items()}
+            return 200, found, False, False
+
     def _create(self, request: StubRequest) -> dict[str, Any]:
         prefix, kind = _PREFIX[request.path]
         n = len(self.objects) + 1
@@ -180,7 +190,9 @@ def fake_stripe() -> Iterator[FakeStripe]:
             request = StubRequest(
                 self.path, form, self.headers.get("Idempotency-Key"), self.headers.get("Authorization")
             )
-            if self.path not in _PREFIX:
+            if self.path.startswith("/v1/subscriptions/"):
+                status, body, replayed, hold = state.update_subscription(request)
+            elif self.path not in _PREFIX:
                 status, body, replayed, hold = 404, {"error": {"type": "invalid_request_error"}}, False, False
             else:
                 status, body, replayed, hold = state.handle(request)

@@ -83,8 +83,11 @@ class MemoryPayments:
     ) -> OnboardingLink:
         """Record the account (when new) and the link; the link points at `return_url` at once."""
         if account_id is None:
+            # The org's id in the account's keeps accounts distinct in a database shared by several fakes.
             account_id = str(
-                self._once("account", account_key(org_id), {"org_id": str(org_id)}, lambda n: f"acct_memory{n}")
+                self._once(
+                    "account", account_key(org_id), {"org_id": str(org_id)}, lambda n: f"acct_memory{n}x{org_id.hex}"
+                )
             )
         params = {"account": account_id, "return_url": return_url, "refresh_url": refresh_url}
         url = self._once("account_link", onboarding_link_key(org_id, attempt_id), params, lambda _: return_url)
@@ -209,6 +212,53 @@ class MemoryPayments:
             lambda n: SavedCardCharge(f"pi_memory{n}", "succeeded", amount),
         )
         return made
+
+    def create_platform_subscription_checkout(
+        self,
+        *,
+        idempotency_key: str,
+        name: str,
+        price: Money,
+        customer_email: str,
+        success_url: str,
+        cancel_url: str,
+        reference: str,
+        metadata: dict[str, str],
+    ) -> CheckoutSession:
+        """Record the coach's plan Checkout and answer one whose page is `success_url`."""
+        params = {
+            "name": name,
+            "price": price,
+            "customer_email": customer_email,
+            "reference": reference,
+            "metadata": dict(metadata),
+        }
+        made: CheckoutSession = self._once(
+            "platform_subscription_checkout",
+            idempotency_key,
+            params,
+            lambda n: CheckoutSession(f"cs_memory{n}", success_url),
+        )
+        return made
+
+    def cancel_platform_subscription(self, *, idempotency_key: str, subscription_id: str) -> SubscriptionState:
+        """Record the cancellation; the subscription stays as `subscriptions` has it (active when unknown)."""
+        known = self.subscriptions.get(subscription_id)
+        made: SubscriptionState = self._once(
+            "cancel_platform_subscription",
+            idempotency_key,
+            {"subscription_id": subscription_id},
+            lambda _: known or SubscriptionState(subscription_id, "active", None, None),
+        )
+        return made
+
+    def platform_subscription(self, subscription_id: str) -> SubscriptionState | None:
+        """The subscription a test put in `subscriptions` (recorded as a call; nothing is created)."""
+        with self._lock:
+            self.calls.append(PaymentCall("platform_subscription", "", {"subscription_id": subscription_id}))
+            if self._failures:
+                raise self._failures.pop(0)
+            return self.subscriptions.get(subscription_id)
 
     def refund(self, *, idempotency_key: str, payment_intent_id: str, amount: Money | None) -> RefundResult:
         """Record the refund as succeeded; a full refund needs the payment in `paid`, as Stripe needs it to exist."""

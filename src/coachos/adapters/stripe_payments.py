@@ -220,6 +220,54 @@ class StripePayments:
         )
         return CheckoutSession(session_id=str(session.id), url=str(session.url))
 
+    def create_platform_subscription_checkout(
+        self,
+        *,
+        idempotency_key: str,
+        name: str,
+        price: Money,
+        customer_email: str,
+        success_url: str,
+        cancel_url: str,
+        reference: str,
+        metadata: dict[str, str],
+    ) -> CheckoutSession:
+        """A monthly subscription Checkout on the platform's own account: no `on_behalf_of`, no transfer, no fee."""
+        monthly = _price_data(name, price) | {"recurring": {"interval": "month"}}
+        params: dict[str, Any] = {
+            "mode": "subscription",
+            "line_items": [{"quantity": 1, "price_data": monthly}],
+            "subscription_data": {"metadata": metadata},
+            "customer_email": customer_email,
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+            "client_reference_id": reference,
+            "metadata": metadata,
+        }
+        session = self._call(
+            lambda: self._client.v1.checkout.sessions.create(params, {"idempotency_key": idempotency_key})  # type: ignore[arg-type]
+        )
+        return CheckoutSession(session_id=str(session.id), url=str(session.url))
+
+    def cancel_platform_subscription(self, *, idempotency_key: str, subscription_id: str) -> SubscriptionState:
+        """Set `cancel_at_period_end`: Stripe bills no more and sends `customer.subscription.deleted` at the end."""
+        sub = self._call(
+            lambda: self._client.v1.subscriptions.update(
+                subscription_id, {"cancel_at_period_end": True}, {"idempotency_key": idempotency_key}
+            )
+        )
+        return _subscription_state(sub.to_dict())
+
+    def platform_subscription(self, subscription_id: str) -> SubscriptionState | None:
+        """GET the subscription (a read: no idempotency key); a 404 is None."""
+        try:
+            sub = self._call(lambda: self._client.v1.subscriptions.retrieve(subscription_id))
+        except PaymentRefused as exc:
+            if exc.reason == "resource_missing":
+                return None
+            raise
+        return _subscription_state(sub.to_dict())
+
     def refund(self, *, idempotency_key: str, payment_intent_id: str, amount: Money | None) -> RefundResult:
         """Refund `amount` of the payment (all of what is left when None), taking back the coach's transfer.
 
@@ -303,7 +351,7 @@ class StripePayments:
 
 def _subscription_state(found: Any) -> SubscriptionState:
     # Since API 2025-03-31 the current period lives on the subscription's items, not on it.
-    sub: dict[str, Any] = found.to_dict()
+    sub: dict[str, Any] = found if isinstance(found, dict) else found.to_dict()
     data = (sub.get("items") or {}).get("data") or [{}]
     first = data[0] if "current_period_end" in data[0] else sub
 

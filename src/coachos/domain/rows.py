@@ -26,6 +26,8 @@ RECORD_NAMES = {
     "api_tokens": "API token",
     "messages": "message",
     "onboarding_flows": "onboarding flow",
+    "platform_plans": "plan",
+    "platform_invoices": "payment to Coach OS",
 }
 
 

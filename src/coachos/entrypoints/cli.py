@@ -15,6 +15,7 @@ from coachos.adapters.sql import migrate
 from coachos.adapters.sql.engine import Timeouts, make_engine
 from coachos.bootstrap import MEMORY_URL, bootstrap
 from coachos.domain.errors import CoachOSError
+from coachos.domain.platform import RevenueReport
 from coachos.domain.timezones import label
 from coachos.logs import configure_logging
 from coachos.settings import Settings, redact_url
@@ -204,6 +205,34 @@ def numbers_remove(settings: Settings, business: str, number: str) -> None:
             raise click.ClickException(f"{wanted} is not one of {org.slug}'s numbers (see `coachos numbers list`).")
         app.execute(RemovePhoneNumber(org_id=org.id, number_id=found[0].id, actor=SYSTEM))
     click.echo(f"Removed {wanted} from {org.slug}.")
+
+
+@cli.group()
+def operator() -> None:
+    """Reports for whoever runs this Coach OS installation (across every business)."""
+
+
+@operator.command("revenue")
+@click.pass_obj
+def operator_revenue(settings: Settings) -> None:
+    """Subscription MRR by currency, businesses per plan, and platform-fee income by month (UTC) and currency."""
+    from coachos.domain.usecases import OperatorRevenue
+
+    with _readable_errors(), bootstrap(settings) as app:
+        report = app.execute(OperatorRevenue())
+    click.echo(revenue_table(report))
+
+
+def revenue_table(report: RevenueReport) -> str:
+    """The operator's report as plain-text tables."""
+    lines = ["Subscription MRR (active subscriptions)"]
+    lines += [f"  {m}" for m in report.mrr] or ["  none"]
+    lines += ["", "Businesses per plan"]
+    width = max((len(p.plan_name) for p in report.plans), default=4)
+    lines += [f"  {p.plan_name:<{width}}  {p.orgs:>6}" for p in report.plans]
+    lines += ["", "Platform fees taken (ledger platform_fees)", "  Month    Amount"]
+    lines += [f"  {f.month}  {f.amount}" for f in report.fees] or ["  none yet"]
+    return "\n".join(lines)
 
 
 @cli.command()

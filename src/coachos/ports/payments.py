@@ -89,6 +89,16 @@ def subscription_checkout_key(org_id: OrgId, membership_id: UUID, attempt_id: UU
     return f"subscription:{org_id}:{membership_id}:{attempt_id}"
 
 
+def platform_subscription_key(org_id: OrgId, plan_key: str, attempt_id: UUID) -> str:
+    """The key for one Checkout attempt of a business subscribing to a platform plan."""
+    return f"platform:{org_id}:{plan_key}:{attempt_id}"
+
+
+def platform_cancel_key(org_id: OrgId, subscription_id: str) -> str:
+    """The key for ending a business's platform subscription at its period's end (once per subscription)."""
+    return f"platform:{org_id}:cancel:{subscription_id}"
+
+
 def refund_key(org_id: OrgId, refund_id: UUID) -> str:
     """The key for one refund we recorded (our refund id, so asking twice refunds once)."""
     return f"refund:{org_id}:{refund_id}"
@@ -165,6 +175,29 @@ class Payments(Protocol):
         metadata: dict[str, str],
     ) -> SavedCardCharge:
         """Charge a card the client saved, without them present, for the connected account (a fee)."""
+        ...
+
+    def create_platform_subscription_checkout(
+        self,
+        *,
+        idempotency_key: str,
+        name: str,
+        price: Money,
+        customer_email: str,
+        success_url: str,
+        cancel_url: str,
+        reference: str,
+        metadata: dict[str, str],
+    ) -> CheckoutSession:
+        """A monthly subscription Checkout on the PLATFORM's own account (the coach paying Coach OS; no Connect)."""
+        ...
+
+    def cancel_platform_subscription(self, *, idempotency_key: str, subscription_id: str) -> SubscriptionState:
+        """End the platform subscription when the period already paid for ends (`cancel_at_period_end`)."""
+        ...
+
+    def platform_subscription(self, subscription_id: str) -> SubscriptionState | None:
+        """The platform account's subscription as it is now; None if the provider has no such subscription."""
         ...
 
     def refund(self, *, idempotency_key: str, payment_intent_id: str, amount: Money | None) -> RefundResult:

@@ -61,6 +61,7 @@ from coachos.domain.todos import Todo
 from coachos.domain.waivers import Waiver, WaiverSignature, WaiverVersion
 from coachos.ports.memberships import MembershipRepository
 from coachos.ports.onboarding import OnboardingRepository
+from coachos.ports.platform import PlatformRepository
 from coachos.ports.stripe_events import StripeRepository
 
 
@@ -940,6 +941,7 @@ class UnitOfWork(Protocol):
     ledger: LedgerRepository
     stripe: StripeRepository
     memberships: MembershipRepository
+    platform: PlatformRepository
 
     def __enter__(self) -> Self:
         """Begin the transaction."""

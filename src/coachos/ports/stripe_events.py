@@ -39,3 +39,7 @@ class StripeRepository(Protocol):
     def update_account(self, status: StripeAccount) -> bool:
         """Store `status` unless what is stored came from a newer event (`status_at`); True if stored."""
         ...
+
+    def charge_account(self, org_id: OrgId) -> str | None:
+        """The business's connected account id if Stripe says it can take charges, else None."""
+        ...

@@ -57,6 +57,7 @@ from coachos.domain.messages import Message, MessageChannel
 from coachos.domain.numbers import PhoneNumber
 from coachos.domain.onboarding import OnboardingFlow, OnboardingStart
 from coachos.domain.orgs import Coach, Organization
+from coachos.domain.platform import SEED_PLANS, OrgSubscription, PlatformInvoice, PlatformPlan
 from coachos.domain.portal import ClientSession, ContactChange, SignInChallenge
 from coachos.domain.rows import Rows, corrupt_record
 from coachos.domain.stripe_events import StripeAccount, StripeEvent
@@ -178,6 +179,14 @@ class Tables:
     memberships: dict[UUID, Membership] = attrs.Factory(dict)
     #: Stripe invoice id → the period (and package) it granted
     membership_periods: dict[str, PeriodGrant] = attrs.Factory(dict)
+    #: plan key → plan, seeded as migration 0026 seeds the table
+    platform_plans: dict[str, PlatformPlan] = attrs.Factory(lambda: {p.key: p for p in SEED_PLANS})
+    #: org id → the business's platform subscription
+    org_subscriptions: dict[UUID, OrgSubscription] = attrs.Factory(dict)
+    #: Stripe invoice id → what a business paid the platform
+    platform_invoices: dict[str, PlatformInvoice] = attrs.Factory(dict)
+    #: (org id, invoice id) of failed payments the coach was told about
+    platform_failure_notices: set[tuple[UUID, str]] = attrs.Factory(set)
     #: Rows that cannot be read, by id (see UnreadableRow).
     unreadable: dict[UUID, UnreadableRow] = attrs.Factory(dict)
 

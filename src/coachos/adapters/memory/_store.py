@@ -17,6 +17,7 @@ from coachos.adapters.memory._memberships import MemoryMemberships
 from coachos.adapters.memory._messages import MemoryMessages
 from coachos.adapters.memory._numbers import MemoryPhoneNumbers
 from coachos.adapters.memory._onboarding import MemoryOnboarding
+from coachos.adapters.memory._platform import MemoryPlatform
 from coachos.adapters.memory._portal import MemoryPortal
 from coachos.adapters.memory._repos import (
     MemoryAutomations,
@@ -40,6 +41,7 @@ from coachos.domain.events import Event
 from coachos.domain.ids import OrgId
 from coachos.ports.memberships import MembershipRepository
 from coachos.ports.onboarding import OnboardingRepository
+from coachos.ports.platform import PlatformRepository
 from coachos.ports.storage import (
     AccountRepository,
     AutomationRepository,
@@ -138,6 +140,7 @@ class MemoryUnitOfWork:
         self.ledger: LedgerRepository = MemoryLedger(t)
         self.stripe: StripeRepository = MemoryStripe(t)
         self.memberships: MembershipRepository = MemoryMemberships(t)
+        self.platform: PlatformRepository = MemoryPlatform(t)
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()

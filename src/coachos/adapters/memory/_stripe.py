@@ -58,3 +58,9 @@ class MemoryStripe(_Repo):
             return False
         self._t.stripe_accounts[status.account_id] = status
         return True
+
+    def charge_account(self, org_id: OrgId) -> str | None:
+        """The business's first connected account that can take charges."""
+        mine = [a for a in self._t.stripe_accounts.values() if a.org_id == org_id and a.charges_enabled]
+        found = min(mine, key=lambda a: (a.updated_at, a.account_id), default=None)
+        return None if found is None else found.account_id

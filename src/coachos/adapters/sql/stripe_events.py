@@ -125,3 +125,15 @@ class SqlStripe(_Repo):
             )
         )
         return self._c.execute(stmt).rowcount == 1
+
+    def charge_account(self, org_id: OrgId) -> str | None:
+        """The first connected account of the organisation that can take charges."""
+        c = stripe_accounts.c
+        q = (
+            sa.select(c.account_id)
+            .where(c.org_id == org_id, c.charges_enabled.is_(True))
+            .order_by(c.updated_at, c.account_id)
+            .limit(1)
+        )
+        found = self._c.execute(q).scalar_one_or_none()
+        return None if found is None else str(found)

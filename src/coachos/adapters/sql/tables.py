@@ -1024,3 +1024,45 @@ membership_periods = sa.Table(
     _tenant_fk("membership_id", "memberships"),
     sa.Index("ix_membership_periods_org_id_membership_id", "org_id", "membership_id"),
 )
+
+# The plans coaches subscribe to (migration 0026): monthly price, and the platform fee on each client
+# sale in basis points (500 = 5 %). Platform-wide, so no org_id and no row-level security.
+platform_plans = sa.Table(
+    "platform_plans",
+    metadata,
+    sa.Column("key", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("price_minor", sa.BigInteger(), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("fee_bps", sa.Integer(), nullable=False),
+    sa.CheckConstraint("price_minor >= 0", name="price_minor_not_negative"),
+    sa.CheckConstraint("fee_bps >= 0 AND fee_bps <= 10000", name="fee_bps_in_range"),
+)
+
+# Each business's subscription to a plan, as the newest Stripe event said (`status_at` its `created`);
+# one row per business, replaced by one conditional upsert (adapters/sql/platform.py).
+org_subscriptions = sa.Table(
+    "org_subscriptions",
+    metadata,
+    sa.Column("org_id", sa.Uuid(), sa.ForeignKey("organizations.id"), primary_key=True),
+    sa.Column("plan_key", sa.String(40), sa.ForeignKey("platform_plans.key"), nullable=False),
+    sa.Column("subscription_id", sa.String(255), nullable=False),
+    sa.Column("status", sa.String(30), nullable=False),
+    sa.Column("current_period_end", UTCDateTime()),
+    sa.Column("status_at", UTCDateTime(), nullable=False),
+)
+
+# What each business paid the platform, one row per Stripe invoice (paid or failed); `paid_at` is set
+# once, and `failure_noticed_at` marks that the coach was told of a failed payment, once.
+platform_invoices = sa.Table(
+    "platform_invoices",
+    metadata,
+    sa.Column("invoice_id", sa.String(255), primary_key=True),
+    _org(),
+    sa.Column("subscription_id", sa.String(255)),
+    sa.Column("amount_minor", sa.BigInteger(), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("paid_at", UTCDateTime()),
+    sa.Column("failure_noticed_at", UTCDateTime()),
+    sa.Index("ix_platform_invoices_org_id", "org_id"),
+)

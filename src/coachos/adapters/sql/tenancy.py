@@ -20,7 +20,9 @@ Two kinds of table are also reachable without an organisation, each for a named 
 - phone numbers, which an incoming text's webhook looks up by the number it was sent to before
   it knows the organisation (`ACROSS_ORGS_FOR_NUMBERS`, reads only; migration 0012);
 - connected Stripe accounts, which a Stripe webhook looks up by account id before it knows the
-  organisation (`ACROSS_ORGS_FOR_STRIPE_ACCOUNTS`, reads only; migration 0021).
+  organisation (`ACROSS_ORGS_FOR_STRIPE_ACCOUNTS`, reads only; migration 0021);
+- businesses' platform subscriptions and their ledgers, which the operator's revenue report sums
+  across organisations (`ACROSS_ORGS_FOR_OPERATOR`, reads only; migration 0026).
 
 SQLite has no row-level security; there these calls do nothing.
 """
@@ -174,3 +176,20 @@ def read_memberships_across_orgs(conn: sa.Connection) -> Iterator[None]:
         yield
     finally:
         conn.execute(sa.select(sa.func.set_config(ACROSS_ORGS_FOR_MEMBERSHIPS, "off", True)))
+
+
+#: Set to 'on' while the operator's revenue report reads subscriptions and ledgers of every organisation.
+ACROSS_ORGS_FOR_OPERATOR = "app.operator_report"
+
+
+@contextmanager
+def read_for_operator_across_orgs(conn: sa.Connection) -> Iterator[None]:
+    """Let the block read every organisation's subscriptions and ledger lines; the rest of the transaction cannot."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    conn.execute(sa.select(sa.func.set_config(ACROSS_ORGS_FOR_OPERATOR, "on", True)))
+    try:
+        yield
+    finally:
+        conn.execute(sa.select(sa.func.set_config(ACROSS_ORGS_FOR_OPERATOR, "off", True)))

@@ -19,6 +19,7 @@ from coachos.adapters.sql.messages import SqlMessages
 from coachos.adapters.sql.onboarding import SqlOnboarding
 from coachos.adapters.sql.outbox import SqlOutbox, event_row
 from coachos.adapters.sql.phone_numbers import SqlPhoneNumbers
+from coachos.adapters.sql.platform import SqlPlatform
 from coachos.adapters.sql.portal import SqlPortal
 from coachos.adapters.sql.repos import (
     SqlAvailability,
@@ -36,6 +37,7 @@ from coachos.adapters.sql.waivers import SqlWaivers
 from coachos.domain.events import Event
 from coachos.ports.memberships import MembershipRepository
 from coachos.ports.onboarding import OnboardingRepository
+from coachos.ports.platform import PlatformRepository
 from coachos.ports.storage import (
     AccountRepository,
     AutomationRepository,
@@ -103,6 +105,7 @@ class SqlUnitOfWork:
         self.ledger: LedgerRepository = SqlLedger(conn)
         self.stripe: StripeRepository = SqlStripe(conn)
         self.memberships: MembershipRepository = SqlMemberships(conn)
+        self.platform: PlatformRepository = SqlPlatform(conn)
         self._events = []
         return self
 

@@ -109,6 +109,14 @@ from coachos.domain.usecases.package_sales import (
     RecordPackagePayment,
     StartPackageCheckout,
 )
+from coachos.domain.usecases.platform import (
+    ConnectStripe,
+    EndPlatformPlan,
+    GetPaymentsSetup,
+    OperatorRevenue,
+    PaymentsSetup,
+    SubscribeToPlan,
+)
 from coachos.domain.usecases.portal import (
     ApproveAccountDeletion,
     AuthenticateClient,
@@ -187,6 +195,12 @@ __all__ = [
     "PauseLapsedMemberships",
     "SetMembershipPlanActive",
     "StartMembershipCheckout",
+    "EndPlatformPlan",
+    "SubscribeToPlan",
+    "PaymentsSetup",
+    "OperatorRevenue",
+    "GetPaymentsSetup",
+    "ConnectStripe",
     "ConfirmContactChange",
     "RequestContactChange",
     "BookAsClient",

@@ -15,6 +15,7 @@ from coachos.entrypoints.web.views.setup import (
     numbers,
     offers,
     onboarding,
+    payments,
     settings,
     waivers,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "numbers",
     "offers",
     "onboarding",
+    "payments",
     "policy_in_words",
     "settings",
     "waivers",
