@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import bench_credits, bench_find_slots, bench_sending, bench_slots, bench_web
+from bench import bench_credits, bench_find_slots, bench_sending, bench_slots, bench_web, bench_webhooks
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -40,6 +40,9 @@ def table(rows: list[dict[str, Any]]) -> str:
         "sends_per_second",
         "sends_per_second_per_worker",
         "most_granted_per_rate_interval",
+        "deliveries",
+        "events_per_second",
+        "exactly_once",
     ]
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(_fmt(row.get(c)) for c in columns) + " |" for row in rows]
@@ -52,7 +55,7 @@ def main() -> None:
         found = bench_find_slots.run()
         empty, busy = found["statements_per_call_0_bookings"], found["statements_per_call_300_bookings"]
         found["sql_per_call"] = f"{empty} (0 bookings) / {busy} (300)"
-        rows += [found, *bench_credits.run(), *bench_web.run(), bench_sending.run()]
+        rows += [found, *bench_credits.run(), *bench_web.run(), bench_sending.run(), *bench_webhooks.run()]
     except Exception as exc:  # PostgreSQL missing: still report the pure figures, then fail
         print(table(rows))
         sys.exit(f"credit benchmark failed: {exc}")

@@ -83,7 +83,7 @@ def _event(org_id: OrgId, package_id: PackageId, n: int) -> str:
     created = int(time.time())
     return json.dumps(
         {
-            "id": f"evt_bench_{package_id.hex}",
+            "id": f"evt_bench{package_id.hex}",
             "object": "event",
             "type": "checkout.session.completed",
             "api_version": "2025-01-27.acacia",
@@ -92,14 +92,14 @@ def _event(org_id: OrgId, package_id: PackageId, n: int) -> str:
             "account": ACCOUNT,
             "data": {
                 "object": {
-                    "id": f"cs_bench_{n}",
+                    "id": f"cs_bench{n}",
                     "object": "checkout.session",
                     "mode": "payment",
                     "status": "complete",
                     "payment_status": "paid",
                     "amount_total": PRICE,
                     "currency": "usd",
-                    "payment_intent": f"pi_bench_{n}",
+                    "payment_intent": f"pi_bench{n}",
                     "created": created,
                     "metadata": {"coachos_kind": "package", "org_id": str(org_id), "package_id": str(package_id)},
                 }
@@ -158,7 +158,7 @@ def run(
             unique = 0
             for name, chunk, spec in (
                 ("webhook_ingest_throughput", bodies[:events], {"connections": connections, "seconds": 600}),
-                ("webhook_ingest_at_100_per_s", bodies[events:], {"connections": connections, "rate": rate}),
+                (f"webhook_ingest_at_{rate:g}_per_s", bodies[events:], {"connections": connections, "rate": rate}),
             ):
                 requests = _deliveries(chunk, rng, duplicates=0.10)
                 result = _load({"host": "127.0.0.1", "port": server.port, "requests": requests, "cycle": False, **spec})
