@@ -137,12 +137,14 @@ class RecordPackagePayment(Command[SessionPackage]):
 
     org_id: OrgId
     package_id: PackageId
-    method: PaymentMethod = attrs.field(converter=payment_method)
+    method: PaymentMethod = attrs.field(converter=payment_method, validator=lambda _, __, v: _by_hand(v))
     actor: Actor
 
-    def __attrs_post_init__(self) -> None:
-        if self.method not in BY_HAND:
-            raise ValidationError("Record a payment taken in cash or by bank transfer.", field="method")
+
+def _by_hand(method: PaymentMethod) -> None:
+    # A validator, not __attrs_post_init__: that belongs to Command (its field type checks).
+    if method not in BY_HAND:
+        raise ValidationError("Record a payment taken in cash or by bank transfer.", field="method")
 
 
 @handles(RecordPackagePayment)
@@ -194,10 +196,12 @@ class StartPackageCheckout(Command[PackageCheckout]):
     success_url: str
     cancel_url: str
     offer_id: PackageOfferId | None = None
-    package_id: PackageId | None = None
+    package_id: PackageId | None = attrs.field(default=None)
 
-    def __attrs_post_init__(self) -> None:
-        if (self.offer_id is None) == (self.package_id is None):
+    @package_id.validator
+    def _one_of_two(self, _: attrs.Attribute[PackageId | None], value: PackageId | None) -> None:
+        # A validator, not __attrs_post_init__: that belongs to Command (its field type checks).
+        if (self.offer_id is None) == (value is None):
             raise ValidationError("Choose a package to buy.", field="offer_id")
 
 
