@@ -43,6 +43,14 @@ class World:
         return Actor("coach", self.coach.id)
 
 
+def connected_account(org_id: uuid.UUID) -> str:
+    """The Stripe connected account id tests give a business (distinct per business in shared databases).
+
+    Clients' payments are direct charges, so their webhook events name this account (`event.account`).
+    """
+    return f"acct_test{org_id.hex}"
+
+
 def make_world(
     app: CoachOS,
     *,

@@ -76,6 +76,7 @@ class TestPlatformCheckoutOnTheSdk:
         form = request.form
         assert request.path == "/v1/checkout/sessions"
         assert request.idempotency_key == key
+        assert request.stripe_account is None  # the coach's own plan is billed on the platform account
         assert form["mode"] == "subscription"
         assert form["line_items[0][price_data][unit_amount]"] == "4900"
         assert form["line_items[0][price_data][currency]"] == "usd"

@@ -63,7 +63,7 @@ def paid_with_card(p: Paying, booking: Booking) -> None:
         "id": "evt_" + uuid.uuid4().hex,
         "object": "event",
         "type": "payment_intent.succeeded",
-        "account": None,
+        "account": p.account,
         "created": 1772442000,
         "livemode": False,
         "data": {"object": intent},

@@ -138,7 +138,7 @@ def checkout_event(
             "id": event_id or "evt_" + uuid.uuid4().hex,
             "object": "event",
             "type": kind,
-            "account": None,
+            "account": p.account,  # a direct charge: the event comes from the business's connected account
             "created": CREATED,
             "livemode": False,
             "data": {"object": obj},
