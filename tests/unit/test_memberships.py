@@ -33,7 +33,7 @@ from coachos.domain.usecases.memberships import subscribe_memberships
 from coachos.domain.usecases.package_sales import sale_key
 from coachos.domain.usecases.stripe_fees import subscribe_stripe_fees
 from coachos.ports.payments import SubscriptionState
-from tests.helpers import World, connected_account
+from tests.helpers import World, connected_account, drain
 
 #: 1 March 2026 09:00 UTC: when the tests' events happened (the clock is at 2 March noon).
 CREATED = int(datetime(2026, 3, 1, 9, 0, tzinfo=UTC).timestamp())
@@ -191,14 +191,6 @@ def can_charge(app: CoachOS, world: World, clock: FixedClock, *, charges: bool =
         ),
     )
     return account
-
-
-def drain(app: CoachOS, passes: int = 20) -> None:
-    """Run the worker's relay until the outbox is empty (a shared database may hold other tests' events)."""
-    for _ in range(passes):
-        report = app.relay.relay_once(100)
-        if not (report.fanned_out or report.delivered or report.retrying):
-            return
 
 
 def receive(app: CoachOS, body: str) -> StripeEventReceived:
