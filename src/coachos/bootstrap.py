@@ -20,6 +20,7 @@ from coachos.domain.sending import SendingOptions
 from coachos.domain.usecases import Deps, subscribe_automations
 from coachos.domain.usecases.memberships import subscribe_memberships
 from coachos.domain.usecases.notifications import subscribe_messaging
+from coachos.domain.usecases.platform import subscribe_platform
 from coachos.domain.usecases.stripe_fees import subscribe_stripe_fees
 from coachos.ports.clock import Clock, IdSource
 from coachos.ports.links import Links
@@ -129,6 +130,7 @@ def bootstrap(
     subscribe_automations(app.relay)
     subscribe_stripe_fees(app.relay)
     subscribe_memberships(app.relay)
+    subscribe_platform(app.relay)
     return app
 
 

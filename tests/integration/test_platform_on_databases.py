@@ -111,8 +111,9 @@ class TestPlatformCheckoutOnTheSdk:
         adapter = StripePayments(SECRET_KEY, api_url=stripe_stub.url)
         found = adapter.platform_subscription("sub_fetched1")
         assert found is not None
-        assert (found.status, found.current_period_end) == ("past_due", datetime.fromtimestamp(end, UTC))
+        assert (found.status, found.current_period_end) == ("past_due", end)  # SubscriptionState keeps Unix times
         assert stripe_stub.requests[-1].path == "/v1/subscriptions/sub_fetched1"
+        assert stripe_stub.requests[-1].stripe_account is None  # the platform's own subscription
         assert adapter.platform_subscription("sub_nothere1") is None
 
     def test_ending_a_plan_sets_cancel_at_period_end(self, stripe_stub: FakeStripe) -> None:

@@ -167,6 +167,16 @@ class MembershipSubscriptionChanged(Event):
 
 
 @attrs.frozen(kw_only=True)
+class PlatformSubscriptionChanged(Event):
+    """Stripe said a business's own Coach OS plan subscription changed; the worker fetches it as it is now."""
+
+    type_name = "platform.subscription_changed"
+
+    subscription_id: str
+    plan_key: str
+
+
+@attrs.frozen(kw_only=True)
 class BookingEvent(Event):
     """Something happened to a booking."""
 
@@ -302,6 +312,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     PackagePaid,
     CardPaymentReceived,
     MembershipSubscriptionChanged,
+    PlatformSubscriptionChanged,
     BookingRequested,
     BookingConfirmed,
     BookingCancelled,
