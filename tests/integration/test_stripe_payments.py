@@ -197,8 +197,16 @@ class TestRequestShape:
 
     def test_full_refund_sends_no_amount(self, stripe_stub: FakeStripe) -> None:
         """A full refund leaves the amount to Stripe (what is left of the payment)."""
-        _adapter(stripe_stub).refund(idempotency_key="refund:x", payment_intent_id="pi_123", amount=None)
+        _adapter(stripe_stub).refund(
+            idempotency_key="refund:x", payment_intent_id="pi_123", amount=None, account_id=COACH
+        )
         assert "amount" not in stripe_stub.requests[0].form
+        assert stripe_stub.requests[0].stripe_account == COACH
+
+    def test_a_refund_without_an_account_is_made_on_the_platform(self, stripe_stub: FakeStripe) -> None:
+        """account_id None (a payment made on the platform itself) sends no Stripe-Account header."""
+        _adapter(stripe_stub).refund(idempotency_key="refund:p", payment_intent_id="pi_456", amount=None)
+        assert stripe_stub.requests[0].stripe_account is None
 
 
 class TestRetries:
