@@ -465,6 +465,27 @@ class TestStripeFeeOnInvoices:
         asked = [c.params for c in payments.calls if c.method == "payment_fee"]
         assert {"payment_ref": "pi_fee1", "account_id": connected_account(world.org.id)} in asked
 
+    def test_an_older_api_shapes_payment_intent_is_used(
+        self, paying: CoachOS, world: World, clock: FixedClock, payments: MemoryPayments
+    ) -> None:
+        """Before API 2025-03-31 the invoice named its PaymentIntent itself (`payment_intent`)."""
+        member = join(paying, world, clock)
+        receive(paying, event("invoice.paid", member.invoice("in_fee3") | {"payment_intent": "pi_old3"}))
+        payments.fees["pi_old3"] = Money(299, "USD")
+        drain(paying)
+        assert "pi_old3" in [c.params["payment_ref"] for c in payments.calls if c.method == "payment_fee"]
+
+    def test_a_free_period_asks_for_no_fee(
+        self, paying: CoachOS, world: World, clock: FixedClock, payments: MemoryPayments
+    ) -> None:
+        """A period paid 0 (a 100% coupon) records no sale, so there is no Stripe fee to ask for."""
+        member = join(paying, world, clock)
+        receive(paying, event("invoice.paid", member.invoice("in_fee4", amount=0)))
+        drain(paying)
+        assert member.iid("in_fee4") not in [
+            c.params["payment_ref"] for c in payments.calls if c.method == "payment_fee"
+        ]
+
     def test_without_a_payment_in_the_payload_the_invoice_is_asked_for(
         self, paying: CoachOS, world: World, clock: FixedClock, payments: MemoryPayments
     ) -> None:
