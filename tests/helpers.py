@@ -43,6 +43,22 @@ class World:
         return Actor("coach", self.coach.id)
 
 
+def connected_account(org_id: uuid.UUID) -> str:
+    """The Stripe connected account id tests give a business (distinct per business in shared databases).
+
+    Clients' payments are direct charges, so their webhook events name this account (`event.account`).
+    """
+    return f"acct_test{org_id.hex}"
+
+
+def drain(app: CoachOS, passes: int = 20) -> None:
+    """Run the worker's relay until nothing is left to do now (a shared database may hold other tests' events)."""
+    for _ in range(passes):
+        report = app.relay.relay_once(100)
+        if not (report.fanned_out or report.delivered or report.retrying):
+            return
+
+
 def make_world(
     app: CoachOS,
     *,

@@ -18,8 +18,10 @@ from coachos.adapters.security import Argon2Hasher, SecretsTokens
 from coachos.adapters.sms import sms_from_settings
 from coachos.domain.sending import SendingOptions
 from coachos.domain.usecases import Deps, subscribe_automations
+from coachos.domain.usecases.memberships import subscribe_memberships
 from coachos.domain.usecases.notifications import subscribe_messaging
-from coachos.domain.usecases.package_sales import subscribe_package_sales
+from coachos.domain.usecases.platform import subscribe_platform
+from coachos.domain.usecases.stripe_fees import subscribe_stripe_fees
 from coachos.ports.clock import Clock, IdSource
 from coachos.ports.links import Links
 from coachos.ports.messaging import EmailSender, SmsSender
@@ -126,7 +128,9 @@ def bootstrap(
     # The outbox's consumers, each subscribed in one call (see the relay in domain/usecases/relay.py).
     subscribe_messaging(app.relay)
     subscribe_automations(app.relay)
-    subscribe_package_sales(app.relay)
+    subscribe_stripe_fees(app.relay)
+    subscribe_memberships(app.relay)
+    subscribe_platform(app.relay)
     return app
 
 

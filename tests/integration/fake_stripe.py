@@ -1,11 +1,13 @@
 """A stand-in for the parts of Stripe's API that Coach OS calls, on loopback, for the real stripe SDK.
 
 It creates accounts, account links, Checkout sessions, payment intents (off-session charges) and
-refunds, reads a PaymentIntent with its latest charge's balance transaction expanded (the fee, from
-`fees`), and reads, updates and cancels subscriptions (those a test put in `subscriptions`); like Stripe
-it keeps the first answer per Idempotency-Key and replays it for a repeated key (creating nothing),
-answers scripted errors in turn, and can hold its answer to the next create back (after creating the
-object) until released, which makes the client's read time out exactly where a lost answer would.
+refunds, records the Stripe-Account header of each request (direct charges are made on the coach's
+connected account), lists an invoice's payments, reads a PaymentIntent with its latest charge's
+balance transaction expanded (the fee, from `fees`), and reads, updates and cancels subscriptions
+(those a test put in `subscriptions`); like Stripe it keeps the first answer per Idempotency-Key and
+replays it for a repeated key (creating nothing), answers scripted errors in turn, and can hold its
+answer to the next create back (after creating the object) until released, which makes the client's
+read time out exactly where a lost answer would.
 """
 
 from __future__ import annotations
@@ -33,12 +35,14 @@ _PREFIX = {
 
 @attrs.frozen
 class StubRequest:
-    """A request as the stub received it: path, form fields (Stripe's bracketed names), Idempotency-Key."""
+    """A request as the stub received it: path, form fields (Stripe's bracketed names), Idempotency-Key,
+    and the Stripe-Account header (the connected account the call is made on; None: the platform's)."""
 
     path: str
     form: dict[str, str]
     idempotency_key: str | None
     authorization: str | None
+    stripe_account: str | None = None
 
 
 @attrs.define
@@ -58,6 +62,8 @@ class FakeStripe:
     release: threading.Event = attrs.Factory(threading.Event)
     #: Subscriptions by id, as a test sets them (GET reads one, POST updates it, DELETE cancels it; others 404).
     subscriptions: dict[str, dict[str, Any]] = attrs.Factory(dict)
+    #: The PaymentIntent that paid each invoice (GET /v1/invoice_payments?invoice=… lists it; tests set it).
+    invoice_intents: dict[str, str] = attrs.Factory(dict)
     _answers: dict[str, tuple[int, dict[str, Any]]] = attrs.field(factory=dict, alias="_answers")
     _errors: list[tuple[int, dict[str, Any]]] = attrs.field(factory=list, alias="_errors")
     _hold: int = attrs.field(default=0, alias="_hold")
@@ -145,6 +151,18 @@ class FakeStripe:
                 "latest_charge": charge if expanded else charge["id"],
             }
 
+    def invoice_payments(self, request: StubRequest) -> tuple[int, dict[str, Any]]:
+        """(status, body) for GET /v1/invoice_payments?invoice=<id>: the invoice's paid payment, if a test set one."""
+        with self._lock:
+            self.requests.append(request)
+            invoice = request.form.get("invoice", "")
+            intent = self.invoice_intents.get(invoice)
+            data = []
+            if intent is not None:
+                payment = {"type": "payment_intent", "payment_intent": intent}
+                data.append({"object": "invoice_payment", "invoice": invoice, "status": "paid", "payment": payment})
+            return 200, {"object": "list", "url": "/v1/invoice_payments", "has_more": False, "data": data}
+
     def update_subscription(self, request: StubRequest) -> tuple[int, dict[str, Any], bool, bool]:
         """POST /v1/subscriptions/<id>: the fields set on a subscription a test set (404 for others)."""
         with self._lock:
@@ -188,7 +206,11 @@ def fake_stripe() -> Iterator[FakeStripe]:
             length = int(self.headers.get("Content-Length", "0"))
             form = dict(parse_qsl(self.rfile.read(length).decode(), keep_blank_values=True))
             request = StubRequest(
-                self.path, form, self.headers.get("Idempotency-Key"), self.headers.get("Authorization")
+                self.path,
+                form,
+                self.headers.get("Idempotency-Key"),
+                self.headers.get("Authorization"),
+                self.headers.get("Stripe-Account"),
             )
             if self.path.startswith("/v1/subscriptions/"):
                 status, body, replayed, hold = state.update_subscription(request)
@@ -212,7 +234,13 @@ def fake_stripe() -> Iterator[FakeStripe]:
             length = int(self.headers.get("Content-Length", "0") or "0")
             form = dict(parse_qsl(self.rfile.read(length).decode(), keep_blank_values=True)) if length else {}
             path = self.path.split("?", 1)[0]
-            request = StubRequest(path, form, self.headers.get("Idempotency-Key"), self.headers.get("Authorization"))
+            request = StubRequest(
+                path,
+                form,
+                self.headers.get("Idempotency-Key"),
+                self.headers.get("Authorization"),
+                self.headers.get("Stripe-Account"),
+            )
             status, body, replayed = state.subscription(method, request)
             self._answer(status, body, replayed)
 
@@ -222,10 +250,16 @@ def fake_stripe() -> Iterator[FakeStripe]:
                 return
             query = self.path.split("?", 1)[1] if "?" in self.path else ""
             request = StubRequest(
-                self.path.split("?")[0], dict(parse_qsl(query)), None, self.headers.get("Authorization")
+                self.path.split("?")[0],
+                dict(parse_qsl(query)),
+                None,
+                self.headers.get("Authorization"),
+                self.headers.get("Stripe-Account"),
             )
             if request.path.startswith("/v1/payment_intents/"):
                 status, body = state.read(request)
+            elif request.path == "/v1/invoice_payments":
+                status, body = state.invoice_payments(request)
             else:
                 status, body = 404, {"error": {"type": "invalid_request_error"}}
             self._answer(status, body, False)

@@ -13,6 +13,7 @@ from tests.integration.test_concurrency import race
 from tests.unit.test_booking_fees import (  # noqa: F401  # collected again with this folder's `app`
     TestAgreement,
     TestCharging,
+    TestDirectCharges,
     fees,
     paid_with_card,
 )

@@ -15,6 +15,7 @@ from coachos.domain.usecases.booking_payments import sale_key
 from tests.integration.test_concurrency import race
 from tests.unit.test_booking_holds import (  # noqa: F401  # collected again with this folder's `app`
     Paying,
+    TestDirectCharges,
     TestHeldBooking,
     TestHoldExpiry,
     TestPaymentWebhook,

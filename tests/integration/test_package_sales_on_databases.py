@@ -26,6 +26,7 @@ from tests.integration.test_stripe_events_on_databases import count
 from tests.unit.test_package_sales import (  # noqa: F401  # collected again with this folder's `app`
     TestCheckout,
     TestExpiryAcrossBusinesses,
+    TestForgedEvents,
     TestOffers,
     TestRecognition,
     TestSellByHand,

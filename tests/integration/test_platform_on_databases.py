@@ -76,6 +76,7 @@ class TestPlatformCheckoutOnTheSdk:
         form = request.form
         assert request.path == "/v1/checkout/sessions"
         assert request.idempotency_key == key
+        assert request.stripe_account is None  # the coach's own plan is billed on the platform account
         assert form["mode"] == "subscription"
         assert form["line_items[0][price_data][unit_amount]"] == "4900"
         assert form["line_items[0][price_data][currency]"] == "usd"
@@ -112,6 +113,7 @@ class TestPlatformCheckoutOnTheSdk:
         assert found is not None
         assert (found.status, found.current_period_end) == ("past_due", end)
         assert stripe_stub.requests[-1].path == "/v1/subscriptions/sub_fetched1"
+        assert stripe_stub.requests[-1].stripe_account is None  # the platform's own subscription
         assert adapter.platform_subscription("sub_nothere1") is None
 
     def test_ending_a_plan_sets_cancel_at_period_end(self, stripe_stub: FakeStripe) -> None:

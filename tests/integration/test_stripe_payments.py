@@ -58,8 +58,11 @@ def _checkout(payments: Payments, key: str) -> CheckoutSession:
 
 
 class TestRequestShape:
-    def test_checkout_is_a_destination_charge_with_the_platform_fee(self, stripe_stub: FakeStripe) -> None:
-        """A package Checkout sends the amount in minor units, the fee, transfer_data and on_behalf_of, and our key."""
+    def test_checkout_is_a_direct_charge_on_the_coachs_account_with_the_platform_fee(
+        self, stripe_stub: FakeStripe
+    ) -> None:
+        """A package Checkout is made ON the coach's account (Stripe-Account), amount in minor units, the
+        platform fee, our key, and no transfer_data / on_behalf_of (a direct charge)."""
         key = checkout_key(ORG, PACKAGE, uuid4())
         session = _adapter(stripe_stub).create_checkout(
             idempotency_key=key,
@@ -76,14 +79,14 @@ class TestRequestShape:
         assert request.path == "/v1/checkout/sessions"
         assert request.idempotency_key == key
         assert request.authorization == f"Bearer {SECRET_KEY}"
+        assert request.stripe_account == COACH
         form = request.form
+        assert not [k for k in form if "transfer_data" in k or "on_behalf_of" in k]
         assert form["mode"] == "payment"
         assert form["line_items[0][price_data][unit_amount]"] == "45050"
         assert form["line_items[0][price_data][currency]"] == "usd"
         assert form["line_items[0][quantity]"] == "1"
         assert form["payment_intent_data[application_fee_amount]"] == "2253"
-        assert form["payment_intent_data[transfer_data][destination]"] == COACH
-        assert form["payment_intent_data[on_behalf_of]"] == COACH
         assert form["payment_intent_data[metadata][package_id]"] == str(PACKAGE)
         assert form["client_reference_id"] == "pkg-1"
         assert session.session_id == stripe_stub.objects[0]["id"]
@@ -110,7 +113,7 @@ class TestRequestShape:
         assert form["payment_intent_data[application_fee_amount]"] == "250"
 
     def test_subscription_checkout_takes_the_fee_as_a_percent(self, stripe_stub: FakeStripe) -> None:
-        """A membership Checkout is recurring monthly with application_fee_percent and the coach as destination."""
+        """A membership Checkout, on the coach's account, is recurring monthly with application_fee_percent."""
         key = subscription_checkout_key(ORG, PACKAGE, uuid4())
         _adapter(stripe_stub).create_subscription_checkout(
             idempotency_key=key,
@@ -132,8 +135,8 @@ class TestRequestShape:
         assert form["line_items[0][price_data][currency]"] == "eur"
         assert form["line_items[0][price_data][recurring][interval]"] == "month"
         assert form["subscription_data[application_fee_percent]"] == "2.5"
-        assert form["subscription_data[transfer_data][destination]"] == COACH
-        assert form["subscription_data[on_behalf_of]"] == COACH
+        assert request.stripe_account == COACH
+        assert not [k for k in form if "transfer_data" in k or "on_behalf_of" in k]
 
     def test_onboarding_creates_the_account_once_then_a_link(self, stripe_stub: FakeStripe) -> None:
         """Connecting a new coach creates an Express account keyed by the org, then an onboarding AccountLink."""
@@ -145,6 +148,7 @@ class TestRequestShape:
             ORG, None, return_url="https://coach.test/back", refresh_url="https://coach.test/again", attempt_id=uuid4()
         )
         account, link, _, second_link = stripe_stub.requests
+        assert {r.stripe_account for r in stripe_stub.requests} == {None}  # the platform's own calls
         assert account.path == "/v1/accounts"
         assert account.form["type"] == "express"
         assert account.form["metadata[org_id]"] == str(ORG)
@@ -169,19 +173,23 @@ class TestRequestShape:
         assert link.account_id == COACH
         assert COACH in link.url
 
-    def test_partial_refund_reverses_the_transfer_and_the_fee(self, stripe_stub: FakeStripe) -> None:
-        """A partial refund sends its amount, our refund key, reverse_transfer and refund_application_fee."""
+    def test_partial_refund_is_made_on_the_coachs_account_and_returns_the_fee(self, stripe_stub: FakeStripe) -> None:
+        """A partial refund is made ON the coach's account with its amount, our refund key and
+        refund_application_fee; there is no transfer to reverse."""
         refund_id = uuid4()
         result = _adapter(stripe_stub).refund(
-            idempotency_key=refund_key(ORG, refund_id), payment_intent_id="pi_123", amount=Money(1500, "USD")
+            idempotency_key=refund_key(ORG, refund_id),
+            payment_intent_id="pi_123",
+            amount=Money(1500, "USD"),
+            account_id=COACH,
         )
         (request,) = stripe_stub.requests
         assert request.path == "/v1/refunds"
+        assert request.stripe_account == COACH
         assert request.idempotency_key == f"refund:{ORG}:{refund_id}"
         assert request.form == {
             "payment_intent": "pi_123",
             "amount": "1500",
-            "reverse_transfer": "true",
             "refund_application_fee": "true",
         }
         assert result.amount == Money(1500, "USD")
@@ -189,8 +197,16 @@ class TestRequestShape:
 
     def test_full_refund_sends_no_amount(self, stripe_stub: FakeStripe) -> None:
         """A full refund leaves the amount to Stripe (what is left of the payment)."""
-        _adapter(stripe_stub).refund(idempotency_key="refund:x", payment_intent_id="pi_123", amount=None)
+        _adapter(stripe_stub).refund(
+            idempotency_key="refund:x", payment_intent_id="pi_123", amount=None, account_id=COACH
+        )
         assert "amount" not in stripe_stub.requests[0].form
+        assert stripe_stub.requests[0].stripe_account == COACH
+
+    def test_a_refund_without_an_account_is_made_on_the_platform(self, stripe_stub: FakeStripe) -> None:
+        """account_id None (a payment made on the platform itself) sends no Stripe-Account header."""
+        _adapter(stripe_stub).refund(idempotency_key="refund:p", payment_intent_id="pi_456", amount=None)
+        assert stripe_stub.requests[0].stripe_account is None
 
 
 class TestRetries:

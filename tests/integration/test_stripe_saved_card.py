@@ -64,6 +64,7 @@ class TestSavedCard:
             expires_at=datetime(2026, 3, 2, 12, 34, tzinfo=UTC),
         )
         (request,) = stripe_stub.requests
+        assert request.stripe_account == COACH  # the Customer and its card live on the coach's account
         assert request.form["expires_at"] == str(int(datetime(2026, 3, 2, 12, 34, tzinfo=UTC).timestamp()))
         assert request.form["customer_creation"] == "always"
         assert request.form["payment_intent_data[setup_future_usage]"] == "off_session"
@@ -85,10 +86,9 @@ class TestSavedCard:
         assert "customer_creation" not in request.form
         assert "payment_intent_data[setup_future_usage]" not in request.form
 
-    def test_an_off_session_charge_is_a_confirmed_destination_charge_with_our_key(
-        self, stripe_stub: FakeStripe
-    ) -> None:
-        """The fee is one PaymentIntent: amount, off_session, confirm, platform fee, transfer to the coach, our key."""
+    def test_an_off_session_charge_is_a_confirmed_direct_charge_with_our_key(self, stripe_stub: FakeStripe) -> None:
+        """The fee is one PaymentIntent ON the coach's account: amount, off_session, confirm, platform fee,
+        our key, no transfer_data / on_behalf_of."""
         charged = _charge(_adapter(stripe_stub))
         (request,) = stripe_stub.requests
         assert request.path == "/v1/payment_intents"
@@ -98,8 +98,8 @@ class TestSavedCard:
         assert (form["customer"], form["payment_method"]) == ("cus_test0000000001", "pm_test0000000001")
         assert (form["off_session"], form["confirm"]) == ("true", "true")
         assert form["application_fee_amount"] == "125"
-        assert form["transfer_data[destination]"] == COACH
-        assert form["on_behalf_of"] == COACH
+        assert request.stripe_account == COACH
+        assert not [k for k in form if "transfer_data" in k or "on_behalf_of" in k]
         assert form["metadata[coachos_kind]"] == "booking_fee"
         assert getattr(charged, "status", None) == "succeeded"
 

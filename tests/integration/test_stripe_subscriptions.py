@@ -19,6 +19,7 @@ from tests.integration.fake_stripe import SECRET_KEY, FakeStripe, fake_stripe
 ORG = OrgId(UUID("00000000-0000-4000-8000-000000000001"))
 MEMBERSHIP = UUID("00000000-0000-4000-8000-0000000000bb")
 SUB = "sub_1Qmember000000001"
+COACH = "acct_coach0000000001"
 
 
 def subscription(status: str = "active") -> dict[str, Any]:
@@ -55,16 +56,17 @@ def _adapter(stub: FakeStripe) -> StripePayments:
 
 class TestRetrieveSubscription:
     def test_the_current_subscription_is_read_with_its_period(self, stripe_stub: FakeStripe) -> None:
-        """GET /v1/subscriptions/:id answers the status and the item's current period."""
+        """GET /v1/subscriptions/:id on the coach's account answers the status and the item's current period."""
         stripe_stub.subscriptions[SUB] = subscription("past_due")
-        found = _adapter(stripe_stub).retrieve_subscription(SUB)
+        found = _adapter(stripe_stub).retrieve_subscription(SUB, account_id=COACH)
         assert found == SubscriptionState(SUB, "past_due", 1772366400, 1775044800)
         assert stripe_stub.requests[-1].path == f"/v1/subscriptions/{SUB}"
+        assert stripe_stub.requests[-1].stripe_account == COACH
 
     def test_an_unknown_subscription_is_refused(self, stripe_stub: FakeStripe) -> None:
         """A subscription Stripe does not have is PaymentRefused with Stripe's code."""
         with pytest.raises(PaymentRefused) as refused:
-            _adapter(stripe_stub).retrieve_subscription(SUB)
+            _adapter(stripe_stub).retrieve_subscription(SUB, account_id=COACH)
         assert refused.value.reason == "resource_missing"
 
     def test_a_server_error_is_unavailable(self, stripe_stub: FakeStripe) -> None:
@@ -72,7 +74,7 @@ class TestRetrieveSubscription:
         stripe_stub.subscriptions[SUB] = subscription()
         stripe_stub.fail_next(500, {"type": "api_error", "message": "boom"}, times=3)
         with pytest.raises(PaymentUnavailable):
-            _adapter(stripe_stub).retrieve_subscription(SUB)
+            _adapter(stripe_stub).retrieve_subscription(SUB, account_id=COACH)
 
 
 class TestCancelSubscription:
@@ -81,11 +83,12 @@ class TestCancelSubscription:
         stripe_stub.subscriptions[SUB] = subscription()
         payments = _adapter(stripe_stub)
         key = cancel_subscription_key(ORG, MEMBERSHIP)
-        first = payments.cancel_subscription(idempotency_key=key, subscription_id=SUB)
-        again = payments.cancel_subscription(idempotency_key=key, subscription_id=SUB)
+        first = payments.cancel_subscription(idempotency_key=key, subscription_id=SUB, account_id=COACH)
+        again = payments.cancel_subscription(idempotency_key=key, subscription_id=SUB, account_id=COACH)
         assert first.status == again.status == "canceled"
         deletes = [r for r in stripe_stub.requests if r.path == f"/v1/subscriptions/{SUB}"]
         assert [r.idempotency_key for r in deletes] == [key, key]
+        assert {r.stripe_account for r in deletes} == {COACH}
         assert key == f"subscription:{ORG}:{MEMBERSHIP}:cancel"
 
 
@@ -96,7 +99,7 @@ class TestMembershipCheckout:
         key = subscription_checkout_key(ORG, MEMBERSHIP, uuid4())
         _adapter(stripe_stub).create_subscription_checkout(
             idempotency_key=key,
-            account_id="acct_coach0000000001",
+            account_id=COACH,
             name="Weekly 2",
             price=Money(4000, "USD"),
             interval="week",
@@ -112,3 +115,5 @@ class TestMembershipCheckout:
             assert request.form[f"subscription_data[metadata][{name}]"] == value
         assert request.form["line_items[0][price_data][recurring][interval]"] == "week"
         assert request.idempotency_key == key
+        assert request.stripe_account == COACH
+        assert not [k for k in request.form if "transfer_data" in k or "on_behalf_of" in k]

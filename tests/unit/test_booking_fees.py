@@ -30,7 +30,7 @@ from coachos.domain.bookings import Booking, FeeKind, FeeState, SavedCard
 from coachos.domain.errors import PaymentRefused
 from coachos.domain.usecases import ChargeDueFees, ReceiveStripeEvent
 from coachos.domain.usecases.booking_fees import fee_sale_key
-from tests.helpers import World, local
+from tests.helpers import World, drain, local
 from tests.unit.test_booking_holds import Paying, book, checkout, checkout_event, current, paying_on
 
 FEES = BookingPolicy(
@@ -63,7 +63,7 @@ def paid_with_card(p: Paying, booking: Booking) -> None:
         "id": "evt_" + uuid.uuid4().hex,
         "object": "event",
         "type": "payment_intent.succeeded",
-        "account": None,
+        "account": p.account,
         "created": 1772442000,
         "livemode": False,
         "data": {"object": intent},
@@ -110,6 +110,54 @@ class TestAgreement:
         booking = book(fees, agree=True)
         paid_with_card(fees, booking)
         assert current(fees, booking).saved_card == SavedCard("cus_test_kept", "pm_test_kept")
+
+
+class TestDirectCharges:
+    def test_a_card_from_another_account_is_not_kept(self, fees: Paying) -> None:
+        """payment_intent.succeeded naming this booking from another account keeps no card (it could not be
+        charged on this business's account, and a forger must not choose the card)."""
+        booking = book(fees, agree=True)
+        fees.app.execute(ReceiveStripeEvent(body=checkout_event(fees, booking)))
+        intent = {
+            "id": "pi_forged0000001",
+            "object": "payment_intent",
+            "customer": "cus_forged",
+            "payment_method": "pm_forged",
+            "metadata": {"coachos_kind": "booking", "org_id": str(fees.world.org.id), "booking_id": str(booking.id)},
+        }
+        body = {
+            "id": "evt_" + uuid.uuid4().hex,
+            "object": "event",
+            "type": "payment_intent.succeeded",
+            "account": "acct_forger000000001",
+            "created": 1772442000,
+            "livemode": False,
+            "data": {"object": intent},
+        }
+        fees.app.execute(ReceiveStripeEvent(body=json.dumps(body)))
+        assert current(fees, booking).saved_card is None
+
+    def test_stripes_fee_on_a_charged_fee_is_written_by_the_worker(self, fees: Paying, clock: FixedClock) -> None:
+        """A charged late-cancellation fee: its Stripe fee is read on the coach's account and written once under
+        stripe_fee:fee:<booking>:late_cancel."""
+        booking = book(fees, agree=True)
+        paid_with_card(fees, booking)
+        clock.set(booking.start - timedelta(hours=2))
+        fees.app.execute(
+            CancelBooking(org_id=fees.world.org.id, booking_id=booking.id, actor=Actor("client", booking.client_id))
+        )
+        fees.app.execute(ChargeDueFees())
+        charged = current(fees, booking).fee
+        assert charged is not None
+        assert charged.ref is not None
+        fees.payments.fees[charged.ref] = Money(103, "USD")
+        drain(fees.app)
+        with fees.app.deps.uow() as uow:
+            fee = uow.ledger.by_key(fees.world.org.id, f"stripe_fee:fee:{booking.id}:late_cancel")
+        assert fee is not None
+        assert {e.account.value: e.amount_minor for e in fee.entries} == {"stripe_fees": 103, "stripe_balance": -103}
+        asked = [c.params for c in fees.payments.calls if c.method == "payment_fee"]
+        assert {"payment_ref": charged.ref, "account_id": fees.account} in asked
 
 
 class TestCharging:

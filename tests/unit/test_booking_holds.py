@@ -32,7 +32,7 @@ from coachos.domain.stripe_events import StripeAccount
 from coachos.domain.usecases import ReceiveStripeEvent, ReleaseExpiredHolds, StartBookingCheckout
 from coachos.domain.usecases._holds import HOLD_FOR
 from coachos.domain.usecases.booking_payments import sale_key
-from tests.helpers import World, local, make_world
+from tests.helpers import World, drain, local, make_world
 
 CREATED = 1772442000  # 2 March 2026, a second the events say they were made
 
@@ -138,7 +138,7 @@ def checkout_event(
             "id": event_id or "evt_" + uuid.uuid4().hex,
             "object": "event",
             "type": kind,
-            "account": None,
+            "account": p.account,  # a direct charge: the event comes from the business's connected account
             "created": CREATED,
             "livemode": False,
             "data": {"object": obj},
@@ -319,6 +319,36 @@ class TestPaymentWebhook:
         body = checkout_event(paying, booking, metadata={"coachos_kind": "package", "booking_id": str(booking.id)})
         paying.app.execute(ReceiveStripeEvent(body=body))
         assert current(paying, booking).status is BookingStatus.HELD
+
+
+class TestDirectCharges:
+    def test_a_payment_on_another_account_confirms_nothing(self, paying: Paying) -> None:
+        """A Checkout made on an account that is not this business's (or on the platform's) naming this booking
+        is kept and ignored: still held, no sale; nor can such an event release it."""
+        booking = book(paying)
+        for account in ("acct_forger000000001", None):
+            for kind in ("checkout.session.completed", "checkout.session.expired"):
+                forged = json.loads(checkout_event(paying, booking, kind))
+                forged["account"] = account
+                assert paying.app.execute(ReceiveStripeEvent(body=json.dumps(forged))).new
+        assert current(paying, booking).status is BookingStatus.HELD
+        assert sales(paying, booking) is None
+
+    def test_stripes_fee_on_the_sale_is_written_by_the_worker(self, paying: Paying, clock: FixedClock) -> None:
+        """After the webhook, the stripe_fees consumer reads the PaymentIntent on the coach's account and writes
+        Stripe's fee once under stripe_fee:booking:<id>."""
+        booking = book(paying)
+        paying.app.execute(ReceiveStripeEvent(body=checkout_event(paying, booking)))
+        intent = "pi_test_" + booking.id.hex[:12]
+        paying.payments.fees[intent] = Money(175, "USD")
+        drain(paying.app)
+        with paying.app.deps.uow() as uow:
+            fee = uow.ledger.by_key(paying.world.org.id, f"stripe_fee:booking:{booking.id}")
+        assert fee is not None
+        assert {e.account.value: e.amount_minor for e in fee.entries} == {"stripe_fees": 175, "stripe_balance": -175}
+        assert (fee.client_id, fee.item) == (booking.client_id, "Drop-in session")
+        asked = [c.params for c in paying.payments.calls if c.method == "payment_fee"]
+        assert {"payment_ref": intent, "account_id": paying.account} in asked
 
 
 class TestHoldExpiry:

@@ -29,9 +29,11 @@ from coachos.domain.usecases import (
     StartMembershipCheckout,
     StripeEventReceived,
 )
+from coachos.domain.usecases.memberships import subscribe_memberships
 from coachos.domain.usecases.package_sales import sale_key
+from coachos.domain.usecases.stripe_fees import subscribe_stripe_fees
 from coachos.ports.payments import SubscriptionState
-from tests.helpers import World
+from tests.helpers import World, connected_account, drain
 
 #: 1 March 2026 09:00 UTC: when the tests' events happened (the clock is at 2 March noon).
 CREATED = int(datetime(2026, 3, 1, 9, 0, tzinfo=UTC).timestamp())
@@ -39,15 +41,42 @@ PERIOD_START = int(datetime(2026, 3, 1, 12, 0, tzinfo=UTC).timestamp())
 PERIOD_END = int(datetime(2026, 4, 1, 12, 0, tzinfo=UTC).timestamp())
 
 
-def event(kind: str, obj: dict[str, Any], *, created: int = CREATED, event_id: str | None = None) -> str:
-    """A Stripe event as Stripe sends it (platform account: memberships are destination charges)."""
+_OWN = "own"
+
+
+def _owner_account(obj: dict[str, Any]) -> str | None:
+    """The connected account of the business the object's metadata names (memberships are direct charges)."""
+    parent = obj.get("parent") or {}
+    for meta in (
+        obj.get("metadata"),
+        (parent.get("subscription_details") or {}).get("metadata"),
+        (obj.get("subscription_details") or {}).get("metadata"),
+    ):
+        if isinstance(meta, dict) and meta.get("org_id"):
+            try:
+                return connected_account(uuid.UUID(str(meta["org_id"])))
+            except ValueError:
+                return None
+    return None
+
+
+def event(
+    kind: str,
+    obj: dict[str, Any],
+    *,
+    created: int = CREATED,
+    event_id: str | None = None,
+    account: str | None = _OWN,
+) -> str:
+    """A Stripe event as Stripe sends it: memberships are direct charges, so from the connected account of
+    the business the metadata names unless `account` says otherwise."""
     return json.dumps(
         {
             "id": event_id or "evt_" + uuid.uuid4().hex,
             "object": "event",
             "api_version": "2026-10-28.endive",
             "type": kind,
-            "account": None,
+            "account": _owner_account(obj) if account == _OWN else account,
             "created": created,
             "livemode": False,
             "pending_webhooks": 1,
@@ -128,6 +157,8 @@ def payments() -> MemoryPayments:
 def paying(app: CoachOS, payments: MemoryPayments) -> Iterator[CoachOS]:
     """The test's Coach OS with card payments on (the recording fake)."""
     with CoachOS(attrs.evolve(app.deps, payments=payments)) as built:
+        subscribe_memberships(built.relay)  # as bootstrap does: the worker's follow-ups
+        subscribe_stripe_fees(built.relay)
         yield built
 
 
@@ -146,16 +177,18 @@ def make_plan(app: CoachOS, world: World, *, sessions: int = 8, unlimited: bool 
 
 def can_charge(app: CoachOS, world: World, clock: FixedClock, *, charges: bool = True) -> str:
     """Connect the business's Stripe account, able to take charges when `charges`."""
-    account = "acct_" + uuid.uuid4().hex[:16]
+    account = connected_account(world.org.id)
     with app.deps.uow() as uow:
-        uow.stripe.link_account(world.org.id, account, clock.now())
-        uow.commit()
+        if uow.stripe.account(world.org.id) is None:
+            uow.stripe.link_account(world.org.id, account, clock.now())
+            uow.commit()
     receive(
         app,
         event(
             "account.updated",
             {"id": account, "object": "account", "charges_enabled": charges, "details_submitted": charges},
-        ).replace('"account": null', f'"account": "{account}"'),
+            account=account,
+        ),
     )
     return account
 
@@ -185,6 +218,8 @@ def join(
     )
     with app.deps.uow() as uow:
         uow.memberships.add(membership)
+        if uow.stripe.account(world.org.id) is None:  # its Stripe objects live on the business's account
+            uow.stripe.link_account(world.org.id, connected_account(world.org.id), clock.now())
         uow.commit()
     member = Member(world, plan, membership.id, "sub_" + uuid.uuid4().hex[:20])
     session = {
@@ -378,6 +413,90 @@ class TestPaidInvoice:
         assert len(period_packages(app, member)) == 1
 
 
+class TestForgedEvents:
+    """Memberships are direct charges: their events come from the coach's own account, which the coach controls."""
+
+    def test_an_invoice_from_another_account_grants_nothing(
+        self, paying: CoachOS, world: World, clock: FixedClock
+    ) -> None:
+        """An invoice naming this business's membership but sent from another account (or the platform's) is
+        kept, acknowledged and ignored: no credits, no sale."""
+        member = join(paying, world, clock)
+        for account in ("acct_forger000000001", None):
+            assert receive(paying, event("invoice.paid", member.invoice("in_f01"), account=account)).new
+        assert period_packages(paying, member) == []
+        assert sales(paying, member, "in_f01") == 0
+        assert membership(paying, member).status is MembershipStatus.PENDING
+
+    def test_a_forged_deletion_or_failure_changes_nothing(
+        self, paying: CoachOS, world: World, clock: FixedClock
+    ) -> None:
+        """Another account cannot cancel a membership or start its grace."""
+        member = join(paying, world, clock)
+        receive(paying, event("invoice.paid", member.invoice("in_f02")))
+        forged = "acct_forger000000002"
+        receive(paying, event("customer.subscription.deleted", member.subscription_obj("canceled"), account=forged))
+        receive(paying, event("invoice.payment_failed", member.invoice("in_f03"), account=forged))
+        assert membership(paying, member).status is MembershipStatus.ACTIVE
+
+
+class TestStripeFeeOnInvoices:
+    def test_the_worker_writes_stripes_fee_on_a_paid_period(
+        self, paying: CoachOS, world: World, clock: FixedClock, payments: MemoryPayments
+    ) -> None:
+        """The invoice's PaymentIntent (from `payments` in the basil shape) is read on the coach's account and
+        its fee written once under the period package's key."""
+        member = join(paying, world, clock)
+        invoice = member.invoice("in_fee1") | {
+            "payments": {
+                "object": "list",
+                "data": [{"status": "paid", "payment": {"type": "payment_intent", "payment_intent": "pi_fee1"}}],
+            }
+        }
+        receive(paying, event("invoice.paid", invoice))
+        payments.fees["pi_fee1"] = Money(378, "USD")
+        drain(paying)
+        drain(paying)
+        key = "stripe_fee:" + sale_key(period_package_id(world.org.id, member.iid("in_fee1"))).removeprefix("sale:")
+        with paying.deps.uow() as uow:
+            fee = uow.ledger.by_key(world.org.id, key)
+        assert fee is not None
+        assert sorted(e.amount_minor for e in fee.entries) == [-378, 378]
+        asked = [c.params for c in payments.calls if c.method == "payment_fee"]
+        assert {"payment_ref": "pi_fee1", "account_id": connected_account(world.org.id)} in asked
+
+    def test_an_older_api_shapes_payment_intent_is_used(
+        self, paying: CoachOS, world: World, clock: FixedClock, payments: MemoryPayments
+    ) -> None:
+        """Before API 2025-03-31 the invoice named its PaymentIntent itself (`payment_intent`)."""
+        member = join(paying, world, clock)
+        receive(paying, event("invoice.paid", member.invoice("in_fee3") | {"payment_intent": "pi_old3"}))
+        payments.fees["pi_old3"] = Money(299, "USD")
+        drain(paying)
+        assert "pi_old3" in [c.params["payment_ref"] for c in payments.calls if c.method == "payment_fee"]
+
+    def test_a_free_period_asks_for_no_fee(
+        self, paying: CoachOS, world: World, clock: FixedClock, payments: MemoryPayments
+    ) -> None:
+        """A period paid 0 (a 100% coupon) records no sale, so there is no Stripe fee to ask for."""
+        member = join(paying, world, clock)
+        receive(paying, event("invoice.paid", member.invoice("in_fee4", amount=0)))
+        drain(paying)
+        assert member.iid("in_fee4") not in [
+            c.params["payment_ref"] for c in payments.calls if c.method == "payment_fee"
+        ]
+
+    def test_without_a_payment_in_the_payload_the_invoice_is_asked_for(
+        self, paying: CoachOS, world: World, clock: FixedClock, payments: MemoryPayments
+    ) -> None:
+        """Webhooks may leave `payments` out: the worker asks Stripe by the invoice id."""
+        member = join(paying, world, clock)
+        receive(paying, event("invoice.paid", member.invoice("in_fee2")))
+        payments.fees[member.iid("in_fee2")] = Money(311, "USD")
+        drain(paying)
+        assert member.iid("in_fee2") in [c.params["payment_ref"] for c in payments.calls if c.method == "payment_fee"]
+
+
 class TestFailedPayment:
     def test_a_failed_payment_starts_grace_and_tells_the_client_once_per_attempt(
         self, app: CoachOS, world: World, clock: FixedClock
@@ -478,17 +597,72 @@ class TestSubscriptionEvents:
         receive(app, event("customer.subscription.updated", member.subscription_obj("active"), created=CREATED))
         assert membership(app, member).status is MembershipStatus.PAST_DUE
 
-    def test_an_update_applies_what_stripe_holds_now(
+    def test_an_update_applies_what_stripe_holds_now_fetched_by_the_worker(
         self, paying: CoachOS, world: World, clock: FixedClock, payments: MemoryPayments
     ) -> None:
-        """With Stripe configured, an update applies the subscription as fetched now, not the event's copy."""
+        """The webhook calls no one: it applies the event's copy and queues the fetch; the worker then reads
+        the subscription on the business's connected account and applies what Stripe holds now."""
         member = join(paying, world, clock)
         payments.subscriptions[member.subscription] = SubscriptionState(
             member.subscription, "past_due", PERIOD_START, PERIOD_END
         )
         receive(paying, event("customer.subscription.updated", member.subscription_obj("active")))
+        assert membership(paying, member).status is MembershipStatus.ACTIVE
+        assert [c for c in payments.calls if c.method == "retrieve_subscription"] == []
+        drain(paying)
         assert membership(paying, member).status is MembershipStatus.PAST_DUE
-        assert payments.calls[-1].method == "retrieve_subscription"
+        fetched = [c.params for c in payments.calls if c.method == "retrieve_subscription"]
+        assert {"subscription": member.subscription, "account_id": connected_account(world.org.id)} in fetched
+
+    def test_a_deleted_arriving_before_the_fetch_stays_cancelled(
+        self, paying: CoachOS, world: World, clock: FixedClock, payments: MemoryPayments
+    ) -> None:
+        """Deleted is final even when the worker's fetch (queued by an earlier update) still finds it active."""
+        member = join(paying, world, clock)
+        payments.subscriptions[member.subscription] = SubscriptionState(
+            member.subscription, "active", PERIOD_START, PERIOD_END
+        )
+        receive(paying, event("customer.subscription.updated", member.subscription_obj("active")))
+        receive(
+            paying, event("customer.subscription.deleted", member.subscription_obj("canceled"), created=CREATED + 5)
+        )
+        drain(paying)
+        assert membership(paying, member).status is MembershipStatus.CANCELLED
+
+    def test_a_fetch_for_an_older_update_does_not_undo_a_newer_event(
+        self, paying: CoachOS, world: World, clock: FixedClock, payments: MemoryPayments
+    ) -> None:
+        """The fetch is stamped with its event's time: a newer event applied meanwhile wins (its own fetch follows)."""
+        member = join(paying, world, clock)
+        receive(paying, event("customer.subscription.updated", member.subscription_obj("active")))
+        receive(
+            paying, event("customer.subscription.created", member.subscription_obj("past_due"), created=CREATED + 60)
+        )
+        payments.subscriptions[member.subscription] = SubscriptionState(
+            member.subscription, "active", PERIOD_START, PERIOD_END
+        )
+        drain(paying)
+        assert membership(paying, member).status is MembershipStatus.PAST_DUE
+
+    def test_stripe_out_of_reach_is_retried_by_the_relay(
+        self, paying: CoachOS, world: World, clock: FixedClock, payments: MemoryPayments
+    ) -> None:
+        """The webhook succeeded already; the fetch failing is the worker's to retry, then it applies."""
+        from coachos.domain.errors import PaymentUnavailable
+
+        member = join(paying, world, clock)
+        drain(paying)  # nothing else queued (a shared database) takes the failure meant for this fetch
+        received = receive(paying, event("customer.subscription.updated", member.subscription_obj("active")))
+        assert received.new
+        payments.subscriptions[member.subscription] = SubscriptionState(
+            member.subscription, "past_due", PERIOD_START, PERIOD_END
+        )
+        payments.fail_next(PaymentUnavailable("down"))
+        drain(paying)
+        assert membership(paying, member).status is MembershipStatus.ACTIVE
+        clock.advance(timedelta(minutes=10))
+        drain(paying)
+        assert membership(paying, member).status is MembershipStatus.PAST_DUE
 
 
 class TestCancel:
@@ -504,6 +678,7 @@ class TestCancel:
         paying.execute(cmd)
         cancels = [c for c in payments.calls if c.method == "cancel_subscription"]
         assert [c.idempotency_key for c in cancels] == [f"subscription:{world.org.id}:{member.membership_id}:cancel"]
+        assert cancels[0].params["account_id"] == connected_account(world.org.id)
         assert membership(paying, member).status is MembershipStatus.CANCELLED
         [shown] = paying.execute(ClientMemberships(org_id=world.org.id, client_id=world.client.id))
         assert shown.membership.status is MembershipStatus.CANCELLED

@@ -37,7 +37,7 @@ from coachos.domain.usecases import (
     UseCredit,
 )
 from coachos.domain.usecases.package_sales import recognise_key, sale_key
-from tests.helpers import MONDAY_NOON_UTC, World, add_client, local, make_world
+from tests.helpers import MONDAY_NOON_UTC, World, add_client, connected_account, drain, local, make_world
 from tests.unit.test_stripe_events import event_body
 
 
@@ -64,7 +64,7 @@ def connect(app: CoachOS, world: World, *, charges: bool = True) -> str:
     """The business connected a Stripe account of its own (and Stripe said whether it can take charges); its id."""
     with app.deps.uow() as uow:
         found = uow.stripe.account(world.org.id)
-        account = found.account_id if found else "acct_" + uuid.uuid4().hex[:16]
+        account = found.account_id if found else connected_account(world.org.id)
         if found is None:
             uow.stripe.link_account(world.org.id, account, app.clock.now())
             uow.commit()
@@ -97,18 +97,30 @@ def balance(app: CoachOS, world: World, account: Account) -> int:
         return uow.ledger.balances(world.org.id, "USD").get(account, 0)
 
 
-def checkout_event(kind: str, package_id: Any, world: World, *, status: str = "paid", amount: int = 10000) -> str:
+def checkout_event(
+    kind: str,
+    package_id: Any,
+    world: World,
+    *,
+    status: str = "paid",
+    amount: int = 10000,
+    account: str | None = None,
+    intent: str | None = None,
+) -> str:
+    """A package Checkout's event, from the business's own connected account unless `account` says otherwise."""
     obj = {
         "id": "cs_" + uuid.uuid4().hex[:20],
         "object": "checkout.session",
         "payment_status": status,
-        "payment_intent": "pi_" + uuid.uuid4().hex[:20],
+        "payment_intent": intent or "pi_" + uuid.uuid4().hex[:20],
         "amount_total": amount,
         "currency": "usd",
         "customer_details": {"email": "client@private.test"},
         "metadata": {"coachos_kind": "package", "org_id": str(world.org.id), "package_id": str(package_id)},
     }
-    return event_body(kind, obj=obj, created=int(MONDAY_NOON_UTC.timestamp()))
+    return event_body(
+        kind, account=account or connected_account(world.org.id), obj=obj, created=int(MONDAY_NOON_UTC.timestamp())
+    )
 
 
 def sell(app: CoachOS, world: World, client_id: Any, paid_by: PaymentMethod, *, sessions: int = 3) -> SessionPackage:
@@ -349,12 +361,34 @@ class TestWebhooks:
         assert package(app, world, pending.id).payment_state is PaymentState.PENDING
 
 
-def drain(app: CoachOS) -> None:
-    """Relay every event due now (a shared test database may hold other tests' events too)."""
-    while True:
-        done = app.relay.relay_once(500)
-        if not (done.fanned_out or done.delivered or done.retrying or done.dead):
-            return
+class TestForgedEvents:
+    """Direct charges: a coach controls their own Stripe account, so events from it may name another business."""
+
+    def test_a_checkout_on_another_account_naming_this_package_is_ignored(self, app: CoachOS, world: World) -> None:
+        """Another business's account (or any account not this business's) cannot pay this package."""
+        pending = TestWebhooks()._pending(app, world)
+        other = make_world(app)
+        connect(app, other)
+        for account in (connected_account(other.org.id), "acct_unknown00000001"):
+            forged = checkout_event("checkout.session.completed", pending.id, world, account=account)
+            assert app.execute(ReceiveStripeEvent(body=forged)).new
+        assert package(app, world, pending.id).payment_state is PaymentState.PENDING
+        assert sale(app, world, pending.id) is None
+
+    def test_a_platform_event_naming_a_package_is_ignored(self, app: CoachOS, world: World) -> None:
+        """A client's payment is never made on the platform account: an event without `account` pays nothing."""
+        pending = TestWebhooks()._pending(app, world)
+        body = json.loads(checkout_event("checkout.session.completed", pending.id, world))
+        body["account"] = None
+        app.execute(ReceiveStripeEvent(body=json.dumps(body)))
+        assert package(app, world, pending.id).payment_state is PaymentState.PENDING
+
+    def test_a_forged_expiry_does_not_fail_the_package(self, app: CoachOS, world: World) -> None:
+        """An expiry from another account leaves the pending package pending (the client can still pay)."""
+        pending = TestWebhooks()._pending(app, world)
+        forged = checkout_event("checkout.session.expired", pending.id, world, status="unpaid", account="acct_x1")
+        app.execute(ReceiveStripeEvent(body=forged))
+        assert package(app, world, pending.id).payment_state is PaymentState.PENDING
 
 
 class TestStripeFee:
@@ -378,7 +412,8 @@ class TestStripeFee:
         drain(app)
         assert balance(app, world, Account.STRIPE_FEES) == 320
         assert balance(app, world, Account.STRIPE_BALANCE) == 10000 - 500 - 320
-        assert [c.params for c in payments.calls if c.method == "payment_fee"][-1] == {"payment_intent": intent}
+        asked = [c.params for c in payments.calls if c.method == "payment_fee"]  # (a shared database: others' too)
+        assert {"payment_ref": intent, "account_id": connected_account(world.org.id)} in asked
 
     def test_cash_payments_ask_stripe_nothing(self, app: CoachOS, world: World, payments: MemoryPayments) -> None:
         """A package recorded as paid in cash has no Stripe fee and no call to Stripe."""

@@ -28,8 +28,9 @@ from coachos.domain.usecases import (
     SubscribeToPlan,
 )
 from coachos.domain.usecases._fees import platform_fee_percent
+from coachos.domain.usecases.platform import subscribe_platform
 from coachos.ports.payments import SubscriptionState
-from tests.helpers import World, make_world
+from tests.helpers import World, drain, make_world
 from tests.unit.test_stripe_events import CREATED, account_event, event_body
 
 BACK = "https://coach.test/setup/payments"
@@ -50,6 +51,7 @@ def platform(app: CoachOS) -> Platform:
     """The test's `app` (memory here, SQL in tests/integration) with payments configured."""
     payments, mail = MemoryPayments(), MemoryEmail()
     built = CoachOS(attrs.evolve(app.deps, payments=payments, email=mail, tasks=ImmediateTasks(mail)))
+    subscribe_platform(built.relay)  # as bootstrap does: the worker's follow-up fetch
     return Platform(built, payments, mail, make_world(built))
 
 
@@ -172,13 +174,29 @@ class TestSubscriptionOrder:
         assert found.status == "past_due"  # Stripe has no such subscription: the event's own status is used
 
     def test_fetching_stores_the_current_status_not_the_events(self, platform: Platform) -> None:
-        """An old `created` (incomplete) arriving first stores the status Stripe has now (active)."""
+        """An old `created` (incomplete) arriving first: the webhook calls no one and stores the event's status;
+        the worker then fetches the subscription and stores the status Stripe has now (active)."""
         platform.payments.subscriptions["sub_platform1"] = SubscriptionState("sub_platform1", "active", None, None)
         receive(platform, sub_event(platform, "created", "incomplete", created=CREATED))
+        assert platform.payments.calls == []
+        found = subscription(platform)
+        assert found is not None
+        assert found.status == "incomplete"
+        drain(platform.app)
         found = subscription(platform)
         assert found is not None
         assert found.status == "active"
-        assert [c.params for c in platform.payments.calls] == [{"subscription_id": "sub_platform1"}]
+        assert {"subscription_id": "sub_platform1"} in [c.params for c in platform.payments.calls]
+
+    def test_a_deleted_arriving_before_the_fetch_stays_canceled(self, platform: Platform) -> None:
+        """Deleted is final even if the worker's fetch (queued by an earlier update) still finds it active."""
+        platform.payments.subscriptions["sub_platform1"] = SubscriptionState("sub_platform1", "active", None, None)
+        receive(platform, sub_event(platform, "updated", "active", created=CREATED))
+        receive(platform, sub_event(platform, "deleted", "canceled", created=CREATED + 5))
+        drain(platform.app)
+        found = subscription(platform)
+        assert found is not None
+        assert found.status == "canceled"
 
     def test_the_rule_itself(self) -> None:
         """`replaces`: same id only newer and never after cancel; another id only live and newer (or stored dead)."""

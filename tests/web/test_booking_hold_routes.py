@@ -25,7 +25,7 @@ from tests.helpers import World, make_world
 from tests.web.support import serving
 from tests.web.test_log_privacy import logs  # noqa: F401  # the JSON-lines log buffer
 from tests.web.test_public_routes import open_form, submit, text
-from tests.web.test_stripe_webhook import SECRET, post, sign
+from tests.web.test_stripe_webhook import CONNECT_SECRET, SECRET, post, sign
 
 #: The status line of the booking's page, which names the status for scripts and browser tests.
 _STATUS = 'id="booking-status" data-status="'
@@ -55,7 +55,7 @@ def core(clock: FixedClock, mail: MemoryEmail, payments: MemoryPayments) -> Iter
 @pytest.fixture
 async def web(core: CoachOS) -> AsyncIterator[Quart]:
     """The web app with the platform's webhook secret."""
-    async with serving(core, stripe_webhook_secret=SECRET) as app:
+    async with serving(core, stripe_webhook_secret=SECRET, stripe_connect_webhook_secret=CONNECT_SECRET) as app:
         yield app
 
 
@@ -101,8 +101,11 @@ def _all(core: CoachOS, world: World) -> list[Booking]:
     return list(core.read(lambda uow: uow.bookings.between(world.org.id, start, start + timedelta(days=31))))
 
 
-def completed(world: World, booking: Booking, kind: str = "checkout.session.completed") -> str:
-    """A Checkout Session event about the booking's payment, as Stripe sends it."""
+def completed(
+    world: World, booking: Booking, kind: str = "checkout.session.completed", *, account: str = "acct_web0000000001"
+) -> str:
+    """A Checkout Session event about the booking's payment, as Stripe sends it: a direct charge, so a
+    Connect event from the business's connected account (unless `account` says another)."""
     obj: dict[str, Any] = {
         "id": "cs_test_web",
         "object": "checkout.session",
@@ -117,7 +120,7 @@ def completed(world: World, booking: Booking, kind: str = "checkout.session.comp
             "id": "evt_" + uuid.uuid4().hex,
             "object": "event",
             "type": kind,
-            "account": None,
+            "account": account,
             "created": 1772442000,
             "livemode": False,
             "data": {"object": obj},
@@ -155,7 +158,7 @@ class TestPayAtBookingRoutes:
         assert _STATUS + "held-confirming" in page
         assert "Held for you until Mon 2 Mar 2026, 07:35 EST (America/New_York time)" in page
         body = completed(world, booking)
-        hook = await post(web, body, sign(body))
+        hook = await post(web, body, sign(body, CONNECT_SECRET))
         assert hook.status_code == 200
         page = await text(await guest.get(response.headers["Location"]))
         assert _STATUS + "confirmed" in page
@@ -168,10 +171,30 @@ class TestPayAtBookingRoutes:
         world, service = setup
         guest, response, booking = await book_held(web, core, world, service)
         body = completed(world, booking, "checkout.session.expired")
-        assert (await post(web, body, sign(body))).status_code == 200
+        assert (await post(web, body, sign(body, CONNECT_SECRET))).status_code == 200
         assert only_booking(core, world).status is BookingStatus.CANCELLED
         page = await text(await guest.get(response.headers["Location"]))
         assert _STATUS + "released" in page
+
+    async def test_a_payment_on_another_account_does_not_confirm_the_booking(
+        self,
+        web: Quart,
+        core: CoachOS,
+        setup: tuple[World, Service],
+        logs: io.StringIO,  # noqa: F811  # the imported fixture, requested by name
+    ) -> None:
+        """A Connect event, validly signed, from an account that is not this business's (a coach making a
+        Checkout on their own account naming someone else's booking) is acknowledged and changes nothing."""
+        world, service = setup
+        guest, response, booking = await book_held(web, core, world, service)
+        body = completed(world, booking, account="acct_forger00000001")
+        assert (await post(web, body, sign(body, CONNECT_SECRET))).status_code == 200
+        assert only_booking(core, world).status is BookingStatus.HELD
+        with core.deps.uow() as uow:
+            assert uow.ledger.by_key(world.org.id, f"sale:booking:{booking.id}") is None
+        assert "acct_forger00000001" in logs.getvalue()  # logged with ids only
+        page = await text(await guest.get(response.headers["Location"]))
+        assert _STATUS + "confirmed" not in page
 
     async def test_a_business_without_charges_refuses_with_a_clear_message(
         self, web: Quart, core: CoachOS, clock: FixedClock

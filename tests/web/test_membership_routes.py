@@ -190,7 +190,8 @@ class TestCoachPages:
         assert response.status_code == 303
         assert membership(core, member).status is MembershipStatus.CANCELLED
         assert [c.method for c in payments.calls if c.method == "cancel_subscription"] == ["cancel_subscription"]
-        assert payments.calls[-1].params == {"subscription": member.subscription}
+        assert payments.calls[-1].params["subscription"] == member.subscription
+        assert payments.calls[-1].params["account_id"].startswith("acct_")  # on the business's connected account
 
 
 class TestLogs:

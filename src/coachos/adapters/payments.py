@@ -153,10 +153,11 @@ class MemoryPayments:
         )
         return made
 
-    def retrieve_subscription(self, subscription_id: str) -> SubscriptionState:
+    def retrieve_subscription(self, subscription_id: str, *, account_id: str) -> SubscriptionState:
         """The subscription a test put in `subscriptions`; PaymentRefused (as Stripe's 404) for any other."""
         with self._lock:
-            self.calls.append(PaymentCall("retrieve_subscription", "", {"subscription": subscription_id}))
+            params = {"subscription": subscription_id, "account_id": account_id}
+            self.calls.append(PaymentCall("retrieve_subscription", "", params))
             if self._failures:
                 raise self._failures.pop(0)
             found = self.subscriptions.get(subscription_id)
@@ -164,7 +165,7 @@ class MemoryPayments:
             raise PaymentRefused(f"There is no subscription {subscription_id}.", reason="resource_missing")
         return found
 
-    def cancel_subscription(self, *, idempotency_key: str, subscription_id: str) -> SubscriptionState:
+    def cancel_subscription(self, *, idempotency_key: str, subscription_id: str, account_id: str) -> SubscriptionState:
         """Record the cancellation and mark a known subscription canceled."""
 
         def cancel(_: int) -> SubscriptionState:
@@ -179,7 +180,7 @@ class MemoryPayments:
             return done
 
         made: SubscriptionState = self._once(
-            "cancel_subscription", idempotency_key, {"subscription": subscription_id}, cancel
+            "cancel_subscription", idempotency_key, {"subscription": subscription_id, "account_id": account_id}, cancel
         )
         return made
 
@@ -260,24 +261,26 @@ class MemoryPayments:
                 raise self._failures.pop(0)
             return self.subscriptions.get(subscription_id)
 
-    def refund(self, *, idempotency_key: str, payment_intent_id: str, amount: Money | None) -> RefundResult:
+    def refund(
+        self, *, idempotency_key: str, payment_intent_id: str, amount: Money | None, account_id: str | None = None
+    ) -> RefundResult:
         """Record the refund as succeeded; a full refund needs the payment in `paid`, as Stripe needs it to exist."""
         whole = amount or self.paid.get(payment_intent_id)
         if whole is None:
             raise PaymentRefused(f"There is no payment {payment_intent_id} to refund.", reason="resource_missing")
-        params = {"payment_intent": payment_intent_id, "amount": amount}
+        params = {"payment_intent": payment_intent_id, "amount": amount, "account_id": account_id}
         made: RefundResult = self._once(
             "refund", idempotency_key, params, lambda n: RefundResult(f"re_memory{n}", "succeeded", whole)
         )
         return made
 
-    def payment_fee(self, payment_intent_id: str) -> Money | None:
-        """The fee a test set for the payment, or None (Stripe has not settled it yet)."""
+    def payment_fee(self, payment_ref: str, *, account_id: str) -> Money | None:
+        """The fee a test set for the payment (a PaymentIntent or invoice id), or None (not settled yet)."""
         with self._lock:
-            self.calls.append(PaymentCall("payment_fee", "", {"payment_intent": payment_intent_id}))
+            self.calls.append(PaymentCall("payment_fee", "", {"payment_ref": payment_ref, "account_id": account_id}))
             if self._failures:
                 raise self._failures.pop(0)
-            return self.fees.get(payment_intent_id)
+            return self.fees.get(payment_ref)
 
 
 def payments_from_settings(settings: Settings) -> Payments | None:

@@ -1,10 +1,19 @@
 """Stripe Connect through the official stripe SDK: connected accounts, Checkout and refunds.
 
-Sales are destination charges: the platform creates the charge with
-`payment_intent_data.transfer_data.destination` = the coach's account and `on_behalf_of` = the same
-account. The coach is the merchant of record (their name on the statement, their country's fees and
-rules) while the charge, its refunds and its events live on the platform, so one webhook endpoint sees
-every sale and the platform fee is taken as `application_fee_amount` without a second transfer.
+Clients' payments are DIRECT charges on the coach's connected account: every call about a client's
+payment (Checkout for packages, pay-at-booking and memberships, off-session fee charges, refunds,
+memberships' subscriptions, reading a payment's fee) carries the `Stripe-Account` header (the SDK's
+`stripe_account` option) and no `transfer_data` / `on_behalf_of`. Why: Coach OS is SaaS and the coach
+is the merchant. With a direct charge Stripe debits its processing fee from the COACH's balance, so the
+ledger's split of a sale (gross = Stripe fee + platform fee + net to the coach at `stripe_balance`)
+reconciles with the coach's Stripe balance line by line; with destination charges Stripe's fee would
+come out of the platform's balance and the coach's books would not match Stripe's. The platform takes
+its cut as `application_fee_amount` (one-off payments, in `payment_intent_data`) or
+`application_fee_percent` (subscriptions, in `subscription_data`). The objects and their events live on
+the connected account, so they arrive as Connect events (`event.account` set) — which is why every
+webhook handler checks that account against the business named in our metadata.
+
+The coach's OWN subscription to a Coach OS plan is billed on the platform account (no header).
 
 Stripe's errors become PaymentUnavailable / PaymentRefused here; nothing Stripe-shaped crosses into
 the domain. Retries after timeouts, 409s and 5xx are the SDK's (`max_network_retries`), each repeat
@@ -48,7 +57,7 @@ T = TypeVar("T")
 
 @attrs.define
 class StripePayments:
-    """The Payments port on Stripe Connect (Express accounts, hosted Checkout, destination charges)."""
+    """The Payments port on Stripe Connect (Express accounts, hosted Checkout, direct charges)."""
 
     secret_key: str = attrs.field(repr=False)
     #: Where the SDK sends its requests; tests point it at a stub server on loopback.
@@ -128,12 +137,7 @@ class StripePayments:
         params: dict[str, Any] = {
             "mode": "payment",
             "line_items": [{"quantity": 1, "price_data": _price_data(name, price)}],
-            "payment_intent_data": {
-                "application_fee_amount": application_fee.amount_minor,
-                "on_behalf_of": account_id,
-                "transfer_data": {"destination": account_id},
-                "metadata": metadata,
-            },
+            "payment_intent_data": {"application_fee_amount": application_fee.amount_minor, "metadata": metadata},
             "success_url": success_url,
             "cancel_url": cancel_url,
             "client_reference_id": reference,
@@ -142,11 +146,14 @@ class StripePayments:
         if expires_at is not None:
             params["expires_at"] = int(expires_at.timestamp())
         if save_card:
-            # The card stays on a platform Customer for later off-session charges (late-cancel / no-show fees).
+            # The card stays on a Customer of the coach's account for later off-session charges (fees).
             params["customer_creation"] = "always"
             params["payment_intent_data"]["setup_future_usage"] = "off_session"
         session = self._call(
-            lambda: self._client.v1.checkout.sessions.create(params, {"idempotency_key": idempotency_key})  # type: ignore[arg-type]
+            lambda: self._client.v1.checkout.sessions.create(
+                params,  # type: ignore[arg-type]
+                {"idempotency_key": idempotency_key, "stripe_account": account_id},
+            )
         )
         return CheckoutSession(session_id=str(session.id), url=str(session.url))
 
@@ -162,7 +169,7 @@ class StripePayments:
         description: str,
         metadata: dict[str, str],
     ) -> SavedCardCharge:
-        """Charge a saved card off-session (confirm at once) as a destination charge with the platform fee."""
+        """Charge a saved card off-session (confirm at once): a direct charge on the coach's account, less the fee."""
         if application_fee.currency != amount.currency or not 0 <= application_fee.amount_minor <= amount.amount_minor:
             raise PaymentRefused("The platform fee must be in the charge's currency and at most the charge.")
         params: dict[str, Any] = {
@@ -173,13 +180,14 @@ class StripePayments:
             "off_session": True,
             "confirm": True,
             "application_fee_amount": application_fee.amount_minor,
-            "on_behalf_of": account_id,
-            "transfer_data": {"destination": account_id},
             "description": description,
             "metadata": metadata,
         }
         intent = self._call(
-            lambda: self._client.v1.payment_intents.create(params, {"idempotency_key": idempotency_key})  # type: ignore[arg-type]
+            lambda: self._client.v1.payment_intents.create(
+                params,  # type: ignore[arg-type]
+                {"idempotency_key": idempotency_key, "stripe_account": account_id},
+            )
         )
         return SavedCardCharge(payment_intent_id=str(intent.id), status=str(intent.status), amount=amount)
 
@@ -204,19 +212,17 @@ class StripePayments:
         params: dict[str, Any] = {
             "mode": "subscription",
             "line_items": [{"quantity": 1, "price_data": recurring}],
-            "subscription_data": {
-                "application_fee_percent": _percent(application_fee_percent),
-                "on_behalf_of": account_id,
-                "transfer_data": {"destination": account_id},
-                "metadata": metadata,
-            },
+            "subscription_data": {"application_fee_percent": _percent(application_fee_percent), "metadata": metadata},
             "success_url": success_url,
             "cancel_url": cancel_url,
             "client_reference_id": reference,
             "metadata": metadata,
         }
         session = self._call(
-            lambda: self._client.v1.checkout.sessions.create(params, {"idempotency_key": idempotency_key})  # type: ignore[arg-type]
+            lambda: self._client.v1.checkout.sessions.create(
+                params,  # type: ignore[arg-type]
+                {"idempotency_key": idempotency_key, "stripe_account": account_id},
+            )
         )
         return CheckoutSession(session_id=str(session.id), url=str(session.url))
 
@@ -268,49 +274,65 @@ class StripePayments:
             raise
         return _subscription_state(sub.to_dict())
 
-    def refund(self, *, idempotency_key: str, payment_intent_id: str, amount: Money | None) -> RefundResult:
-        """Refund `amount` of the payment (all of what is left when None), taking back the coach's transfer.
+    def refund(
+        self, *, idempotency_key: str, payment_intent_id: str, amount: Money | None, account_id: str | None = None
+    ) -> RefundResult:
+        """Refund `amount` of the payment (all of what is left when None) on the coach's account.
 
-        `reverse_transfer` pulls the refunded share back from the coach's account (else the platform
-        pays it); `refund_application_fee` returns the platform fee in proportion, so a refunded
-        client costs the coach nothing in platform fees.
+        Sales are direct charges, so the refund is made on the connected account (`account_id`; None
+        only for a payment made on the platform itself) and comes out of the coach's balance;
+        `refund_application_fee` returns the platform fee in proportion, so a refunded client costs
+        the coach nothing in platform fees. There is no transfer to reverse.
         """
-        params: dict[str, Any] = {
-            "payment_intent": payment_intent_id,
-            "reverse_transfer": True,
-            "refund_application_fee": True,
-        }
+        params: dict[str, Any] = {"payment_intent": payment_intent_id, "refund_application_fee": True}
         if amount is not None:
             params["amount"] = amount.amount_minor
-        refund = self._call(lambda: self._client.v1.refunds.create(params, {"idempotency_key": idempotency_key}))  # type: ignore[arg-type]
+        refund = self._call(
+            lambda: self._client.v1.refunds.create(
+                params,  # type: ignore[arg-type]
+                _options(account_id, idempotency_key),
+            )
+        )
         return RefundResult(
             refund_id=str(refund.id),
             status=str(refund.status),
             amount=Money(int(refund.amount), str(refund.currency).upper()),
         )
 
-    def retrieve_subscription(self, subscription_id: str) -> SubscriptionState:
-        """The subscription as Stripe holds it now."""
-        found = self._call(lambda: self._client.v1.subscriptions.retrieve(subscription_id))
+    def retrieve_subscription(self, subscription_id: str, *, account_id: str) -> SubscriptionState:
+        """The membership's subscription as Stripe holds it now, on the coach's account."""
+        found = self._call(
+            lambda: self._client.v1.subscriptions.retrieve(subscription_id, options={"stripe_account": account_id})
+        )
         return _subscription_state(found)
 
-    def cancel_subscription(self, *, idempotency_key: str, subscription_id: str) -> SubscriptionState:
-        """Cancel at once (DELETE /v1/subscriptions/:id) under our key, so a retry cancels once."""
+    def cancel_subscription(self, *, idempotency_key: str, subscription_id: str, account_id: str) -> SubscriptionState:
+        """Cancel at once (DELETE /v1/subscriptions/:id, coach's account) under our key: a retry cancels once."""
         done = self._call(
-            lambda: self._client.v1.subscriptions.cancel(subscription_id, options={"idempotency_key": idempotency_key})
+            lambda: self._client.v1.subscriptions.cancel(
+                subscription_id, options={"idempotency_key": idempotency_key, "stripe_account": account_id}
+            )
         )
         return _subscription_state(done)
 
-    def payment_fee(self, payment_intent_id: str) -> Money | None:
-        """Stripe's fee on the payment: its latest charge's balance transaction, expanded in one read.
+    def payment_fee(self, payment_ref: str, *, account_id: str) -> Money | None:
+        """Stripe's fee on a payment made on the coach's account: its charge's balance transaction.
 
-        The fee is the `stripe_fee` part of the balance transaction's `fee_details` (the platform's
-        own application fee, where Stripe lists it there too, is left out); None while the charge or
-        its balance transaction does not exist yet.
+        `payment_ref` is a PaymentIntent (`pi_…`) or an invoice (`in_…`, a membership's period): for an
+        invoice its paid payment's PaymentIntent is looked up first (`/v1/invoice_payments`). The fee is
+        the `stripe_fee` part of the balance transaction's `fee_details` — the coach pays it on a direct
+        charge; the `application_fee` part is the platform's and is not Stripe's. None while the
+        charge or its balance transaction does not exist yet.
         """
+        options: Any = {"stripe_account": account_id}
+        intent_id: str | None = payment_ref
+        if payment_ref.startswith("in_"):
+            intent_id = self._invoice_intent(payment_ref, options)
+            if intent_id is None:
+                return None
         intent = self._call(
             lambda: self._client.v1.payment_intents.retrieve(
-                payment_intent_id, {"expand": ["latest_charge.balance_transaction"]}
+                str(intent_id), {"expand": ["latest_charge.balance_transaction"]}, options
             )
         )
         found: dict[str, Any] = intent.to_dict()
@@ -319,9 +341,24 @@ class StripePayments:
         if not isinstance(txn, dict) or not isinstance(txn.get("currency"), str):
             return None
         details = txn.get("fee_details") or []
-        stripe_fees = [int(d["amount"]) for d in details if isinstance(d, dict) and d.get("type") == "stripe_fee"]
-        fee = sum(stripe_fees) if stripe_fees else int(txn.get("fee") or 0)
+        fee = sum(int(d["amount"]) for d in details if isinstance(d, dict) and d.get("type") == "stripe_fee")
+        if not details:
+            fee = int(txn.get("fee") or 0)  # no breakdown: the whole fee (no application fee is listed then)
         return Money(fee, str(txn["currency"]).upper())
+
+    def _invoice_intent(self, invoice_id: str, options: Any) -> str | None:
+        """The PaymentIntent of an invoice's paid payment (API 2025-03-31 and later list them apart)."""
+        listed = self._call(
+            lambda: self._client.v1.invoice_payments.list({"invoice": invoice_id, "status": "paid"}, options)
+        )
+        for item in listed.to_dict().get("data") or []:
+            payment = item.get("payment") if isinstance(item, dict) else None
+            intent = payment.get("payment_intent") if isinstance(payment, dict) else None
+            if isinstance(intent, dict):
+                intent = intent.get("id")
+            if isinstance(intent, str):
+                return intent
+        return None
 
     def _call(self, call: Callable[[], T]) -> T:
         try:
@@ -347,6 +384,13 @@ class StripePayments:
                     "Stripe had a problem on its side; nothing was charged twice, so try again in a minute."
                 ) from e
             raise PaymentRefused(_readable(e, "Stripe refused the request."), reason=_code(e)) from None
+
+
+def _options(account_id: str | None, idempotency_key: str) -> Any:
+    # A payment made on the coach's account is changed there; None: the platform's own.
+    if account_id is None:
+        return {"idempotency_key": idempotency_key}
+    return {"idempotency_key": idempotency_key, "stripe_account": account_id}
 
 
 def _subscription_state(found: Any) -> SubscriptionState:

@@ -139,6 +139,44 @@ class PackagePaid(Event):
 
 
 @attrs.frozen(kw_only=True)
+class CardPaymentReceived(Event):
+    """A client's card payment arrived on the coach's connected account and its sale is in the ledger.
+
+    The worker then asks Stripe for its fee (`stripe_fees` consumer) and writes it next to the sale.
+    """
+
+    type_name = "payment.card_received"
+
+    #: The ledger key of the sale the payment paid (e.g. ``sale:package:<id>``).
+    sale_key: str
+    #: Stripe's PaymentIntent (``pi_…``) or, for a membership period, its invoice (``in_…``).
+    payment_ref: str
+    #: The connected account the payment was made on (a direct charge).
+    account_id: str
+
+
+@attrs.frozen(kw_only=True)
+class MembershipSubscriptionChanged(Event):
+    """Stripe said a membership's subscription changed; the worker fetches it as it is now and applies that."""
+
+    type_name = "membership.subscription_changed"
+
+    membership_id: UUID
+    subscription_id: str
+    account_id: str
+
+
+@attrs.frozen(kw_only=True)
+class PlatformSubscriptionChanged(Event):
+    """Stripe said a business's own Coach OS plan subscription changed; the worker fetches it as it is now."""
+
+    type_name = "platform.subscription_changed"
+
+    subscription_id: str
+    plan_key: str
+
+
+@attrs.frozen(kw_only=True)
 class BookingEvent(Event):
     """Something happened to a booking."""
 
@@ -272,6 +310,9 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     AvailabilityChanged,
     PackageSold,
     PackagePaid,
+    CardPaymentReceived,
+    MembershipSubscriptionChanged,
+    PlatformSubscriptionChanged,
     BookingRequested,
     BookingConfirmed,
     BookingCancelled,

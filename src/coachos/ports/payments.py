@@ -138,7 +138,7 @@ class Payments(Protocol):
         save_card: bool = False,
         expires_at: datetime | None = None,
     ) -> CheckoutSession:
-        """A one-off Checkout for `price`, charged for the connected account, the platform keeping `application_fee`.
+        """A one-off Checkout for `price`: a direct charge on the connected account, the platform keeping its fee.
 
         With `save_card`, a Customer is made and the card kept for later off-session charges (fees).
         `expires_at` ends the Checkout then (Stripe allows 30 minutes to 24 hours ahead; None: its default).
@@ -200,22 +200,29 @@ class Payments(Protocol):
         """The platform account's subscription as it is now; None if the provider has no such subscription."""
         ...
 
-    def refund(self, *, idempotency_key: str, payment_intent_id: str, amount: Money | None) -> RefundResult:
-        """Refund `amount` of the payment (all of what is left when None), taking back the coach's transfer."""
+    def refund(
+        self, *, idempotency_key: str, payment_intent_id: str, amount: Money | None, account_id: str | None = None
+    ) -> RefundResult:
+        """Refund `amount` of the payment (all of what is left when None) on the connected account `account_id`.
+
+        Clients' payments are direct charges on the coach's account, so their refunds must name it;
+        None only for a payment made on the platform account itself.
+        """
         ...
 
-    def retrieve_subscription(self, subscription_id: str) -> SubscriptionState:
-        """The subscription as it is now (for events whose order matters); PaymentRefused if there is none."""
+    def retrieve_subscription(self, subscription_id: str, *, account_id: str) -> SubscriptionState:
+        """The membership's subscription (on the coach's account) as it is now; PaymentRefused if there is none."""
         ...
 
-    def cancel_subscription(self, *, idempotency_key: str, subscription_id: str) -> SubscriptionState:
-        """Cancel the subscription at once (no further invoices); cancelling a cancelled one changes nothing."""
+    def cancel_subscription(self, *, idempotency_key: str, subscription_id: str, account_id: str) -> SubscriptionState:
+        """Cancel the membership's subscription (on the coach's account) at once; a cancelled one changes nothing."""
         ...
 
-    def payment_fee(self, payment_intent_id: str) -> Money | None:
-        """Stripe's processing fee on the payment (its charge's balance transaction); None until Stripe has one.
+    def payment_fee(self, payment_ref: str, *, account_id: str) -> Money | None:
+        """Stripe's processing fee on a payment made on the coach's account; None until Stripe has settled it.
 
-        Sales are destination charges on the platform account, so the payment is read there (no
-        connected account header). A read: no idempotency key.
+        `payment_ref` is a PaymentIntent id (`pi_…`) or an invoice id (`in_…`: its paid payment's). Sales
+        are direct charges, so the coach pays this fee and the payment is read on `account_id`. The
+        platform's application fee is not part of it. A read: no idempotency key.
         """
         ...

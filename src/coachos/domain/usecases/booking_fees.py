@@ -18,11 +18,12 @@ import attrs
 from coachos.domain import ledger
 from coachos.domain.bookings import Booking, FeeCharge, FeeKind, FeeState, SavedCard
 from coachos.domain.errors import PaymentRefused, PaymentUnavailable
+from coachos.domain.events import CardPaymentReceived
 from coachos.domain.ids import BookingId, OrgId
 from coachos.domain.stripe_events import StripeEvent
 from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.domain.usecases._fees import platform_fee_percent
-from coachos.domain.usecases.stripe_events import metadata_kind, on_stripe_event
+from coachos.domain.usecases.stripe_events import from_connected_account, metadata_kind, on_stripe_event
 from coachos.ports.storage import UnitOfWork
 
 #: What a fee is called on the client's statement and in the ledger.
@@ -51,7 +52,11 @@ def owe_fee(uow: UnitOfWork, booking: Booking, kind: FeeKind, now: datetime) -> 
 
 @on_stripe_event("payment_intent.succeeded")
 def keep_card(uow: UnitOfWork, deps: Deps, event: StripeEvent) -> None:
-    """Keep the card a held booking was paid with (its customer and payment method) when it agreed to fees."""
+    """Keep the card a held booking was paid with (its customer and payment method) when it agreed to fees.
+
+    The card (a Customer of the coach's connected account) is kept only from an event of the named
+    business's own account (`from_connected_account`): another account's card could not be charged there.
+    """
     del deps
     if metadata_kind(event) != "booking":
         return
@@ -62,6 +67,8 @@ def keep_card(uow: UnitOfWork, deps: Deps, event: StripeEvent) -> None:
     try:
         org_id, booking_id = OrgId(UUID(str(meta["org_id"]))), BookingId(UUID(str(meta["booking_id"])))
     except (KeyError, ValueError):
+        return
+    if not from_connected_account(uow, event, org_id):
         return
     uow.bookings.save_card(org_id, booking_id, SavedCard(customer_id=customer, payment_method_id=method))
 
@@ -116,7 +123,7 @@ def _charge_one(deps: Deps, org_id: OrgId, booking_id: BookingId) -> bool:
         return False  # Stripe is busy or out of reach: still pending, tried again next minute under the same key
     except PaymentRefused as exc:
         return _finish(deps, booking, FeeState.FAILED, now, None, str(exc))
-    return _finish(deps, booking, FeeState.CHARGED, now, charged.payment_intent_id, None)
+    return _finish(deps, booking, FeeState.CHARGED, now, charged.payment_intent_id, None, account.account_id)
 
 
 def _finish(
@@ -126,6 +133,7 @@ def _finish(
     now: datetime,
     ref: str | None,
     error: str | None,
+    account_id: str | None = None,
 ) -> bool:
     with deps.uow() as uow:
         done = uow.bookings.finish_fee(booking.org_id, booking.id, state=state, at=now, ref=ref, error=error)
@@ -145,5 +153,17 @@ def _finish(
             )
             cut = ledger.platform_fee(fee.amount, platform_fee_percent(uow, booking.org_id))
             uow.ledger.record(ledger.sale(header, fee.amount, stripe_fee=0, platform_fee=cut.amount_minor))
+            if ref is not None and account_id is not None:
+                # Stripe's own fee on this charge is read by the worker (stripe_fees) and written apart.
+                uow.emit(
+                    CardPaymentReceived(
+                        org_id=booking.org_id,
+                        occurred_at=now,
+                        actor="stripe",
+                        sale_key=header.key,
+                        payment_ref=ref,
+                        account_id=account_id,
+                    )
+                )
         uow.commit()
     return True

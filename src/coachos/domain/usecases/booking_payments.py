@@ -27,14 +27,14 @@ import attrs
 from coachos.domain import ledger
 from coachos.domain.bookings import Booking, BookingStatus
 from coachos.domain.errors import InvalidTransition, PolicyViolation
-from coachos.domain.events import BookingConfirmed
+from coachos.domain.events import BookingConfirmed, CardPaymentReceived
 from coachos.domain.ids import SYSTEM, BookingId, OrgId
 from coachos.domain.stripe_events import StripeEvent
 from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.domain.usecases._fees import platform_fee_percent
 from coachos.domain.usecases._holds import checkout_expiry, require_chargeable
 from coachos.domain.usecases.booking import booking_event
-from coachos.domain.usecases.stripe_events import metadata_kind, on_stripe_event
+from coachos.domain.usecases.stripe_events import from_connected_account, metadata_kind, on_stripe_event
 from coachos.ports.payments import CheckoutSession
 from coachos.ports.storage import UnitOfWork
 
@@ -95,15 +95,17 @@ def start_booking_checkout(cmd: StartBookingCheckout, deps: Deps) -> CheckoutSes
     return session
 
 
-def _ours(event: StripeEvent) -> tuple[OrgId, BookingId] | None:
-    """The booking a Checkout event is about, when it is one of ours for a booking; else None."""
+def _ours(uow: UnitOfWork, event: StripeEvent) -> tuple[OrgId, BookingId] | None:
+    """The booking a Checkout event is about, when it is one of ours for a booking made on the named
+    business's own connected account (see `from_connected_account`); else None."""
     if metadata_kind(event) != KIND:
         return None
     meta: Any = event.object.get("metadata")
     try:
-        return OrgId(_uuid(meta["org_id"])), BookingId(_uuid(meta["booking_id"]))
+        found = OrgId(_uuid(meta["org_id"])), BookingId(_uuid(meta["booking_id"]))
     except (KeyError, TypeError, ValueError):
         return None
+    return found if from_connected_account(uow, event, found[0]) else None
 
 
 def _uuid(value: object) -> UUID:
@@ -121,9 +123,11 @@ def _payment_ref(event: StripeEvent) -> str | None:
 @on_stripe_event("checkout.session.completed", "checkout.session.async_payment_succeeded")
 def booking_paid(uow: UnitOfWork, deps: Deps, event: StripeEvent) -> None:
     """A held booking's payment succeeded: confirm it (only if still held) and record the sale once."""
-    found = _ours(event)
-    if found is None or event.object.get("payment_status") not in ("paid", "no_payment_required"):
-        return  # not a booking's, or paid later by a slow method (async_payment_succeeded follows)
+    if event.object.get("payment_status") not in ("paid", "no_payment_required"):
+        return  # paid later by a slow method (async_payment_succeeded follows)
+    found = _ours(uow, event)
+    if found is None:
+        return  # not a booking's
     org_id, booking_id = found
     now = deps.clock.now()
     ref = _payment_ref(event)
@@ -156,14 +160,26 @@ def _record_sale(uow: UnitOfWork, deps: Deps, booking: Booking, now: datetime, e
         client_id=booking.client_id,
         item=service.name,
     )
-    # Stripe's own fee is not in the Checkout event; it is 0 here until balance transactions are read.
-    uow.ledger.record(ledger.sale(header, gross, stripe_fee=0, platform_fee=fee.amount_minor))
+    # Stripe's own fee is not in the Checkout event: the worker reads it (stripe_fees) and writes it apart.
+    recorded = uow.ledger.record(ledger.sale(header, gross, stripe_fee=0, platform_fee=fee.amount_minor))
+    intent = event.object.get("payment_intent")
+    if recorded and isinstance(intent, str) and event.account is not None:
+        uow.emit(
+            CardPaymentReceived(
+                org_id=booking.org_id,
+                occurred_at=now,
+                actor="stripe",
+                sale_key=header.key,
+                payment_ref=intent,
+                account_id=event.account,
+            )
+        )
 
 
 @on_stripe_event("checkout.session.expired", "checkout.session.async_payment_failed")
 def booking_payment_failed(uow: UnitOfWork, deps: Deps, event: StripeEvent) -> None:
     """The Checkout of a held booking expired or its payment failed: release the hold (only if still held)."""
-    found = _ours(event)
+    found = _ours(uow, event)
     if found is None:
         return
     release_hold(uow, found[0], found[1], deps.clock.now())

@@ -31,6 +31,7 @@ import attrs
 from coachos.domain import ledger
 from coachos.domain.catalog import PaymentMethod, PaymentState, SessionPackage
 from coachos.domain.errors import Conflict, NotFound, PaymentRefused, ValidationError
+from coachos.domain.events import CardPaymentReceived, Event, MembershipSubscriptionChanged
 from coachos.domain.ids import Actor, ClientId, OrgId, PackageId
 from coachos.domain.memberships import (
     GRACE_PERIOD,
@@ -57,7 +58,8 @@ from coachos.domain.templates import TemplateKind, default_wording, render, when
 from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.domain.usecases._fees import platform_fee_percent
 from coachos.domain.usecases.package_sales import sale_key
-from coachos.domain.usecases.stripe_events import on_stripe_event
+from coachos.domain.usecases.relay import Relay
+from coachos.domain.usecases.stripe_events import from_connected_account, on_stripe_event
 from coachos.ports.payments import cancel_subscription_key, subscription_checkout_key
 from coachos.ports.storage import UnitOfWork
 
@@ -265,10 +267,15 @@ def cancel_membership(cmd: CancelMembership, deps: Deps) -> Membership:
     if membership.subscription_id is not None:
         if deps.payments is None:
             raise Conflict(CARDS_OFF)
+        with deps.uow() as uow:
+            account = uow.stripe.account(cmd.org_id)
+        if account is None:
+            raise Conflict(CANNOT_CHARGE)
         try:
             deps.payments.cancel_subscription(
                 idempotency_key=cancel_subscription_key(cmd.org_id, membership.id),
                 subscription_id=membership.subscription_id,
+                account_id=account.account_id,
             )
         except PaymentRefused as exc:
             if exc.reason != "resource_missing":
@@ -312,11 +319,14 @@ def pause_lapsed_memberships(cmd: PauseLapsedMemberships, deps: Deps) -> int:
 
 
 def _ours(uow: UnitOfWork, meta: Mapping[str, Any], event: StripeEvent) -> Membership | None:
-    """The membership `meta` names, if it is one of ours (else None: the event is another kind's)."""
+    """The membership `meta` names, if it is one of ours and the event came from that business's own
+    connected account (else None: another kind's event, or a forged one — see `from_connected_account`)."""
     if meta.get("coachos_kind") != KIND:
         return None
     try:
         org_id, membership_id = OrgId(UUID(str(meta.get("org_id")))), UUID(str(meta.get("membership_id")))
+        if not from_connected_account(uow, event, org_id):
+            return None
         return uow.memberships.get(org_id, membership_id)
     except (ValueError, NotFound):
         log.warning("membership event names no membership of ours: event=%s type=%s", event.id, event.type)
@@ -383,7 +393,17 @@ def membership_invoice_paid(uow: UnitOfWork, deps: Deps, event: StripeEvent) -> 
                 payment_ref=invoice_id,
             )
         )
-        _record_sale(uow, invoice, org, membership, plan, paid, paid_at, invoice_id, package_id)
+        if _record_sale(uow, invoice, org, membership, plan, paid, paid_at, invoice_id, package_id) and event.account:
+            uow.emit(
+                CardPaymentReceived(
+                    org_id=org.id,
+                    occurred_at=paid_at,
+                    actor="stripe",
+                    sale_key=sale_key(package_id),
+                    payment_ref=invoice_payment_ref(invoice, invoice_id),
+                    account_id=event.account,
+                )
+            )
     change = StatusChange(MembershipStatus.ACTIVE, event.created, period[0], period[1])
     if uow.memberships.apply(org.id, membership.id, change):
         uow.memberships.resume_credits(org.id, membership.id)
@@ -406,14 +426,14 @@ def _record_sale(
     paid_at: datetime,
     invoice_id: str,
     package_id: PackageId,
-) -> None:
+) -> bool:
     """The sale into deferred revenue; the platform's cut is the invoice's application fee when Stripe says it.
 
     Stripe's own fee is not on the invoice (it is on the balance transaction, which this event does not
-    carry), so it is recorded as 0 here and the net at Stripe is gross less the platform fee.
+    carry): the worker reads it (stripe_fees) and writes it apart. True if a sale was recorded.
     """
     if paid.amount_minor <= 0:
-        return  # a free period (a 100% coupon) moves no money
+        return False  # a free period (a 100% coupon) moves no money
     fee = invoice.get("application_fee_amount")
     if isinstance(fee, bool) or not isinstance(fee, int) or not 0 <= fee <= paid.amount_minor:
         fee = ledger.platform_fee(paid, platform_fee_percent(uow, org.id)).amount_minor
@@ -430,7 +450,25 @@ def _record_sale(
         client_id=membership.client_id,
         item=plan.name,
     )
-    uow.ledger.record(ledger.sale(header, paid, 0, fee, deferred=True))
+    return uow.ledger.record(ledger.sale(header, paid, 0, fee, deferred=True))
+
+
+def invoice_payment_ref(invoice: Mapping[str, Any], invoice_id: str) -> str:
+    """The PaymentIntent that paid the invoice when the payload names it, else the invoice's id.
+
+    Since API 2025-03-31 an invoice lists its payments (`payments.data[].payment.payment_intent`, an
+    includable field webhooks may leave out); older versions had `payment_intent` on the invoice.
+    With neither, the worker looks the payment up from the invoice id.
+    """
+    for item in _mapping(invoice.get("payments")).get("data") or []:
+        entry = _mapping(item)
+        intent = _mapping(entry.get("payment")).get("payment_intent")
+        intent = intent.get("id") if isinstance(intent, Mapping) else intent
+        if isinstance(intent, str) and entry.get("status") in (None, "paid"):
+            return intent
+    legacy = invoice.get("payment_intent")
+    legacy = legacy.get("id") if isinstance(legacy, Mapping) else legacy
+    return legacy if isinstance(legacy, str) else invoice_id
 
 
 @on_stripe_event("invoice.payment_failed")
@@ -494,8 +532,9 @@ def _tell_client(uow: UnitOfWork, deps: Deps, membership: Membership, key: str, 
 def membership_subscription_changed(uow: UnitOfWork, deps: Deps, event: StripeEvent) -> None:
     """Mirror the subscription's status, newer events only; deleted is final.
 
-    For `updated` the subscription is fetched as it is now (when Stripe is configured), so two updates
-    delivered in the wrong order both apply what is current rather than the older one winning.
+    For `updated` the worker then fetches the subscription as it is now (`MembershipSubscriptionChanged`,
+    consumer `membership_refresh`), so two updates delivered in the wrong order (or in the same second)
+    end with what is current, without a call to Stripe inside the webhook's transaction.
     """
     sub = event.object
     membership = _ours(uow, _mapping(sub.get("metadata")), event)
@@ -504,21 +543,66 @@ def membership_subscription_changed(uow: UnitOfWork, deps: Deps, event: StripeEv
         return
     status = MembershipStatus.CANCELLED if event.type.endswith(".deleted") else status_from_stripe(sub.get("status"))
     start, end = subscription_period(sub)
-    if event.type.endswith(".updated") and deps.payments is not None:
-        try:
-            now = deps.payments.retrieve_subscription(sub_id)
-        except PaymentRefused:
-            now = None  # Stripe no longer has it (deleted): the event's own status stands
-        if now is not None:
-            status = status_from_stripe(now.status)
-            start, end = unix_time(now.current_period_start), unix_time(now.current_period_end)
+    _apply(uow, membership, status, event.created, start, end)
+    if event.type.endswith(".updated") and deps.payments is not None and event.account is not None:
+        uow.emit(
+            MembershipSubscriptionChanged(
+                org_id=membership.org_id,
+                occurred_at=event.created,
+                actor="stripe",
+                membership_id=membership.id,
+                subscription_id=sub_id,
+                account_id=event.account,
+            )
+        )
+
+
+def _apply(
+    uow: UnitOfWork,
+    membership: Membership,
+    status: MembershipStatus | None,
+    at: datetime,
+    start: datetime | None,
+    end: datetime | None,
+) -> None:
     if status is None or status is MembershipStatus.PENDING:
         return
     if status is MembershipStatus.PAST_DUE and membership.status is MembershipStatus.PAUSED:
         return  # Stripe still retrying a membership whose grace ran out: it stays paused
-    applied = uow.memberships.apply(membership.org_id, membership.id, StatusChange(status, event.created, start, end))
+    applied = uow.memberships.apply(membership.org_id, membership.id, StatusChange(status, at, start, end))
     if applied and status is MembershipStatus.ACTIVE:
         uow.memberships.resume_credits(membership.org_id, membership.id)
+
+
+#: The outbox consumer that fetches a changed subscription (see `refresh_subscription`).
+REFRESH_CONSUMER = "membership_refresh"
+
+
+def subscribe_memberships(relay: Relay) -> None:
+    """Subscribe the worker's follow-up of subscription changes (the composition root calls this)."""
+    relay.subscribe(REFRESH_CONSUMER, MembershipSubscriptionChanged, refresh_subscription)
+
+
+def refresh_subscription(event: Event, deps: Deps) -> None:
+    """Fetch the subscription from the coach's account as it is now and apply that, unless newer news came.
+
+    Stamped with the time of the event that asked for it, so the same rule as the webhook holds: a
+    newer event applied meanwhile wins (it asks for its own refresh), cancelled stays final, and a
+    past-due never un-pauses. Stripe out of reach raises PaymentUnavailable: the relay tries again.
+    """
+    if not isinstance(event, MembershipSubscriptionChanged) or deps.payments is None:
+        return
+    try:
+        now = deps.payments.retrieve_subscription(event.subscription_id, account_id=event.account_id)
+    except PaymentRefused:
+        return  # Stripe no longer has it (deleted): the deleted event says so by itself
+    with deps.uow() as uow:
+        membership = uow.memberships.get(event.org_id, event.membership_id)
+        if membership.subscription_id != event.subscription_id:
+            return
+        start, end = unix_time(now.current_period_start), unix_time(now.current_period_end)
+        _apply(uow, membership, status_from_stripe(now.status), event.occurred_at, start, end)
+        uow.commit()
 
 
 def _mapping(value: object) -> Mapping[str, Any]:

@@ -35,18 +35,17 @@ from coachos.domain.catalog import PackageOffer, PaymentMethod, PaymentState, Se
 from coachos.domain.errors import (
     InvalidTransition,
     NotFound,
-    PaymentUnavailable,
     PolicyViolation,
     ValidationError,
 )
-from coachos.domain.events import Event, PackagePaid, PackageSold
+from coachos.domain.events import CardPaymentReceived, PackagePaid, PackageSold
 from coachos.domain.ids import Actor, ClientId, OrgId, PackageId, PackageOfferId
 from coachos.domain.money import Money
 from coachos.domain.stripe_events import StripeEvent
 from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.domain.usecases._fees import platform_fee_percent
-from coachos.domain.usecases.relay import Relay
-from coachos.domain.usecases.stripe_events import metadata_kind, on_stripe_event
+from coachos.domain.usecases.stripe_events import from_connected_account, metadata_kind, on_stripe_event
+from coachos.domain.usecases.stripe_fees import stripe_fee_key
 from coachos.ports.payments import checkout_key
 from coachos.ports.storage import UnitOfWork
 
@@ -56,18 +55,14 @@ PACKAGE_KIND = "package"
 BY_HAND = (PaymentMethod.CASH, PaymentMethod.BANK)
 
 
-#: The outbox consumer that writes Stripe's fee on card sales.
-FEES_CONSUMER = "stripe_fees"
-
-
 def sale_key(package_id: UUID) -> str:
     """The ledger key of a package's sale."""
     return f"sale:package:{package_id}"
 
 
 def fee_key(package_id: UUID) -> str:
-    """The ledger key of Stripe's fee on a package's card sale."""
-    return f"stripe_fee:package:{package_id}"
+    """The ledger key of Stripe's fee on a package's card sale (see stripe_fees)."""
+    return stripe_fee_key(sale_key(package_id))
 
 
 def recognise_key(package_id: UUID, n: int | str) -> str:
@@ -308,23 +303,27 @@ def _from_offer(uow: UnitOfWork, deps: Deps, cmd: StartPackageCheckout, now: dat
 # ---- Stripe's word on a package's Checkout ------------------------------------------------------
 
 
-def _package_of(event: StripeEvent) -> tuple[OrgId, PackageId] | None:
-    """The (org, package) a package Checkout event is about; None for others' events or unreadable ids."""
+def _package_of(uow: UnitOfWork, event: StripeEvent) -> tuple[OrgId, PackageId] | None:
+    """The (org, package) a package Checkout event is about; None for others' events, unreadable ids,
+    or an event from an account that is not the named business's own (see `from_connected_account`)."""
     if metadata_kind(event) != PACKAGE_KIND:
         return None
     meta: Any = event.object.get("metadata")
     try:
-        return OrgId(UUID(str(meta["org_id"]))), PackageId(UUID(str(meta["package_id"])))
+        found = OrgId(UUID(str(meta["org_id"]))), PackageId(UUID(str(meta["package_id"])))
     except (KeyError, TypeError, ValueError):
         return None
+    return found if from_connected_account(uow, event, found[0]) else None
 
 
 @on_stripe_event("checkout.session.completed", "checkout.session.async_payment_succeeded")
 def package_checkout_paid(uow: UnitOfWork, deps: Deps, event: StripeEvent) -> None:
     """A paid package Checkout: PENDING → PAID once, with its deferred sale in the ledger."""
-    found = _package_of(event)
-    if found is None or event.object.get("payment_status") != "paid":
-        return  # not ours, or a delayed payment method still on its way (async_payment_* follows)
+    if event.object.get("payment_status") != "paid":
+        return  # a delayed payment method still on its way (async_payment_* follows)
+    found = _package_of(uow, event)
+    if found is None:
+        return  # not ours
     org_id, package_id = found
     intent = event.object.get("payment_intent")
     ref = intent if isinstance(intent, str) else str(event.object.get("id", ""))[:255] or None
@@ -346,6 +345,17 @@ def package_checkout_paid(uow: UnitOfWork, deps: Deps, event: StripeEvent) -> No
             payment_ref=paid.payment_ref,
         )
     )
+    if isinstance(intent, str) and event.account is not None:
+        uow.emit(
+            CardPaymentReceived(
+                org_id=org_id,
+                occurred_at=event.created,
+                actor="stripe",
+                sale_key=sale_key(package_id),
+                payment_ref=intent,
+                account_id=event.account,
+            )
+        )
 
 
 def _gross(event: StripeEvent, price: Money) -> Money:
@@ -361,42 +371,9 @@ def _gross(event: StripeEvent, price: Money) -> Money:
 def package_checkout_failed(uow: UnitOfWork, deps: Deps, event: StripeEvent) -> None:
     """An unpaid or expired package Checkout: PENDING → FAILED; a package already paid stays paid."""
     del deps
-    found = _package_of(event)
+    found = _package_of(uow, event)
     if found is not None:
         uow.packages.mark_failed(*found)
-
-
-# ---- Stripe's fee, learnt in the worker --------------------------------------------------------
-
-
-def subscribe_package_sales(relay: Relay) -> None:
-    """Subscribe the consumer that writes Stripe's fee on card sales (the composition root calls this)."""
-    relay.subscribe(FEES_CONSUMER, PackagePaid, record_stripe_fee)
-
-
-def record_stripe_fee(event: Event, deps: Deps) -> None:
-    """Write Stripe's fee on a card-paid package once (key ``stripe_fee:package:<id>``).
-
-    Stripe is asked outside any transaction; a fee not settled yet raises PaymentUnavailable so the
-    relay tries again later. Cash and bank payments, and Coach OS without payments, have no fee.
-    """
-    if not isinstance(event, PackagePaid) or event.method != PaymentMethod.CARD.value or deps.payments is None:
-        return
-    if not event.payment_ref or not event.payment_ref.startswith("pi_"):
-        return
-    with deps.uow() as uow:
-        if uow.ledger.by_key(event.org_id, fee_key(event.package_id)) is not None:
-            return
-        package = uow.packages.get(event.org_id, event.package_id)
-    fee = deps.payments.payment_fee(event.payment_ref)
-    if fee is None:
-        raise PaymentUnavailable("Stripe has not settled this payment's fee yet; it is asked again later.")
-    if fee.amount_minor <= 0:
-        return
-    with deps.uow() as uow:
-        header = _header(deps, package, fee_key(package.id), event.occurred_at, event.payment_ref, "Stripe fee")
-        uow.ledger.record(ledger.processing_fee(header, fee))
-        uow.commit()
 
 
 # ---- Expiry ---------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from uuid import UUID
 import attrs
 
 from coachos.domain.errors import Conflict, CorruptRecord, NotFound, ValidationError
+from coachos.domain.events import Event, PlatformSubscriptionChanged
 from coachos.domain.ids import Actor, CoachId, OrgId
 from coachos.domain.money import Money
 from coachos.domain.platform import (
@@ -31,6 +32,7 @@ from coachos.domain.rows import unreadable_in
 from coachos.domain.stripe_events import StripeAccount, StripeEvent, stripe_id
 from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.domain.usecases._fees import platform_fee_percent
+from coachos.domain.usecases.relay import Relay
 from coachos.domain.usecases.stripe_events import on_stripe_event
 from coachos.ports.payments import Payments, platform_cancel_key, platform_subscription_key
 from coachos.ports.storage import UnitOfWork
@@ -309,20 +311,69 @@ def platform_checkout_completed(uow: UnitOfWork, deps: Deps, event: StripeEvent)
 
 @on_stripe_event("customer.subscription.created", "customer.subscription.updated", "customer.subscription.deleted")
 def platform_subscription_changed(uow: UnitOfWork, deps: Deps, event: StripeEvent) -> None:
-    """Store the subscription's status from a newer event (as Stripe holds it now); `deleted` cancels for good."""
+    """Store the subscription's status from a newer event; `deleted` cancels for good.
+
+    Events of one second tie on `created` and Stripe sends them in any order, so for created/updated the
+    worker then fetches the subscription as Stripe holds it now (`PlatformSubscriptionChanged`, consumer
+    `platform_refresh`) — no call to Stripe inside the webhook's transaction.
+    """
     obj = event.object
     items = _mapping(obj.get("items")).get("data")
     first = _mapping(items[0]) if isinstance(items, Sequence) and items else {}
     status: object = CANCELED if event.type.endswith(".deleted") else obj.get("status")
     period_end: object = obj.get("current_period_end", first.get("current_period_end"))
-    if status != CANCELED and deps.payments is not None and platform_metadata(event) is not None:
-        # Events of one second tie on `created`, and Stripe sends them in any order: take the subscription as
-        # Stripe holds it now, so whichever event is applied stores the current state, not a stale one.
-        now = deps.payments.platform_subscription(stripe_id(obj.get("id"), "subscription"))
-        if now is not None:
-            status = now.status
-            period_end = now.current_period_end
     _apply(uow, event, status=str(status), subscription_id=obj.get("id"), period_end=period_end)
+    meta = platform_metadata(event)
+    org_id = None if meta is None else _org(uow, meta)
+    plan_key = None if meta is None else meta.get("plan")
+    if status != CANCELED and deps.payments is not None and org_id is not None and isinstance(plan_key, str):
+        uow.emit(
+            PlatformSubscriptionChanged(
+                org_id=org_id,
+                occurred_at=event.created,
+                actor="stripe",
+                subscription_id=stripe_id(obj.get("id"), "subscription"),
+                plan_key=plan_key,
+            )
+        )
+
+
+#: The outbox consumer that fetches a business's changed plan subscription (see `refresh_platform_subscription`).
+REFRESH_CONSUMER = "platform_refresh"
+
+
+def subscribe_platform(relay: Relay) -> None:
+    """Subscribe the worker's follow-up of plan subscription changes (the composition root calls this)."""
+    relay.subscribe(REFRESH_CONSUMER, PlatformSubscriptionChanged, refresh_platform_subscription)
+
+
+def refresh_platform_subscription(event: Event, deps: Deps) -> None:
+    """Fetch the plan subscription from the platform account as it is now and store that.
+
+    Stamped with the time just before the fetch (what Stripe answers is at least that new), under the same
+    rule as events: a newer event applied meanwhile wins, `canceled` stays final. Stripe without such a
+    subscription: the events' own statuses stand. Stripe out of reach: the relay tries again.
+    """
+    if not isinstance(event, PlatformSubscriptionChanged) or deps.payments is None:
+        return
+    asked_at = deps.clock.now()
+    now = deps.payments.platform_subscription(event.subscription_id)
+    if now is None or now.status == CANCELED:
+        return  # deleted: `customer.subscription.deleted` says so itself, with its own time
+    with deps.uow() as uow:
+        if uow.platform.plan(event.plan_key) is None:
+            return
+        uow.platform.apply_subscription(
+            OrgSubscription(
+                org_id=event.org_id,
+                plan_key=event.plan_key,
+                subscription_id=event.subscription_id,
+                status=check_status(now.status),
+                current_period_end=_time(now.current_period_end),
+                status_at=asked_at,
+            )
+        )
+        uow.commit()
 
 
 def _invoice_amount(obj: Mapping[str, Any], field: str) -> Money | None:

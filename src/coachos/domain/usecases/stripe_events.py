@@ -15,11 +15,13 @@ and acknowledged, so later code can replay it from the stored payload.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import attrs
 
+from coachos.domain.ids import OrgId
 from coachos.domain.stripe_events import StripeEvent, account_status, parse_event
 from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.ports.storage import UnitOfWork
@@ -27,6 +29,8 @@ from coachos.ports.storage import UnitOfWork
 #: What an event handler is: it changes stored state through the event's unit of work and never commits.
 StripeHandler = Callable[[UnitOfWork, Deps, StripeEvent], None]
 H = TypeVar("H", bound=StripeHandler)
+
+log = logging.getLogger(__name__)
 
 #: Which functions handle each Stripe event type; filled by `on_stripe_event` as modules are imported.
 STRIPE_HANDLERS: dict[str, list[StripeHandler]] = {}
@@ -51,6 +55,26 @@ def metadata_kind(event: StripeEvent) -> str | None:
     meta: Any = event.object.get("metadata")
     kind = meta.get("coachos_kind") if isinstance(meta, dict) else None
     return kind if isinstance(kind, str) else None
+
+
+def from_connected_account(uow: UnitOfWork, event: StripeEvent, org_id: OrgId) -> bool:
+    """Whether `event` came from the connected account of the business our metadata names.
+
+    Clients' payments are direct charges, so their objects live on the coach's own Stripe account,
+    which the coach controls: a coach could make a Checkout Session there whose metadata names ANOTHER
+    business's package, booking or membership. Every handler acting on our metadata asks this first and
+    ignores the event otherwise (logged with ids only). A platform event (no account) is never a client's.
+    """
+    account = uow.stripe.account(org_id) if event.account is not None else None
+    if account is not None and account.account_id == event.account:
+        return True
+    log.warning(
+        "stripe event ignored: its account is not the business's connected account: event=%s type=%s account=%s",
+        event.id,
+        event.type,
+        event.account,
+    )
+    return False
 
 
 @attrs.frozen(kw_only=True)
