@@ -22,6 +22,7 @@ from tests.helpers import World
 from tests.integration.test_concurrency import race
 from tests.integration.test_stripe_events_on_databases import count
 from tests.unit.test_refunds import (  # noqa: F401  # collected again with this folder's `app`
+    TestDisputes,
     TestRefundByCard,
     TestRefundByHand,
     TestRefundsMadeInStripe,

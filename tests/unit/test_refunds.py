@@ -261,6 +261,60 @@ class TestRefundsMadeInStripe:
             assert not uow.refunds.recent(world.org.id)
 
 
+def dispute(kind: str, account: str, pack: SessionPackage, status: str, *, amount: int = 10000) -> str:
+    obj = {
+        "id": "dp_" + str(pack.id).replace("-", "")[:16],
+        "object": "dispute",
+        "amount": amount,
+        "currency": "usd",
+        "charge": "ch_disputed",
+        "payment_intent": pack.payment_ref,
+        "reason": "fraudulent",
+        "status": status,
+    }
+    return event_body(kind, account=account, obj=obj, created=int(MONDAY_NOON_UTC.timestamp()) + 120)
+
+
+class TestDisputes:
+    def test_a_dispute_is_shown_to_the_coach_once(self, app: CoachOS, world: World, payments: MemoryPayments) -> None:
+        """charge.dispute.created adds one to-do naming the disputed amount; a repeat adds none."""
+        pack = card_pack(app, world, payments)
+        account = connect(app, world)
+        for _ in range(2):
+            app.execute(ReceiveStripeEvent(body=dispute("charge.dispute.created", account, pack, "needs_response")))
+        with app.deps.uow() as uow:
+            todos = [t for t in uow.todos.open(world.org.id) if (t.key or "").startswith("dispute:")]
+        assert [t.title.split(":")[0] for t in todos] == ["Payment disputed (100.00 USD, Three pack)"]
+
+    def test_a_lost_dispute_reverses_the_sale_once_and_a_won_one_nothing(
+        self, app: CoachOS, world: World, payments: MemoryPayments
+    ) -> None:
+        """Lost: a DISPUTE reversal keyed dispute:<id>, the package refunded, once; won: nothing in the ledger."""
+        won, lost = card_pack(app, world, payments), card_pack(app, world, payments)
+        account = connect(app, world)
+        app.execute(ReceiveStripeEvent(body=dispute("charge.dispute.closed", account, won, "won")))
+        for _ in range(2):
+            app.execute(ReceiveStripeEvent(body=dispute("charge.dispute.closed", account, lost, "lost")))
+        with app.deps.uow() as uow:
+            dp = "dp_" + str(lost.id).replace("-", "")[:16]
+            reversal = uow.ledger.by_key(world.org.id, f"dispute:{dp}")
+            assert reversal is not None
+            assert reversal.source_kind is ledger.SourceKind.DISPUTE
+            assert uow.refunds.totals(world.org.id, sale_key(won.id)) is None
+            assert len(uow.refunds.for_sale(world.org.id, sale_key(lost.id))) == 1
+        assert package(app, world, lost.id).payment_state is PaymentState.REFUNDED
+        assert package(app, world, won.id).payment_state is PaymentState.PAID
+
+    def test_a_dispute_from_an_unknown_account_is_kept_and_changes_nothing(
+        self, app: CoachOS, world: World, payments: MemoryPayments
+    ) -> None:
+        """A dispute on an account no business connected records nothing."""
+        pack = card_pack(app, world, payments)
+        app.execute(ReceiveStripeEvent(body=dispute("charge.dispute.closed", "acct_unknown", pack, "lost")))
+        with app.deps.uow() as uow:
+            assert uow.refunds.totals(world.org.id, sale_key(pack.id)) is None
+
+
 class TestLedgerProperty:
     @settings(max_examples=40, deadline=None)
     @given(

@@ -71,6 +71,10 @@ class RefundRepository(Protocol):
         """Refunds still pending that were asked for before `before` (a crash left them), oldest first."""
         ...
 
+    def sales_for_payment(self, org_id: OrgId, payment_intent_id: str) -> list[str]:
+        """Ledger keys of the business's sales that Stripe's PaymentIntent paid (packages, bookings, fees)."""
+        ...
+
     def remove_credits(self, org_id: OrgId, package_id: PackageId, n: int) -> bool:
         """Lower the package's total by `n` where that leaves at least what is used (one conditional UPDATE)."""
         ...

@@ -114,6 +114,25 @@ class MemoryRefunds(_Repo):
         ]
         return Rows(sorted(mine, key=lambda r: (r.created_at, str(r.id))))
 
+    def sales_for_payment(self, org_id: OrgId, payment_intent_id: str) -> list[str]:
+        """Packages and bookings whose payment_ref is the PaymentIntent, and sales keyed by it (fees)."""
+        found = [
+            f"sale:package:{p.id}"
+            for p in self._t.packages.values()
+            if p.org_id == org_id and p.payment_ref == payment_intent_id
+        ]
+        found += [
+            f"sale:booking:{b.id}"
+            for b in self._t.bookings.values()
+            if b.org_id == org_id and b.payment_ref == payment_intent_id
+        ]
+        found += [
+            tx.key
+            for (org, _), tx in self._t.ledger.items()
+            if org == org_id and tx.source_id == payment_intent_id and tx.source_kind.value == "sale"
+        ]
+        return list(dict.fromkeys(found))
+
     def remove_credits(self, org_id: OrgId, package_id: PackageId, n: int) -> bool:
         """total - n where that leaves at least what is used (and one credit)."""
         package = self._t.packages.get(package_id)

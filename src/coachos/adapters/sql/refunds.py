@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from coachos.adapters.sql import _convert as cv
 from coachos.adapters.sql.repos import _Repo
-from coachos.adapters.sql.tables import packages, refund_totals, refunds
+from coachos.adapters.sql.tables import bookings, ledger_transactions, packages, refund_totals, refunds
 from coachos.domain.catalog import PaymentState
 from coachos.domain.errors import Conflict, NotFound
 from coachos.domain.ids import OrgId, PackageId
@@ -203,6 +203,28 @@ class SqlRefunds(_Repo):
             .order_by(_r.c.created_at, _r.c.id)
         )
         return cv.read_all(_r, self._c.execute(q), refund_from)
+
+    def sales_for_payment(self, org_id: OrgId, payment_intent_id: str) -> list[str]:
+        """Packages and bookings whose payment_ref is the PaymentIntent, and sales keyed by it (fees)."""
+        p, b, t = packages.c, bookings.c, ledger_transactions.c
+        found = [
+            f"sale:package:{i}"
+            for i in self._c.execute(
+                sa.select(p.id).where(p.org_id == org_id, p.payment_ref == payment_intent_id)
+            ).scalars()
+        ]
+        found += [
+            f"sale:booking:{i}"
+            for i in self._c.execute(
+                sa.select(b.id).where(b.org_id == org_id, b.payment_ref == payment_intent_id)
+            ).scalars()
+        ]
+        found += list(
+            self._c.execute(
+                sa.select(t.key).where(t.org_id == org_id, t.source_id == payment_intent_id, t.source_kind == "sale")
+            ).scalars()
+        )
+        return list(dict.fromkeys(found))
 
     def remove_credits(self, org_id: OrgId, package_id: PackageId, n: int) -> bool:
         """total - n, only where that leaves at least what is used."""

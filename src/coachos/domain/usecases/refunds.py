@@ -29,10 +29,11 @@ import attrs
 
 from coachos.domain import ledger
 from coachos.domain.errors import NotFound, PaymentRefused, PaymentUnavailable, PolicyViolation, ValidationError
-from coachos.domain.ids import Actor, BookingId, OrgId, PackageId
+from coachos.domain.ids import Actor, BookingId, ClientId, OrgId, PackageId
 from coachos.domain.money import Money
 from coachos.domain.refunds import REASON_LIMIT, CreditPlan, Refund, RefundState, plan_credits
 from coachos.domain.stripe_events import StripeEvent
+from coachos.domain.todos import Todo
 from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.domain.usecases.package_sales import high_water
 from coachos.domain.usecases.stripe_events import metadata_kind, on_stripe_event
@@ -43,6 +44,15 @@ from coachos.ports.storage import UnitOfWork
 RETRY_AFTER = timedelta(minutes=2)
 #: The `coachos_kind` of charges, and the sale key each names.
 _SALE_KEYS = {"package": ("package_id", "sale:package:{}"), "booking": ("booking_id", "sale:booking:{}")}
+
+
+#: Who "asked" for a lost dispute's reversal (the card holder's bank, through Stripe).
+DISPUTE_ACTOR = "stripe:dispute"
+
+
+def dispute_key(dispute_id: str) -> str:
+    """The ledger key of a lost dispute's reversal."""
+    return f"dispute:{dispute_id}"
 
 
 def refund_ledger_key(refund_id: UUID) -> str:
@@ -213,17 +223,29 @@ def succeed(
     )
     if done is None:
         return None
-    _book(uow, deps, done, sale_tx, at)
+    if done.created_by == DISPUTE_ACTOR and done.stripe_refund_id:
+        _book(uow, deps, done, sale_tx, at, key=dispute_key(done.stripe_refund_id), kind=ledger.SourceKind.DISPUTE)
+    else:
+        _book(uow, deps, done, sale_tx, at, key=refund_ledger_key(done.id), kind=ledger.SourceKind.REFUND)
     return done
 
 
-def _book(uow: UnitOfWork, deps: Deps, refund: Refund, sale_tx: ledger.LedgerTransaction, at: datetime) -> None:
-    """The ledger refund and the credit rule, under the sale's row lock."""
-    org_id, key, amount = refund.org_id, refund.sale_key, refund.amount.amount_minor
+def _book(
+    uow: UnitOfWork,
+    deps: Deps,
+    refund: Refund,
+    sale_tx: ledger.LedgerTransaction,
+    at: datetime,
+    *,
+    key: str,
+    kind: ledger.SourceKind,
+) -> None:
+    """The ledger refund (or lost dispute) and the credit rule, under the sale's row lock."""
+    org_id, sale, amount = refund.org_id, refund.sale_key, refund.amount.amount_minor
     gross = ledger.gross_of(sale_tx)
-    totals = uow.refunds.lock(org_id, key, gross.amount_minor)
+    totals = uow.refunds.lock(org_id, sale, gross.amount_minor)
     plan, from_deferred = CreditPlan(0, False, 0), None
-    package_id = package_of(key)
+    package_id = package_of(sale)
     if package_id is not None:
         package = uow.packages.get(org_id, package_id)
         plan = plan_credits(package, gross, totals, amount, high_water(uow, org_id, package_id))
@@ -235,7 +257,7 @@ def _book(uow: UnitOfWork, deps: Deps, refund: Refund, sale_tx: ledger.LedgerTra
     header = ledger.Header(
         id=deps.ids.new_id(),
         org_id=org_id,
-        key=refund_ledger_key(refund.id),
+        key=key,
         occurred_at=at,
         source_id=refund.stripe_refund_id or str(refund.id),
         memo="Refund" + (f": {refund.reason}" if refund.reason else ""),
@@ -243,9 +265,9 @@ def _book(uow: UnitOfWork, deps: Deps, refund: Refund, sale_tx: ledger.LedgerTra
         item=sale_tx.item,
     )
     uow.ledger.record(
-        ledger.refund(header, sale_tx, amount, refunded_before=totals.booked, from_deferred=from_deferred)
+        ledger.refund(header, sale_tx, amount, refunded_before=totals.booked, kind=kind, from_deferred=from_deferred)
     )
-    uow.refunds.book(org_id, key, amount, plan.from_deferred if plan.remove else 0)
+    uow.refunds.book(org_id, sale, amount, plan.from_deferred if plan.remove else 0)
 
 
 # ---- Pending refunds a crash left behind -----------------------------------------------------------
@@ -371,3 +393,77 @@ def _record_stripe_refund(
     )
     uow.refunds.add(refund)
     succeed(uow, deps, refund, sale_tx, event.created, stripe_refund_id)
+
+
+# ---- Disputes ------------------------------------------------------------------------------------
+
+
+def _dispute_sale(uow: UnitOfWork, event: StripeEvent) -> tuple[ledger.LedgerTransaction, str] | None:
+    """The sale a dispute is about, and the dispute's id: the business from the event's connected
+    account (direct charges), the sale from the disputed PaymentIntent."""
+    dispute_id, intent = event.object.get("id"), event.object.get("payment_intent")
+    if not isinstance(dispute_id, str) or not isinstance(intent, str) or event.account is None:
+        return None
+    org_id = uow.stripe.account_owner(event.account)
+    if org_id is None:
+        return None
+    for key in uow.refunds.sales_for_payment(org_id, intent):
+        sale_tx = uow.ledger.by_key(org_id, key)
+        if sale_tx is not None and sale_tx.source_kind is ledger.SourceKind.SALE:
+            return sale_tx, dispute_id
+    return None
+
+
+@on_stripe_event("charge.dispute.created")
+def dispute_created(uow: UnitOfWork, deps: Deps, event: StripeEvent) -> None:
+    """Tell the coach (a to-do on Today, once per dispute): the client's bank is disputing a payment."""
+    found = _dispute_sale(uow, event)
+    if found is None:
+        return
+    sale_tx, dispute_id = found
+    amount = _int(event.object.get("amount")) or 0
+    what = str(Money(amount, ledger.gross_of(sale_tx).currency)) if amount > 0 else "a payment"
+    title = f"Payment disputed ({what}, {sale_tx.item or 'sale'}): respond in Stripe's dashboard"
+    uow.todos.add(
+        Todo(
+            id=deps.ids.new_id(),
+            org_id=sale_tx.org_id,
+            title=title[:200],
+            created_at=event.created,
+            client_id=None if sale_tx.client_id is None else ClientId(sale_tx.client_id),
+            key=f"dispute:{dispute_id}"[:200],
+        )
+    )
+
+
+@on_stripe_event("charge.dispute.closed")
+def dispute_closed(uow: UnitOfWork, deps: Deps, event: StripeEvent) -> None:
+    """A dispute lost: the money went back to the card holder, reversed in the ledger (key
+    ``dispute:<id>``) with the credit rule, once; a dispute won changes nothing more."""
+    if event.object.get("status") != "lost":
+        return
+    found = _dispute_sale(uow, event)
+    if found is None:
+        return
+    sale_tx, dispute_id = found
+    if uow.refunds.by_stripe_id(sale_tx.org_id, dispute_id) is not None:
+        return
+    gross = ledger.gross_of(sale_tx)
+    left = uow.refunds.lock(sale_tx.org_id, sale_tx.key, gross.amount_minor).refundable
+    amount = min(_int(event.object.get("amount")) or gross.amount_minor, left)
+    if amount <= 0 or not uow.refunds.reserve(sale_tx.org_id, sale_tx.key, gross.amount_minor, amount):
+        return  # refunded already in full: nothing more left the business
+    refund = Refund(
+        id=deps.ids.new_id(),
+        org_id=sale_tx.org_id,
+        sale_key=sale_tx.key,
+        amount=Money(amount, gross.currency),
+        reason="Dispute lost",
+        state=RefundState.PENDING,
+        stripe_refund_id=dispute_id,
+        created_by=DISPUTE_ACTOR,
+        created_at=event.created,
+        updated_at=event.created,
+    )
+    uow.refunds.add(refund)
+    succeed(uow, deps, refund, sale_tx, event.created, dispute_id)
