@@ -213,6 +213,34 @@ class TestRefundByCard:
             refund(app, world, sale_key(pack.id), None)
 
 
+class TestBookingRefunds:
+    def test_refunding_a_paid_booking_keeps_the_booking(
+        self, app: CoachOS, world: World, payments: MemoryPayments
+    ) -> None:
+        """A booking sale paid by card (its PaymentIntent as the sale's source) is refunded; the booking stays."""
+        client = add_client(app, world, "Booker", sessions=1)
+        booked = book(app, world, client.id, 4, 10)
+        with app.deps.uow() as uow:
+            header = ledger.Header(
+                id=uuid.uuid4(),
+                org_id=world.org.id,
+                key=f"sale:booking:{booked.id}",
+                occurred_at=MONDAY_NOON_UTC,
+                source_id="pi_booking1",
+                client_id=client.id,
+                item="PT",
+            )
+            uow.ledger.record(ledger.sale(header, Money(6000, "USD"), 0, 300))
+            uow.commit()
+        done = refund(app, world, f"sale:booking:{booked.id}", None)
+        assert done.amount == Money(6000, "USD")
+        (call,) = [c for c in payments.calls if c.method == "refund"]
+        assert call.params["payment_intent"] == "pi_booking1"
+        with app.deps.uow() as uow:
+            assert uow.bookings.get(world.org.id, booked.id).status is booked.status
+            assert uow.ledger.balances(world.org.id, "USD").get(Account.REVENUE, 0) == 0
+
+
 class TestRefundsMadeInStripe:
     def test_a_dashboard_refund_is_recorded_once(self, app: CoachOS, world: World, payments: MemoryPayments) -> None:
         """charge.refunded for a refund made in Stripe records it with its id, once, with the credit rule."""
