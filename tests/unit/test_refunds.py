@@ -281,6 +281,19 @@ class TestRefundsMadeInStripe:
             found = uow.refunds.for_sale(world.org.id, sale_key(pack.id))
         assert [r.amount.amount_minor for r in found] == [7000]
 
+    def test_a_direct_charge_is_found_by_its_account_and_payment_intent(
+        self, app: CoachOS, world: World, payments: MemoryPayments
+    ) -> None:
+        """A charge.refunded on the coach's account without our metadata is matched by its PaymentIntent."""
+        pack = card_pack(app, world, payments)
+        account = connect(app, world)
+        body = json.loads(charge_refunded(world, pack, 3000, [("re_direct", 3000)]))
+        body["account"], body["data"]["object"]["metadata"] = account, {}
+        app.execute(ReceiveStripeEvent(body=json.dumps(body)))
+        with app.deps.uow() as uow:
+            found = uow.refunds.for_sale(world.org.id, sale_key(pack.id))
+        assert [(r.stripe_refund_id, r.amount.amount_minor) for r in found] == [("re_direct", 3000)]
+
     def test_charges_that_are_not_ours_are_ignored(self, app: CoachOS, world: World) -> None:
         """A charge without our metadata records nothing."""
         obj = {"id": "ch_x", "object": "charge", "amount_refunded": 500, "metadata": {}}

@@ -330,6 +330,29 @@ def _sale_of_charge(event: StripeEvent) -> tuple[OrgId, str] | None:
     return None
 
 
+def _charged_sale(uow: UnitOfWork, event: StripeEvent) -> ledger.LedgerTransaction | None:
+    """The sale a charge paid: named by the charge's metadata, or else (a charge on a connected account,
+    e.g. a direct charge) found by its PaymentIntent among the account's business's sales."""
+    found = _sale_of_charge(event)
+    if found is not None:
+        sale_tx = uow.ledger.by_key(*found)
+        return sale_tx if sale_tx is not None and sale_tx.source_kind is ledger.SourceKind.SALE else None
+    intent = event.object.get("payment_intent")
+    return _sale_paid_by(uow, event.account, intent) if isinstance(intent, str) else None
+
+
+def _sale_paid_by(uow: UnitOfWork, account: str | None, intent: str) -> ledger.LedgerTransaction | None:
+    """The sale of the business that connected `account` which the PaymentIntent `intent` paid."""
+    org_id = None if account is None else uow.stripe.account_owner(account)
+    if org_id is None:
+        return None
+    for key in uow.refunds.sales_for_payment(org_id, intent):
+        sale_tx = uow.ledger.by_key(org_id, key)
+        if sale_tx is not None and sale_tx.source_kind is ledger.SourceKind.SALE:
+            return sale_tx
+    return None
+
+
 def _listed_refunds(charge: Mapping[str, Any]) -> list[tuple[str, int]]:
     """The charge's refunds Stripe listed (id, amount), oldest first, skipping failed or cancelled ones."""
     box = charge.get("refunds")
@@ -347,14 +370,13 @@ def _listed_refunds(charge: Mapping[str, Any]) -> list[tuple[str, int]]:
 @on_stripe_event("charge.refunded")
 def charge_refunded(uow: UnitOfWork, deps: Deps, event: StripeEvent) -> None:
     """Record what Stripe refunded on one of our charges beyond what we hold, once per Stripe refund."""
-    found = _sale_of_charge(event)
     target = _int(event.object.get("amount_refunded"))
-    if found is None or target is None or target <= 0:
+    if target is None or target <= 0:
         return
-    org_id, sale_key = found
-    sale_tx = uow.ledger.by_key(org_id, sale_key)
-    if sale_tx is None or sale_tx.source_kind is not ledger.SourceKind.SALE:
-        return  # the sale is not recorded (yet): nothing to give back on
+    sale_tx = _charged_sale(uow, event)
+    if sale_tx is None:
+        return  # not ours, or the sale is not recorded (yet): nothing to give back on
+    org_id, sale_key = sale_tx.org_id, sale_tx.key
     gross = ledger.gross_of(sale_tx)
     target = min(target, gross.amount_minor)
     reserved = uow.refunds.lock(org_id, sale_key, gross.amount_minor).reserved
@@ -402,16 +424,10 @@ def _dispute_sale(uow: UnitOfWork, event: StripeEvent) -> tuple[ledger.LedgerTra
     """The sale a dispute is about, and the dispute's id: the business from the event's connected
     account (direct charges), the sale from the disputed PaymentIntent."""
     dispute_id, intent = event.object.get("id"), event.object.get("payment_intent")
-    if not isinstance(dispute_id, str) or not isinstance(intent, str) or event.account is None:
+    if not isinstance(dispute_id, str) or not isinstance(intent, str):
         return None
-    org_id = uow.stripe.account_owner(event.account)
-    if org_id is None:
-        return None
-    for key in uow.refunds.sales_for_payment(org_id, intent):
-        sale_tx = uow.ledger.by_key(org_id, key)
-        if sale_tx is not None and sale_tx.source_kind is ledger.SourceKind.SALE:
-            return sale_tx, dispute_id
-    return None
+    sale_tx = _sale_paid_by(uow, event.account, intent)
+    return None if sale_tx is None else (sale_tx, dispute_id)
 
 
 @on_stripe_event("charge.dispute.created")
