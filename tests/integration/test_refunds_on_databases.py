@@ -111,6 +111,8 @@ class TestRacingRefunds:
         )
         assert sum(1 for r in results if not isinstance(r, Exception)) == 1
         assert _sum(engine, key) == 10000
+        sums = app.read(lambda uow: uow.refunds.totals_of(world.org.id, [key, "sale:package:none"]))
+        assert [(k, t.reserved, t.booked) for k, t in sums.items()] == [(key, 10000, 10000)]
 
 
 class TestRacingWebhooks:

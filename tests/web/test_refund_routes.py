@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
+import attrs
 import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
-from coachos import CoachOS, Settings, bootstrap
-from coachos.adapters.clock import FixedClock, RandomIds
-from coachos.adapters.memory import MemoryStore
+from coachos import CoachOS
 from coachos.adapters.payments import MemoryPayments
-from coachos.adapters.security import MemoryEmail, fast_test_hasher
 from coachos.domain.catalog import PaymentState
 from coachos.domain.errors import PaymentRefused, PaymentUnavailable
 from coachos.domain.refunds import RefundState
@@ -31,18 +29,9 @@ def payments() -> MemoryPayments:
 
 
 @pytest.fixture
-def core(clock: FixedClock, mail: MemoryEmail, payments: MemoryPayments) -> Iterator[CoachOS]:
-    """Coach OS on fakes with card payments on."""
-    with bootstrap(
-        Settings(database_url="memory://"),
-        uow=MemoryStore().unit_of_work,
-        clock=clock,
-        ids=RandomIds(),
-        hasher=fast_test_hasher(),
-        email=mail,
-        payments=payments,
-    ) as built:
-        yield built
+def core(core: CoachOS, payments: MemoryPayments) -> CoachOS:  # the folder's core, with payments on
+    """Coach OS (the folder's: fakes here, PostgreSQL under tests/integration/web) with card payments on."""
+    return CoachOS(attrs.evolve(core.deps, payments=payments))
 
 
 @pytest.fixture
@@ -101,6 +90,8 @@ class TestRefundForm:
         assert "missed week" in page
         assert 'value="60.00"' in page
         assert core.read(lambda uow: uow.packages.get(biz.org.id, pack.id)).total == 2
+        panel = await (await browser.get(f"/clients/{pack.client_id}/panels/payments")).get_data(as_text=True)
+        assert "Refunded 40.00 USD" in panel
 
     @pytest.mark.parametrize("amount", ["-5", "100.01", "1e999", "99999999999999999999999", "4.001", "abc", "1\x00"])
     async def test_bad_amounts_are_400_and_write_nothing(

@@ -34,6 +34,10 @@ class RefundRepository(Protocol):
         """The sale's sums, if anything was ever refunded on it."""
         ...
 
+    def totals_of(self, org_id: OrgId, sale_keys: list[str]) -> dict[str, RefundTotals]:
+        """The sums of each of these sales that has any (one query, for lists)."""
+        ...
+
     def add(self, refund: Refund) -> None:
         """Store a new refund; Conflict if its Stripe refund id is recorded already."""
         ...

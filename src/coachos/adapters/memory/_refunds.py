@@ -49,6 +49,10 @@ class MemoryRefunds(_Repo):
         """The sums."""
         return self._t.refund_totals.get((org_id, sale_key))
 
+    def totals_of(self, org_id: OrgId, sale_keys: list[str]) -> dict[str, RefundTotals]:
+        """The sums of each sale that has any."""
+        return {k: t for k in sale_keys if (t := self._t.refund_totals.get((org_id, k))) is not None}
+
     def add(self, refund: Refund) -> None:
         """Store; Conflict on a Stripe refund id recorded already."""
         if refund.stripe_refund_id is not None and any(

@@ -126,6 +126,13 @@ class SqlRefunds(_Repo):
         row = self._c.execute(sa.select(_t).where(_t.c.org_id == org_id, _t.c.sale_key == sale_key)).first()
         return None if row is None else _totals(row)
 
+    def totals_of(self, org_id: OrgId, sale_keys: list[str]) -> dict[str, RefundTotals]:
+        """One query for many sales."""
+        if not sale_keys:
+            return {}
+        rows = self._c.execute(sa.select(_t).where(_t.c.org_id == org_id, _t.c.sale_key.in_(sale_keys)))
+        return {row.sale_key: _totals(row) for row in rows}
+
     def add(self, refund: Refund) -> None:
         """Insert the refund (in a savepoint, so a duplicate Stripe id leaves the transaction usable)."""
         try:
