@@ -26,6 +26,7 @@ from coachos import (
     FindSlots,
     Money,
     RecordConsent,
+    SellPackage,
     Settings,
     bootstrap,
 )
@@ -40,8 +41,16 @@ from coachos.adapters.sql.tenancy import APP_ROLE, ORG_SETTING
 from coachos.adapters.sql.uow import SqlUnitOfWork
 from coachos.domain.accounts import Login, WebSession
 from coachos.domain.automations import CreateTodo, TriggerKind
+from coachos.domain.catalog import PaymentMethod
 from coachos.domain.ids import OrgId
-from coachos.domain.usecases import CreateAutomation, CreatePackageOffer, CreateWaiver, ReceiveStripeEvent, SignWaiver
+from coachos.domain.usecases import (
+    CreateAutomation,
+    CreatePackageOffer,
+    CreateWaiver,
+    ReceiveStripeEvent,
+    RefundPayment,
+    SignWaiver,
+)
 from coachos.domain.usecases.automation_events import run_event_automations
 from tests.helpers import MONDAY_NOON_UTC, World, local, make_world
 from tests.integration.conftest import PostgresDatabases, app_engine
@@ -75,6 +84,8 @@ SEEDED = {
     "membership_plans",
     "memberships",
     "membership_periods",
+    "refunds",
+    "refund_totals",
 } | CREDENTIALS
 
 _TABLES_WITH_ORG_ID = sa.text(
@@ -145,6 +156,21 @@ def _seed(core: CoachOS, engine: Engine) -> World:
             consent=True,
             date_of_birth=date(1990, 1, 1),
         )
+    )
+    # A cash package with part of its money handed back (refunds, refund_totals).
+    cash = core.execute(
+        SellPackage(
+            org_id=w.org.id,
+            client_id=w.client.id,
+            name="Cash pack",
+            sessions=2,
+            price=Money(4000, "USD"),
+            actor=w.me,
+            paid_by=PaymentMethod.CASH,
+        )
+    )
+    core.execute(
+        RefundPayment(org_id=w.org.id, sale_key=f"sale:package:{cash.id}", amount=Money(500, "USD"), actor=w.me)
     )
     # A membership with one paid period (plans, memberships, membership_periods).
     member = join(core, w, FixedClock(MONDAY_NOON_UTC))

@@ -292,6 +292,8 @@ class TestEveryRoute:
         """Every route answers 400 to NUL, bad UTF-8 (query, path, form, JSON) and 10000-deep JSON; writes nothing."""
         rules = list(web.url_map.iter_rules())
         assert len(rules) > 40, "the url_map walk found too few routes"
+        walked = {r.rule for r in rules}
+        assert {"/packages/<uuid:package_id>/refund", "/bookings/<uuid:booking_id>/refund"} <= walked
         before = state(core, biz.org)
         wrong = []
         for rule in sorted(rules, key=lambda r: r.rule):

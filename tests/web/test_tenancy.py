@@ -256,7 +256,12 @@ class TestTenancy:
         token_a = await csrf(browser_a, "/today")
         rules = id_rules(web)
         checked = {r.rule for r in rules}
-        for expected in ("/api/v1/clients/<uuid:client_id>", "/api/v1/bookings/<uuid:booking_id>/cancel"):
+        for expected in (
+            "/api/v1/clients/<uuid:client_id>",
+            "/api/v1/bookings/<uuid:booking_id>/cancel",
+            "/packages/<uuid:package_id>/refund",
+            "/bookings/<uuid:booking_id>/refund",
+        ):
             assert expected in checked, f"{expected} was not discovered"
         before = self._snapshot(core, org_b)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from datetime import datetime
 from decimal import Decimal
@@ -270,7 +271,10 @@ class MemoryPayments:
             raise PaymentRefused(f"There is no payment {payment_intent_id} to refund.", reason="resource_missing")
         params = {"payment_intent": payment_intent_id, "amount": amount, "account_id": account_id}
         made: RefundResult = self._once(
-            "refund", idempotency_key, params, lambda n: RefundResult(f"re_memory{n}", "succeeded", whole)
+            "refund",
+            idempotency_key,
+            params,
+            lambda n: RefundResult(_refund_id(idempotency_key, n), "succeeded", whole),
         )
         return made
 
@@ -281,6 +285,11 @@ class MemoryPayments:
             if self._failures:
                 raise self._failures.pop(0)
             return self.fees.get(payment_ref)
+
+
+def _refund_id(idempotency_key: str, n: int) -> str:
+    """A refund id as unique as Stripe's (a database shared by tests keeps them unique), stable per key."""
+    return f"re_memory{n}_{hashlib.sha256(idempotency_key.encode()).hexdigest()[:16]}"
 
 
 def payments_from_settings(settings: Settings) -> Payments | None:

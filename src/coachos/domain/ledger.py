@@ -255,6 +255,7 @@ def refund(
     *,
     refunded_before: int = 0,
     kind: SourceKind = SourceKind.REFUND,
+    from_deferred: int | None = None,
 ) -> LedgerTransaction:
     """`amount_minor` of `sale_tx` given back: every line of the sale reversed in proportion.
 
@@ -264,6 +265,12 @@ def refund(
     add up to the sale give back exactly its fees, never a cent more. The income line is exactly the
     amount; what rounding leaves falls on the Stripe balance, so the transaction balances. A full
     refund is the sale negated, line for line. Disputes lost use ``kind=SourceKind.DISPUTE``.
+
+    A package's sale lands in deferred revenue, part of which sessions used since have moved to
+    revenue. `from_deferred` then says how much of the income side comes out of deferred revenue
+    (what the credits the refund removes still stand for); the rest of the amount comes out of
+    revenue (a negative rest puts the difference into revenue: a remainder the removed credits held
+    beyond the amount). So deferred revenue never goes below what the remaining credits stand for.
     """
     gross = gross_of(sale_tx)
     amount = _whole(amount_minor, "amount_minor")
@@ -287,6 +294,12 @@ def refund(
         for e in sale_tx.entries
         if e.account is not asset
     ]
+    if from_deferred is not None and any(e.account is Account.DEFERRED_REVENUE for e in sale_tx.entries):
+        deferred = _whole(from_deferred, "from_deferred")
+        if deferred < 0:
+            raise ValidationError("What comes out of deferred revenue is zero or more.", field="from_deferred")
+        scaled = [(a, v) for a, v in scaled if a is not Account.DEFERRED_REVENUE]
+        scaled += [(Account.DEFERRED_REVENUE, deferred), (Account.REVENUE, amount - deferred)]
     rest = -sum(a for _, a in scaled)
     return header.transaction(kind, _lines(*scaled, (asset, rest), currency=gross.currency))
 

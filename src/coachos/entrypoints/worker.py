@@ -23,6 +23,7 @@ from coachos.domain.usecases import (
     PruneExpired,
     RecogniseExpiredPackages,
     ReleaseExpiredHolds,
+    RetryPendingRefunds,
     RunDueAutomations,
     SendDueMessages,
     SendOnboardingReminders,
@@ -89,9 +90,18 @@ def send_due_messages(app: CoachOS) -> SendReport:
 #: The jobs run every minute, in order (messages last, so what the others queued goes out this tick).
 #: Adding a job is one line here; each
 #: must be quick and safe to run again, since a tick can repeat after a crash or on several workers.
+def retry_pending_refunds(app: CoachOS) -> object:
+    """Ask Stripe again (same idempotency key) for card refunds a crash or an outage left pending."""
+    settled = app.execute(RetryPendingRefunds())
+    if settled:
+        log.info("refunds_settled", count=settled)
+    return settled
+
+
 EVERY_MINUTE: tuple[Job, ...] = (
     relay_outbox,
     release_expired_holds,
+    retry_pending_refunds,
     charge_due_fees,
     run_due_automations,
     send_onboarding_reminders,

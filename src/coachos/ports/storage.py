@@ -62,6 +62,7 @@ from coachos.domain.waivers import Waiver, WaiverSignature, WaiverVersion
 from coachos.ports.memberships import MembershipRepository
 from coachos.ports.onboarding import OnboardingRepository
 from coachos.ports.platform import PlatformRepository
+from coachos.ports.refunds import RefundRepository
 from coachos.ports.stripe_events import StripeRepository
 
 
@@ -942,6 +943,7 @@ class UnitOfWork(Protocol):
     stripe: StripeRepository
     memberships: MembershipRepository
     platform: PlatformRepository
+    refunds: RefundRepository
 
     def __enter__(self) -> Self:
         """Begin the transaction."""

@@ -59,6 +59,7 @@ from coachos.domain.onboarding import OnboardingFlow, OnboardingStart
 from coachos.domain.orgs import Coach, Organization
 from coachos.domain.platform import SEED_PLANS, OrgSubscription, PlatformInvoice, PlatformPlan
 from coachos.domain.portal import ClientSession, ContactChange, SignInChallenge
+from coachos.domain.refunds import Refund, RefundTotals
 from coachos.domain.rows import Rows, corrupt_record
 from coachos.domain.stripe_events import StripeAccount, StripeEvent
 from coachos.domain.templates import MessageTemplate, TemplateKind
@@ -187,6 +188,9 @@ class Tables:
     platform_invoices: dict[str, PlatformInvoice] = attrs.Factory(dict)
     #: (org id, invoice id) of failed payments the coach was told about
     platform_failure_notices: set[tuple[UUID, str]] = attrs.Factory(set)
+    refunds: dict[UUID, Refund] = attrs.Factory(dict)
+    #: (org id, sale key) → that sale's refund sums
+    refund_totals: dict[tuple[UUID, str], RefundTotals] = attrs.Factory(dict)
     #: Rows that cannot be read, by id (see UnreadableRow).
     unreadable: dict[UUID, UnreadableRow] = attrs.Factory(dict)
 

@@ -19,6 +19,7 @@ from coachos.adapters.memory._numbers import MemoryPhoneNumbers
 from coachos.adapters.memory._onboarding import MemoryOnboarding
 from coachos.adapters.memory._platform import MemoryPlatform
 from coachos.adapters.memory._portal import MemoryPortal
+from coachos.adapters.memory._refunds import MemoryRefunds
 from coachos.adapters.memory._repos import (
     MemoryAutomations,
     MemoryAvailability,
@@ -42,6 +43,7 @@ from coachos.domain.ids import OrgId
 from coachos.ports.memberships import MembershipRepository
 from coachos.ports.onboarding import OnboardingRepository
 from coachos.ports.platform import PlatformRepository
+from coachos.ports.refunds import RefundRepository
 from coachos.ports.storage import (
     AccountRepository,
     AutomationRepository,
@@ -141,6 +143,7 @@ class MemoryUnitOfWork:
         self.stripe: StripeRepository = MemoryStripe(t)
         self.memberships: MembershipRepository = MemoryMemberships(t)
         self.platform: PlatformRepository = MemoryPlatform(t)
+        self.refunds: RefundRepository = MemoryRefunds(t)
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()

@@ -1066,3 +1066,42 @@ platform_invoices = sa.Table(
     sa.Column("failure_noticed_at", UTCDateTime()),
     sa.Index("ix_platform_invoices_org_id", "org_id"),
 )
+
+# Migration 0028: money given back on a sale (ledger key `sale_key`), by the coach from Coach OS or in
+# Stripe's dashboard. `stripe_refund_id` is unique when set, so a Stripe refund is recorded once.
+refunds = sa.Table(
+    "refunds",
+    metadata,
+    _id(),
+    _org(),
+    sa.Column("sale_key", sa.String(200), nullable=False),
+    sa.Column("amount_minor", sa.BigInteger(), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("reason", sa.String(500), nullable=False, server_default=""),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("stripe_refund_id", sa.String(255), unique=True),
+    sa.Column("created_by", sa.String(100), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("failure", sa.String(500)),
+    sa.CheckConstraint("amount_minor > 0", name="amount_positive"),
+    sa.CheckConstraint("state IN ('pending', 'succeeded', 'failed')", name="state_known"),
+    sa.Index("ix_refunds_org_id_sale_key", "org_id", "sale_key"),
+    sa.Index("ix_refunds_org_id_state", "org_id", "state"),
+)
+
+# One row per refunded sale: the lock every refund of that sale takes, and its running sums.
+# `reserved` counts pending and succeeded refunds and never exceeds `gross` (one conditional upsert);
+# `booked` is what the ledger holds; `credits_value` what the removed credits stood for.
+refund_totals = sa.Table(
+    "refund_totals",
+    metadata,
+    sa.Column("org_id", sa.Uuid(), sa.ForeignKey("organizations.id"), primary_key=True),
+    sa.Column("sale_key", sa.String(200), primary_key=True),
+    sa.Column("gross_minor", sa.BigInteger(), nullable=False),
+    sa.Column("reserved_minor", sa.BigInteger(), nullable=False),
+    sa.Column("booked_minor", sa.BigInteger(), nullable=False),
+    sa.Column("credits_value_minor", sa.BigInteger(), nullable=False),
+    sa.CheckConstraint("reserved_minor >= 0 AND reserved_minor <= gross_minor", name="reserved_within_gross"),
+    sa.CheckConstraint("booked_minor >= 0 AND booked_minor <= reserved_minor", name="booked_within_reserved"),
+)

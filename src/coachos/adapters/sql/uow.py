@@ -21,6 +21,7 @@ from coachos.adapters.sql.outbox import SqlOutbox, event_row
 from coachos.adapters.sql.phone_numbers import SqlPhoneNumbers
 from coachos.adapters.sql.platform import SqlPlatform
 from coachos.adapters.sql.portal import SqlPortal
+from coachos.adapters.sql.refunds import SqlRefunds
 from coachos.adapters.sql.repos import (
     SqlAvailability,
     SqlBookings,
@@ -38,6 +39,7 @@ from coachos.domain.events import Event
 from coachos.ports.memberships import MembershipRepository
 from coachos.ports.onboarding import OnboardingRepository
 from coachos.ports.platform import PlatformRepository
+from coachos.ports.refunds import RefundRepository
 from coachos.ports.storage import (
     AccountRepository,
     AutomationRepository,
@@ -106,6 +108,7 @@ class SqlUnitOfWork:
         self.stripe: StripeRepository = SqlStripe(conn)
         self.memberships: MembershipRepository = SqlMemberships(conn)
         self.platform: PlatformRepository = SqlPlatform(conn)
+        self.refunds: RefundRepository = SqlRefunds(conn)
         self._events = []
         return self
 

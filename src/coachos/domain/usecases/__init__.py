@@ -141,6 +141,7 @@ from coachos.domain.usecases.public import (
     ReadCalendarFeed,
     RotateCalendarFeed,
 )
+from coachos.domain.usecases.refunds import RefundPayment, RetryPendingRefunds
 from coachos.domain.usecases.reschedule import RescheduleBooking
 from coachos.domain.usecases.sending import RecordDeliveryStatus, SendDueMessages, SendReport
 from coachos.domain.usecases.setup import (
@@ -308,6 +309,8 @@ __all__ = [
     "PackageCheckout",
     "RecogniseExpiredPackages",
     "RecordPackagePayment",
+    "RefundPayment",
+    "RetryPendingRefunds",
     "StartPackageCheckout",
     "UpdatePackageOffer",
     "SetWeeklyHours",

@@ -41,6 +41,7 @@ from coachos.domain.errors import (
 from coachos.domain.events import CardPaymentReceived, PackagePaid, PackageSold
 from coachos.domain.ids import Actor, ClientId, OrgId, PackageId, PackageOfferId
 from coachos.domain.money import Money
+from coachos.domain.refunds import credit_price
 from coachos.domain.stripe_events import StripeEvent
 from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.domain.usecases._fees import platform_fee_percent
@@ -98,11 +99,18 @@ def recognise_use(uow: UnitOfWork, deps: Deps, org_id: OrgId, package_id: Packag
     if sale_tx is None or used < 1:
         return
     package = uow.packages.get(org_id, package_id)
-    priced = attrs.evolve(package, price=ledger.gross_of(sale_tx))
+    priced = credits_priced(uow, package, sale_tx)
     share = priced.credit_share(min(used, package.total))
     if share.amount_minor > 0:
         header = _header(deps, package, recognise_key(package_id, used), at, str(package_id), "Session used")
         uow.ledger.record(ledger.recognise(header, share))
+
+
+def credits_priced(uow: UnitOfWork, package: SessionPackage, sale_tx: ledger.LedgerTransaction) -> SessionPackage:
+    """The package priced at what its credits stand for: the sale, less what credits removed by partial
+    refunds stood for (domain/refunds.py), so each remaining credit keeps its share."""
+    totals = uow.refunds.totals(package.org_id, sale_tx.key)
+    return credit_price(package, ledger.gross_of(sale_tx), totals.credits_value if totals else 0)
 
 
 def high_water(uow: UnitOfWork, org_id: OrgId, package_id: PackageId) -> int:
@@ -413,7 +421,7 @@ def _recognise_expired(deps: Deps, org_id: OrgId) -> int:
             sale_tx = uow.ledger.by_key(org_id, sale_key(package.id))
             if sale_tx is None or uow.ledger.by_key(org_id, recognise_key(package.id, "expiry")) is not None:
                 continue
-            priced = attrs.evolve(package, price=ledger.gross_of(sale_tx))
+            priced = credits_priced(uow, package, sale_tx)
             left = priced.unearned(min(high_water(uow, org_id, package.id), package.total))
             if left.amount_minor > 0:
                 at = package.expires_at or now

@@ -30,6 +30,7 @@ from coachos.entrypoints.web.charts import bar_chart, split_bar
 from coachos.entrypoints.web.context import core
 from coachos.entrypoints.web.security import login_required, require_principal
 from coachos.entrypoints.web.unreadable import report
+from coachos.entrypoints.web.views.refunds import sale_link
 from coachos.ports.storage import UnitOfWork
 
 bp = Blueprint("accounting", __name__)
@@ -286,6 +287,7 @@ async def payments() -> Any:
         "payments.html",
         org=org,
         money_of=Money,
+        refund_link=sale_link,
         events=events,
         names=names | owed_names,
         owed=owed,

@@ -198,9 +198,13 @@ def _payments(uow: UnitOfWork, org_id: OrgId, client_id: ClientId, now: datetime
     owned = uow.packages.for_client(org_id, client_id)
     bought = sorted(owned, key=lambda p: p.purchased_at, reverse=True)
     org = uow.orgs.get(org_id)
+    sums = uow.refunds.totals_of(org_id, [f"sale:package:{p.id}" for p in bought])
     return {
         "client": client,
         "purchases": bought,
+        "refunded": {
+            p.id: Money(sums[k].booked, p.price.currency) for p in bought if (k := f"sale:package:{p.id}") in sums
+        },
         "states": PAYMENT_STATES,
         "methods": PAYMENT_METHODS,
         "zone": now.astimezone(org.tz).tzname(),
