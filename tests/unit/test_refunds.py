@@ -31,7 +31,7 @@ from coachos.domain.refunds import RefundState
 from coachos.domain.usecases import ReceiveStripeEvent, RecogniseExpiredPackages, RefundPayment, RetryPendingRefunds
 from coachos.domain.usecases.package_sales import credits_priced, high_water, sale_key
 from coachos.ports.payments import refund_key
-from tests.helpers import MONDAY_NOON_UTC, World, add_client, make_world
+from tests.helpers import MONDAY_NOON_UTC, World, add_client, connected_account, make_world
 from tests.unit.test_package_sales import app, book, buy, checkout_event, connect, offer, package, payments
 from tests.unit.test_stripe_events import event_body
 
@@ -89,7 +89,13 @@ def charge_refunded(world: World, pack: SessionPackage, refunded: int, refunds: 
         "metadata": {"coachos_kind": "package", "org_id": str(world.org.id), "package_id": str(pack.id)},
         "refunds": {"object": "list", "data": [{"id": i, "amount": a, "status": "succeeded"} for i, a in refunds]},
     }
-    return event_body("charge.refunded", obj=obj, created=int(MONDAY_NOON_UTC.timestamp()) + 60)
+    # Clients pay by direct charges: the charge, and its event, are on the business's connected account.
+    return event_body(
+        "charge.refunded",
+        account=connected_account(world.org.id),
+        obj=obj,
+        created=int(MONDAY_NOON_UTC.timestamp()) + 60,
+    )
 
 
 def totals(app: CoachOS, world: World) -> dict[Account, int]:
@@ -293,6 +299,21 @@ class TestRefundsMadeInStripe:
         with app.deps.uow() as uow:
             found = uow.refunds.for_sale(world.org.id, sale_key(pack.id))
         assert [(r.stripe_refund_id, r.amount.amount_minor) for r in found] == [("re_direct", 3000)]
+
+    def test_a_refund_from_another_account_naming_this_sale_is_ignored(
+        self, app: CoachOS, world: World, payments: MemoryPayments
+    ) -> None:
+        """A coach controls their own Stripe account: a charge there whose metadata names another business's
+        sale must not take credits or money from that business's books."""
+        pack = card_pack(app, world, payments)
+        other = make_world(app)
+        for account in (connected_account(other.org.id), "acct_unknown00000001"):
+            body = json.loads(charge_refunded(world, pack, 10000, [("re_forged", 10000)]))
+            body["account"], body["id"] = account, f"evt_forged{account[-6:]}"
+            assert app.execute(ReceiveStripeEvent(body=json.dumps(body))).new
+        with app.deps.uow() as uow:
+            assert uow.refunds.for_sale(world.org.id, sale_key(pack.id)) == []
+        assert package(app, world, pack.id).payment_state is PaymentState.PAID
 
     def test_charges_that_are_not_ours_are_ignored(self, app: CoachOS, world: World) -> None:
         """A charge without our metadata records nothing."""

@@ -36,7 +36,7 @@ from coachos.domain.stripe_events import StripeEvent
 from coachos.domain.todos import Todo
 from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.domain.usecases.package_sales import high_water
-from coachos.domain.usecases.stripe_events import metadata_kind, on_stripe_event
+from coachos.domain.usecases.stripe_events import from_connected_account, metadata_kind, on_stripe_event
 from coachos.ports.payments import refund_key
 from coachos.ports.storage import UnitOfWork
 
@@ -183,9 +183,15 @@ def send_refund(deps: Deps, refund: Refund, intent: str) -> Refund:
     """Ask Stripe (outside any transaction, our refund id in the key), then settle the refund."""
     if deps.payments is None:
         raise PolicyViolation("Card payments are not set up here.")
+    with deps.uow() as uow:
+        # Clients pay by direct charges on the coach's account, so the refund is made there too.
+        account = uow.stripe.account(refund.org_id)
     try:
         result = deps.payments.refund(
-            idempotency_key=refund_key(refund.org_id, refund.id), payment_intent_id=intent, amount=refund.amount
+            idempotency_key=refund_key(refund.org_id, refund.id),
+            payment_intent_id=intent,
+            amount=refund.amount,
+            account_id=None if account is None else account.account_id,
         )
     except PaymentRefused as exc:
         with deps.uow() as uow:
@@ -335,6 +341,9 @@ def _charged_sale(uow: UnitOfWork, event: StripeEvent) -> ledger.LedgerTransacti
     e.g. a direct charge) found by its PaymentIntent among the account's business's sales."""
     found = _sale_of_charge(event)
     if found is not None:
+        # Metadata on a connected account's charge is the coach's to write: it must be this business's account.
+        if not from_connected_account(uow, event, found[0]):
+            return None
         sale_tx = uow.ledger.by_key(*found)
         return sale_tx if sale_tx is not None and sale_tx.source_kind is ledger.SourceKind.SALE else None
     intent = event.object.get("payment_intent")
