@@ -22,7 +22,7 @@ from coachos.domain.ids import BookingId, OrgId
 from coachos.domain.stripe_events import StripeEvent
 from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.domain.usecases._fees import platform_fee_percent
-from coachos.domain.usecases.stripe_events import metadata_kind, on_stripe_event
+from coachos.domain.usecases.stripe_events import metadata_kind, on_stripe_event, sent_for
 from coachos.ports.storage import UnitOfWork
 
 #: What a fee is called on the client's statement and in the ledger.
@@ -62,6 +62,8 @@ def keep_card(uow: UnitOfWork, deps: Deps, event: StripeEvent) -> None:
     try:
         org_id, booking_id = OrgId(UUID(str(meta["org_id"]))), BookingId(UUID(str(meta["booking_id"])))
     except (KeyError, ValueError):
+        return
+    if not sent_for(uow, event, org_id):
         return
     uow.bookings.save_card(org_id, booking_id, SavedCard(customer_id=customer, payment_method_id=method))
 

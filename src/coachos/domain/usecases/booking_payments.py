@@ -34,7 +34,7 @@ from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.domain.usecases._fees import platform_fee_percent
 from coachos.domain.usecases._holds import checkout_expiry, require_chargeable
 from coachos.domain.usecases.booking import booking_event
-from coachos.domain.usecases.stripe_events import metadata_kind, on_stripe_event
+from coachos.domain.usecases.stripe_events import metadata_kind, on_stripe_event, sent_for
 from coachos.ports.payments import CheckoutSession
 from coachos.ports.storage import UnitOfWork
 
@@ -95,15 +95,17 @@ def start_booking_checkout(cmd: StartBookingCheckout, deps: Deps) -> CheckoutSes
     return session
 
 
-def _ours(event: StripeEvent) -> tuple[OrgId, BookingId] | None:
-    """The booking a Checkout event is about, when it is one of ours for a booking; else None."""
+def _ours(uow: UnitOfWork, event: StripeEvent) -> tuple[OrgId, BookingId] | None:
+    """The booking a Checkout event is about, when it is one of ours for a booking, sent by the platform or
+    the booking's business's own account (see `sent_for`); else None."""
     if metadata_kind(event) != KIND:
         return None
     meta: Any = event.object.get("metadata")
     try:
-        return OrgId(_uuid(meta["org_id"])), BookingId(_uuid(meta["booking_id"]))
+        found = OrgId(_uuid(meta["org_id"])), BookingId(_uuid(meta["booking_id"]))
     except (KeyError, TypeError, ValueError):
         return None
+    return found if sent_for(uow, event, found[0]) else None
 
 
 def _uuid(value: object) -> UUID:
@@ -121,7 +123,7 @@ def _payment_ref(event: StripeEvent) -> str | None:
 @on_stripe_event("checkout.session.completed", "checkout.session.async_payment_succeeded")
 def booking_paid(uow: UnitOfWork, deps: Deps, event: StripeEvent) -> None:
     """A held booking's payment succeeded: confirm it (only if still held) and record the sale once."""
-    found = _ours(event)
+    found = _ours(uow, event)
     if found is None or event.object.get("payment_status") not in ("paid", "no_payment_required"):
         return  # not a booking's, or paid later by a slow method (async_payment_succeeded follows)
     org_id, booking_id = found
@@ -163,7 +165,7 @@ def _record_sale(uow: UnitOfWork, deps: Deps, booking: Booking, now: datetime, e
 @on_stripe_event("checkout.session.expired", "checkout.session.async_payment_failed")
 def booking_payment_failed(uow: UnitOfWork, deps: Deps, event: StripeEvent) -> None:
     """The Checkout of a held booking expired or its payment failed: release the hold (only if still held)."""
-    found = _ours(event)
+    found = _ours(uow, event)
     if found is None:
         return
     release_hold(uow, found[0], found[1], deps.clock.now())

@@ -57,7 +57,7 @@ from coachos.domain.templates import TemplateKind, default_wording, render, when
 from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.domain.usecases._fees import platform_fee_percent
 from coachos.domain.usecases.package_sales import sale_key
-from coachos.domain.usecases.stripe_events import on_stripe_event
+from coachos.domain.usecases.stripe_events import on_stripe_event, sent_for
 from coachos.ports.payments import cancel_subscription_key, subscription_checkout_key
 from coachos.ports.storage import UnitOfWork
 
@@ -317,6 +317,8 @@ def _ours(uow: UnitOfWork, meta: Mapping[str, Any], event: StripeEvent) -> Membe
         return None
     try:
         org_id, membership_id = OrgId(UUID(str(meta.get("org_id")))), UUID(str(meta.get("membership_id")))
+        if not sent_for(uow, event, org_id):
+            raise NotFound("The event comes from another business's Stripe account.")
         return uow.memberships.get(org_id, membership_id)
     except (ValueError, NotFound):
         log.warning("membership event names no membership of ours: event=%s type=%s", event.id, event.type)
@@ -499,8 +501,10 @@ def membership_subscription_changed(uow: UnitOfWork, deps: Deps, event: StripeEv
     """
     sub = event.object
     membership = _ours(uow, _mapping(sub.get("metadata")), event)
+    if membership is None:
+        return
     sub_id = stripe_id(sub.get("id"), "data.object.id")
-    if membership is None or not _same_subscription(uow, membership, sub_id):
+    if not _same_subscription(uow, membership, sub_id):
         return
     status = MembershipStatus.CANCELLED if event.type.endswith(".deleted") else status_from_stripe(sub.get("status"))
     start, end = subscription_period(sub)

@@ -46,7 +46,7 @@ from coachos.domain.stripe_events import StripeEvent
 from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.domain.usecases._fees import platform_fee_percent
 from coachos.domain.usecases.relay import Relay
-from coachos.domain.usecases.stripe_events import metadata_kind, on_stripe_event
+from coachos.domain.usecases.stripe_events import metadata_kind, on_stripe_event, sent_for
 from coachos.ports.payments import checkout_key
 from coachos.ports.storage import UnitOfWork
 
@@ -304,21 +304,23 @@ def _from_offer(uow: UnitOfWork, deps: Deps, cmd: StartPackageCheckout, now: dat
 # ---- Stripe's word on a package's Checkout ------------------------------------------------------
 
 
-def _package_of(event: StripeEvent) -> tuple[OrgId, PackageId] | None:
-    """The (org, package) a package Checkout event is about; None for others' events or unreadable ids."""
+def _package_of(uow: UnitOfWork, event: StripeEvent) -> tuple[OrgId, PackageId] | None:
+    """The (org, package) a package Checkout event is about; None for others' events, unreadable ids, or
+    an event from a connected account that is not the named business's own (see `sent_for`)."""
     if metadata_kind(event) != PACKAGE_KIND:
         return None
     meta: Any = event.object.get("metadata")
     try:
-        return OrgId(UUID(str(meta["org_id"]))), PackageId(UUID(str(meta["package_id"])))
+        found = OrgId(UUID(str(meta["org_id"]))), PackageId(UUID(str(meta["package_id"])))
     except (KeyError, TypeError, ValueError):
         return None
+    return found if sent_for(uow, event, found[0]) else None
 
 
 @on_stripe_event("checkout.session.completed", "checkout.session.async_payment_succeeded")
 def package_checkout_paid(uow: UnitOfWork, deps: Deps, event: StripeEvent) -> None:
     """A paid package Checkout: PENDING → PAID once, with its deferred sale in the ledger."""
-    found = _package_of(event)
+    found = _package_of(uow, event)
     if found is None or event.object.get("payment_status") != "paid":
         return  # not ours, or a delayed payment method still on its way (async_payment_* follows)
     org_id, package_id = found
@@ -357,7 +359,7 @@ def _gross(event: StripeEvent, price: Money) -> Money:
 def package_checkout_failed(uow: UnitOfWork, deps: Deps, event: StripeEvent) -> None:
     """An unpaid or expired package Checkout: PENDING → FAILED; a package already paid stays paid."""
     del deps
-    found = _package_of(event)
+    found = _package_of(uow, event)
     if found is not None:
         uow.packages.mark_failed(*found)
 

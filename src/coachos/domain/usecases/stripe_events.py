@@ -15,14 +15,19 @@ and acknowledged, so later code can replay it from the stored payload.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import attrs
 
+from coachos.domain.errors import NotFound, ValidationError
+from coachos.domain.ids import OrgId
 from coachos.domain.stripe_events import StripeEvent, account_status, parse_event
 from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.ports.storage import UnitOfWork
+
+log = logging.getLogger(__name__)
 
 #: What an event handler is: it changes stored state through the event's unit of work and never commits.
 StripeHandler = Callable[[UnitOfWork, Deps, StripeEvent], None]
@@ -53,6 +58,17 @@ def metadata_kind(event: StripeEvent) -> str | None:
     return kind if isinstance(kind, str) else None
 
 
+def sent_for(uow: UnitOfWork, event: StripeEvent, org_id: OrgId) -> bool:
+    """Whether an event whose metadata names `org_id` may change that business's records.
+
+    The platform's own events (no `account`) are about objects only Coach OS made, so their metadata is
+    ours. A connected account's owner can make objects in their own account with any metadata they like
+    (naming another business's package, booking or membership), so an event from a connected account
+    acts only on the business that connected that account; from an unknown account, on none.
+    """
+    return event.account is None or uow.stripe.account_owner(event.account) == org_id
+
+
 @attrs.frozen(kw_only=True)
 class StripeEventReceived:
     """What became of a delivery: the event's id and type, and whether it was new and had a handler."""
@@ -78,14 +94,24 @@ def receive_stripe_event(cmd: ReceiveStripeEvent, deps: Deps) -> StripeEventRece
     """Keep the event once and apply its handler in the same transaction."""
     event = parse_event(cmd.body, deps.clock.now())
     handlers = STRIPE_HANDLERS.get(event.type, [])
-    with deps.uow() as uow:
-        if not uow.stripe.record(event):
-            return StripeEventReceived(
-                event_id=event.id, type=event.type, account=event.account, new=False, handled=False
-            )
-        for handler in handlers:
-            handler(uow, deps, event)
-        uow.commit()
+    try:
+        with deps.uow() as uow:
+            if not uow.stripe.record(event):
+                return StripeEventReceived(
+                    event_id=event.id, type=event.type, account=event.account, new=False, handled=False
+                )
+            for handler in handlers:
+                handler(uow, deps, event)
+            uow.commit()
+    except (ValidationError, NotFound) as exc:
+        # A signed event a handler cannot make sense of (an id that is no id, an amount out of range, a
+        # record that is gone): its effects are rolled back and the event is kept and acknowledged, since
+        # a refusal would make Stripe redeliver it for days and it would fail the same way every time.
+        log.warning("stripe event kept unapplied: event=%s type=%s reason=%s", event.id, event.type, type(exc).__name__)
+        with deps.uow() as uow:
+            new = uow.stripe.record(event)
+            uow.commit()
+        return StripeEventReceived(event_id=event.id, type=event.type, account=event.account, new=new, handled=False)
     return StripeEventReceived(
         event_id=event.id, type=event.type, account=event.account, new=True, handled=bool(handlers)
     )
