@@ -20,6 +20,7 @@ RECORD_NAMES = {
     "appointments": "appointment",
     "bookings": "booking",
     "packages": "package",
+    "package_offers": "package offer",
     "credit_events": "credit history entry",
     "logins": "login",
     "web_sessions": "session",

@@ -73,6 +73,7 @@ _RECORDS = {
     "appointments": "appointments",
     "bookings": "bookings",
     "packages": "packages",
+    "package_offers": "package_offers",
     "automations": "automations",
     "messages": "messages",
     "phone_numbers": "phone_numbers",
