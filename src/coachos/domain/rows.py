@@ -21,6 +21,8 @@ RECORD_NAMES = {
     "bookings": "booking",
     "packages": "package",
     "package_offers": "package offer",
+    "membership_plans": "membership plan",
+    "memberships": "membership",
     "credit_events": "credit history entry",
     "logins": "login",
     "web_sessions": "session",

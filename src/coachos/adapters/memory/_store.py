@@ -74,6 +74,8 @@ _RECORDS = {
     "bookings": "bookings",
     "packages": "packages",
     "package_offers": "package_offers",
+    "membership_plans": "membership_plans",
+    "memberships": "memberships",
     "automations": "automations",
     "messages": "messages",
     "phone_numbers": "phone_numbers",
