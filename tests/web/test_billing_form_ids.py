@@ -1,8 +1,13 @@
-"""Ids carried in billing forms (not in the address, so the url_map tenancy walks do not see them): another
-business's or another client's record answers 404 and nothing is written or charged."""
+"""Ids carried in billing forms and webhook metadata (not in the address, so the url_map tenancy walks do not
+see them): another business's or another client's record answers 404 (forms) or is acknowledged and left
+alone (Stripe events), and nothing is written, charged or paid."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+import pytest
 from quart import Quart
 
 from coachos import CoachOS, CreateClient, Money, SellPackage
@@ -12,12 +17,14 @@ from coachos.domain.catalog import PaymentMethod, PaymentState
 from coachos.domain.clients import Client as Person
 from coachos.domain.usecases import CreateMembershipPlan, CreatePackageOffer
 from tests.helpers import World, make_world
-from tests.unit.test_package_sales import connect
+from tests.unit.test_package_sales import checkout_event, connect
+from tests.unit.test_stripe_events import event_body
 from tests.web import test_package_sales_routes as sales
 from tests.web.support import csrf
 from tests.web.test_client_routes import open_business
 from tests.web.test_package_sales_routes import owned
 from tests.web.test_portal_routes import signed_in_browser
+from tests.web.test_stripe_webhook import post, sign
 
 # The package sales tests' fixtures: Coach OS on fakes with card payments on, 'peak' and a portal client.
 payments = sales.payments
@@ -101,3 +108,38 @@ class TestCoachForms:
             )
             assert response.status_code == 404, action
         assert core.read(lambda uow: uow.memberships.plan(other.org.id, theirs.id)).active
+
+
+class TestSignedHostileWebhooks:
+    async def test_another_accounts_checkout_naming_our_package_is_acknowledged_and_pays_nothing(
+        self, web: Quart, core: CoachOS, world: World, person: Person
+    ) -> None:
+        """A signed Connect event from another business's account naming our package answers 200, changes nothing."""
+        other = make_world(core)
+        connect(core, world)
+        theirs = connect(core, other)
+        package = core.execute(
+            SellPackage(
+                org_id=world.org.id,
+                client_id=person.id,
+                name="Ten",
+                sessions=10,
+                price=Money(50000, "USD"),
+                actor=world.me,
+                paid_by=PaymentMethod.CARD,
+            )
+        )
+        payload = json.loads(checkout_event("checkout.session.completed", package.id, world))
+        payload["account"] = theirs
+        body = json.dumps(payload)
+        response = await post(web, body, sign(body))
+        assert response.status_code == 200
+        assert core.read(lambda uow: uow.packages.get(world.org.id, package.id)).payment_state is PaymentState.PENDING
+
+    @pytest.mark.parametrize("obj", [{}, {"metadata": {"coachos_kind": "membership"}}, {"id": 5, "metadata": []}])
+    async def test_odd_objects_are_acknowledged(self, web: Quart, obj: dict[str, Any]) -> None:
+        """Signed subscription and invoice events whose object has an unknown shape answer 200, not a retry."""
+        for kind in ("customer.subscription.updated", "invoice.paid", "checkout.session.completed"):
+            body = event_body(kind, obj=obj)
+            response = await post(web, body, sign(body))
+            assert response.status_code == 200, (kind, await response.get_data(as_text=True))
