@@ -110,7 +110,7 @@ class TestPlatformCheckoutOnTheSdk:
         adapter = StripePayments(SECRET_KEY, api_url=stripe_stub.url)
         found = adapter.platform_subscription("sub_fetched1")
         assert found is not None
-        assert (found.status, found.current_period_end) == ("past_due", datetime.fromtimestamp(end, UTC))
+        assert (found.status, found.current_period_end) == ("past_due", end)  # Unix time, as SubscriptionState holds it
         assert stripe_stub.requests[-1].path == "/v1/subscriptions/sub_fetched1"
         assert adapter.platform_subscription("sub_nothere1") is None
 
