@@ -107,7 +107,9 @@ def receive_stripe_event(cmd: ReceiveStripeEvent, deps: Deps) -> StripeEventRece
         # A signed event a handler cannot make sense of (an id that is no id, an amount out of range, a
         # record that is gone): its effects are rolled back and the event is kept and acknowledged, since
         # a refusal would make Stripe redeliver it for days and it would fail the same way every time.
-        log.warning("stripe event kept unapplied: event=%s type=%s reason=%s", event.id, event.type, type(exc).__name__)
+        # Logged as an error: it may be money we could not book, to be looked at and replayed from the
+        # stored payload.
+        log.error("stripe event kept unapplied: event=%s type=%s reason=%s", event.id, event.type, type(exc).__name__)
         with deps.uow() as uow:
             new = uow.stripe.record(event)
             uow.commit()
