@@ -75,6 +75,22 @@ class TestAnotherAccountsEvents:
         assert package_state(app, world, package.id) is PaymentState.PENDING
         assert sale(app, world, package.id) is None
 
+    def test_metadata_pairing_one_businesss_org_with_anothers_package_pays_nothing(
+        self, app: CoachOS, world: World
+    ) -> None:
+        """A platform event naming business B's org with business A's package (or the reverse) changes neither."""
+        other = make_world(app)
+        connect(app, world)
+        connect(app, other)
+        mine = sell(app, world, world.client.id, PaymentMethod.CARD)
+        theirs = sell(app, other, other.client.id, PaymentMethod.CARD)
+        for package, named in ((mine, other), (theirs, world)):
+            body = from_account(package_event("checkout.session.completed", package.id, named), None)
+            app.execute(ReceiveStripeEvent(body=body))
+        assert package_state(app, world, mine.id) is PaymentState.PENDING
+        assert package_state(app, other, theirs.id) is PaymentState.PENDING
+        assert sale(app, world, mine.id) is None
+
     def test_a_package_paid_in_its_own_businesss_account_is_paid(self, app: CoachOS, world: World) -> None:
         """The business's own connected account (direct charges) and the platform (destination charges) both count."""
         account = connect(app, world)
