@@ -22,7 +22,7 @@ from coachos.adapters.payments import MemoryPayments
 from coachos.domain.bookings import BookingStatus
 from coachos.domain.catalog import PaymentMethod, PaymentState
 from coachos.domain.memberships import MembershipStatus
-from coachos.domain.usecases import ReceiveStripeEvent
+from coachos.domain.usecases import ApproveAccountDeletion, ReceiveStripeEvent, RequestAccountDeletion
 from coachos.domain.usecases.stripe_events import STRIPE_HANDLERS
 from tests.helpers import MONDAY_NOON_UTC, World, make_world
 from tests.unit.test_booking_holds import book, checkout, checkout_event, current, paying_on, sales
@@ -168,6 +168,17 @@ class TestOddEvents:
                 }
             )
             assert app.execute(ReceiveStripeEvent(body=body)).new
+
+    def test_a_payment_for_a_deleted_clients_package_is_booked(self, app: CoachOS, world: World) -> None:
+        """A client deleted (anonymised) after buying: the late payment still pays the package and is booked once."""
+        connect(app, world)
+        package = sell(app, world, world.client.id, PaymentMethod.CARD)
+        app.execute(RequestAccountDeletion(org_id=world.org.id, client_id=world.client.id))
+        app.execute(ApproveAccountDeletion(org_id=world.org.id, client_id=world.client.id, actor=world.me))
+        body = package_event("checkout.session.completed", package.id, world)
+        assert app.execute(ReceiveStripeEvent(body=body)).handled
+        assert package_state(app, world, package.id) is PaymentState.PAID
+        assert sale(app, world, package.id) is not None
 
     @pytest.mark.parametrize("amount", [10**30, -(10**30), "12000", 120.5, True, None])
     def test_an_invoice_with_an_odd_amount_is_acknowledged(
