@@ -217,6 +217,8 @@ def state(core: CoachOS, org: Organization) -> Any:
             tuple(uow.templates.list(org.id)),
             tuple(v for w in uow.waivers.list(org.id) for v in uow.waivers.versions(org.id, w.id)),
             tuple(s for c in uow.clients.list(org.id, limit=1000) for s in uow.waivers.signatures(org.id, c.id)),
+            tuple(uow.packages.offers(org.id)),
+            tuple(uow.memberships.plans(org.id)),
         )
 
     return core.read(read)
@@ -386,6 +388,24 @@ def _signup_form(**changes: str) -> dict[str, str]:
 
 def _price(amount: int) -> dict[str, Any]:
     return {"amount_minor": amount, "currency": "USD"}
+
+
+#: Prices no form may take: not numbers, out of range, not positive, or in a form Decimal reads but people do not.
+BAD_PRICES = ("1e309", "NaN", "-0", "-5", "0", "Infinity", str(10**30), "1e3", "0x10", "1_000")
+#: Counts no form may take.
+BAD_COUNTS = ("0", "-1", "1e309", "NaN", str(10**30), "1.5", "²")
+#: Page numbers the payments page refuses.
+BAD_PAGES = ("0", "-1", "NaN", "1e309", str(10**30), "%C2%B2")
+#: Months the accounting pages refuse.
+BAD_MONTHS = ("9999-12", "0001-01", "2026-13", "2026-00", "NaN", "1e309", "-0", "2026-1-1")
+
+
+def _offer_form(**changes: str) -> dict[str, str]:
+    return {"name": "Five", "sessions": "5", "price": "100", "validity_days": "90"} | changes
+
+
+def _plan_form(**changes: str) -> dict[str, str]:
+    return {"action": "create", "name": "Monthly", "price": "90", "interval": "month", "sessions": "4"} | changes
 
 
 YEAR_1 = "0001-01-01T00:00:00%2B05:00"
@@ -564,6 +584,78 @@ CASES = [
     Case("client notes with NUL", "POST", "/clients/{client_id}", form={"panel": "notes", "notes": "a\x00"}),
     Case("API token name with escape", "POST", "/setup/tokens", form={"name": "ci\x1bbot"}),
     Case("client search with NUL", "GET", "/clients?q=%00"),
+    # Billing (issue 9): offers, memberships, fees, hand-recorded payments, accounting and payments pages.
+    *[
+        Case(f"package offer priced {price!r}", "POST", "/setup/packages/offers", form=_offer_form(price=price))
+        for price in BAD_PRICES
+    ],
+    *[
+        Case(f"package offer of {n!r} sessions", "POST", "/setup/packages/offers", form=_offer_form(sessions=n))
+        for n in BAD_COUNTS
+    ],
+    *[
+        Case(f"package offer valid {n!r} days", "POST", "/setup/packages/offers", form=_offer_form(validity_days=n))
+        for n in BAD_COUNTS
+    ],
+    Case("package offer with a long name", "POST", "/setup/packages/offers", form=_offer_form(name="n" * 5000)),
+    *[
+        Case(f"offer edited to {price!r}", "POST", "/setup/packages/offers/{offer_id}", form=_offer_form(price=price))
+        for price in BAD_PRICES
+    ],
+    Case("offer edit saying neither", "POST", "/setup/packages/offers/{offer_id}", form={"active": "maybe"}),
+    *[
+        Case(f"membership plan priced {price!r}", "POST", "/setup/memberships", form=_plan_form(price=price))
+        for price in BAD_PRICES
+    ],
+    *[
+        Case(f"membership plan of {n!r} sessions", "POST", "/setup/memberships", form=_plan_form(sessions=n))
+        for n in BAD_COUNTS
+    ],
+    Case("membership plan every 'decade'", "POST", "/setup/memberships", form=_plan_form(interval="decade")),
+    Case("membership plan with a long name", "POST", "/setup/memberships", form=_plan_form(name="n" * 5000)),
+    Case("membership plan action unknown", "POST", "/setup/memberships", form={"action": "drop"}),
+    *[
+        Case(
+            f"late-cancel fee of {price!r}",
+            "POST",
+            "/setup/settings",
+            form=_settings_form(fees_form="1", late_cancel_fee=price),
+        )
+        for price in BAD_PRICES
+    ],
+    *[
+        Case(
+            f"no-show fee of {price!r}",
+            "POST",
+            "/setup/settings",
+            form=_settings_form(fees_form="1", no_show_fee=price),
+        )
+        for price in BAD_PRICES
+    ],
+    Case(
+        "package paid by 'bitcoin' (client page)",
+        "POST",
+        "/clients/{client_id}/packages",
+        form={"name": "Ten", "sessions": "10", "price": "100", "paid_by": "bitcoin"},
+    ),
+    Case(
+        "package paid by 'bitcoin' (API)",
+        "POST",
+        "/api/v1/clients/{client_id}/packages",
+        json={"name": "Ten", "sessions": 10, "price": _price(100), "paid_by": "bitcoin"},
+        field="paid_by",
+    ),
+    Case(
+        "payment recorded by 'bitcoin'",
+        "POST",
+        "/clients/{client_id}/packages/{package_id}/payment",
+        form={"method": "bitcoin"},
+    ),
+    *[Case(f"accounting from {m}", "GET", f"/accounting?from={m}") for m in BAD_MONTHS],
+    *[Case(f"accounting export from {m}", "GET", f"/accounting/export.csv?from={m}") for m in BAD_MONTHS],
+    Case("accounting to before from", "GET", "/accounting?from=2026-06&to=2026-01"),
+    *[Case(f"accounting summary from {m}", "GET", f"/accounting/sections/summary?from={m}") for m in BAD_MONTHS],
+    *[Case(f"payments page {p}", "GET", f"/payments?page={p}") for p in BAD_PAGES],
 ]
 
 

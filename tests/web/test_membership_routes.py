@@ -16,6 +16,7 @@ from coachos.adapters.memory import MemoryStore
 from coachos.adapters.payments import MemoryPayments
 from coachos.adapters.security import MemoryEmail, fast_test_hasher
 from coachos.domain.clients import Client as Person
+from coachos.domain.errors import CoachOSError, PaymentRefused, PaymentUnavailable
 from coachos.domain.memberships import MembershipStatus
 from coachos.domain.usecases import PauseLapsedMemberships, ReceiveStripeEvent
 from tests.helpers import World, make_world
@@ -192,6 +193,38 @@ class TestCoachPages:
         assert [c.method for c in payments.calls if c.method == "cancel_subscription"] == ["cancel_subscription"]
         assert payments.calls[-1].params["subscription"] == member.subscription
         assert payments.calls[-1].params["account_id"].startswith("acct_")  # on the business's connected account
+
+    @pytest.mark.parametrize(
+        ("failure", "status"),
+        [
+            (PaymentUnavailable("Stripe could not be reached; try again in a minute."), 503),
+            (PaymentRefused("No."), 422),
+        ],
+    )
+    async def test_a_cancel_stripe_cannot_do_says_so_with_the_right_status(
+        self,
+        client: Client,
+        core: CoachOS,
+        clock: FixedClock,
+        payments: MemoryPayments,
+        failure: CoachOSError,
+        status: int,
+    ) -> None:
+        """Stripe unreachable is a 503 with Retry-After (not a 4xx blaming the coach); refused a 422; both keep it."""
+        biz = await open_business(client, core)
+        who = core.execute(CreateClient(org_id=biz.org.id, name="Sam Patel", actor=biz.me))
+        world = World(org=biz.org, coach=biz.coach, pt=biz.service, group=biz.service, client=who, package=None)  # type: ignore[arg-type]
+        member = join(core, world, clock)
+        core.execute(ReceiveStripeEvent(body=event("invoice.paid", member.invoice("in_u"))))
+        payments.fail_next(failure)
+        token = await csrf(client, f"/clients/{who.id}")
+        response = await client.post(
+            f"/clients/{who.id}/memberships/{member.membership_id}/cancel", form={"csrf_token": token}
+        )
+        assert response.status_code == status
+        assert failure.message in await response.get_data(as_text=True)
+        assert ("Retry-After" in response.headers) == (status == 503)
+        assert membership(core, member).status is MembershipStatus.ACTIVE
 
 
 class TestLogs:

@@ -31,6 +31,16 @@ def _price(_: object, __: attrs.Attribute[Money], value: Money) -> None:
         raise ValidationError("A price cannot be negative.", field="price")
 
 
+def _offer_price(instance: object, attribute: attrs.Attribute[Money], value: Money) -> None:
+    # Clients buy offers by card, and a card payment of nothing cannot be taken: a free package is sold by hand.
+    _price(instance, attribute, value)
+    if value.amount_minor == 0:
+        raise ValidationError(
+            "A package clients buy by card costs more than zero; give a free package from the client's page.",
+            field="price",
+        )
+
+
 def _capacity(_: object, __: attrs.Attribute[int], value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 500:
         raise ValidationError("Capacity is a whole number from 1 to 500.", field="capacity")
@@ -175,7 +185,7 @@ class PackageOffer:
     org_id: OrgId
     name: str = attrs.field(converter=check_name)
     sessions: int = attrs.field(validator=_sessions)
-    price: Money = attrs.field(validator=_price)
+    price: Money = attrs.field(validator=_offer_price)
     created_at: datetime
     #: Days a bought package stays usable; None: it never expires.
     validity_days: int | None = attrs.field(default=None, validator=_validity)

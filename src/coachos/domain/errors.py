@@ -205,6 +205,8 @@ class PaymentUnavailable(CoachOSError):
     """The payment provider could not be reached or was busy; the same call may be tried again safely."""
 
     code = "payment_unavailable"
+    #: Seconds after which trying again makes sense (the web answers 503 with this Retry-After).
+    retry_after = 30
 
 
 class PaymentRefused(CoachOSError):

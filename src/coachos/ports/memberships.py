@@ -9,6 +9,7 @@ from uuid import UUID
 
 from coachos.domain.ids import ClientId, OrgId
 from coachos.domain.memberships import Membership, MembershipPlan, PeriodGrant, StatusChange
+from coachos.domain.rows import Rows
 
 
 class MembershipRepository(Protocol):
@@ -26,7 +27,7 @@ class MembershipRepository(Protocol):
         """The plan, or NotFound."""
         ...
 
-    def plans(self, org_id: OrgId) -> Sequence[MembershipPlan]:
+    def plans(self, org_id: OrgId) -> Rows[MembershipPlan]:
         """The business's plans, by name."""
         ...
 
@@ -38,7 +39,7 @@ class MembershipRepository(Protocol):
         """The membership, or NotFound."""
         ...
 
-    def for_client(self, org_id: OrgId, client_id: ClientId) -> Sequence[Membership]:
+    def for_client(self, org_id: OrgId, client_id: ClientId) -> Rows[Membership]:
         """The client's memberships, newest first."""
         ...
 

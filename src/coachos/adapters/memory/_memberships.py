@@ -13,6 +13,7 @@ from coachos.domain.catalog import PaymentState
 from coachos.domain.errors import Conflict, NotFound
 from coachos.domain.ids import ClientId, OrgId
 from coachos.domain.memberships import Membership, MembershipPlan, MembershipStatus, PeriodGrant, StatusChange
+from coachos.domain.rows import Rows
 
 SUBSCRIPTION_TAKEN = "This Stripe subscription already belongs to another membership."
 
@@ -36,11 +37,12 @@ class MemoryMemberships(_Repo):
             raise NotFound("No such membership plan in this business.")
         return found
 
-    def plans(self, org_id: OrgId) -> Sequence[MembershipPlan]:
+    def plans(self, org_id: OrgId) -> Rows[MembershipPlan]:
         """The plans, by name."""
-        return sorted(
+        mine = sorted(
             (p for p in self._t.membership_plans.values() if p.org_id == org_id), key=lambda p: (p.name, p.id)
         )
+        return self._rows("membership_plans", org_id, mine)
 
     def add(self, membership: Membership) -> None:
         """Keep the membership."""
@@ -53,10 +55,11 @@ class MemoryMemberships(_Repo):
             raise NotFound("No such membership in this business.")
         return found
 
-    def for_client(self, org_id: OrgId, client_id: ClientId) -> Sequence[Membership]:
+    def for_client(self, org_id: OrgId, client_id: ClientId) -> Rows[Membership]:
         """The client's memberships, newest first."""
         mine = [m for m in self._t.memberships.values() if m.org_id == org_id and m.client_id == client_id]
-        return sorted(mine, key=lambda m: m.created_at, reverse=True)
+        found = sorted(mine, key=lambda m: m.created_at, reverse=True)
+        return self._rows("memberships", org_id, found, client_id=client_id)
 
     def link_subscription(self, org_id: OrgId, membership_id: UUID, subscription_id: str) -> bool:
         """Record the subscription unless one is recorded; Conflict if another membership has it."""

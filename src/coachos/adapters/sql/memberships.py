@@ -27,6 +27,7 @@ from coachos.domain.errors import Conflict
 from coachos.domain.ids import ClientId, OrgId
 from coachos.domain.memberships import Membership, MembershipPlan, MembershipStatus, PeriodGrant, StatusChange
 from coachos.domain.money import Money
+from coachos.domain.rows import Rows
 
 SUBSCRIPTION_TAKEN = "This Stripe subscription already belongs to another membership."
 
@@ -94,11 +95,11 @@ class SqlMemberships(_Repo):
         q = sa.select(membership_plans).where(c.org_id == org_id, c.id == plan_id)
         return self._get(membership_plans, q, plan_from, "membership plan")
 
-    def plans(self, org_id: OrgId) -> Sequence[MembershipPlan]:
+    def plans(self, org_id: OrgId) -> Rows[MembershipPlan]:
         """The plans, by name."""
         c = membership_plans.c
         q = sa.select(membership_plans).where(c.org_id == org_id).order_by(c.name, c.id)
-        return list(self._all(membership_plans, q, plan_from))
+        return self._all(membership_plans, q, plan_from)
 
     def add(self, membership: Membership) -> None:
         """Insert the membership."""
@@ -125,11 +126,11 @@ class SqlMemberships(_Repo):
         q = sa.select(memberships).where(c.org_id == org_id, c.id == membership_id)
         return self._get(memberships, q, membership_from, "membership")
 
-    def for_client(self, org_id: OrgId, client_id: ClientId) -> Sequence[Membership]:
+    def for_client(self, org_id: OrgId, client_id: ClientId) -> Rows[Membership]:
         """The client's memberships, newest first."""
         c = memberships.c
         q = sa.select(memberships).where(c.org_id == org_id, c.client_id == client_id).order_by(c.created_at.desc())
-        return list(self._all(memberships, q, membership_from))
+        return self._all(memberships, q, membership_from)
 
     def link_subscription(self, org_id: OrgId, membership_id: UUID, subscription_id: str) -> bool:
         """One UPDATE where no subscription is recorded; the unique index refuses one another membership has."""

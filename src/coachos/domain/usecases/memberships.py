@@ -53,6 +53,7 @@ from coachos.domain.memberships import (
 from coachos.domain.messages import MessageChannel, Purpose, outgoing
 from coachos.domain.money import Money
 from coachos.domain.orgs import Organization
+from coachos.domain.rows import Rows, unreadable_in
 from coachos.domain.stripe_events import StripeEvent, stripe_id
 from coachos.domain.templates import TemplateKind, default_wording, render, when_text
 from coachos.domain.usecases._base import Command, Deps, handles
@@ -128,7 +129,7 @@ def set_membership_plan_active(cmd: SetMembershipPlanActive, deps: Deps) -> Memb
 
 
 @attrs.frozen(kw_only=True)
-class ListMembershipPlans(Command[list[MembershipPlan]]):
+class ListMembershipPlans(Command[Rows[MembershipPlan]]):
     """The business's plans (only those offered to new members when `active_only`)."""
 
     org_id: OrgId
@@ -136,11 +137,12 @@ class ListMembershipPlans(Command[list[MembershipPlan]]):
 
 
 @handles(ListMembershipPlans)
-def list_membership_plans(cmd: ListMembershipPlans, deps: Deps) -> list[MembershipPlan]:
+def list_membership_plans(cmd: ListMembershipPlans, deps: Deps) -> Rows[MembershipPlan]:
     """The plans, by name."""
     with deps.uow() as uow:
         plans = uow.memberships.plans(cmd.org_id)
-    return [p for p in plans if p.active or not cmd.active_only]
+    # Rows: the plans that could not be read travel with the list, for the page to name them.
+    return Rows([p for p in plans if p.active or not cmd.active_only], plans.unreadable)
 
 
 @attrs.frozen
@@ -152,7 +154,7 @@ class ClientMembership:
 
 
 @attrs.frozen(kw_only=True)
-class ClientMemberships(Command[list[ClientMembership]]):
+class ClientMemberships(Command[Rows[ClientMembership]]):
     """A client's memberships with their plans, newest first."""
 
     org_id: OrgId
@@ -160,12 +162,15 @@ class ClientMemberships(Command[list[ClientMembership]]):
 
 
 @handles(ClientMemberships)
-def client_memberships(cmd: ClientMemberships, deps: Deps) -> list[ClientMembership]:
+def client_memberships(cmd: ClientMemberships, deps: Deps) -> Rows[ClientMembership]:
     """Each of the client's memberships and its plan."""
     with deps.uow() as uow:
         found = uow.memberships.for_client(cmd.org_id, cmd.client_id)
-        plans = {p.id: p for p in uow.memberships.plans(cmd.org_id)}
-    return [ClientMembership(m, plans[m.plan_id]) for m in found if m.plan_id in plans]
+        read = uow.memberships.plans(cmd.org_id)
+    plans = {p.id: p for p in read}
+    # A membership whose plan cannot be read is left out and named by the plan's unreadable row.
+    mine = [ClientMembership(m, plans[m.plan_id]) for m in found if m.plan_id in plans]
+    return Rows(mine, unreadable_in(found, read))
 
 
 # --- joining and cancelling ----------------------------------------------------------------------------
@@ -538,8 +543,10 @@ def membership_subscription_changed(uow: UnitOfWork, deps: Deps, event: StripeEv
     """
     sub = event.object
     membership = _ours(uow, _mapping(sub.get("metadata")), event)
+    if membership is None:
+        return
     sub_id = stripe_id(sub.get("id"), "data.object.id")
-    if membership is None or not _same_subscription(uow, membership, sub_id):
+    if not _same_subscription(uow, membership, sub_id):
         return
     status = MembershipStatus.CANCELLED if event.type.endswith(".deleted") else status_from_stripe(sub.get("status"))
     start, end = subscription_period(sub)

@@ -21,10 +21,13 @@ from typing import Any, TypeVar
 
 import attrs
 
+from coachos.domain.errors import NotFound, ValidationError
 from coachos.domain.ids import OrgId
 from coachos.domain.stripe_events import StripeEvent, account_status, parse_event
 from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.ports.storage import UnitOfWork
+
+log = logging.getLogger(__name__)
 
 #: What an event handler is: it changes stored state through the event's unit of work and never commits.
 StripeHandler = Callable[[UnitOfWork, Deps, StripeEvent], None]
@@ -102,14 +105,26 @@ def receive_stripe_event(cmd: ReceiveStripeEvent, deps: Deps) -> StripeEventRece
     """Keep the event once and apply its handler in the same transaction."""
     event = parse_event(cmd.body, deps.clock.now())
     handlers = STRIPE_HANDLERS.get(event.type, [])
-    with deps.uow() as uow:
-        if not uow.stripe.record(event):
-            return StripeEventReceived(
-                event_id=event.id, type=event.type, account=event.account, new=False, handled=False
-            )
-        for handler in handlers:
-            handler(uow, deps, event)
-        uow.commit()
+    try:
+        with deps.uow() as uow:
+            if not uow.stripe.record(event):
+                return StripeEventReceived(
+                    event_id=event.id, type=event.type, account=event.account, new=False, handled=False
+                )
+            for handler in handlers:
+                handler(uow, deps, event)
+            uow.commit()
+    except (ValidationError, NotFound) as exc:
+        # A signed event a handler cannot make sense of (an id that is no id, an amount out of range, a
+        # record that is gone): its effects are rolled back and the event is kept and acknowledged, since
+        # a refusal would make Stripe redeliver it for days and it would fail the same way every time.
+        # Logged as an error: it may be money we could not book, to be looked at and replayed from the
+        # stored payload.
+        log.error("stripe event kept unapplied: event=%s type=%s reason=%s", event.id, event.type, type(exc).__name__)
+        with deps.uow() as uow:
+            new = uow.stripe.record(event)
+            uow.commit()
+        return StripeEventReceived(event_id=event.id, type=event.type, account=event.account, new=new, handled=False)
     return StripeEventReceived(
         event_id=event.id, type=event.type, account=event.account, new=True, handled=bool(handlers)
     )

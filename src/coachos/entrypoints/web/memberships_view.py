@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from coachos.domain.ids import ClientId, OrgId
+from coachos.domain.rows import unreadable_in
 from coachos.domain.timezones import label
 from coachos.ports.storage import UnitOfWork
 
@@ -24,12 +25,14 @@ def memberships_panel(uow: UnitOfWork, org_id: OrgId, client_id: ClientId, now: 
     del now
     org = uow.orgs.get(org_id)
     client = uow.clients.get(org_id, client_id)
-    plans = {p.id: p for p in uow.memberships.plans(org_id)}
+    read = uow.memberships.plans(org_id)
+    plans = {p.id: p for p in read}
+    mine = uow.memberships.for_client(org_id, client_id)
     rows = []
-    for m in uow.memberships.for_client(org_id, client_id):
+    for m in mine:
         plan = plans.get(m.plan_id)
         if plan is None:
-            continue
+            continue  # its plan could not be read: named by the marker
         rows.append(
             {
                 "membership": m,
@@ -39,4 +42,4 @@ def memberships_panel(uow: UnitOfWork, org_id: OrgId, client_id: ClientId, now: 
                 "grace_until": label(m.grace_until, org.tz) if m.grace_until else None,
             }
         )
-    return {"client": client, "memberships": rows}
+    return {"client": client, "memberships": rows, "unreadable_rows": unreadable_in(read, mine)}

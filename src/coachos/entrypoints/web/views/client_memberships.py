@@ -15,6 +15,7 @@ from coachos.domain.errors import Conflict, NotFound, PaymentRefused, PaymentUna
 from coachos.domain.ids import Actor, ClientId
 from coachos.domain.usecases import CancelMembership
 from coachos.entrypoints.web.context import core
+from coachos.entrypoints.web.errors import status_of
 from coachos.entrypoints.web.security import login_required, require_principal
 from coachos.entrypoints.web.views.clients import bp, show_refused
 
@@ -32,6 +33,9 @@ async def cancel_membership(client_id: UUID, membership_id: UUID) -> Any:
             CancelMembership(org_id=who.org_id, membership_id=membership_id, actor=Actor("coach", who.coach_id))
         )
     except (Conflict, PaymentRefused, PaymentUnavailable) as exc:
-        refused = ValidationError(str(exc))
-        return await show_refused(client_id, "memberships", {}, refused)
+        # The page again with the reason, under the status that says whose problem it is: Stripe
+        # unreachable is a 503 to retry (not a 4xx blaming the coach), refused a 422, a clash a 409.
+        page, _ = await show_refused(client_id, "memberships", {}, ValidationError(str(exc)))
+        retry = getattr(exc, "retry_after", None)
+        return page, status_of(exc), {"Retry-After": str(retry)} if retry else {}
     return redirect(url_for("clients.detail", client_id=client_id, _anchor="panel-memberships"), 303)

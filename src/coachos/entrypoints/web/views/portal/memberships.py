@@ -13,6 +13,7 @@ from coachos.domain.memberships import Membership, MembershipPlan
 from coachos.domain.timezones import label
 from coachos.domain.usecases import ClientMemberships, ListMembershipPlans, StartMembershipCheckout
 from coachos.entrypoints.web.context import core, settings
+from coachos.entrypoints.web.unreadable import report
 from coachos.entrypoints.web.views.portal._shared import bp, portal_client
 
 
@@ -54,6 +55,7 @@ async def _page(slug: str, org_id: Any, client_id: Any, *, error: Exception | No
         plans=[p for p in plans if p.id not in joined],
         cards_on=app.deps.payments is not None,
         error=error,
+        unreadable=report(plans, mine),
     )
     return page, status
 

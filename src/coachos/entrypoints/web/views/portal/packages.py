@@ -14,12 +14,14 @@ from quart import redirect, render_template, request, url_for
 
 from coachos.domain.catalog import PackageOffer, SessionPackage
 from coachos.domain.clients import Client
-from coachos.domain.errors import CoachOSError, Fault, NotFound
+from coachos.domain.errors import CoachOSError, CorruptRecord, Fault, NotFound
 from coachos.domain.ids import PackageId, PackageOfferId
 from coachos.domain.orgs import Organization
+from coachos.domain.rows import unreadable_in
 from coachos.domain.usecases import StartPackageCheckout
 from coachos.entrypoints.web.context import core, settings
 from coachos.entrypoints.web.errors import status_of
+from coachos.entrypoints.web.unreadable import report
 from coachos.entrypoints.web.views.portal._shared import bp, portal_client
 from coachos.ports.storage import UnitOfWork
 
@@ -35,19 +37,29 @@ class PackagesView:
     offers: list[PackageOffer]
     #: Whether the business can take cards now (payments configured, connected account able to charge).
     cards: bool
+    #: The client's packages and the offers that could not be read (shown as a marker, the rest listed).
+    unreadable: tuple[CorruptRecord, ...] = ()
 
 
 def _view(uow: UnitOfWork, org: Organization, client: Client, payments_on: bool) -> PackagesView:
-    owned = sorted(uow.packages.for_client(org.id, client.id), key=lambda p: p.purchased_at, reverse=True)
+    mine = uow.packages.for_client(org.id, client.id)
+    offers = uow.packages.offers(org.id, active_only=True)
     account = uow.stripe.account(org.id) if payments_on else None
     cards = account is not None and account.charges_enabled
-    return PackagesView(owned=owned, offers=list(uow.packages.offers(org.id, active_only=True)), cards=cards)
+    return PackagesView(
+        owned=sorted(mine, key=lambda p: p.purchased_at, reverse=True),
+        offers=list(offers),
+        cards=cards,
+        unreadable=unreadable_in(mine, offers),
+    )
 
 
 async def _page(org: Organization, client: Client, *, error: CoachOSError | None = None) -> Any:
     app = core()
     found = await app.read_async(lambda uow: _view(uow, org, client, app.deps.payments is not None))
-    page = await render_template("portal/packages.html", business=org, me=client, view=found, error=error)
+    page = await render_template(
+        "portal/packages.html", business=org, me=client, view=found, error=error, unreadable=report(found.unreadable)
+    )
     return page, status_of(error) if error else 200
 
 

@@ -12,6 +12,7 @@ from coachos.domain.money import Money
 from coachos.domain.usecases import CreateMembershipPlan, ListMembershipPlans, SetMembershipPlanActive
 from coachos.entrypoints.web.context import core
 from coachos.entrypoints.web.security import login_required
+from coachos.entrypoints.web.unreadable import report
 from coachos.entrypoints.web.views.setup._blueprint import bp
 from coachos.entrypoints.web.views.setup._forms import _actor, _text, _uuid, _whole
 
@@ -31,6 +32,7 @@ async def _page(org_id: OrgId, *, status: int = 200, **extra: Any) -> Any:
         org=org,
         plans=plans,
         cards_on=app.deps.payments is not None,
+        unreadable=report(plans),
         form=extra.pop("form", {}),
         **extra,
     )
