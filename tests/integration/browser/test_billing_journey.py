@@ -16,6 +16,7 @@ import hmac
 import json
 import re
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -30,8 +31,10 @@ from playwright.sync_api import Page, expect
 from coachos import CoachOS, CreateClient, CreateService, Money, Settings, bootstrap
 from coachos.adapters.clock import FixedClock, SystemClock
 from coachos.domain.ids import Actor
+from coachos.domain.usecases import CreateMembershipPlan
 from coachos.entrypoints.worker import relay_outbox, release_expired_holds
 from tests.integration.browser.conftest import (
+    PASSWORD,
     PHONE,
     Browse,
     LiveServer,
@@ -47,6 +50,7 @@ SLUG = "harbour-pay"
 BUSINESS = "Harbour Pay Studio"
 CLIENT_NAME = "Morgan Buyer"
 CLIENT_EMAIL = "morgan.buyer@example.test"
+OWNER_EMAIL = "owner@harbourpay.test"
 WEBHOOK_SECRET = "whsec_browser_platform"
 CONNECT_SECRET = "whsec_browser_connect"
 NEW_YORK = ZoneInfo("America/New_York")
@@ -102,8 +106,12 @@ def deliver(live_server: LiveServer, event: dict[str, Any], secret: str = WEBHOO
         headers={"Content-Type": "application/json", "Stripe-Signature": f"t={t},v1={mac}"},
         method="POST",
     )
-    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310  # our own loopback server
-        assert answer.status == 200
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310  # our own loopback server
+            assert answer.status == 200
+    except urllib.error.HTTPError as refused:
+        text = re.sub(r"<[^>]+>", " ", refused.read().decode(errors="replace"))
+        pytest.fail(f"{event['type']} answered {refused.code}: {' '.join(text.split())[-400:]}")
 
 
 def event(kind: str, obj: dict[str, Any], account: str | None = None) -> dict[str, Any]:
@@ -165,6 +173,42 @@ def sign_in_link(live_server: LiveServer) -> str:
     return found.group(1)
 
 
+def coach_signs_in(page: Page) -> None:
+    """Sign in as the business's owner (signed up by the first journey); ends on Today."""
+    page.goto("/login")
+    page.get_by_label("Email").fill(OWNER_EMAIL)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name=re.compile("Sign in|Log in")).click()
+    page.wait_for_url(re.compile(r"/today"))
+
+
+def client_signs_in(phone: Page, live_server: LiveServer) -> None:
+    """The client asks for a sign-in link, opens it and signs in; ends on the portal's home."""
+    phone.goto(f"/c/{SLUG}/sign-in")
+    phone.get_by_label("Email or phone number").fill(CLIENT_EMAIL)
+    phone.get_by_role("button", name="Send me a sign-in link").click()
+    expect(phone.get_by_role("heading", name="Check your messages")).to_be_visible()
+    phone.goto(sign_in_link(live_server))
+    phone.get_by_role("button", name="Sign in").click()
+    expect(phone.get_by_role("heading", name=f"Hello, {CLIENT_NAME}")).to_be_visible()
+
+
+def overflow(page: Page) -> str | None:
+    """None if the page fits the phone's width, else its width and the widest elements that stick out."""
+    width = page.evaluate("document.documentElement.scrollWidth")
+    if width <= PHONE["width"]:
+        return None
+    culprits = page.evaluate(
+        """(limit) => [...document.querySelectorAll('body *')]
+            .filter(e => e.getBoundingClientRect().right > limit + 1)
+            .slice(-4)
+            .map(e => e.tagName.toLowerCase() + (e.className ? '.' + e.className : '') + ' '
+                 + Math.round(e.getBoundingClientRect().right) + 'px')""",
+        PHONE["width"],
+    )
+    return f"{page.url}: {width}px wide ({', '.join(culprits)})"
+
+
 def no_sideways_scroll(page: Page, what: str) -> None:
     """The page is no wider than the phone's screen."""
     width = page.evaluate("document.documentElement.scrollWidth")
@@ -197,7 +241,7 @@ class TestBillingJourneys:
     ) -> None:
         """Portal Buy → stub Checkout → waiting → signed webhook → paid; client page and accounting show the sale."""
         coach = browse.page()
-        sign_up(coach, slug=SLUG, email="owner@harbourpay.test", business=BUSINESS)
+        sign_up(coach, slug=SLUG, email=OWNER_EMAIL, business=BUSINESS)
         connect_stripe(coach, live_server, stripe_stub)
 
         coach.goto("/setup/packages")
@@ -216,13 +260,7 @@ class TestBillingJourneys:
         )
 
         phone = browse.page(viewport=PHONE, is_mobile=True, has_touch=True)
-        phone.goto(f"/c/{SLUG}/sign-in")
-        phone.get_by_label("Email or phone number").fill(CLIENT_EMAIL)
-        phone.get_by_role("button", name="Send me a sign-in link").click()
-        expect(phone.get_by_role("heading", name="Check your messages")).to_be_visible()
-        phone.goto(sign_in_link(live_server))
-        phone.get_by_role("button", name="Sign in").click()
-        expect(phone.get_by_role("heading", name=f"Hello, {CLIENT_NAME}")).to_be_visible()
+        client_signs_in(phone, live_server)
 
         phone.goto(f"/c/{SLUG}/packages")
         expect(phone.locator("ul.offers")).to_contain_text("Ten sessions: 10 sessions for 120.00 USD")
@@ -285,11 +323,7 @@ class TestBillingJourneys:
             )
         )
         coach = browse.page()
-        coach.goto("/login")
-        coach.get_by_label("Email").fill("owner@harbourpay.test")
-        coach.get_by_label("Password").fill("correct horse battery")
-        coach.get_by_role("button", name=re.compile("Sign in|Log in")).click()
-        coach.wait_for_url(re.compile(r"/today"))
+        coach_signs_in(coach)
 
         visitor = browse.page(viewport=PHONE, is_mobile=True, has_touch=True, timezone_id="Europe/London")
         slot_at = open_paid_week(visitor)
@@ -350,6 +384,78 @@ class TestBillingJourneys:
         open_paid_week(second)
         expect(second.locator(f'ul.slots time[datetime="{held_at}"]')).to_have_count(1)
         assert not browse.problems, browse.problems
+
+    def test_a_membership_joined_on_a_phone_and_every_billing_page_fits_a_phone(
+        self, browse: Browse, live_server: LiveServer, stripe_stub: FakeStripe, core: CoachOS
+    ) -> None:
+        """Join a plan (stub Checkout, signed events) and walk each billing page at 390 px: none scrolls sideways."""
+        org = core.read(lambda uow: uow.orgs.by_slug(SLUG))
+        (owner,) = core.read(lambda uow: uow.coaches.list(org.id))
+        core.execute(
+            CreateMembershipPlan(
+                org_id=org.id, actor=Actor("coach", owner.id), name="Monthly four", price=Money(9900, "USD"), sessions=4
+            )
+        )
+        phone = browse.page(viewport=PHONE, is_mobile=True, has_touch=True)
+        client_signs_in(phone, live_server)
+        phone.goto(f"/c/{SLUG}/memberships")
+        phone.get_by_role("button", name=re.compile("Join")).click()
+        session_id = newest_session(stripe_stub)
+        phone.locator("#stub-go").click()
+        phone.wait_for_url(re.compile(r"joined=1"))
+        form = stripe_stub.checkout_forms[session_id]
+        meta = metadata(form)
+        sub = "sub_Browser1"
+        session = {"id": session_id, "object": "checkout.session", "mode": "subscription", "subscription": sub}
+        deliver(live_server, event("checkout.session.completed", session | {"metadata": meta}))
+        start = int(time.time())
+        invoice = {
+            "id": "in_Browser1",
+            "object": "invoice",
+            "amount_paid": 9900,
+            "amount_due": 9900,
+            "currency": "usd",
+            "attempt_count": 1,
+            "parent": {
+                "type": "subscription_details",
+                "subscription_details": {"subscription": sub, "metadata": meta},
+            },
+            "lines": {"data": [{"period": {"start": start, "end": start + 30 * 86400}}]},
+            "status_transitions": {"paid_at": start},
+        }
+        deliver(live_server, event("invoice.paid", invoice))
+        phone.goto(f"/c/{SLUG}/memberships")
+        expect(phone.locator("main")).to_contain_text(re.compile(r"renews .*E[SD]T"))
+        shoot(phone, "billing-portal-memberships-phone")
+
+        person = core.read(lambda uow: uow.clients.by_contact(org.id, email=CLIENT_EMAIL, phone=None))
+        client_pages = [f"/c/{SLUG}/", f"/c/{SLUG}/packages", f"/c/{SLUG}/memberships", f"/book/{SLUG}"]
+        problems = [found for path in client_pages if (found := visit(phone, path))]
+
+        coach = browse.page(viewport=PHONE, is_mobile=True, has_touch=True)
+        coach_signs_in(coach)
+        coach_pages = [
+            "/today",
+            "/setup",
+            "/setup/packages",
+            "/setup/memberships",
+            "/setup/payments",
+            "/accounting",
+            "/payments",
+            f"/clients/{person.id}",
+        ]
+        problems += [found for path in coach_pages if (found := visit(coach, path))]
+        expect(coach.locator("#panel-memberships")).to_contain_text("Monthly four")
+        expect(coach.locator("#panel-payments")).to_contain_text("Ten sessions")
+        assert not problems, "\n".join(problems)
+        assert not browse.problems, browse.problems
+
+
+def visit(page: Page, path: str) -> str | None:
+    """Open `path`, wait for its panels and sections to load, and say if it is wider than the phone."""
+    page.goto(path)
+    page.wait_for_load_state("networkidle")
+    return overflow(page)
 
 
 def open_paid_week(page: Page) -> str:
