@@ -223,7 +223,9 @@ def shoot(page: Page, name: str) -> None:
 
 def connect_stripe(coach: Page, live_server: LiveServer, stub: FakeStripe) -> str:
     """The coach connects Stripe (stub onboarding), and a signed account.updated says it can take charges."""
-    coach.goto("/setup/payments")
+    coach.goto("/setup")
+    coach.get_by_role("link", name="Stripe & plan").first.click()  # not "Payments": that is money received
+    expect(coach.get_by_role("heading", name=re.compile("^Stripe & plan"))).to_be_visible()
     coach.get_by_role("button", name="Connect Stripe").click()
     coach.locator("#stub-go").click()
     coach.wait_for_url(re.compile(r"/setup/payments\?saved=connected"))
@@ -449,6 +451,24 @@ class TestBillingJourneys:
         expect(coach.locator("#panel-payments")).to_contain_text("Ten sessions")
         assert not problems, "\n".join(problems)
         assert not browse.problems, browse.problems
+
+    def test_the_servers_log_of_these_journeys_holds_no_personal_data(
+        self, live_server: LiveServer, stripe_stub: FakeStripe
+    ) -> None:
+        """After the journeys (real stripe SDK and all), the server's log names no one and holds no amount or secret."""
+        logged = live_server.log.read_text(errors="replace")
+        assert "stripe_webhook" in logged, "the journeys did not run first (this test reads their log)"
+        words = [CLIENT_NAME, CLIENT_EMAIL, OWNER_EMAIL, "Riley Visitor", "riley@visitor.test", "Sam Nopay"]
+        words += ["sam@visitor.test", "sk_test_stub", "whsec_"]
+        patterns = [re.escape(w) for w in words] + [
+            r"/pages/(c/pay|setup)/",  # Checkout and onboarding URLs
+            r"/sign-in/[^<\s]",  # a one-time sign-in link (the route's template, /sign-in/<token>, is fine)
+            r"/manage/[^<\s]",  # a booking's manage link
+            r"(?<!ms=)\b(120\.00|12000|45\.00|4500|99\.00|9900|6\.00|3\.78|378)\b",  # amounts these people paid
+        ]
+        forbidden = re.compile("|".join(patterns))
+        found = [line[:300] for line in logged.splitlines() if forbidden.search(line)]
+        assert not found, "the server's log holds personal data or secrets:\n" + "\n".join(found)
 
 
 def visit(page: Page, path: str) -> str | None:
