@@ -54,6 +54,7 @@ OWNER_EMAIL = "owner@harbourpay.test"
 WEBHOOK_SECRET = "whsec_browser_platform"
 CONNECT_SECRET = "whsec_browser_connect"
 NEW_YORK = ZoneInfo("America/New_York")
+WALK = Path(__file__).resolve().parents[3] / "test-artifacts" / "billing-phone-walk"
 SCREENS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 
 
@@ -475,6 +476,8 @@ def visit(page: Page, path: str) -> str | None:
     """Open `path`, wait for its panels and sections to load, and say if it is wider than the phone."""
     page.goto(path)
     page.wait_for_load_state("networkidle")
+    WALK.mkdir(parents=True, exist_ok=True)  # pictures for a reviewer; test-artifacts/ is not committed
+    page.screenshot(path=str(WALK / (re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-") + ".png")), full_page=True)
     return overflow(page)
 
 
