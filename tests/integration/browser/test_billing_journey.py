@@ -212,6 +212,7 @@ def overflow(page: Page) -> str | None:
 
 def no_sideways_scroll(page: Page, what: str) -> None:
     """The page is no wider than the phone's screen."""
+    page.wait_for_load_state()  # a click may still be navigating
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"{what} scrolls sideways on a phone ({width}px)"
 
@@ -331,8 +332,8 @@ class TestBillingJourneys:
         visitor = browse.page(viewport=PHONE, is_mobile=True, has_touch=True, timezone_id="Europe/London")
         slot_at = open_paid_week(visitor)
         visitor.locator("ul.slots a").first.click()
-        no_sideways_scroll(visitor, "public booking form (pay at booking)")
         expect(visitor.locator("main")).to_contain_text("You pay 45.00 USD by card on the next page")
+        no_sideways_scroll(visitor, "public booking form (pay at booking)")
         visitor.get_by_label("Your name").fill("Riley Visitor")
         visitor.get_by_label("Email", exact=True).fill("riley@visitor.test")
         visitor.get_by_role("button", name="Book and pay").click()
@@ -429,6 +430,7 @@ class TestBillingJourneys:
         deliver(live_server, event("invoice.paid", invoice))
         phone.goto(f"/c/{SLUG}/memberships")
         expect(phone.locator("main")).to_contain_text(re.compile(r"renews .*E[SD]T"))
+        expect(phone.locator("main")).to_contain_text(f"You are a member of every plan {BUSINESS} offers.")
         shoot(phone, "billing-portal-memberships-phone")
 
         person = core.read(lambda uow: uow.clients.by_contact(org.id, email=CLIENT_EMAIL, phone=None))
