@@ -12,6 +12,7 @@ read time out exactly where a lost answer would.
 
 from __future__ import annotations
 
+import html
 import json
 import threading
 from collections.abc import Iterator
@@ -64,6 +65,11 @@ class FakeStripe:
     subscriptions: dict[str, dict[str, Any]] = attrs.Factory(dict)
     #: The PaymentIntent that paid each invoice (GET /v1/invoice_payments?invoice=… lists it; tests set it).
     invoice_intents: dict[str, str] = attrs.Factory(dict)
+    #: When True, Checkout and account-link URLs are pages this stub serves (for browser tests): a "Pay" or
+    #: "Continue" link back to the session's success_url or the link's return_url.
+    serve_pages: bool = False
+    #: The form each Checkout Session was created with, by session id (its metadata, success_url…).
+    checkout_forms: dict[str, dict[str, str]] = attrs.Factory(dict)
     _answers: dict[str, tuple[int, dict[str, Any]]] = attrs.field(factory=dict, alias="_answers")
     _errors: list[tuple[int, dict[str, Any]]] = attrs.field(factory=list, alias="_errors")
     _hold: int = attrs.field(default=0, alias="_hold")
@@ -173,6 +179,30 @@ class FakeStripe:
             found |= {k: v == "true" if v in ("true", "false") else v for k, v in request.form.items()}
             return 200, found, False, False
 
+    def page(self, path: str) -> str | None:
+        """The HTML of a stub Checkout page (`/pages/c/pay/<n>`) or onboarding page (`/pages/setup/<acct>/<n>`)."""
+        parts = path.strip("/").split("/")
+        with self._lock:
+            if parts[:3] == ["pages", "c", "pay"] and len(parts) == 4:
+                session = next((o for o in self.objects if o.get("url", "").endswith(f"/c/pay/{parts[3]}")), None)
+                if session is None:
+                    return None
+                form = self.checkout_forms[session["id"]]
+                title, target, back = "Pay", form["success_url"], form.get("cancel_url")
+            elif parts[:2] == ["pages", "setup"] and len(parts) == 4:
+                form = self.checkout_forms.get(f"link{parts[3]}", {})
+                if "return_url" not in form:
+                    return None
+                title, target, back = "Continue", form["return_url"], None
+            else:
+                return None
+        return (
+            f"<!doctype html><html><head><title>Stub Stripe</title></head><body>"
+            f'<h1>Stub Stripe</h1><p><a id="stub-go" href="{html.escape(target)}">{title}</a></p>'
+            + (f'<p><a id="stub-back" href="{html.escape(back)}">Back</a></p>' if back else "")
+            + "</body></html>"
+        )
+
     def _create(self, request: StubRequest) -> dict[str, Any]:
         prefix, kind = _PREFIX[request.path]
         n = len(self.objects) + 1
@@ -181,12 +211,16 @@ class FakeStripe:
         if kind == "account":
             body |= {"id": f"acct_{n:016d}", "type": form.get("type"), "charges_enabled": False}
         elif kind == "account_link":
-            body |= {"url": f"https://connect.stripe.test/setup/{form['account']}/{n}", "expires_at": 0}
+            base = f"{self.url}/pages" if self.serve_pages else "https://connect.stripe.test"
+            body |= {"url": f"{base}/setup/{form['account']}/{n}", "expires_at": 0}
+            self.checkout_forms[f"link{n}"] = dict(form)
         elif kind == "payment_intent":
             amount = int(form["amount"])
             body |= {"id": f"{prefix}{n:016d}", "status": "succeeded", "amount": amount, "currency": form["currency"]}
         elif kind == "checkout.session":
-            body |= {"id": f"{prefix}{n:016d}", "url": f"https://checkout.stripe.test/c/pay/{n}", "mode": form["mode"]}
+            base = f"{self.url}/pages" if self.serve_pages else "https://checkout.stripe.test"
+            body |= {"id": f"{prefix}{n:016d}", "url": f"{base}/c/pay/{n}", "mode": form["mode"]}
+            self.checkout_forms[body["id"]] = dict(form)
         else:
             amount = int(form.get("amount", "5000"))
             body |= {"id": f"{prefix}{n:016d}", "status": "succeeded", "amount": amount, "currency": "usd"}
@@ -195,9 +229,9 @@ class FakeStripe:
 
 
 @contextmanager
-def fake_stripe() -> Iterator[FakeStripe]:
-    """A FakeStripe served on 127.0.0.1 from threads."""
-    state = FakeStripe()
+def fake_stripe(*, serve_pages: bool = False) -> Iterator[FakeStripe]:
+    """A FakeStripe served on 127.0.0.1 from threads (`serve_pages`: its Checkout/onboarding URLs are its own pages)."""
+    state = FakeStripe(serve_pages=serve_pages)
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -245,6 +279,16 @@ def fake_stripe() -> Iterator[FakeStripe]:
             self._answer(status, body, replayed)
 
         def do_GET(self) -> None:
+            if self.path.startswith("/pages/"):
+                found = state.page(self.path.split("?", 1)[0])
+                data = (found or "not found").encode()
+                with suppress(BrokenPipeError, ConnectionResetError):
+                    self.send_response(200 if found else 404)
+                    self.send_header("Content-Type", "text/html; charset=utf-8")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                return
             if self.path.startswith("/v1/subscriptions/"):
                 self._subscription("GET")
                 return

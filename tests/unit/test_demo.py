@@ -61,3 +61,18 @@ class TestSeedDemo:
             assert uow.messages.unread_count(summary.org.id) == 1
             [conversation] = uow.messages.conversations(summary.org.id, limit=10)
         assert conversation.client_name == "Jordan Lee"
+
+    def test_billing_shows_without_stripe_offers_a_plan_and_cash_sales(self, demo_app: CoachOS) -> None:
+        """Without Stripe the demo lists two offers and a membership plan, and its cash sales are in the ledger."""
+        from coachos.domain.ledger import Account
+        from coachos.domain.usecases import ListMembershipPlans, ListPackageOffers
+
+        assert demo_app.deps.payments is None
+        summary = seed_demo(demo_app)
+        org_id = summary.org.id
+        offers = demo_app.execute(ListPackageOffers(org_id=org_id))
+        assert sorted(o.name for o in offers) == ["10 sessions", "5 sessions"]
+        assert [p.name for p in demo_app.execute(ListMembershipPlans(org_id=org_id))] == ["Monthly 4"]
+        with demo_app.unit_of_work() as uow:
+            balances = uow.ledger.balances(org_id, "USD")
+        assert balances[Account.CASH] == 3 * 75000

@@ -21,6 +21,7 @@ from coachos.domain.usecases import (
     BookSession,
     CompleteBooking,
     CreateClient,
+    CreateMembershipPlan,
     CreatePackageOffer,
     CreateService,
     FindSlots,
@@ -154,6 +155,8 @@ def seed_demo(app: CoachOS) -> DemoSummary:
                 org_id=org.id, name=name, sessions=sessions, price=Money(price, "USD"), validity_days=days, actor=me
             )
         )
+    # A membership plan clients can join from the portal (by card, once Stripe is set up).
+    app.execute(CreateMembershipPlan(org_id=org.id, actor=me, name="Monthly 4", price=Money(28000, "USD"), sessions=4))
     # A client about to run out, so Today has something that needs attention.
     app.execute(
         SellPackage(

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,7 @@ def _failed(item: pytest.Item) -> bool:
     return any(r.failed for r in item.stash.get(_REPORTS, {}).values())
 
 
-def _require_chromium() -> None:
+def require_chromium() -> None:
     if CHROMIUM.exists():
         return
     message = f"Debian's Chromium is not installed at {CHROMIUM} (apt-get install chromium)"
@@ -97,20 +98,22 @@ def _coachos_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "coachos.entrypoints.cli"]
 
 
-@pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """The real app under hypercorn on 127.0.0.1 and a free port, on a fresh SQLite file migrated beforehand."""
-    _require_chromium()  # no point starting a server nobody can visit
-    home = tmp_path_factory.mktemp("live-server")
+@contextmanager
+def run_live_server(home: Path, extra_env: dict[str, str] | None = None) -> Iterator[LiveServer]:
+    """`coachos serve` on 127.0.0.1 and a free port over a fresh SQLite file in `home`, with `extra_env` set."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COACHOS_")} | {
-        "COACHOS_DATABASE_URL": f"sqlite:///{home / 'coachos.db'}",
-        "COACHOS_EMAIL_URL": f"file://{home / 'mail'}",
-        "COACHOS_SECRET_KEY": SECRET_KEY,
-        "COACHOS_PUBLIC_URL": url,
-        "COACHOS_WORKER_THREADS": "4",
-    }
+    env = (
+        {k: v for k, v in os.environ.items() if not k.startswith("COACHOS_")}
+        | {
+            "COACHOS_DATABASE_URL": f"sqlite:///{home / 'coachos.db'}",
+            "COACHOS_EMAIL_URL": f"file://{home / 'mail'}",
+            "COACHOS_SECRET_KEY": SECRET_KEY,
+            "COACHOS_PUBLIC_URL": url,
+            "COACHOS_WORKER_THREADS": "4",
+        }
+        | (extra_env or {})
+    )
     server = LiveServer(url=url, mail=home / "mail", log=home / "server.log")
     # `coachos serve` refuses a schema that is behind; deploys run `coachos db upgrade` first, and so do we.
     subprocess.run([*_coachos_command(), "db", "upgrade"], cwd=home, env=env, check=True, capture_output=True)  # noqa: S603  # our own command line
@@ -141,9 +144,17 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 
 
 @pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The real app under hypercorn on 127.0.0.1 and a free port, on a fresh SQLite file migrated beforehand."""
+    require_chromium()  # no point starting a server nobody can visit
+    with run_live_server(tmp_path_factory.mktemp("live-server")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     """Playwright's driver (its own Node process; it downloads nothing)."""
-    _require_chromium()
+    require_chromium()
     with sync_playwright() as pw:
         yield pw
 

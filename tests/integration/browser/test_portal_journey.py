@@ -94,7 +94,9 @@ class TestPortalOnAPhone:
         phone.locator("ul.slots a").first.click()
         expect(phone.locator(".whoami")).to_contain_text("Booking as Morgan Client")
         phone.get_by_role("button", name="Book this time").click()
-        expect(phone.get_by_role("status")).to_contain_text("You're booked in")
+        expect(phone.get_by_role("status")).to_contain_text(
+            "Confirmed — you're booked in"
+        )  # a credit confirms it at once
 
         phone.goto(f"/c/{SLUG}/")
         expect(phone.locator("#credits + ul")).to_contain_text("9 of 10 left")

@@ -6,10 +6,11 @@ import re
 import time
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 import structlog
 from hypercorn.middleware import ProxyFixMiddleware
-from quart import Quart, Response, g, request
+from quart import Quart, Response, current_app, g, request
 from quart_schema import Info, QuartSchema
 
 from coachos import __name__ as package_name
@@ -40,6 +41,26 @@ CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
+#: Where a form may be redirected when it sends the visitor to Stripe (Checkout, Connect onboarding).
+#: Browsers apply `form-action` to the redirects a form's answer makes, so without these a 303 to Stripe
+#: after "Buy by card", "Book and pay" or "Connect Stripe" is refused and the visitor stays put.
+STRIPE_FORM_TARGETS = ("https://checkout.stripe.com", "https://connect.stripe.com")
+DEFAULT_STRIPE_API = "https://api.stripe.com"
+
+
+def content_security_policy(app_settings: Settings) -> str:
+    """The CSP for these settings: forms may go to Stripe's pages when card payments are configured.
+
+    A Stripe API base other than Stripe's own (a local stub in tests and development) serves those pages
+    itself, so its origin is allowed too.
+    """
+    if not app_settings.stripe_secret_key:
+        return CSP
+    targets = list(STRIPE_FORM_TARGETS)
+    if app_settings.stripe_api_url != DEFAULT_STRIPE_API:
+        parts = urlsplit(app_settings.stripe_api_url)
+        targets.append(f"{parts.scheme}://{parts.netloc}")
+    return CSP.replace("form-action 'self'", "form-action 'self' " + " ".join(targets))
 
 
 def asgi_app(app_settings: Settings) -> Any:
@@ -61,6 +82,7 @@ def create_app(app_settings: Settings | None = None, *, coachos: CoachOS | None 
     app.config.update(
         COACHOS_SETTINGS=app_settings,
         COACHOS_SECRET=secret_key(app_settings),
+        COACHOS_CSP=content_security_policy(app_settings),
         MAX_CONTENT_LENGTH=1024 * 1024,
         QUART_SCHEMA_CONVERT_CASING=False,
     )
@@ -169,7 +191,7 @@ async def _finish(response: Response) -> Response:
         "X-Frame-Options": "DENY",
     }
     if not request.path.startswith("/api/docs"):
-        headers["Content-Security-Policy"] = CSP
+        headers["Content-Security-Policy"] = current_app.config["COACHOS_CSP"]
     if response.status_code == 503:
         # Views that show a busy error inside their own page (status_of) get the hint too.
         headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
