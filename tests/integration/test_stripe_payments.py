@@ -150,7 +150,7 @@ class TestRequestShape:
         account, link, _, second_link = stripe_stub.requests
         assert {r.stripe_account for r in stripe_stub.requests} == {None}  # the platform's own calls
         assert account.path == "/v1/accounts"
-        assert account.form["type"] == "express"
+        assert account.form["type"] == "standard"
         assert account.form["metadata[org_id]"] == str(ORG)
         assert account.idempotency_key == f"connect:{ORG}:account"
         assert link.path == "/v1/account_links"

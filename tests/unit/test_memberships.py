@@ -545,6 +545,8 @@ class TestFailedPayment:
         [package] = period_packages(app, member)
         assert package.payment_state is PaymentState.FAILED
         assert not package.usable(clock.now())
+        with app.deps.uow() as uow:  # paused, not unpaid: it is no outstanding payment
+            assert package.id not in [p.id for p in uow.packages.unsettled(world.org.id, limit=10_000)]
         receive(app, event("invoice.paid", member.invoice("in_021"), created=CREATED + 7200))
         assert membership(app, member).status is MembershipStatus.ACTIVE
         assert membership(app, member).grace_until is None

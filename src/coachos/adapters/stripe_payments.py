@@ -57,15 +57,16 @@ T = TypeVar("T")
 
 @attrs.define
 class StripePayments:
-    """The Payments port on Stripe Connect (Express accounts, hosted Checkout, direct charges)."""
+    """The Payments port on Stripe Connect (Standard accounts, hosted Checkout, direct charges)."""
 
     secret_key: str = attrs.field(repr=False)
     #: Where the SDK sends its requests; tests point it at a stub server on loopback.
     api_url: str = DEFAULT_API_URL
     timeout: float = DEFAULT_TIMEOUT
     retries: int = DEFAULT_RETRIES
-    #: The kind of connected account created for a coach ("express" or "standard").
-    account_type: str = "express"
+    #: The kind of connected account created for a coach. Standard: the coach is the merchant with their
+    #: own Stripe dashboard, pays Stripe's fees and answers disputes, which is what direct charges assume.
+    account_type: str = "standard"
     _client: stripe.StripeClient = attrs.field(init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:

@@ -627,9 +627,13 @@ class MemoryPackages(_Repo):
         return self._rows("packages", org_id, sorted(mine, key=lambda p: p.purchased_at, reverse=True)[:limit])
 
     def unsettled(self, org_id: OrgId, *, limit: int = 100) -> Rows[SessionPackage]:
-        """The organisation's packages whose payment is pending or failed, oldest first."""
+        """The organisation's packages whose payment is pending or failed, oldest first (never a paid one paused)."""
         waiting = (PaymentState.PENDING, PaymentState.FAILED)
-        mine = [p for p in self._t.packages.values() if p.org_id == org_id and p.payment_state in waiting]
+        mine = [
+            p
+            for p in self._t.packages.values()
+            if p.org_id == org_id and p.payment_state in waiting and p.paid_at is None
+        ]
         return self._rows("packages", org_id, sorted(mine, key=lambda p: (p.purchased_at, p.id))[:limit])
 
     def _event(self, booking_id: BookingId, kind: CreditEventKind) -> CreditEvent | None:

@@ -158,12 +158,15 @@ class SqlPackages(_Repo):
         return self._all(packages, q, cv.package_from)
 
     def unsettled(self, org_id: OrgId, *, limit: int = 100) -> Rows[SessionPackage]:
-        """The organisation's packages whose payment is pending or failed, oldest first."""
+        """The organisation's packages whose payment is pending or failed, oldest first.
+
+        A paused membership's credits are 'failed' too but were paid for (`paid_at` set): not outstanding.
+        """
         p = packages.c
         waiting = (PaymentState.PENDING.value, PaymentState.FAILED.value)
         q = (
             sa.select(packages)
-            .where(p.org_id == org_id, p.payment_state.in_(waiting))
+            .where(p.org_id == org_id, p.payment_state.in_(waiting), p.paid_at.is_(None))
             .order_by(p.purchased_at, p.id)
             .limit(limit)
         )
