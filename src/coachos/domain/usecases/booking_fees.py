@@ -18,12 +18,12 @@ import attrs
 from coachos.domain import ledger
 from coachos.domain.bookings import Booking, FeeCharge, FeeKind, FeeState, SavedCard
 from coachos.domain.errors import PaymentRefused, PaymentUnavailable
-from coachos.domain.events import CardPaymentReceived
 from coachos.domain.ids import BookingId, OrgId
 from coachos.domain.stripe_events import StripeEvent
 from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.domain.usecases._fees import platform_fee_percent
 from coachos.domain.usecases.stripe_events import from_connected_account, metadata_kind, on_stripe_event
+from coachos.domain.usecases.stripe_fees import learn_stripe_fee
 from coachos.ports.storage import UnitOfWork
 
 #: What a fee is called on the client's statement and in the ledger.
@@ -155,15 +155,13 @@ def _finish(
             uow.ledger.record(ledger.sale(header, fee.amount, stripe_fee=0, platform_fee=cut.amount_minor))
             if ref is not None and account_id is not None:
                 # Stripe's own fee on this charge is read by the worker (stripe_fees) and written apart.
-                uow.emit(
-                    CardPaymentReceived(
-                        org_id=booking.org_id,
-                        occurred_at=now,
-                        actor="stripe",
-                        sale_key=header.key,
-                        payment_ref=ref,
-                        account_id=account_id,
-                    )
+                learn_stripe_fee(
+                    uow,
+                    org_id=booking.org_id,
+                    at=now,
+                    sale_key=header.key,
+                    payment_ref=ref,
+                    account_id=account_id,
                 )
         uow.commit()
     return True

@@ -27,7 +27,7 @@ import attrs
 from coachos.domain import ledger
 from coachos.domain.bookings import Booking, BookingStatus
 from coachos.domain.errors import InvalidTransition, PolicyViolation
-from coachos.domain.events import BookingConfirmed, CardPaymentReceived
+from coachos.domain.events import BookingConfirmed
 from coachos.domain.ids import SYSTEM, BookingId, OrgId
 from coachos.domain.stripe_events import StripeEvent
 from coachos.domain.usecases._base import Command, Deps, handles
@@ -35,6 +35,7 @@ from coachos.domain.usecases._fees import platform_fee_percent
 from coachos.domain.usecases._holds import checkout_expiry, require_chargeable
 from coachos.domain.usecases.booking import booking_event
 from coachos.domain.usecases.stripe_events import from_connected_account, metadata_kind, on_stripe_event
+from coachos.domain.usecases.stripe_fees import learn_stripe_fee
 from coachos.ports.payments import CheckoutSession
 from coachos.ports.storage import UnitOfWork
 
@@ -164,15 +165,13 @@ def _record_sale(uow: UnitOfWork, deps: Deps, booking: Booking, now: datetime, e
     recorded = uow.ledger.record(ledger.sale(header, gross, stripe_fee=0, platform_fee=fee.amount_minor))
     intent = event.object.get("payment_intent")
     if recorded and isinstance(intent, str) and event.account is not None:
-        uow.emit(
-            CardPaymentReceived(
-                org_id=booking.org_id,
-                occurred_at=now,
-                actor="stripe",
-                sale_key=header.key,
-                payment_ref=intent,
-                account_id=event.account,
-            )
+        learn_stripe_fee(
+            uow,
+            org_id=booking.org_id,
+            at=now,
+            sale_key=header.key,
+            payment_ref=intent,
+            account_id=event.account,
         )
 
 

@@ -31,7 +31,7 @@ import attrs
 from coachos.domain import ledger
 from coachos.domain.catalog import PaymentMethod, PaymentState, SessionPackage
 from coachos.domain.errors import Conflict, NotFound, PaymentRefused, ValidationError
-from coachos.domain.events import CardPaymentReceived, Event, MembershipSubscriptionChanged
+from coachos.domain.events import Event, MembershipSubscriptionChanged
 from coachos.domain.ids import Actor, ClientId, OrgId, PackageId
 from coachos.domain.memberships import (
     GRACE_PERIOD,
@@ -61,6 +61,7 @@ from coachos.domain.usecases._fees import platform_fee_percent
 from coachos.domain.usecases.package_sales import sale_key
 from coachos.domain.usecases.relay import Relay
 from coachos.domain.usecases.stripe_events import from_connected_account, on_stripe_event
+from coachos.domain.usecases.stripe_fees import learn_stripe_fee
 from coachos.ports.payments import cancel_subscription_key, subscription_checkout_key
 from coachos.ports.storage import UnitOfWork
 
@@ -399,15 +400,13 @@ def membership_invoice_paid(uow: UnitOfWork, deps: Deps, event: StripeEvent) -> 
             )
         )
         if _record_sale(uow, invoice, org, membership, plan, paid, paid_at, invoice_id, package_id) and event.account:
-            uow.emit(
-                CardPaymentReceived(
-                    org_id=org.id,
-                    occurred_at=paid_at,
-                    actor="stripe",
-                    sale_key=sale_key(package_id),
-                    payment_ref=invoice_payment_ref(invoice, invoice_id),
-                    account_id=event.account,
-                )
+            learn_stripe_fee(
+                uow,
+                org_id=org.id,
+                at=paid_at,
+                sale_key=sale_key(package_id),
+                payment_ref=invoice_payment_ref(invoice, invoice_id),
+                account_id=event.account,
             )
     change = StatusChange(MembershipStatus.ACTIVE, event.created, period[0], period[1])
     if uow.memberships.apply(org.id, membership.id, change):

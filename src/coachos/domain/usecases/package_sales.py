@@ -38,7 +38,7 @@ from coachos.domain.errors import (
     PolicyViolation,
     ValidationError,
 )
-from coachos.domain.events import CardPaymentReceived, PackagePaid, PackageSold
+from coachos.domain.events import PackagePaid, PackageSold
 from coachos.domain.ids import Actor, ClientId, OrgId, PackageId, PackageOfferId
 from coachos.domain.money import Money
 from coachos.domain.refunds import credit_price
@@ -46,7 +46,7 @@ from coachos.domain.stripe_events import StripeEvent
 from coachos.domain.usecases._base import Command, Deps, handles
 from coachos.domain.usecases._fees import platform_fee_percent
 from coachos.domain.usecases.stripe_events import from_connected_account, metadata_kind, on_stripe_event
-from coachos.domain.usecases.stripe_fees import stripe_fee_key
+from coachos.domain.usecases.stripe_fees import learn_stripe_fee, stripe_fee_key
 from coachos.ports.payments import checkout_key
 from coachos.ports.storage import UnitOfWork
 
@@ -354,15 +354,13 @@ def package_checkout_paid(uow: UnitOfWork, deps: Deps, event: StripeEvent) -> No
         )
     )
     if isinstance(intent, str) and event.account is not None:
-        uow.emit(
-            CardPaymentReceived(
-                org_id=org_id,
-                occurred_at=event.created,
-                actor="stripe",
-                sale_key=sale_key(package_id),
-                payment_ref=intent,
-                account_id=event.account,
-            )
+        learn_stripe_fee(
+            uow,
+            org_id=org_id,
+            at=event.created,
+            sale_key=sale_key(package_id),
+            payment_ref=intent,
+            account_id=event.account,
         )
 
 

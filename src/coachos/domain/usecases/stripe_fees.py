@@ -12,11 +12,15 @@ settled the fee yet the consumer raises PaymentUnavailable and the relay tries a
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from coachos.domain import ledger
 from coachos.domain.errors import PaymentUnavailable
 from coachos.domain.events import CardPaymentReceived, Event
+from coachos.domain.ids import OrgId
 from coachos.domain.usecases._base import Deps
 from coachos.domain.usecases.relay import Relay
+from coachos.ports.storage import UnitOfWork
 
 #: The outbox consumer's name (its progress is stored under it).
 FEES_CONSUMER = "stripe_fees"
@@ -25,6 +29,22 @@ FEES_CONSUMER = "stripe_fees"
 def stripe_fee_key(sale_key: str) -> str:
     """The ledger key of Stripe's fee on the sale keyed `sale_key` (``sale:x:y`` → ``stripe_fee:x:y``)."""
     return "stripe_fee:" + sale_key.removeprefix("sale:")
+
+
+def learn_stripe_fee(
+    uow: UnitOfWork, *, org_id: OrgId, at: datetime, sale_key: str, payment_ref: str, account_id: str
+) -> None:
+    """Have the worker read Stripe's fee on the card sale just recorded under `sale_key` (same transaction)."""
+    uow.emit(
+        CardPaymentReceived(
+            org_id=org_id,
+            occurred_at=at,
+            actor="stripe",
+            sale_key=sale_key,
+            payment_ref=payment_ref,
+            account_id=account_id,
+        )
+    )
 
 
 def subscribe_stripe_fees(relay: Relay) -> None:
