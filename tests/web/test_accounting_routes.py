@@ -346,6 +346,20 @@ class TestUnreadableRows:
             assert "1 package could not be read" in html, url
         assert "kind-sale" in html
 
+    async def test_an_unreadable_membership_or_booking_is_marked_and_the_rest_shows(
+        self, web: Quart, core: CoachOS, store: MemoryStore
+    ) -> None:
+        """A membership and a booking that cannot be read are named; the readable owed rows still show."""
+        books = await open_books(web, core, with_money=False)
+        owed_elsewhere(core, books)
+        store.add_unreadable("memberships", uuid.uuid4(), books.org_id)
+        store.add_unreadable("bookings", uuid.uuid4(), books.org_id)
+        for url in (f"/accounting/sections/outstanding?{MARCH}", "/payments"):
+            html = await text(books.coach, url)
+            assert "1 membership and 1 booking could not be read" in html, url
+            assert "Gold · per month" in html
+            assert "No-show fee" in html
+
 
 def parse_csv(body: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(body)))
