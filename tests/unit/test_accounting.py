@@ -400,6 +400,17 @@ class TestOutstanding:
         assert rows.capped == (accounting.PaymentSource.FEE,)
         assert rows.limit == 1
 
+    def test_a_membership_whose_plan_cannot_be_read_is_named_not_priced(self, app: CoachOS, world: World) -> None:
+        """Without its plan a membership has no price: it is left out and named as unreadable; the rest shows."""
+        shown = member(app, world, MembershipStatus.PAST_DUE, WHEN)
+        orphan = attrs.evolve(shown, id=uuid4(), plan_id=uuid4())
+        with app.deps.uow() as uow:
+            uow.memberships.add(orphan)
+            uow.commit()
+        rows = app.execute(OutstandingPayments(org_id=world.org.id))
+        assert [r.source_id for r in rows] == [shown.id]
+        assert [(u.table, u.row_id) for u in rows.unreadable] == [("memberships", str(orphan.id))]
+
     def test_another_businesss_memberships_and_fees_never_show(self, app: CoachOS, world: World) -> None:
         """What another business is owed stays out of this business's list."""
         other = make_world(app)

@@ -79,16 +79,16 @@ def outstanding_payments(cmd: OutstandingPayments, deps: Deps) -> Outstanding:
         members = uow.memberships.owing(cmd.org_id, limit=ask)
         plans = uow.memberships.plans(cmd.org_id) if members else Rows[MembershipPlan]()
         fees = uow.bookings.unpaid_fees(cmd.org_id, limit=ask)
+    by_id = {plan.id: plan for plan in plans}
     found: dict[PaymentSource, list[OutstandingPayment | None]] = {
         PaymentSource.PACKAGE: [_package_row(p) for p in packages],
-        PaymentSource.MEMBERSHIP: [_membership_row(m, plans) for m in members],
+        PaymentSource.MEMBERSHIP: [_membership_row(m, by_id.get(m.plan_id)) for m in members],
         PaymentSource.FEE: [_fee_row(b) for b in fees],
     }
     capped = [source for source, rows in found.items() if len(rows) > cmd.limit]
+    # A membership whose plan could not be read has no price to show: it is left out and named.
     lost = [
-        corrupt_record("memberships", m.id, "its plan could not be read")
-        for m in members
-        if m.plan_id not in {p.id for p in plans}
+        corrupt_record("memberships", m.id, "plan unreadable") for m in members[: cmd.limit] if m.plan_id not in by_id
     ]
     rows = oldest_first(*([r for r in rows[: cmd.limit] if r is not None] for rows in found.values()))
     return Outstanding(rows, unreadable_in(packages, members, plans, fees, lost), capped, cmd.limit)
@@ -106,9 +106,8 @@ def _package_row(p: SessionPackage) -> OutstandingPayment:
     )
 
 
-def _membership_row(m: Membership, plans: Rows[MembershipPlan]) -> OutstandingPayment | None:
+def _membership_row(m: Membership, plan: MembershipPlan | None) -> OutstandingPayment | None:
     """The membership's row (its plan's price per period), or None when its plan could not be read."""
-    plan = next((p for p in plans if p.id == m.plan_id), None)
     if plan is None:
         return None
     past_due = m.status is MembershipStatus.PAST_DUE
