@@ -14,15 +14,28 @@ from coachos import CoachOS
 from coachos.adapters.clock import FixedClock
 from coachos.domain import ledger
 from coachos.domain.accounting import month_boundaries, months_between, summarise
+from coachos.domain.bookings import FeeState
 from coachos.domain.catalog import PaymentState
 from coachos.domain.errors import CoachOSError
 from coachos.domain.ids import PackageId
 from coachos.domain.ledger import Account, LedgerTransaction
+from coachos.domain.memberships import MembershipStatus
 from coachos.domain.money import Money
 from coachos.domain.usecases import AccountingReport, OutstandingPayments
 from tests.helpers import World, make_world
 from tests.integration.test_concurrency import race
-from tests.unit.test_accounting import YEAR, books, head, keys_of, money_of, payout_event, sums_equal
+from tests.unit.test_accounting import (
+    WHEN,
+    YEAR,
+    books,
+    head,
+    keys_of,
+    member,
+    money_of,
+    owe,
+    payout_event,
+    sums_equal,
+)
 from tests.unit.test_stripe_events import fresh_account, link, receive
 
 _DB = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -89,6 +102,59 @@ class TestSums:
             uow.commit()
         rows = app.execute(OutstandingPayments(org_id=world.org.id))
         assert sorted(r.state for r in rows) == ["failed", "pending"]
+
+
+class TestOwedOnDatabases:
+    def test_memberships_past_due_or_paused_longest_owed_first(self, app: CoachOS, world: World) -> None:
+        """The SQL query finds past-due and paused memberships only, by when they fell due, and keeps its limit."""
+        paused = member(app, world, MembershipStatus.PAUSED, WHEN - timedelta(days=5))
+        due = member(app, world, MembershipStatus.PAST_DUE, WHEN)
+        for status in (MembershipStatus.ACTIVE, MembershipStatus.CANCELLED, MembershipStatus.PENDING):
+            member(app, world, status, WHEN - timedelta(days=9))
+        with app.deps.uow() as uow:
+            found = uow.memberships.owing(world.org.id)
+            first = uow.memberships.owing(world.org.id, limit=1)
+        assert [(m.id, m.status, m.grace_until) for m in found] == [
+            (paused.id, MembershipStatus.PAUSED, paused.grace_until),
+            (due.id, MembershipStatus.PAST_DUE, WHEN + timedelta(days=3)),
+        ]
+        assert [m.id for m in first] == [paused.id]
+
+    def test_fees_pending_or_failed_oldest_first(self, app: CoachOS, world: World) -> None:
+        """The SQL query finds pending and failed fees only, by the fee's time, with amount and reason read back."""
+        failed = owe(app, world, 3, FeeState.FAILED, WHEN - timedelta(hours=2))
+        pending = owe(app, world, 4, FeeState.PENDING, WHEN)
+        owe(app, world, 5, FeeState.CHARGED, WHEN - timedelta(days=1))
+        with app.deps.uow() as uow:
+            found = uow.bookings.unpaid_fees(world.org.id)
+            first = uow.bookings.unpaid_fees(world.org.id, limit=1)
+        assert [(b.id, b.fee.state if b.fee else None) for b in found] == [
+            (failed.id, FeeState.FAILED),
+            (pending.id, FeeState.PENDING),
+        ]
+        assert found[0].fee is not None
+        assert found[0].fee.amount == Money(2_500, "USD")
+        assert found[0].fee.error == "The card was declined."
+        assert [b.id for b in first] == [failed.id]
+
+    def test_one_list_oldest_first_and_only_this_business(self, app: CoachOS, world: World) -> None:
+        """Packages, memberships and fees in one list by age; another business's rows in the database never show."""
+        other = make_world(app)
+        member(app, other, MembershipStatus.PAST_DUE, WHEN - timedelta(days=20))
+        owe(app, other, 3, FeeState.FAILED, WHEN - timedelta(days=20))
+        package = attrs.evolve(
+            world.package, id=PackageId(uuid4()), payment_state=PaymentState.PENDING, purchased_at=WHEN
+        )
+        with app.deps.uow() as uow:
+            uow.packages.add(package)
+            uow.commit()
+        fee = owe(app, world, 3, FeeState.PENDING, WHEN - timedelta(days=1))
+        due = member(app, world, MembershipStatus.PAST_DUE, WHEN + timedelta(days=1))
+        rows = app.execute(OutstandingPayments(org_id=world.org.id))
+        assert [r.source_id for r in rows] == [fee.id, package.id, due.id]
+        assert [r.amount for r in rows] == [Money(2_500, "USD"), package.price, Money(12_000, "USD")]
+        assert rows.unreadable == ()
+        assert rows.capped == ()
 
 
 class TestPayouts:

@@ -19,12 +19,14 @@ from coachos import CoachOS, ValidationError
 from coachos.adapters.clock import FixedClock
 from coachos.domain import accounting, ledger
 from coachos.domain.accounting import LedgerSum, build_report, month_boundaries, months_between, summarise
+from coachos.domain.bookings import Booking, FeeCharge, FeeKind, FeeState
 from coachos.domain.catalog import PaymentState
 from coachos.domain.ids import OrgId, PackageId
 from coachos.domain.ledger import Account, Header, LedgerTransaction
+from coachos.domain.memberships import Membership, MembershipPlan, MembershipStatus
 from coachos.domain.money import Money
-from coachos.domain.usecases import AccountingReport, OutstandingPayments
-from tests.helpers import World
+from coachos.domain.usecases import AccountingReport, BookSession, OutstandingPayments
+from tests.helpers import World, local, make_world
 from tests.unit.test_stripe_events import event_body, fresh_account, link, receive
 
 ORG = OrgId(UUID(int=7))
@@ -291,6 +293,132 @@ class TestUseCases:
         rows = app.execute(OutstandingPayments(org_id=world.org.id))
         assert sorted(r.state for r in rows) == ["failed", "pending"]
         assert all(r.source is accounting.PaymentSource.PACKAGE and r.amount == Money(4500, "USD") for r in rows)
+
+
+def member(
+    app: CoachOS, world: World, status: MembershipStatus, since: datetime, *, plan_name: str = "Gold"
+) -> Membership:
+    """A membership of the world's client in `status` since `since` (grace of three days when past due)."""
+    plan = MembershipPlan(
+        id=uuid4(), org_id=world.org.id, name=plan_name, price=Money(12_000, "USD"), interval="month", sessions=8
+    )
+    grace = since + timedelta(days=3) if status in (MembershipStatus.PAST_DUE, MembershipStatus.PAUSED) else None
+    found = Membership(
+        id=uuid4(),
+        org_id=world.org.id,
+        client_id=world.client.id,
+        plan_id=plan.id,
+        status=status,
+        created_at=since - timedelta(days=30),
+        subscription_id=f"sub_{uuid4().hex[:12]}",
+        grace_until=grace,
+        status_at=since,
+    )
+    with app.deps.uow() as uow:
+        uow.memberships.add_plan(plan)
+        uow.memberships.add(found)
+        uow.commit()
+    return found
+
+
+def owe(
+    app: CoachOS, world: World, day: int, state: FeeState, at: datetime, kind: FeeKind = FeeKind.NO_SHOW
+) -> Booking:
+    """A PT booking on March `day` whose policy fee of 25.00 was recorded at `at` and then left in `state`."""
+    booking = app.execute(
+        BookSession(
+            org_id=world.org.id,
+            coach_id=world.coach.id,
+            service_id=world.pt.id,
+            client_id=world.client.id,
+            start=local(world, day, 10),
+            actor=world.me,
+        )
+    )
+    with app.deps.uow() as uow:
+        fee = FeeCharge(kind=kind, amount=Money(2_500, "USD"), state=FeeState.PENDING, at=at)
+        assert uow.bookings.start_fee(world.org.id, booking.id, fee)
+        if state is not FeeState.PENDING:
+            error = "The card was declined." if state is FeeState.FAILED else None
+            ref = "pi_x" if state is FeeState.CHARGED else None
+            assert uow.bookings.finish_fee(world.org.id, booking.id, state=state, at=at, ref=ref, error=error)
+        uow.commit()
+    return booking
+
+
+class TestOutstanding:
+    def test_past_due_and_paused_memberships_are_owed_per_period(self, app: CoachOS, world: World) -> None:
+        """Past-due and paused memberships are listed at the plan's price, since falling due; others are not."""
+        due = member(app, world, MembershipStatus.PAST_DUE, WHEN)
+        paused = member(app, world, MembershipStatus.PAUSED, WHEN - timedelta(days=5))
+        for status in (MembershipStatus.ACTIVE, MembershipStatus.CANCELLED, MembershipStatus.PENDING):
+            member(app, world, status, WHEN)
+        rows = [r for r in app.execute(OutstandingPayments(org_id=world.org.id)) if r.source.value == "membership"]
+        assert [(r.source_id, r.state, r.since) for r in rows] == [
+            (paused.id, "paused", paused.status_at),
+            (due.id, "past_due", WHEN),
+        ]
+        assert rows[1].until == WHEN + timedelta(days=3)
+        assert rows[0].until is None
+        assert all(r.amount == Money(12_000, "USD") and r.item == "Gold · per month" for r in rows)
+        assert rows[1].state_label == "past due"
+
+    def test_pending_and_failed_fees_are_owed_charged_ones_are_not(self, app: CoachOS, world: World) -> None:
+        """Fees waiting for the worker and fees whose charge failed are listed (with why); charged ones are not."""
+        pending = owe(app, world, 3, FeeState.PENDING, WHEN, FeeKind.LATE_CANCEL)
+        failed = owe(app, world, 4, FeeState.FAILED, WHEN + timedelta(hours=1))
+        owe(app, world, 5, FeeState.CHARGED, WHEN)
+        rows = [r for r in app.execute(OutstandingPayments(org_id=world.org.id)) if r.source.value == "fee"]
+        assert [(r.source_id, r.state, r.item, r.note) for r in rows] == [
+            (pending.id, "pending", "Late cancellation fee", None),
+            (failed.id, "failed", "No-show fee", "The card was declined."),
+        ]
+        assert all(r.amount == Money(2_500, "USD") and r.client_id == world.client.id for r in rows)
+
+    def test_every_source_in_one_list_oldest_first(self, app: CoachOS, world: World) -> None:
+        """Packages, memberships and fees interleave by how long they have been owed."""
+        package = attrs.evolve(
+            world.package, id=PackageId(uuid4()), payment_state=PaymentState.PENDING, purchased_at=WHEN
+        )
+        with app.deps.uow() as uow:
+            uow.packages.add(package)
+            uow.commit()
+        fee = owe(app, world, 3, FeeState.FAILED, WHEN - timedelta(days=1))
+        due = member(app, world, MembershipStatus.PAST_DUE, WHEN + timedelta(days=1))
+        paused = member(app, world, MembershipStatus.PAUSED, WHEN - timedelta(days=2))
+        rows = app.execute(OutstandingPayments(org_id=world.org.id))
+        assert [r.source_id for r in rows] == [paused.id, fee.id, package.id, due.id]
+        assert rows.capped == ()
+
+    def test_each_source_is_capped_and_says_so(self, app: CoachOS, world: World) -> None:
+        """With a limit of one, each source gives its oldest row and a source with more is named."""
+        first = owe(app, world, 3, FeeState.PENDING, WHEN)
+        owe(app, world, 4, FeeState.PENDING, WHEN + timedelta(hours=1))
+        due = member(app, world, MembershipStatus.PAST_DUE, WHEN)
+        rows = app.execute(OutstandingPayments(org_id=world.org.id, limit=1))
+        assert [r.source_id for r in rows if r.source is not accounting.PaymentSource.PACKAGE] == [first.id, due.id]
+        assert rows.capped == (accounting.PaymentSource.FEE,)
+        assert rows.limit == 1
+
+    def test_a_membership_whose_plan_cannot_be_read_is_named_not_priced(self, app: CoachOS, world: World) -> None:
+        """Without its plan a membership has no price: it is left out and named as unreadable; the rest shows."""
+        shown = member(app, world, MembershipStatus.PAST_DUE, WHEN)
+        orphan = attrs.evolve(shown, id=uuid4(), plan_id=uuid4())
+        with app.deps.uow() as uow:
+            uow.memberships.add(orphan)
+            uow.commit()
+        rows = app.execute(OutstandingPayments(org_id=world.org.id))
+        assert [r.source_id for r in rows] == [shown.id]
+        assert [(u.table, u.row_id) for u in rows.unreadable] == [("memberships", str(orphan.id))]
+
+    def test_another_businesss_memberships_and_fees_never_show(self, app: CoachOS, world: World) -> None:
+        """What another business is owed stays out of this business's list."""
+        other = make_world(app)
+        member(app, other, MembershipStatus.PAST_DUE, WHEN)
+        owe(app, other, 3, FeeState.FAILED, WHEN)
+        mine = member(app, world, MembershipStatus.PAUSED, WHEN)
+        rows = app.execute(OutstandingPayments(org_id=world.org.id))
+        assert [r.source_id for r in rows if r.source is not accounting.PaymentSource.PACKAGE] == [mine.id]
 
 
 def sums_equal(a: Sequence[LedgerSum], b: Sequence[LedgerSum]) -> bool:

@@ -19,9 +19,12 @@ from coachos.adapters.clock import FixedClock, RandomIds
 from coachos.adapters.memory import MemoryStore
 from coachos.adapters.security import MemoryEmail, fast_test_hasher
 from coachos.domain import ledger
+from coachos.domain.accounting import OUTSTANDING_PER_SOURCE
+from coachos.domain.bookings import Booking, BookingStatus, FeeCharge, FeeKind, FeeState
 from coachos.domain.catalog import PaymentState
-from coachos.domain.ids import ClientId, OrgId, PackageId
+from coachos.domain.ids import AppointmentId, BookingId, ClientId, CoachId, OrgId, PackageId, ServiceId
 from coachos.domain.ledger import Header, LedgerTransaction
+from coachos.domain.memberships import Membership, MembershipPlan, MembershipStatus
 from coachos.domain.money import Money
 from coachos.entrypoints.web.views.accounting import EXPORT_CHUNK
 from coachos.logs import configure_logging, reset_logging
@@ -230,6 +233,91 @@ class TestAccountingPage:
             assert (await web.test_client().get(url)).status_code in (302, 303)
 
 
+def owed_elsewhere(core: CoachOS, books: Books, *, fees: int = 1) -> None:
+    """A past-due membership (since 2 March 12:00 UTC, grace to the 5th) and `fees` failed no-show fees."""
+    plan = MembershipPlan(
+        id=uuid.uuid4(), org_id=books.org_id, name="Gold", price=Money(12_000, "USD"), interval="month", sessions=8
+    )
+    membership = Membership(
+        id=uuid.uuid4(),
+        org_id=books.org_id,
+        client_id=ClientId(books.client_id),
+        plan_id=plan.id,
+        status=MembershipStatus.PAST_DUE,
+        created_at=at(1, month=2),
+        grace_until=at(5),
+        status_at=at(2),
+    )
+    with core.deps.uow() as uow:
+        uow.memberships.add_plan(plan)
+        uow.memberships.add(membership)
+        for n in range(fees):
+            start = at(3) + timedelta(hours=n)
+            uow.bookings.add(
+                Booking(
+                    id=BookingId(uuid.uuid4()),
+                    org_id=books.org_id,
+                    appointment_id=AppointmentId(uuid.uuid4()),
+                    coach_id=CoachId(books.me.id),
+                    service_id=ServiceId(uuid.uuid4()),
+                    client_id=ClientId(books.client_id),
+                    start=start,
+                    end=start + timedelta(minutes=45),
+                    status=BookingStatus.NO_SHOW,
+                    created_at=at(1),
+                    created_by=books.me,
+                    updated_at=at(1),
+                    updated_by=books.me,
+                    fee=FeeCharge(
+                        kind=FeeKind.NO_SHOW,
+                        amount=Money(2_500, "USD"),
+                        state=FeeState.FAILED,
+                        at=start + timedelta(hours=1),
+                        error="The card was declined.",
+                    ),
+                )
+            )
+        uow.commit()
+
+
+class TestOwedBeyondPackages:
+    @pytest.mark.parametrize("url", [f"/accounting/sections/outstanding?{MARCH}", "/payments"])
+    async def test_memberships_past_due_and_failed_fees_are_listed(self, web: Quart, core: CoachOS, url: str) -> None:
+        """Both pages list the past-due membership and the failed fee: kind, amount, state, local times, client link."""
+        books = await open_books(web, core, with_money=False)
+        owed_elsewhere(core, books)
+        html = await text(books.coach, url)
+        for words in ("Membership", "Gold · per month", "120.00 USD", "past due", "Policy fee", "No-show fee"):
+            assert words in html, words
+        assert "25.00 USD" in html
+        assert "The card was declined." in html
+        assert "Mon 2 Mar, 07:00 EST" in html  # since, in the business's zone with its label
+        assert "grace until Thu 5 Mar, 07:00 EST" in html
+        assert html.index("Gold · per month") < html.index("No-show fee")  # oldest first
+        assert html.count(f'href="/clients/{books.client_id}"') == 2
+        assert "Nothing is owed" not in html
+        assert "Only the oldest" not in html
+
+    async def test_another_business_sees_none_of_them(self, web: Quart, core: CoachOS) -> None:
+        """A second coach's pages show nothing owed though the first business is owed a membership and a fee."""
+        owed_elsewhere(core, await open_books(web, core, with_money=False))
+        other = await open_books(web, core, with_money=False)
+        for url in (f"/accounting/sections/outstanding?{MARCH}", "/payments"):
+            html = await text(other.coach, url)
+            assert "Nothing is owed" in html, url
+            assert "Gold" not in html
+
+    async def test_a_source_with_more_than_the_cap_says_so(self, web: Quart, core: CoachOS) -> None:
+        """More fees than a source's limit: the oldest are listed and the page says more fees are owed."""
+        books = await open_books(web, core, with_money=False)
+        owed_elsewhere(core, books, fees=OUTSTANDING_PER_SOURCE + 1)
+        html = await text(books.coach, "/payments")
+        assert html.count("No-show fee") == OUTSTANDING_PER_SOURCE
+        assert "Gold · per month" in html
+        limit = OUTSTANDING_PER_SOURCE
+        assert f"Only the oldest {limit} of each kind are listed: more policy fee payments are owed." in html
+
+
 class TestUnreadableRows:
     async def test_a_deleted_or_unreadable_client_shows_as_such(
         self, web: Quart, core: CoachOS, store: MemoryStore
@@ -257,6 +345,20 @@ class TestUnreadableRows:
             html = await text(books.coach, url)
             assert "1 package could not be read" in html, url
         assert "kind-sale" in html
+
+    async def test_an_unreadable_membership_or_booking_is_marked_and_the_rest_shows(
+        self, web: Quart, core: CoachOS, store: MemoryStore
+    ) -> None:
+        """A membership and a booking that cannot be read are named; the readable owed rows still show."""
+        books = await open_books(web, core, with_money=False)
+        owed_elsewhere(core, books)
+        store.add_unreadable("memberships", uuid.uuid4(), books.org_id)
+        store.add_unreadable("bookings", uuid.uuid4(), books.org_id)
+        for url in (f"/accounting/sections/outstanding?{MARCH}", "/payments"):
+            html = await text(books.coach, url)
+            assert "1 membership and 1 booking could not be read" in html, url
+            assert "Gold · per month" in html
+            assert "No-show fee" in html
 
 
 def parse_csv(body: str) -> list[dict[str, str]]:

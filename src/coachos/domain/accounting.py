@@ -32,9 +32,10 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
-from coachos.domain.errors import ValidationError
+from coachos.domain.errors import CorruptRecord, ValidationError
 from coachos.domain.ledger import INCOME, Account, LedgerTransaction, SourceKind
 from coachos.domain.money import MINOR_DIGITS, Money
+from coachos.domain.rows import Rows
 from coachos.domain.timezones import day_start
 
 #: The longest range a report covers, in months (the by-month query has one bucket per month).
@@ -214,9 +215,22 @@ def _lines(found: dict[object, list[int]]) -> list[tuple[object, Line]]:
 
 
 class PaymentSource(StrEnum):
-    """What an outstanding or failed payment is for (more sources may come: memberships, bookings)."""
+    """What an outstanding or failed payment is for."""
 
     PACKAGE = "package"
+    #: A membership whose renewal failed (past due, or paused once its grace ran out).
+    MEMBERSHIP = "membership"
+    #: A late-cancellation or no-show fee not charged yet, or whose charge failed.
+    FEE = "fee"
+
+    @property
+    def label(self) -> str:
+        """The kind for people: 'Package', 'Membership', 'Policy fee'."""
+        return {PaymentSource.FEE: "Policy fee"}.get(self, self.value.capitalize())
+
+
+#: How many rows of each source the outstanding list reads at most (the oldest).
+OUTSTANDING_PER_SOURCE = 100
 
 
 @attrs.frozen(kw_only=True)
@@ -228,8 +242,42 @@ class OutstandingPayment:
     client_id: UUID
     item: str
     amount: Money
+    #: 'pending' or 'failed' (packages, fees), 'past_due' or 'paused' (memberships).
     state: str
+    #: Since when it is owed: the package's sale, the fee's recording or failure, the membership's falling due.
     since: datetime
+    #: A past-due membership's end of grace (its credits pause then), else None.
+    until: datetime | None = None
+    #: Why a charge failed, in words a coach can act on (fees), else None.
+    note: str | None = None
+
+    @property
+    def state_label(self) -> str:
+        """The state for people ('past due')."""
+        return self.state.replace("_", " ")
+
+
+def oldest_first(*sources: Iterable[OutstandingPayment]) -> list[OutstandingPayment]:
+    """All sources' rows in one list, the longest owed first (ties by kind and id, so the order is stable)."""
+    rows = itertools.chain.from_iterable(sources)
+    return sorted(rows, key=lambda r: (r.since, r.source.value, str(r.source_id)))
+
+
+class Outstanding(Rows[OutstandingPayment]):
+    """The outstanding list, plus which sources had more rows than were read (`capped`)."""
+
+    def __init__(
+        self,
+        items: Iterable[OutstandingPayment] = (),
+        unreadable: Iterable[CorruptRecord] = (),
+        capped: Iterable[PaymentSource] = (),
+        limit: int = OUTSTANDING_PER_SOURCE,
+    ) -> None:
+        super().__init__(items, unreadable)
+        #: The sources of which only the oldest `limit` rows are listed.
+        self.capped: tuple[PaymentSource, ...] = tuple(capped)
+        #: How many rows of each source were read at most.
+        self.limit = limit
 
 
 #: The kinds of transaction the payments page lists (money that moved, not revenue recognised).

@@ -43,6 +43,10 @@ class MembershipRepository(Protocol):
         """The client's memberships, newest first."""
         ...
 
+    def owing(self, org_id: OrgId, *, limit: int = 100) -> Rows[Membership]:
+        """The business's PAST_DUE and PAUSED memberships, longest owed first (by `status_at`, else created)."""
+        ...
+
     def link_subscription(self, org_id: OrgId, membership_id: UUID, subscription_id: str) -> bool:
         """Record the membership's Stripe subscription unless one is recorded; True if recorded.
 

@@ -287,6 +287,10 @@ class BookingRepository(Protocol):
         """Bookings of every organisation whose fee waits to be charged."""
         ...
 
+    def unpaid_fees(self, org_id: OrgId, *, limit: int = 100) -> Rows[Booking]:
+        """The organisation's bookings whose fee is pending or failed, oldest fee first (by `fee.at`)."""
+        ...
+
     def between(
         self,
         org_id: OrgId,

@@ -61,6 +61,13 @@ class MemoryMemberships(_Repo):
         found = sorted(mine, key=lambda m: m.created_at, reverse=True)
         return self._rows("memberships", org_id, found, client_id=client_id)
 
+    def owing(self, org_id: OrgId, *, limit: int = 100) -> Rows[Membership]:
+        """Past-due and paused memberships, longest owed first."""
+        owed = (MembershipStatus.PAST_DUE, MembershipStatus.PAUSED)
+        mine = [m for m in self._t.memberships.values() if m.org_id == org_id and m.status in owed]
+        mine.sort(key=lambda m: (m.status_at or m.created_at, str(m.id)))
+        return self._rows("memberships", org_id, mine[:limit])
+
     def link_subscription(self, org_id: OrgId, membership_id: UUID, subscription_id: str) -> bool:
         """Record the subscription unless one is recorded; Conflict if another membership has it."""
         found = self._t.memberships.get(membership_id)

@@ -577,6 +577,15 @@ class MemoryBookings(_Repo):
             (b.org_id, b.id) for b in self._t.bookings.values() if b.fee is not None and b.fee.state is FeeState.PENDING
         ][:limit]
 
+    def unpaid_fees(self, org_id: OrgId, *, limit: int = 100) -> Rows[Booking]:
+        """The organisation's bookings whose fee is pending or failed, oldest fee first."""
+        owed = (FeeState.PENDING, FeeState.FAILED)
+        mine = [
+            b for b in self._t.bookings.values() if b.org_id == org_id and b.fee is not None and b.fee.state in owed
+        ]
+        mine.sort(key=lambda b: (b.fee.at if b.fee is not None else b.created_at, str(b.id)))
+        return self._rows("bookings", org_id, mine[:limit])
+
     def between(
         self, org_id: OrgId, start: datetime, end: datetime, *, coach_id: CoachId | None = None
     ) -> Rows[Booking]:

@@ -132,6 +132,18 @@ class SqlMemberships(_Repo):
         q = sa.select(memberships).where(c.org_id == org_id, c.client_id == client_id).order_by(c.created_at.desc())
         return self._all(memberships, q, membership_from)
 
+    def owing(self, org_id: OrgId, *, limit: int = 100) -> Rows[Membership]:
+        """Past-due and paused memberships, longest owed first."""
+        c = memberships.c
+        owed = (MembershipStatus.PAST_DUE.value, MembershipStatus.PAUSED.value)
+        q = (
+            sa.select(memberships)
+            .where(c.org_id == org_id, c.status.in_(owed))
+            .order_by(sa.func.coalesce(c.status_at, c.created_at), c.id)
+            .limit(limit)
+        )
+        return self._all(memberships, q, membership_from)
+
     def link_subscription(self, org_id: OrgId, membership_id: UUID, subscription_id: str) -> bool:
         """One UPDATE where no subscription is recorded; the unique index refuses one another membership has."""
         c = memberships.c

@@ -560,6 +560,13 @@ class SqlBookings(_Repo):
             found.extend((OrgId(org_id), BookingId(r)) for r in rows)
         return found[:limit]
 
+    def unpaid_fees(self, org_id: OrgId, *, limit: int = 100) -> Rows[Booking]:
+        """The organisation's bookings whose fee is pending or failed, oldest fee first."""
+        b = bookings.c
+        owed = (FeeState.PENDING.value, FeeState.FAILED.value)
+        q = sa.select(bookings).where(b.org_id == org_id, b.fee_state.in_(owed)).order_by(b.fee_at, b.id).limit(limit)
+        return self._all(bookings, q, cv.booking_from)
+
     def between(
         self, org_id: OrgId, start: datetime, end: datetime, *, coach_id: CoachId | None = None
     ) -> Rows[Booking]:

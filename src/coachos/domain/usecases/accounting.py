@@ -16,19 +16,26 @@ import attrs
 
 from coachos.domain import ledger
 from coachos.domain.accounting import (
+    OUTSTANDING_PER_SOURCE,
+    Outstanding,
     OutstandingPayment,
     PaymentSource,
     Report,
     build_report,
     month_boundaries,
     months_between,
+    oldest_first,
 )
+from coachos.domain.bookings import Booking, FeeState
+from coachos.domain.catalog import SessionPackage
 from coachos.domain.ids import OrgId
 from coachos.domain.ledger import Header
+from coachos.domain.memberships import Membership, MembershipPlan, MembershipStatus
 from coachos.domain.money import Money
-from coachos.domain.rows import Rows
+from coachos.domain.rows import Rows, corrupt_record, unreadable_in
 from coachos.domain.stripe_events import StripeEvent
 from coachos.domain.usecases._base import Command, Deps, handles
+from coachos.domain.usecases.booking_fees import FEE_NAMES
 from coachos.domain.usecases.stripe_events import on_stripe_event
 from coachos.ports.storage import UnitOfWork
 
@@ -53,31 +60,83 @@ def accounting_report(cmd: AccountingReport, deps: Deps) -> Report:
 
 
 @attrs.frozen(kw_only=True)
-class OutstandingPayments(Command[Rows[OutstandingPayment]]):
-    """Payments still owed or failed (packages pending or failed), oldest first."""
+class OutstandingPayments(Command[Outstanding]):
+    """Payments still owed or failed (packages, memberships past due or paused, policy fees), oldest first.
+
+    Each source gives at most its `limit` oldest rows; a source with more is named in `capped`.
+    """
 
     org_id: OrgId
-    limit: int = 100
+    limit: int = OUTSTANDING_PER_SOURCE
 
 
 @handles(OutstandingPayments)
-def outstanding_payments(cmd: OutstandingPayments, deps: Deps) -> Rows[OutstandingPayment]:
-    """Every source of payments owed, as typed rows (packages today; memberships and bookings may join)."""
+def outstanding_payments(cmd: OutstandingPayments, deps: Deps) -> Outstanding:
+    """Every source of payments owed, as typed rows, the longest owed first."""
+    ask = cmd.limit + 1  # one more than shown tells whether a source was cut short
     with deps.uow() as uow:
-        packages = uow.packages.unsettled(cmd.org_id, limit=cmd.limit)
-    rows = [
-        OutstandingPayment(
-            source=PaymentSource.PACKAGE,
-            source_id=p.id,
-            client_id=p.client_id,
-            item=p.name,
-            amount=p.price,
-            state=p.payment_state.value,
-            since=p.purchased_at,
-        )
-        for p in packages
+        packages = uow.packages.unsettled(cmd.org_id, limit=ask)
+        members = uow.memberships.owing(cmd.org_id, limit=ask)
+        plans = uow.memberships.plans(cmd.org_id) if members else Rows[MembershipPlan]()
+        fees = uow.bookings.unpaid_fees(cmd.org_id, limit=ask)
+    by_id = {plan.id: plan for plan in plans}
+    found: dict[PaymentSource, list[OutstandingPayment | None]] = {
+        PaymentSource.PACKAGE: [_package_row(p) for p in packages],
+        PaymentSource.MEMBERSHIP: [_membership_row(m, by_id.get(m.plan_id)) for m in members],
+        PaymentSource.FEE: [_fee_row(b) for b in fees],
+    }
+    capped = [source for source, rows in found.items() if len(rows) > cmd.limit]
+    # A membership whose plan could not be read has no price to show: it is left out and named.
+    lost = [
+        corrupt_record("memberships", m.id, "plan unreadable") for m in members[: cmd.limit] if m.plan_id not in by_id
     ]
-    return Rows(rows, packages.unreadable)
+    rows = oldest_first(*([r for r in rows[: cmd.limit] if r is not None] for rows in found.values()))
+    return Outstanding(rows, unreadable_in(packages, members, plans, fees, lost), capped, cmd.limit)
+
+
+def _package_row(p: SessionPackage) -> OutstandingPayment:
+    return OutstandingPayment(
+        source=PaymentSource.PACKAGE,
+        source_id=p.id,
+        client_id=p.client_id,
+        item=p.name,
+        amount=p.price,
+        state=p.payment_state.value,
+        since=p.purchased_at,
+    )
+
+
+def _membership_row(m: Membership, plan: MembershipPlan | None) -> OutstandingPayment | None:
+    """The membership's row (its plan's price per period), or None when its plan could not be read."""
+    if plan is None:
+        return None
+    past_due = m.status is MembershipStatus.PAST_DUE
+    return OutstandingPayment(
+        source=PaymentSource.MEMBERSHIP,
+        source_id=m.id,
+        client_id=m.client_id,
+        item=f"{plan.name} · per {plan.interval}",
+        amount=plan.price,
+        state=m.status.value,
+        since=m.status_at or m.created_at,
+        until=m.grace_until if past_due else None,
+    )
+
+
+def _fee_row(b: Booking) -> OutstandingPayment | None:
+    fee = b.fee
+    if fee is None:
+        return None
+    return OutstandingPayment(
+        source=PaymentSource.FEE,
+        source_id=b.id,
+        client_id=b.client_id,
+        item=FEE_NAMES[fee.kind],
+        amount=fee.amount,
+        state=fee.state.value,
+        since=fee.at,
+        note=fee.error if fee.state is FeeState.FAILED else None,
+    )
 
 
 def _payout(event: StripeEvent) -> tuple[str, Money] | None:
