@@ -30,7 +30,13 @@ def _beyond(after: tuple[datetime, str], *, newest_first: bool) -> sa.ColumnElem
 
 
 class SqlLedger(_Repo):
-    """Ledger transactions and their lines."""
+    """Ledger transactions and their lines.
+
+    Reads fetch every row (`.all()`) before turning rows into domain values: a line this version
+    cannot read raises mid-conversion, and a half-read SQLite cursor kept alive by that traceback
+    would hold its read snapshot on the pooled connection, so that connection's next BEGIN IMMEDIATE
+    failed with SQLITE_BUSY_SNAPSHOT (found by running the accounting tests in one session).
+    """
 
     def record(self, tx: LedgerTransaction) -> bool:
         """Insert `tx` unless the business has one with its key (ON CONFLICT DO NOTHING); whether it was."""
@@ -86,7 +92,7 @@ class SqlLedger(_Repo):
             .where(_e.c.org_id == org_id, _e.c.currency == check_currency(currency))
             .group_by(_e.c.account)
         )
-        return {Account(account): int(total) for account, total in self._c.execute(query)}
+        return {Account(account): int(total) for account, total in self._c.execute(query).all()}
 
     def summary(self, org_id: OrgId, boundaries: Sequence[datetime]) -> Sequence[LedgerSum]:
         """Lines summed by the database per period, kind, account, currency, item and client.
@@ -118,7 +124,7 @@ class SqlLedger(_Repo):
         )
         return [
             LedgerSum(int(p), kind, account, currency, item, client, int(total))
-            for p, kind, account, currency, item, client, total in self._c.execute(query)
+            for p, kind, account, currency, item, client, total in self._c.execute(query).all()
             if total
         ]
 
@@ -177,6 +183,6 @@ class SqlLedger(_Repo):
             .where(_e.c.org_id == org_id, _e.c.transaction_id.in_(wanted))
             .order_by(_e.c.transaction_id, _e.c.position)
         )
-        for row in self._c.execute(query):
+        for row in self._c.execute(query).all():
             lines[row.transaction_id].append(Entry(row.account, row.amount_minor, row.currency))
         return lines
